@@ -1,0 +1,83 @@
+"""The grading engine: an exercise spec plus an answer and a seed in, a Verdict out.
+
+Plain Python with no Django import, so the CLI, the Celery worker, the benchmarks and the tests
+all call the same functions. A spec is the dict loaded from an exercise file (see
+exercises/README.md); `kind` selects the grader.
+
+Public interface (stable; others build on it):
+    grade(spec, answer, *, seed) -> Verdict        judge one answer
+    preview(spec, answer) -> Preview               how a typed answer is read, for the live preview
+    variant(spec, seed) -> Variant                 this seed's parameters, prompt and reference
+    validate_spec(spec) -> list[str]               problems with a spec, in words, empty when fine
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader.engine.verdict import Message, Status, TestResult, Verdict
+
+SYMBOLIC_KINDS = ("expression", "matrix", "derivation")
+CODE_KINDS = ("code",)
+KINDS = SYMBOLIC_KINDS + CODE_KINDS
+
+__all__ = [
+    "KINDS",
+    "Message",
+    "Status",
+    "TestResult",
+    "Verdict",
+    "grade",
+    "preview",
+    "validate_spec",
+    "variant",
+]
+
+
+def grade(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
+    """Judge one answer to the exercise described by spec, for the variant drawn from seed."""
+    kind = spec.get("kind")
+    if kind in CODE_KINDS:
+        from grader.engine.code import grade_code
+
+        return grade_code(spec, answer, seed=seed)
+    if kind in SYMBOLIC_KINDS:
+        from grader.engine.symbolic import grade_symbolic
+
+        return grade_symbolic(spec, answer, seed=seed)
+    return Verdict(
+        status=Status.ERROR,
+        messages=[Message("unknown_kind", f"This exercise has an unknown kind {kind!r}.")],
+    )
+
+
+def preview(spec: dict[str, Any], answer: str) -> Any:
+    """Return how a typed answer is read (LaTeX, or an error with its position)."""
+    from grader.engine.symbolic import preview_symbolic
+
+    return preview_symbolic(spec, answer)
+
+
+def variant(spec: dict[str, Any], seed: int) -> Any:
+    """Return the parameters, rendered prompt and reference answer of one variant."""
+    if spec.get("kind") in CODE_KINDS:
+        from grader.engine.code import variant_code
+
+        return variant_code(spec, seed)
+    from grader.engine.symbolic import variant_symbolic
+
+    return variant_symbolic(spec, seed)
+
+
+def validate_spec(spec: dict[str, Any]) -> list[str]:
+    """Return the problems with a spec's grading fields, each in words; empty when it is sound."""
+    kind = spec.get("kind")
+    if kind in CODE_KINDS:
+        from grader.engine.code import validate_code_spec
+
+        return validate_code_spec(spec)
+    if kind in SYMBOLIC_KINDS:
+        from grader.engine.symbolic import validate_symbolic_spec
+
+        return validate_symbolic_spec(spec)
+    return [f"kind must be one of {', '.join(KINDS)}, not {kind!r}"]
