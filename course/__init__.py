@@ -1,0 +1,1 @@
+"""The course: tracks, modules, lessons, exercises, enrolment, progress, study groups."""
