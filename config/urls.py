@@ -1,0 +1,11 @@
+"""URL routes of the whole site."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("course.urls")),
+    path("", include("grader.urls")),
+]

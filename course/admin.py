@@ -1,0 +1,42 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from course.models import Enrollment, Exercise, ExerciseProgress, Lesson, Module, Track, User
+
+
+@admin.register(User)
+class ChainruleUserAdmin(UserAdmin):
+    list_display = ("username", "email", "role", "is_staff", "date_joined")
+    list_filter = ("role", "is_staff", "is_active")
+    fieldsets = (*UserAdmin.fieldsets, ("Chainrule", {"fields": ("role",)}))
+
+
+@admin.register(Track)
+class TrackAdmin(admin.ModelAdmin):
+    list_display = ("title", "slug", "order", "retired_at")
+    readonly_fields = ("uuid", "source_path")
+
+
+@admin.register(Module)
+class ModuleAdmin(admin.ModelAdmin):
+    list_display = ("title", "slug", "skill", "retired_at")
+    readonly_fields = ("uuid", "source_path")
+
+
+@admin.register(Lesson)
+class LessonAdmin(admin.ModelAdmin):
+    list_display = ("title", "module", "slug", "order", "retired_at")
+    list_filter = ("module",)
+    readonly_fields = ("uuid", "source_path")
+
+
+@admin.register(Exercise)
+class ExerciseAdmin(admin.ModelAdmin):
+    list_display = ("slug", "kind", "lesson", "published", "retired_at")
+    list_filter = ("kind", "published")
+    search_fields = ("slug", "title")
+    readonly_fields = ("uuid", "source_path", "spec")
+
+
+admin.site.register(Enrollment)
+admin.site.register(ExerciseProgress)

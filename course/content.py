@@ -1,0 +1,483 @@
+"""Read the course from its files under exercises/ and check their structure.
+
+Every problem is reported with the file, the line and a plain message; nothing is written here.
+Loading is pure (no database), so `sync_course`, the grading CLI and the tests share it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+EXERCISE_KINDS = ("expression", "matrix", "derivation", "code")
+LESSON_DIR = re.compile(r"^(?P<order>\d+)-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)$")
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<meta>.*?\n)---[ \t]*\n", re.DOTALL)
+
+
+@dataclass
+class Problem:
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class ContentError(Exception):
+    """One or more course files are invalid; str() lists every problem with its file and line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class TrackFile:
+    id: uuid.UUID
+    slug: str
+    title: str
+    summary: str
+    modules: list[str]
+    path: Path
+    order: int
+
+
+@dataclass
+class ModuleFile:
+    id: uuid.UUID
+    slug: str
+    title: str
+    summary: str
+    skill: str
+    prerequisites: list[str]
+    path: Path
+
+
+@dataclass
+class LessonFile:
+    id: uuid.UUID
+    slug: str
+    title: str
+    body: str
+    module: str
+    order: int
+    path: Path
+
+
+@dataclass
+class ExerciseFile:
+    id: uuid.UUID
+    slug: str
+    title: str
+    kind: str
+    spec: dict[str, Any]
+    module: str
+    lesson: str
+    order: int
+    published: bool
+    path: Path
+
+
+@dataclass
+class Course:
+    tracks: list[TrackFile] = field(default_factory=list)
+    modules: list[ModuleFile] = field(default_factory=list)
+    lessons: list[LessonFile] = field(default_factory=list)
+    exercises: list[ExerciseFile] = field(default_factory=list)
+
+
+class _Document:
+    """A parsed YAML mapping that remembers the line of every top-level key."""
+
+    def __init__(self, path: Path, text: str, line_offset: int = 0) -> None:
+        self.path = path
+        self.line_offset = line_offset
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = (mark.line + 1 if mark else 1) + line_offset
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ContentError([Problem(path, line, f"not valid YAML: {problem}")]) from None
+        self.lines: dict[str, int] = {}
+        if isinstance(node, yaml.MappingNode):
+            for key_node, _ in node.value:
+                self.lines[str(key_node.value)] = key_node.start_mark.line + 1 + line_offset
+        if self.data is None:
+            self.data = {}
+        if not isinstance(self.data, dict):
+            raise ContentError([Problem(path, 1 + line_offset, "expected a mapping of fields")])
+
+    @classmethod
+    def from_node(cls, path: Path, data: dict[str, Any], node: yaml.MappingNode) -> _Document:
+        """Wrap one mapping inside a larger file (a track inside tracks.yaml)."""
+        doc = cls.__new__(cls)
+        doc.path, doc.data, doc.line_offset = path, data, node.start_mark.line
+        doc.lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+        return doc
+
+    def line(self, key: str | None = None) -> int:
+        return self.lines.get(key, 1 + self.line_offset) if key else 1 + self.line_offset
+
+    def problem(self, key: str | None, message: str) -> Problem:
+        return Problem(self.path, self.line(key), message)
+
+
+class _Reader:
+    """Collect typed fields from a document, recording a Problem for each bad one."""
+
+    def __init__(self, doc: _Document, problems: list[Problem]) -> None:
+        self.doc = doc
+        self.problems = problems
+
+    def text(self, key: str, *, required: bool = True, default: str = "") -> str:
+        value = self.doc.data.get(key)
+        if value is None:
+            if required:
+                self.problems.append(self.doc.problem(None, f"missing required field '{key}'"))
+            return default
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            self.problems.append(self.doc.problem(key, f"'{key}' must be text"))
+            return default
+        return str(value).strip()
+
+    def uuid(self, key: str = "id") -> uuid.UUID:
+        raw = self.text(key)
+        try:
+            return uuid.UUID(raw)
+        except ValueError:
+            if raw:
+                self.problems.append(
+                    self.doc.problem(
+                        key, f"'{key}' must be a UUID such as {uuid.uuid4()}, not {raw!r}"
+                    )
+                )
+            return uuid.UUID(int=0)
+
+    def slugs(self, key: str) -> list[str]:
+        value = self.doc.data.get(key, [])
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) and SLUG.match(v) for v in value
+        ):
+            self.problems.append(self.doc.problem(key, f"'{key}' must be a list of slugs"))
+            return []
+        return list(value)
+
+    def integer(self, key: str, default: int) -> int:
+        value = self.doc.data.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.problems.append(self.doc.problem(key, f"'{key}' must be a whole number"))
+            return default
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.doc.data.get(key, default)
+        if not isinstance(value, bool):
+            self.problems.append(self.doc.problem(key, f"'{key}' must be true or false"))
+            return default
+        return value
+
+    def unknown_keys(self, allowed: set[str]) -> None:
+        for key in self.doc.data:
+            if key not in allowed:
+                self.problems.append(
+                    self.doc.problem(
+                        str(key), f"unknown field '{key}' (allowed: {', '.join(sorted(allowed))})"
+                    )
+                )
+
+
+def _read_yaml(path: Path, problems: list[Problem]) -> _Document | None:
+    try:
+        return _Document(path, path.read_text(encoding="utf-8"))
+    except ContentError as exc:
+        problems.extend(exc.problems)
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(path, 1, f"cannot read the file: {exc}"))
+    return None
+
+
+def _read_tracks(root: Path, problems: list[Problem]) -> list[TrackFile]:
+    path = root / "tracks.yaml"
+    if not path.exists():
+        problems.append(Problem(path, 1, "missing: tracks.yaml lists the tracks and their modules"))
+        return []
+    doc = _read_yaml(path, problems)
+    if doc is None:
+        return []
+    entries = doc.data.get("tracks")
+    if not isinstance(entries, list):
+        problems.append(doc.problem("tracks", "'tracks' must be a list of tracks"))
+        return []
+    tracks = []
+    node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    item_nodes = next((v.value for k, v in node.value if k.value == "tracks"), [])
+    for order, (entry, item_node) in enumerate(zip(entries, item_nodes, strict=False)):
+        line = item_node.start_mark.line + 1
+        if not isinstance(entry, dict):
+            problems.append(Problem(path, line, "each track must be a mapping of fields"))
+            continue
+        item = _Document.from_node(path, entry, item_node)
+        reader = _Reader(item, problems)
+        reader.unknown_keys({"id", "slug", "title", "summary", "modules"})
+        slug = reader.text("slug")
+        if slug and not SLUG.match(slug):
+            problems.append(
+                item.problem("slug", f"'{slug}' is not a slug (lowercase words joined by -)")
+            )
+        tracks.append(
+            TrackFile(
+                id=reader.uuid(),
+                slug=slug,
+                title=reader.text("title"),
+                summary=reader.text("summary"),
+                modules=reader.slugs("modules"),
+                path=path,
+                order=order,
+            )
+        )
+    return tracks
+
+
+def _read_module(folder: Path, problems: list[Problem]) -> ModuleFile | None:
+    doc = _read_yaml(folder / "module.yaml", problems)
+    if doc is None:
+        return None
+    reader = _Reader(doc, problems)
+    reader.unknown_keys({"id", "title", "summary", "skill", "prerequisites"})
+    return ModuleFile(
+        id=reader.uuid(),
+        slug=folder.name,
+        title=reader.text("title"),
+        summary=reader.text("summary"),
+        skill=reader.text("skill"),
+        prerequisites=reader.slugs("prerequisites"),
+        path=folder / "module.yaml",
+    )
+
+
+def _read_lesson(folder: Path, module: str, problems: list[Problem]) -> LessonFile | None:
+    match = LESSON_DIR.match(folder.name)
+    path = folder / "lesson.md"
+    if not match:
+        problems.append(Problem(folder, 1, "a lesson folder is named NN-slug, e.g. 01-chain-rule"))
+        return None
+    if not path.exists():
+        problems.append(Problem(path, 1, "missing: every lesson folder holds a lesson.md"))
+        return None
+    text = path.read_text(encoding="utf-8")
+    front = FRONT_MATTER.match(text)
+    if not front:
+        problems.append(
+            Problem(path, 1, "a lesson starts with front matter between two '---' lines")
+        )
+        return None
+    try:
+        doc = _Document(path, front.group("meta"), line_offset=1)
+    except ContentError as exc:
+        problems.extend(exc.problems)
+        return None
+    reader = _Reader(doc, problems)
+    reader.unknown_keys({"id", "title"})
+    body = text[front.end() :].strip()
+    if not body:
+        problems.append(
+            Problem(path, text[: front.end()].count("\n") + 1, "the lesson has no text")
+        )
+    return LessonFile(
+        id=reader.uuid(),
+        slug=match.group("slug"),
+        title=reader.text("title"),
+        body=body,
+        module=module,
+        order=int(match.group("order")),
+        path=path,
+    )
+
+
+COMMON_EXERCISE_FIELDS = {
+    "id",
+    "title",
+    "kind",
+    "prompt",
+    "hints",
+    "hint_after",
+    "published",
+    "order",
+}
+
+
+def read_exercise(
+    path: Path, problems: list[Problem], *, module: str = "", lesson: str = ""
+) -> ExerciseFile | None:
+    """Read one exercise file; kind-specific fields are checked by the spec validator."""
+    doc = _read_yaml(path, problems)
+    if doc is None:
+        return None
+    reader = _Reader(doc, problems)
+    slug = path.stem
+    if not SLUG.match(slug):
+        problems.append(
+            Problem(
+                path,
+                1,
+                f"the file name '{path.name}' must be <slug>.yaml, e.g. sigmoid-derivative.yaml",
+            )
+        )
+    kind = reader.text("kind")
+    if kind and kind not in EXERCISE_KINDS:
+        problems.append(
+            doc.problem("kind", f"kind must be one of {', '.join(EXERCISE_KINDS)}, not '{kind}'")
+        )
+    reader.text("prompt")
+    hints = doc.data.get("hints", [])
+    if not isinstance(hints, list) or not all(isinstance(h, str) and h.strip() for h in hints):
+        problems.append(doc.problem("hints", "'hints' must be a list of non-empty texts"))
+    hint_after = reader.integer("hint_after", 1)
+    if hint_after < 0:
+        problems.append(doc.problem("hint_after", "'hint_after' cannot be negative"))
+    before = len(problems)
+    exercise = ExerciseFile(
+        id=reader.uuid(),
+        slug=slug,
+        title=reader.text("title"),
+        kind=kind,
+        spec=doc.data,
+        module=module,
+        lesson=lesson,
+        order=reader.integer("order", 1000),
+        published=reader.boolean("published", True),
+        path=path,
+    )
+    if len(problems) == before and kind in EXERCISE_KINDS:
+        validator = _spec_validator()
+        if validator is not None:
+            for message in validator(doc.data):
+                key = message.split(":", 1)[0].split(" ", 1)[0].strip("'\"")
+                problems.append(doc.problem(key if key in doc.lines else "kind", message))
+    return exercise
+
+
+def _spec_validator() -> Callable[[dict[str, Any]], list[str]] | None:
+    """Return the configured kind-specific validator (settings.COURSE_SPEC_VALIDATOR), if any.
+
+    The course app must not import the grader; the grader registers its validator through settings.
+    """
+    dotted = getattr(settings, "COURSE_SPEC_VALIDATOR", "")
+    return import_string(dotted) if dotted else None
+
+
+def load_course(root: Path | None = None) -> Course:
+    """Read and cross-check every file of the course; raise ContentError listing all problems."""
+    root = Path(root or settings.EXERCISES_DIR)
+    problems: list[Problem] = []
+    course = Course(tracks=_read_tracks(root, problems))
+    for folder in sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+    ):
+        if not (folder / "module.yaml").exists():
+            problems.append(Problem(folder, 1, "a module folder holds a module.yaml"))
+            continue
+        module = _read_module(folder, problems)
+        if module is None:
+            continue
+        course.modules.append(module)
+        for lesson_folder in sorted(p for p in folder.iterdir() if p.is_dir()):
+            lesson = _read_lesson(lesson_folder, module.slug, problems)
+            if lesson is None:
+                continue
+            course.lessons.append(lesson)
+            for path in sorted(lesson_folder.glob("*.yaml")):
+                exercise = read_exercise(path, problems, module=module.slug, lesson=lesson.slug)
+                if exercise is not None:
+                    course.exercises.append(exercise)
+    _cross_check(course, problems)
+    if problems:
+        raise ContentError(problems)
+    return course
+
+
+def _cross_check(course: Course, problems: list[Problem]) -> None:
+    seen_ids: dict[uuid.UUID, Path] = {}
+    items: list[Any] = [*course.tracks, *course.modules, *course.lessons, *course.exercises]
+    for item in items:
+        if item.id.int == 0:
+            continue
+        if item.id in seen_ids and seen_ids[item.id] != item.path:
+            problems.append(
+                Problem(item.path, 1, f"id {item.id} is already used by {seen_ids[item.id]}")
+            )
+        seen_ids.setdefault(item.id, item.path)
+    module_slugs = {m.slug for m in course.modules}
+    for track in course.tracks:
+        for slug in track.modules:
+            if slug not in module_slugs:
+                problems.append(
+                    Problem(
+                        track.path,
+                        1,
+                        f"track '{track.slug}' lists module '{slug}', which has no folder",
+                    )
+                )
+    for module in course.modules:
+        for slug in module.prerequisites:
+            if slug not in module_slugs:
+                problems.append(Problem(module.path, 1, f"prerequisite '{slug}' is not a module"))
+    exercise_slugs: dict[str, Path] = {}
+    for exercise in course.exercises:
+        if exercise.slug in exercise_slugs:
+            problems.append(
+                Problem(
+                    exercise.path,
+                    1,
+                    f"exercise slug '{exercise.slug}' is also used by {exercise_slugs[exercise.slug]}",
+                )
+            )
+        exercise_slugs.setdefault(exercise.slug, exercise.path)
+
+
+def load_exercise_path(path: Path | str) -> dict[str, Any]:
+    """Return the spec of one exercise file, or of the single exercise in a folder."""
+    path = Path(path)
+    if path.is_dir():
+        candidates = sorted(path.glob("*.yaml"))
+        if len(candidates) != 1:
+            raise ContentError(
+                [
+                    Problem(
+                        path,
+                        1,
+                        f"expected exactly one exercise .yaml in this folder, found {len(candidates)}",
+                    )
+                ]
+            )
+        path = candidates[0]
+    if not path.exists():
+        raise ContentError([Problem(path, 1, "no such file")])
+    problems: list[Problem] = []
+    exercise = read_exercise(path, problems)
+    if problems or exercise is None:
+        raise ContentError(problems)
+    return exercise.spec
+
+
+def exercise_spec_by_slug(slug: str, root: Path | None = None) -> dict[str, Any]:
+    """Return the spec of the exercise file named <slug>.yaml under the course folder."""
+    root = Path(root or settings.EXERCISES_DIR)
+    matches = sorted(root.glob(f"*/*/{slug}.yaml")) if SLUG.match(slug) else []
+    if not matches:
+        raise ContentError([Problem(root, 1, f"no exercise with slug '{slug}'")])
+    return load_exercise_path(matches[0])

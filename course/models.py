@@ -1,0 +1,199 @@
+"""The course catalogue (synced from files), learners, enrolment and progress."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        STUDENT = "student", "Student"
+        INSTRUCTOR = "instructor", "Instructor"
+        STAFF = "staff", "Staff"
+
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
+
+    @property
+    def is_instructor(self) -> bool:
+        """Say whether this user may preview unpublished exercises and see class insight."""
+        return self.role in (self.Role.INSTRUCTOR, self.Role.STAFF) or self.is_superuser
+
+
+class CatalogueQuerySet(models.QuerySet):
+    def live(self) -> CatalogueQuerySet:
+        return self.filter(retired_at__isnull=True)
+
+
+class CatalogueItem(models.Model):
+    """Fields every synced item shares: a permanent id from its file, and retirement."""
+
+    uuid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(max_length=200)
+    source_path = models.CharField(max_length=500, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CatalogueQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Module(CatalogueItem):
+    slug = models.SlugField(max_length=100)
+    summary = models.TextField(blank=True)
+    skill = models.CharField(max_length=200)
+    prerequisites = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slug"], condition=Q(retired_at__isnull=True), name="module_live_slug"
+            )
+        ]
+
+
+class Track(CatalogueItem):
+    slug = models.SlugField(max_length=100)
+    summary = models.TextField(blank=True)
+    order = models.PositiveIntegerField(default=0)
+    modules = models.ManyToManyField(Module, through="TrackModule", related_name="tracks")
+
+    class Meta:
+        ordering = ["order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slug"], condition=Q(retired_at__isnull=True), name="track_live_slug"
+            )
+        ]
+
+    def get_absolute_url(self) -> str:
+        return reverse("track_detail", args=[self.slug])
+
+
+class TrackModule(models.Model):
+    track = models.ForeignKey(Track, on_delete=models.CASCADE)
+    module = models.ForeignKey(Module, on_delete=models.CASCADE)
+    order = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["order"]
+        constraints = [
+            models.UniqueConstraint(fields=["track", "module"], name="track_module_once")
+        ]
+
+
+class Lesson(CatalogueItem):
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="lessons")
+    slug = models.SlugField(max_length=100)
+    order = models.PositiveIntegerField()
+    body = models.TextField(help_text="Markdown with LaTeX, as written in lesson.md")
+    body_html = models.TextField(help_text="Sanitised HTML rendered from body at sync")
+
+    class Meta:
+        ordering = ["module_id", "order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["module", "slug"],
+                condition=Q(retired_at__isnull=True),
+                name="lesson_live_slug",
+            )
+        ]
+
+    def get_absolute_url(self) -> str:
+        return reverse("lesson_detail", args=[self.module.slug, self.slug])
+
+
+class Exercise(CatalogueItem):
+    class Kind(models.TextChoices):
+        EXPRESSION = "expression", "Expression"
+        MATRIX = "matrix", "Matrix expression"
+        DERIVATION = "derivation", "Derivation"
+        CODE = "code", "Code"
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="exercises")
+    slug = models.SlugField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    order = models.PositiveIntegerField(default=1000)
+    published = models.BooleanField(default=True)
+    spec = models.JSONField(help_text="The exercise file as loaded; the grading engine reads it")
+
+    class Meta:
+        ordering = ["lesson_id", "order", "slug"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slug"], condition=Q(retired_at__isnull=True), name="exercise_live_slug"
+            )
+        ]
+
+    def get_absolute_url(self) -> str:
+        return reverse("exercise_detail", args=[self.slug])
+
+    @property
+    def hints(self) -> list[str]:
+        return list(self.spec.get("hints", []))
+
+    @property
+    def hint_after(self) -> int:
+        return int(self.spec.get("hint_after", 1))
+
+    def seed_for(self, user_id: int) -> int:
+        """Return the variant seed of this exercise for one learner: stable, different per learner."""
+        digest = hashlib.sha256(f"{self.uuid}:{user_id}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+class Enrollment(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="enrollments")
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="enrollments")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "track"], name="enrol_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.track_id}"
+
+
+class LessonVisit(models.Model):
+    """The last time a learner opened a lesson: drives "continue where you left off"."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="lesson_visits")
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="visits")
+    visited_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "lesson"], name="visit_once")]
+        indexes = [models.Index(fields=["user", "-visited_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.lesson_id} at {self.visited_at:%Y-%m-%d %H:%M}"
+
+
+class ExerciseProgress(models.Model):
+    """One learner's standing on one exercise, updated in the same transaction as each verdict."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="exercise_progress")
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="progress")
+    attempts = models.PositiveIntegerField(default=0)
+    best_score = models.FloatField(default=0.0)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "exercise"], name="progress_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.exercise_id}: {self.attempts} attempts"
+
+    @property
+    def solved(self) -> bool:
+        return self.solved_at is not None

@@ -1,0 +1,208 @@
+"""Writes to the course: syncing the catalogue from files, enrolment, visits and progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from course.content import Course
+from course.markdown import render_markdown
+from course.models import (
+    CatalogueItem,
+    Enrollment,
+    Exercise,
+    ExerciseProgress,
+    Lesson,
+    LessonVisit,
+    Module,
+    Track,
+    TrackModule,
+    User,
+)
+
+
+@dataclass
+class SyncReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    def lines(self) -> list[str]:
+        out = [f"added {name}" for name in self.added]
+        out += [f"changed {name}" for name in self.changed]
+        out += [f"retired {name}" for name in self.retired]
+        out.append(
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.retired)} retired, "
+            f"{self.unchanged} unchanged"
+        )
+        return out
+
+
+def _upsert(
+    model: type[CatalogueItem], uuid: Any, label: str, values: dict[str, Any], report: SyncReport
+) -> Any:
+    """Create or update one catalogue row by its permanent id, recording what happened."""
+    values = {**values, "retired_at": None}
+    obj = model.objects.filter(uuid=uuid).first()
+    if obj is None:
+        obj = model.objects.create(uuid=uuid, **values)
+        report.added.append(label)
+        return obj
+    changed = [name for name, value in values.items() if getattr(obj, name) != value]
+    if changed:
+        for name in changed:
+            setattr(obj, name, values[name])
+        obj.save(update_fields=changed)
+        report.changed.append(f"{label} ({', '.join(changed)})")
+    else:
+        report.unchanged += 1
+    return obj
+
+
+@transaction.atomic
+def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
+    """Make the database match the course files: add, update and retire by permanent id."""
+    now = now or timezone.now()
+    report = SyncReport()
+    # Retire first, so a live item may take over the slug of one that has gone.
+    kept = {
+        Track: {t.id for t in course.tracks},
+        Module: {m.id for m in course.modules},
+        Lesson: {lesson.id for lesson in course.lessons},
+        Exercise: {e.id for e in course.exercises},
+    }
+    for model, ids in kept.items():
+        for obj in model.objects.live().exclude(uuid__in=ids):
+            obj.retired_at = now
+            obj.save(update_fields=["retired_at"])
+            report.retired.append(f"{model._meta.model_name} {getattr(obj, 'slug', obj.title)}")
+
+    modules: dict[str, Module] = {}
+    for m in course.modules:
+        modules[m.slug] = _upsert(
+            Module,
+            m.id,
+            f"module {m.slug}",
+            {
+                "slug": m.slug,
+                "title": m.title,
+                "summary": m.summary,
+                "skill": m.skill,
+                "source_path": str(m.path),
+            },
+            report,
+        )
+    for m in course.modules:
+        wanted = {modules[slug].pk for slug in m.prerequisites}
+        current = set(modules[m.slug].prerequisites.values_list("pk", flat=True))
+        if wanted != current:
+            modules[m.slug].prerequisites.set(wanted)
+            report.changed.append(f"module {m.slug} (prerequisites)")
+
+    for t in course.tracks:
+        track = _upsert(
+            Track,
+            t.id,
+            f"track {t.slug}",
+            {
+                "slug": t.slug,
+                "title": t.title,
+                "summary": t.summary,
+                "order": t.order,
+                "source_path": str(t.path),
+            },
+            report,
+        )
+        wanted_order = [modules[slug].pk for slug in t.modules]
+        current_order = list(
+            TrackModule.objects.filter(track=track).values_list("module_id", flat=True)
+        )
+        if wanted_order != current_order:
+            TrackModule.objects.filter(track=track).delete()
+            TrackModule.objects.bulk_create(
+                TrackModule(track=track, module_id=pk, order=i) for i, pk in enumerate(wanted_order)
+            )
+            report.changed.append(f"track {t.slug} (modules)")
+
+    lessons: dict[tuple[str, str], Lesson] = {}
+    for lf in course.lessons:
+        lessons[(lf.module, lf.slug)] = _upsert(
+            Lesson,
+            lf.id,
+            f"lesson {lf.module}/{lf.slug}",
+            {
+                "module": modules[lf.module],
+                "slug": lf.slug,
+                "title": lf.title,
+                "order": lf.order,
+                "body": lf.body,
+                "body_html": render_markdown(lf.body),
+                "source_path": str(lf.path),
+            },
+            report,
+        )
+    for ef in course.exercises:
+        _upsert(
+            Exercise,
+            ef.id,
+            f"exercise {ef.slug}",
+            {
+                "lesson": lessons[(ef.module, ef.lesson)],
+                "slug": ef.slug,
+                "title": ef.title,
+                "kind": ef.kind,
+                "order": ef.order,
+                "published": ef.published,
+                "spec": ef.spec,
+                "source_path": str(ef.path),
+            },
+            report,
+        )
+    return report
+
+
+def enrollment_create(*, user: User, track: Track) -> Enrollment:
+    """Enrol a learner in a track; enrolling twice is harmless."""
+    enrollment, _ = Enrollment.objects.get_or_create(user=user, track=track)
+    return enrollment
+
+
+def enrollment_delete(*, user: User, track: Track) -> None:
+    """Leave a track; progress on its exercises is kept."""
+    Enrollment.objects.filter(user=user, track=track).delete()
+
+
+def lesson_visit_record(*, user: User, lesson: Lesson) -> None:
+    """Remember that a learner opened a lesson now."""
+    LessonVisit.objects.update_or_create(
+        user=user, lesson=lesson, defaults={"visited_at": timezone.now()}
+    )
+
+
+def progress_record_verdict(
+    *, user: User, exercise: Exercise, score: float, correct: bool, at: datetime
+) -> ExerciseProgress:
+    """Count one graded attempt; call inside the transaction that stores the verdict."""
+    progress, _ = ExerciseProgress.objects.select_for_update().get_or_create(
+        user=user, exercise=exercise
+    )
+    ExerciseProgress.objects.filter(pk=progress.pk).update(
+        attempts=F("attempts") + 1, last_attempt_at=at
+    )
+    progress.refresh_from_db()
+    updates: list[str] = []
+    if score > progress.best_score:
+        progress.best_score = score
+        updates.append("best_score")
+    if correct and progress.solved_at is None:
+        progress.solved_at = at
+        updates.append("solved_at")
+    if updates:
+        progress.save(update_fields=updates)
+    return progress

@@ -1,0 +1,102 @@
+"""Pages of the course: home, tracks, lessons, dashboard, sign-up and enrolment."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from course import selectors, services
+from course.forms import SignupForm
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "course/home.html", {"tracks": selectors.track_list()})
+
+
+def track_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    track = selectors.track_get(slug=slug)
+    outline = selectors.track_outline(track=track, user=request.user)
+    return render(
+        request,
+        "course/track_detail.html",
+        {
+            "track": track,
+            "outline": outline,
+            "enrolled": selectors.is_enrolled(user=request.user, track=track),
+            "solved": sum(row.solved for row in outline),
+            "exercises": sum(row.exercises for row in outline),
+        },
+    )
+
+
+@login_required
+@require_POST
+def track_enrol(request: HttpRequest, slug: str) -> HttpResponse:
+    track = selectors.track_get(slug=slug)
+    services.enrollment_create(user=request.user, track=track)
+    messages.success(request, f"You are enrolled in the {track.title} track.")
+    return redirect(track)
+
+
+@login_required
+@require_POST
+def track_leave(request: HttpRequest, slug: str) -> HttpResponse:
+    track = selectors.track_get(slug=slug)
+    services.enrollment_delete(user=request.user, track=track)
+    messages.info(request, f"You left the {track.title} track. Your progress is kept.")
+    return redirect(track)
+
+
+def lesson_detail(request: HttpRequest, module_slug: str, lesson_slug: str) -> HttpResponse:
+    lesson = selectors.lesson_get(module_slug=module_slug, lesson_slug=lesson_slug)
+    track = selectors.lesson_track(
+        lesson=lesson, user=request.user, requested=request.GET.get("track")
+    )
+    previous, following = selectors.lesson_neighbours(lesson=lesson, track=track)
+    if request.user.is_authenticated:
+        services.lesson_visit_record(user=request.user, lesson=lesson)
+    exercises = list(lesson.exercises.live().filter(published=True).order_by("order", "slug"))
+    solved = selectors.solved_exercise_ids(request.user)
+    return render(
+        request,
+        "course/lesson_detail.html",
+        {
+            "lesson": lesson,
+            "module": lesson.module,
+            "track": track,
+            "exercises": [(exercise, exercise.id in solved) for exercise in exercises],
+            "previous": previous,
+            "next": following,
+            "prerequisites": list(lesson.module.prerequisites.live()),
+        },
+    )
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "course/dashboard.html",
+        {
+            "continuation": selectors.continue_where_left_off(user=request.user),
+            "tracks": selectors.enrolled_track_progress(user=request.user),
+            "skills": selectors.skill_progress(user=request.user),
+            "all_tracks": selectors.track_list(),
+        },
+    )
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome to Chainrule, {user.username}. Pick a track to start.")
+        return redirect("home")
+    return render(request, "registration/signup.html", {"form": form})

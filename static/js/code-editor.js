@@ -1,0 +1,25 @@
+// Turn the code textarea into a CodeMirror editor; the textarea stays the form field, so the page
+// works without JavaScript and the editor's text is what is submitted.
+(function () {
+  "use strict";
+  var textarea = document.getElementById("answer");
+  if (!textarea || !window.CodeMirror) return;
+  var editor = window.CodeMirror.fromTextArea(textarea, {
+    mode: "python",
+    lineNumbers: true,
+    indentUnit: 4,
+    matchBrackets: true,
+    viewportMargin: Infinity,
+    extraKeys: {
+      Tab: function (cm) { cm.execCommand("indentMore"); },
+      "Shift-Tab": function (cm) { cm.execCommand("indentLess"); },
+      // Let keyboard users leave the editor.
+      Esc: function (cm) { cm.getInputField().blur(); },
+    },
+  });
+  editor.getInputField().setAttribute("aria-label", "Code editor");
+  textarea.form.addEventListener("submit", function () { editor.save(); });
+  document.body.addEventListener("htmx:configRequest", function () { editor.save(); });
+  window.chainrule = window.chainrule || {};
+  window.chainrule.codeEditor = editor;
+})();
