@@ -90,6 +90,9 @@ class TrackModule(models.Model):
             models.UniqueConstraint(fields=["track", "module"], name="track_module_once")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.track_id}:{self.order}:{self.module_id}"
+
 
 class Lesson(CatalogueItem):
     module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="lessons")
