@@ -1,0 +1,374 @@
+"""Run untrusted submissions in a warm zygote's locked-down children, from the trusted worker.
+
+One zygote per worker process, started lazily by exec with a scrubbed environment and reused;
+restarted when it dies. Per job the worker creates two pipes, hands the child's ends to the zygote
+over a Unix socket, writes the job (source + inputs) to one pipe and reads the results from the
+other, while the zygote forks the child, enforces the deadline and reports how it ended.
+
+Policy: by default every isolation layer must be active (fail closed). Set
+CHAINRULE_SANDBOX_REQUIRE_FULL=0, or call configure(require_full=False), to allow a reduced
+sandbox in development; every verdict then carries a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.engine.sandbox_wire import FrameTooLarge, WireError, WireLimits, decode, encode
+
+logger = logging.getLogger("grader.sandbox")
+
+PROJECT_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+REQUIRED_LAYERS = (
+    "network_namespace",
+    "rlimits",
+    "unprivileged_uid",
+    "no_new_privs",
+    "landlock",
+    "seccomp",
+)
+NOBODY_UID = 65534
+ZYGOTE_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[3]); "
+    "from grader.engine.sandbox_zygote import main; main()"
+)
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass
+class SandboxSettings:
+    """Limits and policy for every job; the Django layer overrides them through configure()."""
+
+    require_full: bool = field(
+        default_factory=lambda: _env_flag("CHAINRULE_SANDBOX_REQUIRE_FULL", True)
+    )
+    timeout_s: float = field(
+        default_factory=lambda: float(os.environ.get("CHAINRULE_SANDBOX_TIMEOUT", "10"))
+    )
+    memory_mb: int = field(
+        default_factory=lambda: int(os.environ.get("CHAINRULE_SANDBOX_MEMORY_MB", "1024"))
+    )
+    file_mb: int = 16
+    max_result_bytes: int = 64 * 1024 * 1024
+    sandbox_uid: int | None = field(
+        default_factory=lambda: int(os.environ.get("CHAINRULE_SANDBOX_UID", str(NOBODY_UID)))
+    )
+    python: str = sys.executable
+
+
+settings = SandboxSettings()
+
+
+def configure(
+    *,
+    require_full: bool | None = None,
+    timeout_s: float | None = None,
+    memory_mb: int | None = None,
+    sandbox_uid: int | None = None,
+) -> SandboxSettings:
+    """Override the sandbox policy and limits for this process; return the settings in force."""
+    if require_full is not None:
+        settings.require_full = require_full
+    if timeout_s is not None:
+        settings.timeout_s = float(timeout_s)
+    if memory_mb is not None:
+        settings.memory_mb = int(memory_mb)
+    if sandbox_uid is not None:
+        settings.sandbox_uid = sandbox_uid
+    return settings
+
+
+@dataclass
+class SandboxRun:
+    """How one job ended: the child's decoded report (if any) and the zygote's account of its exit."""
+
+    result: Any = None
+    timed_out: bool = False
+    signal_name: str | None = None
+    exit_code: int | None = None
+    cpu_ms: float = 0.0
+    wall_ms: float = 0.0
+    output_too_large: bool = False
+    unreadable: str | None = None  # why the child's report could not be read
+    infrastructure_error: str | None = None  # the sandbox itself failed: not the student's fault
+
+
+class SandboxUnavailable(RuntimeError):
+    """A required isolation layer is missing on this machine."""
+
+
+class Sandbox:
+    """A zygote process owned by this worker process, and the jobs run through it."""
+
+    def __init__(self, sandbox_settings: SandboxSettings | None = None) -> None:
+        self.settings = sandbox_settings or settings
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+        self._owner_pid = os.getpid()
+        self.layers: dict[str, bool | str] = {}
+        self.starts = 0
+
+    # --- life cycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Exec a fresh zygote and wait for it to report the layers it can apply."""
+        self.close()
+        parent_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        config = {"project_root": PROJECT_ROOT, "sandbox_uid": self.settings.sandbox_uid}
+        environment = {
+            "PATH": "/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter
+                [
+                    self.settings.python,
+                    "-I",
+                    "-c",
+                    ZYGOTE_BOOTSTRAP,
+                    str(zygote_end.fileno()),
+                    json.dumps(config),
+                    PROJECT_ROOT,
+                ],
+                env=environment,
+                pass_fds=[zygote_end.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                cwd="/",
+            )
+        finally:
+            zygote_end.close()
+        self._control = parent_end
+        self._owner_pid = os.getpid()
+        parent_end.settimeout(30)
+        try:
+            hello = json.loads(parent_end.recv(65536) or b"{}")
+        except (OSError, ValueError) as error:
+            self.close()
+            raise RuntimeError(f"the sandbox zygote did not start: {error}") from None
+        if hello.get("op") != "hello":
+            self.close()
+            raise RuntimeError("the sandbox zygote did not start")
+        self.layers = self._summarise(hello["layers"])
+        self.starts += 1
+        _log_layers(self.layers)
+
+    def _summarise(self, layers: dict[str, bool | str]) -> dict[str, bool | str]:
+        summary = dict(layers)
+        summary["running_as"] = "root" if os.getuid() == 0 else f"uid {os.getuid()}"
+        missing = [name for name in REQUIRED_LAYERS if summary.get(name) is not True]
+        summary["full"] = True if not missing else "missing: " + ", ".join(missing)
+        return summary
+
+    def alive(self) -> bool:
+        """Say whether the zygote process is still running and belongs to this process."""
+        return (
+            self._process is not None
+            and self._process.poll() is None
+            and self._owner_pid == os.getpid()
+            and self._control is not None
+        )
+
+    def ensure_started(self) -> None:
+        """Start the zygote if it never started, died, or was inherited across a fork."""
+        if self._owner_pid != os.getpid():
+            # Inherited from a parent process: its zygote is not ours to talk to.
+            self._process = None
+            self._control = None
+        if not self.alive():
+            self.start()
+
+    def close(self) -> None:
+        """Stop this process's zygote; closing the socket makes it exit, SIGKILL makes sure."""
+        control, process = self._control, self._process
+        self._control = None
+        self._process = None
+        if control is not None:
+            control.close()
+        if process is not None and self._owner_pid == os.getpid():
+            try:
+                process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def pid(self) -> int | None:
+        """Return the zygote's process id, for tests and the status command."""
+        return self._process.pid if self._process is not None else None
+
+    # --- jobs ------------------------------------------------------------------------------------
+
+    def is_full(self) -> bool:
+        """Say whether every required layer is active."""
+        return self.layers.get("full") is True
+
+    def run(
+        self,
+        source: str,
+        function: str,
+        calls: list[dict[str, Any]],
+        *,
+        timeout_s: float | None = None,
+    ) -> SandboxRun:
+        """Run function from source once per call inside a fresh child; return how it went."""
+        with self._lock:
+            self.ensure_started()
+            if self.settings.require_full and not self.is_full():
+                raise SandboxUnavailable(str(self.layers.get("full")))
+            try:
+                return self._run_locked(
+                    source, function, calls, timeout_s or self.settings.timeout_s
+                )
+            except (OSError, ValueError, RuntimeError) as error:
+                logger.exception("sandbox job failed; restarting the zygote")
+                self.close()
+                return SandboxRun(infrastructure_error=f"{type(error).__name__}: {error}")
+
+    def _run_locked(
+        self, source: str, function: str, calls: list[dict[str, Any]], timeout_s: float
+    ) -> SandboxRun:
+        assert self._control is not None
+        request = {
+            "op": "run",
+            "timeout": timeout_s,
+            "memory_mb": self.settings.memory_mb,
+            "file_mb": self.settings.file_mb,
+            "require_full": self.settings.require_full,
+        }
+        job_read, job_write = os.pipe()
+        result_read, result_write = os.pipe()
+        try:
+            socket.send_fds(self._control, [json.dumps(request).encode()], [job_read, result_write])
+        finally:
+            os.close(job_read)
+            os.close(result_write)
+        frame = encode({"source": source, "function": function, "calls": calls})
+        try:
+            _write_all(job_write, frame)
+        except BrokenPipeError:
+            pass  # the child died before reading; the zygote says why
+        finally:
+            os.close(job_write)
+        deadline = time.monotonic() + timeout_s + 5
+        report, too_large = _read_capped(result_read, self.settings.max_result_bytes, deadline)
+        self._control.settimeout(max(deadline - time.monotonic(), 0) + 5)
+        done = json.loads(self._control.recv(65536) or b"{}")
+        if done.get("op") != "done":
+            raise RuntimeError("the sandbox zygote stopped answering")
+        run = SandboxRun(
+            timed_out=bool(done.get("timed_out")),
+            signal_name=done.get("signal_name"),
+            exit_code=done.get("exit_code"),
+            cpu_ms=float(done.get("cpu_ms", 0.0)),
+            wall_ms=float(done.get("wall_ms", 0.0)),
+            output_too_large=too_large,
+        )
+        if report and not too_large:
+            try:
+                run.result = decode(
+                    report, WireLimits(max_total_bytes=self.settings.max_result_bytes)
+                )
+            except FrameTooLarge:
+                run.output_too_large = True
+            except WireError as error:
+                run.unreadable = str(error)
+        if isinstance(run.result, dict) and "sandbox_error" in run.result:
+            run.infrastructure_error = str(run.result["sandbox_error"])
+            run.result = None
+        return run
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _read_capped(fd: int, cap: int, deadline: float) -> tuple[bytes, bool]:
+    """Read fd to end of file, stopping (and closing it) past cap bytes or the deadline."""
+    chunks: list[bytes] = []
+    total = 0
+    too_large = False
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                break
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > cap:
+                too_large = True
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)  # a child still writing now gets EPIPE and ends
+    return b"".join(chunks), too_large
+
+
+def _log_layers(layers: dict[str, bool | str]) -> None:
+    active = [name for name, value in layers.items() if value is True]
+    missing = {
+        name: value
+        for name, value in layers.items()
+        if value is not True and name in REQUIRED_LAYERS
+    }
+    if missing:
+        logger.warning(
+            "code sandbox is REDUCED: missing %s; active: %s", missing, ", ".join(active)
+        )
+    else:
+        logger.info("code sandbox: all layers active (%s)", ", ".join(active))
+
+
+_sandbox: Sandbox | None = None
+_sandbox_lock = threading.Lock()
+
+
+def get_sandbox() -> Sandbox:
+    """Return this process's sandbox, starting its zygote on first use or after it died."""
+    global _sandbox
+    with _sandbox_lock:
+        if _sandbox is None:
+            _sandbox = Sandbox()
+        sandbox = _sandbox
+    with sandbox._lock:
+        sandbox.ensure_started()
+    return sandbox
+
+
+def sandbox_layers() -> dict[str, bool | str]:
+    """Return each isolation layer with True when active or the reason it is not, plus 'full'."""
+    return dict(get_sandbox().layers)
+
+
+def warm_up() -> dict[str, bool | str]:
+    """Start the zygote now (the Celery worker calls this at start) and return its layers."""
+    return sandbox_layers()

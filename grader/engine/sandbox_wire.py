@@ -1,0 +1,228 @@
+"""Move values between the trusted worker and a sandboxed child as JSON plus raw array bytes.
+
+Never pickle, never np.load: a frame is a small JSON header followed by raw buffers, and the
+decoder accepts only plain JSON values and arrays of whitelisted numeric dtypes within size caps.
+Both sides import this module; only `decode` ever reads bytes that came from student code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+MAGIC = b"CRW1"
+HEADER_LENGTH = struct.Struct("<I")
+ALLOWED_DTYPES = frozenset(
+    [
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class WireLimits:
+    """The caps a decoder enforces on one frame."""
+
+    max_header_bytes: int = 4 * 1024 * 1024
+    max_total_bytes: int = 256 * 1024 * 1024
+    max_array_elements: int = 16 * 1024 * 1024
+    max_ndim: int = 8
+    max_depth: int = 8
+    max_items: int = 100_000
+    max_string: int = 100_000
+
+
+class WireError(ValueError):
+    """The frame is malformed, uses a forbidden type, or exceeds a cap."""
+
+
+class FrameTooLarge(WireError):
+    """The frame exceeds a size cap."""
+
+
+class Unsupported:
+    """A value the wire cannot carry, remembered by its type name."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"Unsupported({self.type_name!r})"
+
+
+def encode(value: Any) -> bytes:
+    """Return value as one frame; values the wire cannot carry become Unsupported markers."""
+    buffers: list[bytes] = []
+    header = _encode_value(value, buffers, depth=0)
+    descriptors = []
+    offset = 0
+    for buffer in buffers:
+        descriptors.append(len(buffer))
+        offset += len(buffer)
+    header_bytes = json.dumps({"value": header, "buffers": descriptors}).encode()
+    return b"".join([MAGIC, HEADER_LENGTH.pack(len(header_bytes)), header_bytes, *buffers])
+
+
+def _encode_value(value: Any, buffers: list[bytes], depth: int) -> Any:
+    if depth > 32:
+        return {"__unsupported__": "deeply nested value"}
+    kind = type(value)
+    if value is None or kind is bool or kind is str:
+        return value
+    if kind is int:
+        return value if -(2**63) <= value < 2**64 else {"__bigint__": str(value)}
+    if kind is float:
+        return _encode_float(value)
+    if kind is list or kind is tuple:
+        items = [_encode_value(item, buffers, depth + 1) for item in value]
+        return {"__tuple__": items} if kind is tuple else items
+    if kind is dict and all(type(key) is str for key in value):
+        return {
+            "__dict__": {
+                key: _encode_value(item, buffers, depth + 1) for key, item in value.items()
+            }
+        }
+    if kind is np.ndarray or isinstance(value, np.generic):
+        array = np.asarray(value)
+        if type(array) is not np.ndarray or array.dtype.name not in ALLOWED_DTYPES:
+            return {"__unsupported__": f"array of dtype {array.dtype.name}"}
+        array = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"), copy=False)
+        buffers.append(array.tobytes())
+        encoded = {
+            "__array__": len(buffers) - 1,
+            "dtype": array.dtype.name,
+            "shape": list(array.shape),
+        }
+        if isinstance(value, np.generic):
+            encoded["scalar"] = True
+        return encoded
+    return {"__unsupported__": _type_name(value)}
+
+
+def _encode_float(value: float) -> Any:
+    if math.isfinite(value):
+        return value
+    return {"__float__": repr(value)}
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    module = getattr(kind, "__module__", "") or ""
+    name = getattr(kind, "__qualname__", "object")
+    return name if module in ("builtins", "") else f"{module}.{name}"
+
+
+def decode(frame: bytes, limits: WireLimits | None = None) -> Any:
+    """Return the value carried by a frame, refusing anything outside the whitelist and caps."""
+    limits = limits or WireLimits()
+    if len(frame) > limits.max_total_bytes:
+        raise FrameTooLarge(f"frame of {len(frame)} bytes exceeds {limits.max_total_bytes}")
+    if frame[:4] != MAGIC or len(frame) < 8:
+        raise WireError("bad frame magic")
+    (header_length,) = HEADER_LENGTH.unpack_from(frame, 4)
+    if header_length > limits.max_header_bytes:
+        raise FrameTooLarge("header too large")
+    try:
+        header = json.loads(frame[8 : 8 + header_length].decode())
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise WireError(f"bad header: {error}") from None
+    if not isinstance(header, dict) or not isinstance(header.get("buffers"), list):
+        raise WireError("bad header shape")
+    views: list[memoryview] = []
+    offset = 8 + header_length
+    body = memoryview(frame)
+    for length in header["buffers"]:
+        if type(length) is not int or length < 0 or offset + length > len(frame):
+            raise WireError("bad buffer length")
+        views.append(body[offset : offset + length])
+        offset += length
+    if offset != len(frame):
+        raise WireError("trailing bytes after the last buffer")
+    counter = [0]
+    return _decode_value(header.get("value"), views, limits, 0, counter)
+
+
+def _decode_value(
+    value: Any, views: list[memoryview], limits: WireLimits, depth: int, counter: list[int]
+) -> Any:
+    counter[0] += 1
+    if counter[0] > limits.max_items:
+        raise FrameTooLarge("too many values")
+    if depth > limits.max_depth:
+        raise WireError("value nested too deeply")
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        if len(value) > limits.max_string:
+            raise FrameTooLarge("string too long")
+        return value
+    if isinstance(value, list):
+        return [_decode_value(item, views, limits, depth + 1, counter) for item in value]
+    if not isinstance(value, dict) or len(value) == 0:
+        raise WireError("bad value")
+    if "__tuple__" in value and isinstance(value["__tuple__"], list):
+        return tuple(
+            _decode_value(item, views, limits, depth + 1, counter) for item in value["__tuple__"]
+        )
+    if "__dict__" in value and isinstance(value["__dict__"], dict):
+        return {
+            str(key): _decode_value(item, views, limits, depth + 1, counter)
+            for key, item in value["__dict__"].items()
+        }
+    if "__float__" in value:
+        text = value["__float__"]
+        if text not in ("nan", "inf", "-inf"):
+            raise WireError("bad float")
+        return float(text)
+    if "__bigint__" in value:
+        text = str(value["__bigint__"])
+        if len(text) > 4000 or not text.lstrip("-").isdigit():
+            raise WireError("bad integer")
+        return int(text)
+    if "__unsupported__" in value:
+        return Unsupported(str(value["__unsupported__"])[:200])
+    if "__array__" in value:
+        return _decode_array(value, views, limits)
+    raise WireError("unknown tagged value")
+
+
+def _decode_array(value: dict[str, Any], views: list[memoryview], limits: WireLimits) -> Any:
+    index, dtype_name, shape = value.get("__array__"), value.get("dtype"), value.get("shape")
+    if type(index) is not int or not 0 <= index < len(views):
+        raise WireError("bad array buffer index")
+    if dtype_name not in ALLOWED_DTYPES:
+        raise WireError(f"dtype {dtype_name!r} is not allowed")
+    if not isinstance(shape, list) or len(shape) > limits.max_ndim:
+        raise WireError("bad array shape")
+    if not all(type(size) is int and 0 <= size <= limits.max_array_elements for size in shape):
+        raise WireError("bad array dimension")
+    elements = math.prod(shape)
+    if elements > limits.max_array_elements:
+        raise FrameTooLarge("array has too many elements")
+    dtype = np.dtype(dtype_name).newbyteorder("<")
+    view = views[index]
+    if len(view) != elements * dtype.itemsize:
+        raise WireError("array buffer length does not match its shape")
+    array = np.frombuffer(view, dtype=dtype).astype(dtype.newbyteorder("="), copy=True)
+    array = array.reshape(shape)
+    if value.get("scalar") is True and array.ndim == 0:
+        return array[()]
+    return array

@@ -1,0 +1,501 @@
+"""The zygote: a clean interpreter with NumPy warm that forks one locked-down child per submission.
+
+Started by exec from grader.engine.sandbox with a scrubbed environment. It never reads job data:
+the worker hands it the child's two pipe ends over a Unix socket, the child reads the submission
+and its inputs from one pipe and writes its results to the other, and the zygote only forks,
+enforces the wall-clock deadline, reaps, and reports the exit status and the kernel's CPU count.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import json
+import linecache
+import os
+import resource
+import select
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import traceback
+import types
+from typing import Any
+
+# Modules a submission may import: loaded here, because the child may not be able to read them.
+PRELOADED_MODULES = (
+    "numpy",
+    "numpy.linalg",
+    "numpy.random",
+    "numpy.fft",
+    "math",
+    "cmath",
+    "itertools",
+    "functools",
+    "collections",
+    "operator",
+    "statistics",
+    "random",
+    "typing",
+    "dataclasses",
+    "heapq",
+    "bisect",
+    "fractions",
+    "decimal",
+    "string",
+    "re",
+    "time",
+    "copy",
+    "threading",
+    "warnings",
+)
+SUBMISSION_FILENAME = "submission.py"
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+CHILD_SETUP_FAILED = 70
+JOB_FD = 3
+RESULT_FD = 4
+MAX_JOB_BYTES = 64 * 1024 * 1024
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _unshare(flags: int) -> None:
+    if _libc.unshare(ctypes.c_int(flags)) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"unshare: {os.strerror(error)}")
+
+
+def probe_network_namespace(sandbox_uid: int | None) -> str | bool:
+    """Return True when a forked child can get its own network namespace, else the reason."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(reader)
+        try:
+            if os.getuid() == 0:
+                _unshare(CLONE_NEWNET)
+            else:
+                _unshare(CLONE_NEWUSER | CLONE_NEWNET)
+            os.write(writer, b"ok")
+        except OSError as error:
+            os.write(writer, str(error).encode()[:200])
+        os._exit(0)
+    os.close(writer)
+    answer = os.read(reader, 256).decode(errors="replace")
+    os.close(reader)
+    os.waitpid(pid, 0)
+    return True if answer == "ok" else (answer or "unshare failed")
+
+
+def probe_layers(sandbox_uid: int | None) -> dict[str, bool | str]:
+    """Return which isolation layers this machine supports: True, or the reason it does not."""
+    from grader.engine import sandbox_landlock, sandbox_seccomp
+
+    layers: dict[str, bool | str] = {}
+    layers["network_namespace"] = probe_network_namespace(sandbox_uid)
+    layers["rlimits"] = True
+    if os.getuid() == 0:
+        layers["unprivileged_uid"] = (
+            True if sandbox_uid is not None else "no sandbox uid configured"
+        )
+    else:
+        layers["unprivileged_uid"] = True  # the worker itself is unprivileged
+    layers["no_new_privs"] = True
+    abi = sandbox_landlock.abi_version()
+    layers["landlock"] = True if abi >= 1 else "Landlock is not enabled in this kernel"
+    layers["landlock_abi"] = str(abi)
+    layers["landlock_network"] = True if abi >= 4 else f"Landlock ABI {abi} cannot restrict TCP"
+    layers["landlock_signals"] = True if abi >= 6 else f"Landlock ABI {abi} cannot scope signals"
+    reason = sandbox_seccomp.supported_reason()
+    layers["seccomp"] = True if reason is None else reason
+    return layers
+
+
+def _read_only_paths(project_root: str) -> list[str]:
+    """Return the library folders a child may read: the interpreter's and the system's, never the project's."""
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    candidates.update(path for path in sys.path if path and os.path.isdir(path))
+    candidates.update(
+        ["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib", "/usr/share/zoneinfo"]
+    )
+    root = os.path.realpath(project_root)
+    paths = []
+    for path in sorted(candidates):
+        real = os.path.realpath(path)
+        # Granting a folder grants everything beneath it: never the project or one of its parents.
+        if (
+            real == root
+            or root.startswith(real.rstrip(os.sep) + os.sep)
+            or real == tempfile.gettempdir()
+        ):
+            continue
+        paths.append(real)
+    paths.append("/dev/null")
+    paths.append("/dev/urandom")
+    return paths
+
+
+class Zygote:
+    """The long-lived parent of every sandboxed child of one worker."""
+
+    def __init__(self, control: socket.socket, config: dict[str, Any]) -> None:
+        self.control = control
+        self.pid = os.getpid()
+        self.sandbox_uid: int | None = config.get("sandbox_uid")
+        self.project_root: str = config["project_root"]
+        self.scratch_base = tempfile.mkdtemp(prefix="chainrule-sandbox-")
+        os.chmod(self.scratch_base, 0o711)  # noqa: S103 - children (another uid) must reach their own folder
+        self.layers = probe_layers(self.sandbox_uid)
+        self.read_only = _read_only_paths(self.project_root)
+
+    def serve(self) -> None:
+        """Answer run requests until the worker closes the control socket."""
+        self._send(
+            {"op": "hello", "pid": os.getpid(), "layers": self.layers, "python": sys.version}
+        )
+        try:
+            while True:
+                message, fds, _, _ = socket.recv_fds(self.control, 65536, 2)
+                if not message:
+                    return
+                request = json.loads(message)
+                if request.get("op") == "run" and len(fds) == 2:
+                    self._send(self.run(request, fds[0], fds[1]))
+                else:
+                    for fd in fds:
+                        os.close(fd)
+                    self._send({"op": "pong", "pid": os.getpid()})
+        finally:
+            shutil.rmtree(self.scratch_base, ignore_errors=True)
+
+    def _send(self, message: dict[str, Any]) -> None:
+        self.control.sendall(json.dumps(message).encode())
+
+    def run(self, request: dict[str, Any], job_fd: int, result_fd: int) -> dict[str, Any]:
+        """Fork one child for one job, enforce its deadline, and report how it ended."""
+        scratch = tempfile.mkdtemp(prefix="job-", dir=self.scratch_base)
+        if os.getuid() == 0 and self.sandbox_uid is not None:
+            os.chown(scratch, self.sandbox_uid, self.sandbox_uid)
+        started = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:
+            _child_main(self, request, job_fd, result_fd, scratch)  # never returns
+        os.close(job_fd)
+        os.close(result_fd)
+        try:
+            outcome = self._await_child(pid, float(request.get("timeout", 10.0)))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        outcome["wall_ms"] = (time.perf_counter() - started) * 1000
+        outcome["op"] = "done"
+        return outcome
+
+    def _await_child(self, pid: int, timeout: float) -> dict[str, Any]:
+        pidfd = os.pidfd_open(pid)
+        deadline = time.monotonic() + timeout
+        timed_out = False
+        worker_gone = False
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                ready, _, _ = select.select([pidfd, self.control], [], [], remaining)
+                if pidfd in ready:
+                    break
+                if self.control in ready:
+                    # The worker never writes mid-job: readable means it closed the socket, or
+                    # broke the protocol; either way this child ends now.
+                    worker_gone = not self.control.recv(1, socket.MSG_PEEK)
+                    break
+            if timed_out or worker_gone or not _has_exited(pidfd):
+                _kill(pid, pidfd)
+            _, status, usage = os.wait4(pid, 0)
+        finally:
+            os.close(pidfd)
+        if worker_gone:
+            os._exit(0)
+        outcome: dict[str, Any] = {
+            "timed_out": timed_out,
+            "cpu_ms": (usage.ru_utime + usage.ru_stime) * 1000,
+            "max_rss_kb": usage.ru_maxrss,
+        }
+        if os.WIFSIGNALED(status):
+            outcome["signal"] = os.WTERMSIG(status)
+            outcome["signal_name"] = signal.Signals(outcome["signal"]).name
+        else:
+            outcome["exit_code"] = os.WEXITSTATUS(status)
+        return outcome
+
+
+def _has_exited(pidfd: int) -> bool:
+    ready, _, _ = select.select([pidfd], [], [], 0)
+    return bool(ready)
+
+
+def _kill(pid: int, pidfd: int) -> None:
+    for target in (
+        lambda: os.killpg(pid, signal.SIGKILL),
+        lambda: signal.pidfd_send_signal(pidfd, signal.SIGKILL),
+    ):
+        try:
+            target()
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+# --- the child -----------------------------------------------------------------------------------
+
+
+def _child_main(
+    zygote: Zygote, request: dict[str, Any], job_fd: int, result_fd: int, scratch: str
+) -> None:
+    """Lock this freshly forked process down, then read, run and answer one job; never return."""
+    code = CHILD_SETUP_FAILED
+    try:
+        os.setsid()
+        _arrange_descriptors(job_fd, result_fd, scratch)
+        _lock_down(zygote, request, scratch)
+        code = 0
+        _serve_job(JOB_FD, RESULT_FD)
+    except BaseException as error:  # noqa: BLE001 - the child must never fall back into the zygote loop
+        if code == CHILD_SETUP_FAILED:
+            try:
+                from grader.engine.sandbox_wire import encode
+
+                _write_all(RESULT_FD, encode({"sandbox_error": f"{type(error).__name__}: {error}"}))
+            except BaseException:  # noqa: BLE001,S110
+                pass
+    finally:
+        os._exit(code)
+
+
+def _arrange_descriptors(job_fd: int, result_fd: int, scratch: str) -> None:
+    """Leave only 0 = /dev/null, 1 and 2 = the output file in scratch, 3 = job, 4 = result."""
+    output = os.open(
+        os.path.join(scratch, "output.txt"),
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+        0o600,
+    )
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    # Move the pipes above every fd we are about to reuse before placing them at 3 and 4.
+    job_high = os.dup(job_fd)
+    result_high = os.dup(result_fd)
+    for source, target in (
+        (devnull, 0),
+        (output, 1),
+        (output, 2),
+        (job_high, JOB_FD),
+        (result_high, RESULT_FD),
+    ):
+        os.dup2(source, target, inheritable=False)
+    os.closerange(RESULT_FD + 1, 65536)
+
+
+def _lock_down(zygote: Zygote, request: dict[str, Any], scratch: str) -> None:
+    """Apply every isolation layer after the descriptors, in order."""
+    from grader.engine import sandbox_landlock, sandbox_seccomp
+
+    layers = zygote.layers
+    required = bool(request.get("require_full", True))
+    zygote_pid = zygote.pid
+    scratch_fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    os.fchdir(scratch_fd)
+    os.close(scratch_fd)
+    os.environ.clear()
+    os.environ.update({"HOME": scratch, "TMPDIR": scratch, "OPENBLAS_NUM_THREADS": "1"})
+
+    if layers.get("network_namespace") is True:
+        _unshare(CLONE_NEWNET if os.getuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET)
+    elif required:
+        raise OSError("network namespace unavailable")
+
+    timeout = float(request.get("timeout", 10.0))
+    cpu_seconds = int(timeout) + 1
+    address_space = _current_vm_size() + int(request.get("memory_mb", 1024)) * 1024 * 1024
+    limits = {
+        resource.RLIMIT_CPU: (cpu_seconds, cpu_seconds + 1),
+        resource.RLIMIT_AS: (address_space, address_space),
+        resource.RLIMIT_FSIZE: (int(request.get("file_mb", 16)) * 1024 * 1024,) * 2,
+        resource.RLIMIT_NOFILE: (32, 32),
+        resource.RLIMIT_CORE: (0, 0),
+    }
+    for kind, limit in limits.items():
+        resource.setrlimit(kind, limit)
+
+    if os.getuid() == 0:
+        uid = zygote.sandbox_uid
+        if uid is None:
+            if required:
+                raise OSError("running as root with no sandbox uid")
+        else:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+    # Threads count as processes: with one allowed, this uid can neither fork nor start threads.
+    resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
+
+    if _libc.prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), 0, 0, 0) != 0:
+        raise OSError("PR_SET_PDEATHSIG failed")
+    if os.getppid() != zygote_pid:
+        os._exit(CHILD_SETUP_FAILED)
+
+    sandbox_seccomp.set_no_new_privs()
+    if layers.get("landlock") is True:
+        abi = int(str(layers.get("landlock_abi", "0")))
+        sandbox_landlock.restrict_self(read_only=zygote.read_only, writable=[scratch], abi=abi)
+    elif required:
+        raise OSError("Landlock unavailable")
+    if layers.get("seccomp") is True:
+        sandbox_seccomp.install(os.getpid())
+    elif required:
+        raise OSError("seccomp unavailable")
+
+
+def _current_vm_size() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 512 * 1024 * 1024
+
+
+def _read_all(fd: int, limit: int) -> bytes:
+    chunks = []
+    total = 0
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > limit:
+            raise ValueError("job too large")
+        chunks.append(chunk)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _serve_job(job_fd: int, result_fd: int) -> None:
+    """Read one job, run the submission on every call, and write the results back."""
+    from grader.engine.sandbox_wire import decode, encode
+
+    job = decode(_read_all(job_fd, MAX_JOB_BYTES))
+    os.close(job_fd)
+    result = run_submission(job["source"], job["function"], job["calls"])
+    frame = encode(result)
+    _write_all(result_fd, frame)
+    os.close(result_fd)
+
+
+def run_submission(source: str, function_name: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """Load the submission and call its function once per call; report outputs and errors."""
+    lines = source.splitlines(keepends=True)
+    linecache.cache[SUBMISSION_FILENAME] = (len(source), None, lines, SUBMISSION_FILENAME)
+    try:
+        code = compile(source, SUBMISSION_FILENAME, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as error:
+        return {"syntax_error": {"line": getattr(error, "lineno", None), "message": str(error)}}
+    module = types.ModuleType("submission")
+    module.__file__ = SUBMISSION_FILENAME
+    sys.modules["submission"] = module
+    try:
+        exec(code, module.__dict__)  # noqa: S102 - this is the sandboxed child
+    except BaseException as error:  # noqa: BLE001
+        return {"load_error": describe_exception(error)}
+    function = module.__dict__.get(function_name)
+    if not callable(function):
+        return {"missing_function": True}
+    results = []
+    for call in calls:
+        args = list(call["args"])
+        started = time.perf_counter()
+        try:
+            output = function(*args)
+            results.append({"id": call["id"], "output": output, "args_after": args})
+        except BaseException as error:  # noqa: BLE001
+            results.append({"id": call["id"], "error": describe_exception(error)})
+        results[-1]["elapsed_ms"] = (time.perf_counter() - started) * 1000
+    return {"calls": results}
+
+
+def describe_exception(error: BaseException) -> dict[str, Any]:
+    """Return the exception's type, message and the part of its traceback inside the submission."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if frame.filename == SUBMISSION_FILENAME
+    ]
+    lines = [
+        f"  line {frame.lineno}, in {frame.name}\n    {(frame.line or '').strip()}"
+        for frame in frames
+    ]
+    try:
+        message = str(error)[:1000]
+    except BaseException:  # noqa: BLE001
+        message = "(the exception's message could not be shown)"
+    described: dict[str, Any] = {
+        "type": type(error).__name__ if type(error).__module__ == "builtins" else _qualified(error),
+        "message": message,
+        "traceback": "\n".join(lines[-8:]),
+        "line": frames[-1].lineno if frames else None,
+    }
+    if isinstance(error, OSError):
+        described["errno"] = error.errno if isinstance(error.errno, int) else None
+    if isinstance(error, SystemExit):
+        described["exit_code"] = str(error.code)[:100]
+    return described
+
+
+def _qualified(error: BaseException) -> str:
+    kind = type(error)
+    return f"{kind.__module__}.{kind.__qualname__}"[:200]
+
+
+def warm_numpy() -> None:
+    """Touch the NumPy code paths submissions use so each child starts hot."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    matrix = rng.normal(size=(64, 64))
+    (matrix @ matrix.T).sum()
+    np.linalg.solve(matrix + 64 * np.eye(64), np.ones(64))
+    np.exp(matrix).max(axis=1, keepdims=True)
+    np.log1p(np.abs(matrix)).mean()
+    np.einsum("ij,ij->i", matrix, matrix)
+    np.where(matrix > 0, matrix, 0.0)
+    np.allclose(matrix, matrix)
+
+
+def main() -> None:
+    """Run the zygote: argv[1] is the control socket's descriptor, argv[2] the JSON config."""
+    control = socket.socket(fileno=int(sys.argv[1]))
+    config = json.loads(sys.argv[2])
+    for name in PRELOADED_MODULES:
+        __import__(name)
+    from grader.engine import sandbox_landlock, sandbox_seccomp, sandbox_wire  # noqa: F401
+
+    warm_numpy()
+    # The project root was only needed to import the engine: children must not find it.
+    sys.path[:] = [
+        path
+        for path in sys.path
+        if os.path.realpath(path) != os.path.realpath(config["project_root"])
+    ]
+    gc.collect()
+    gc.freeze()
+    try:
+        Zygote(control, config).serve()
+    except Exception:  # noqa: BLE001
+        traceback.print_exc()
+        raise
