@@ -114,6 +114,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -184,6 +185,29 @@ else:
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# The database is the record of every submission; the broker only carries ids, so nothing needs
+# a result backend, and a lost message is re-sent by the sweeper (grader.tasks.requeue_stuck_submissions).
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task still running when the broker connection drops finishes and stores its verdict.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
+# Publishing from a web request gives up quickly; the submission is already stored and the sweeper
+# enqueues it once the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
 
 # --- Grader -----------------------------------------------------------------------------------
 EXERCISES_DIR = Path(env_str("EXERCISES_DIR", str(BASE_DIR / "exercises")))
@@ -193,6 +217,40 @@ GRADER_MEMORY_MB = env_int("GRADER_MEMORY_MB", 1024)
 GRADER_MAX_ANSWER_BYTES = env_int("GRADER_MAX_ANSWER_BYTES", 20_000)
 # Production refuses code exercises unless every sandbox layer is active; this allows a reduced one.
 GRADER_ALLOW_REDUCED_SANDBOX = env_bool("GRADER_ALLOW_REDUCED_SANDBOX", default=False)
+# Queue names: one for the quick symbolic kinds, one for code, so a slow code job never delays a
+# one-line answer. Give a second deployment (or a test run) on the same Redis its own names.
+GRADER_SYMBOLIC_QUEUE = env_str("GRADER_SYMBOLIC_QUEUE", "symbolic")
+GRADER_CODE_QUEUE = env_str("GRADER_CODE_QUEUE", "code")
+# Celery kills a grading task after these (the engine keeps its own, shorter deadlines).
+GRADER_TASK_SOFT_TIME_LIMIT = env_float(
+    "GRADER_TASK_SOFT_TIME_LIMIT", max(GRADER_SYMBOLIC_TIMEOUT, GRADER_CODE_TIMEOUT) + 10
+)
+GRADER_TASK_TIME_LIMIT = env_float("GRADER_TASK_TIME_LIMIT", GRADER_TASK_SOFT_TIME_LIMIT + 10)
+# The sweeper runs every GRADER_SWEEP_SECONDS; it re-queues a submission QUEUED for longer than
+# GRADER_QUEUED_STUCK_SECONDS or RUNNING for longer than GRADER_RUNNING_STUCK_SECONDS (keep that
+# above GRADER_TASK_TIME_LIMIT), and gives up after GRADER_MAX_TRIES times on the queue.
+GRADER_SWEEP_SECONDS = env_float("GRADER_SWEEP_SECONDS", 15.0)
+GRADER_QUEUED_STUCK_SECONDS = env_float("GRADER_QUEUED_STUCK_SECONDS", 60.0)
+GRADER_RUNNING_STUCK_SECONDS = env_float(
+    "GRADER_RUNNING_STUCK_SECONDS", GRADER_TASK_TIME_LIMIT + 30
+)
+GRADER_MAX_TRIES = env_int("GRADER_MAX_TRIES", 3)
+# At most this many submissions per student per minute.
+GRADER_RATE_LIMIT_PER_MINUTE = env_int("GRADER_RATE_LIMIT_PER_MINUTE", 10)
+# How often the exercise page asks whether a verdict has arrived, in milliseconds.
+GRADER_POLL_MS = env_int("GRADER_POLL_MS", 250)
+# How many past submissions the exercise page lists.
+GRADER_HISTORY_LENGTH = env_int("GRADER_HISTORY_LENGTH", 20)
+
+CELERY_TASK_DEFAULT_QUEUE = GRADER_SYMBOLIC_QUEUE
+CELERY_TASK_ROUTES = {"grader.tasks.requeue_stuck_submissions": {"queue": GRADER_SYMBOLIC_QUEUE}}
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stuck-submissions": {
+        "task": "grader.tasks.requeue_stuck_submissions",
+        "schedule": GRADER_SWEEP_SECONDS,
+        "options": {"expires": GRADER_SWEEP_SECONDS},
+    }
+}
 
 LOGGING = {
     "version": 1,

@@ -404,13 +404,13 @@ def load_course(root: Path | None = None) -> Course:
                 exercise = read_exercise(path, problems, module=module.slug, lesson=lesson.slug)
                 if exercise is not None:
                     course.exercises.append(exercise)
-    _cross_check(course, problems)
+    _cross_check(course, root, problems)
     if problems:
         raise ContentError(problems)
     return course
 
 
-def _cross_check(course: Course, problems: list[Problem]) -> None:
+def _cross_check(course: Course, root: Path, problems: list[Problem]) -> None:
     seen_ids: dict[uuid.UUID, Path] = {}
     items: list[Any] = [*course.tracks, *course.modules, *course.lessons, *course.exercises]
     for item in items:
@@ -424,7 +424,7 @@ def _cross_check(course: Course, problems: list[Problem]) -> None:
     module_slugs = {m.slug for m in course.modules}
     for track in course.tracks:
         for slug in track.modules:
-            if slug not in module_slugs:
+            if slug not in module_slugs and not (root / slug).is_dir():
                 problems.append(
                     Problem(
                         track.path,
@@ -434,7 +434,7 @@ def _cross_check(course: Course, problems: list[Problem]) -> None:
                 )
     for module in course.modules:
         for slug in module.prerequisites:
-            if slug not in module_slugs:
+            if slug not in module_slugs and not (root / slug).is_dir():
                 problems.append(Problem(module.path, 1, f"prerequisite '{slug}' is not a module"))
     exercise_slugs: dict[str, Path] = {}
     for exercise in course.exercises:

@@ -200,3 +200,174 @@ class ExerciseProgress(models.Model):
     @property
     def solved(self) -> bool:
         return self.solved_at is not None
+
+
+# --- Study groups, question threads and learner activity ---------------------------------------
+
+
+class StudyGroup(models.Model):
+    """Learners working through one track together, on a schedule the facilitators plan."""
+
+    class Privacy(models.TextChoices):
+        PRIVATE = "private", "Private — invite only"
+        LISTED = "listed", "Listed — anyone can find and join it"
+
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="study_groups")
+    privacy = models.CharField(max_length=16, choices=Privacy.choices, default=Privacy.PRIVATE)
+    invite_code = models.CharField(max_length=32, unique=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(User, through="GroupMembership", related_name="study_groups")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("group_detail", args=[self.pk])
+
+    @property
+    def is_listed(self) -> bool:
+        return self.privacy == self.Privacy.LISTED
+
+
+class GroupMembership(models.Model):
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        FACILITATOR = "facilitator", "Facilitator"
+
+    group = models.ForeignKey(StudyGroup, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="group_memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    hide_details = models.BooleanField(
+        default=False, help_text="Show this member on the board only inside the group totals"
+    )
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["joined_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["group", "user"], name="group_member_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in group {self.group_id} ({self.role})"
+
+    @property
+    def is_facilitator(self) -> bool:
+        return self.role == self.Role.FACILITATOR
+
+
+class GroupScheduleEntry(models.Model):
+    """One module the group plans to cover in the week starting week_start, finished by due_date."""
+
+    group = models.ForeignKey(StudyGroup, on_delete=models.CASCADE, related_name="schedule")
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="+")
+    week_start = models.DateField()
+    due_date = models.DateField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["week_start", "due_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(due_date__gte=models.F("week_start")), name="schedule_due_after_start"
+            )
+        ]
+        indexes = [models.Index(fields=["group", "week_start"])]
+
+    def __str__(self) -> str:
+        return f"group {self.group_id}: module {self.module_id} from {self.week_start}"
+
+
+class GroupThread(models.Model):
+    """A question asked in a group, optionally about one lesson or exercise."""
+
+    group = models.ForeignKey(StudyGroup, on_delete=models.CASCADE, related_name="threads")
+    author = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    lesson = models.ForeignKey(
+        Lesson, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    exercise = models.ForeignKey(
+        Exercise, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    last_post_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_post_at", "-id"]
+        indexes = [models.Index(fields=["group", "-last_post_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("group_thread_detail", args=[self.group_id, self.pk])
+
+
+class GroupPost(models.Model):
+    """The question (first post) or a reply; body_html is rendered and sanitised when written."""
+
+    thread = models.ForeignKey(GroupThread, on_delete=models.CASCADE, related_name="posts")
+    author = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField()
+    body_html = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["thread", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"post {self.pk} in thread {self.thread_id}"
+
+
+class HelpfulMark(models.Model):
+    post = models.ForeignKey(GroupPost, on_delete=models.CASCADE, related_name="helpful_marks")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["post", "user"], name="helpful_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} found post {self.post_id} helpful"
+
+
+class ThreadSubscription(models.Model):
+    """A learner following a thread (they asked or replied); replies after last_read_at are new."""
+
+    thread = models.ForeignKey(GroupThread, on_delete=models.CASCADE, related_name="subscriptions")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="thread_subscriptions")
+    last_read_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["thread", "user"], name="subscribe_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} follows thread {self.thread_id}"
+
+
+class ActivityDay(models.Model):
+    """How many graded attempts (and first solves) a learner made on one calendar day."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="activity_days")
+    day = models.DateField()
+    attempts = models.PositiveIntegerField(default=0)
+    solved = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="activity_day_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.day}: {self.attempts} attempts"

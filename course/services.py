@@ -103,7 +103,8 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
         current = set(modules[m.slug].prerequisites.values_list("pk", flat=True))
         if wanted != current:
             modules[m.slug].prerequisites.set(wanted)
-            report.changed.append(f"module {m.slug} (prerequisites)")
+            if f"module {m.slug}" not in report.added:
+                report.changed.append(f"module {m.slug} (prerequisites)")
 
     for t in course.tracks:
         track = _upsert(
@@ -128,7 +129,8 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
             TrackModule.objects.bulk_create(
                 TrackModule(track=track, module_id=pk, order=i) for i, pk in enumerate(wanted_order)
             )
-            report.changed.append(f"track {t.slug} (modules)")
+            if current_order:
+                report.changed.append(f"track {t.slug} (modules)")
 
     lessons: dict[tuple[str, str], Lesson] = {}
     for lf in course.lessons:

@@ -1,0 +1,217 @@
+"""Reads for learner progress: per-skill mastery, the review queue and weekly activity."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from course.charts import HBarChart, VBarChart, hbar_chart, vbar_chart
+from course.models import ActivityDay, Exercise, ExerciseProgress, Module, User
+
+# An unsolved attempt earns half its best partial score: attempted-but-wrong is not mastery.
+PARTIAL_WEIGHT = 0.5
+# Solved only after this many attempts, and long enough ago: worth solving again from memory.
+REVIEW_STRUGGLE_ATTEMPTS = 3
+REVIEW_AFTER_DAYS = 7
+
+
+def exercise_credit(*, solved: bool, best_score: float) -> float:
+    """Return how much one exercise counts towards mastery: 1 if solved, else a partial share."""
+    if solved:
+        return 1.0
+    return PARTIAL_WEIGHT * max(0.0, min(1.0, best_score))
+
+
+def live_exercise_modules(*, module_ids: Iterable[int] | None = None) -> dict[int, list[int]]:
+    """Return published live exercise ids per module id, in one query."""
+    query = Exercise.objects.live().filter(
+        published=True, lesson__retired_at__isnull=True, lesson__module__retired_at__isnull=True
+    )
+    if module_ids is not None:
+        query = query.filter(lesson__module_id__in=list(module_ids))
+    per_module: dict[int, list[int]] = defaultdict(list)
+    for exercise_id, module_id in query.values_list("id", "lesson__module_id"):
+        per_module[module_id].append(exercise_id)
+    return per_module
+
+
+@dataclass
+class SkillMastery:
+    skill: str
+    module: Module
+    exercises: int
+    solved: int
+    attempted: int
+    mastery: float  # 0..100
+
+    @property
+    def percent(self) -> int:
+        return round(self.mastery)
+
+
+def learner_mastery(*, user: User) -> list[SkillMastery]:
+    """Return per-skill mastery across both tracks, from the learner's graded attempts."""
+    per_module = live_exercise_modules()
+    progress = {
+        exercise_id: (solved_at is not None, best_score, attempts)
+        for exercise_id, solved_at, best_score, attempts in ExerciseProgress.objects.filter(
+            user=user
+        ).values_list("exercise_id", "solved_at", "best_score", "attempts")
+    }
+    rows = []
+    for module in Module.objects.live().filter(pk__in=list(per_module)).order_by("title"):
+        ids = per_module[module.pk]
+        credit = solved = attempted = 0.0
+        for exercise_id in ids:
+            is_solved, best, attempts = progress.get(exercise_id, (False, 0.0, 0))
+            credit += exercise_credit(solved=is_solved, best_score=best)
+            solved += is_solved
+            attempted += attempts > 0
+        rows.append(
+            SkillMastery(
+                skill=module.skill or module.title,
+                module=module,
+                exercises=len(ids),
+                solved=int(solved),
+                attempted=int(attempted),
+                mastery=100 * credit / len(ids),
+            )
+        )
+    return rows
+
+
+def mastery_chart(rows: list[SkillMastery]) -> HBarChart:
+    return hbar_chart([(row.skill, row.mastery, None) for row in rows])
+
+
+@dataclass
+class ReviewItem:
+    exercise: Exercise
+    progress: ExerciseProgress
+    reason: str
+
+
+def review_queue(*, user: User, now: datetime | None = None, limit: int = 6) -> list[ReviewItem]:
+    """Return exercises worth retrying: unsolved attempts first, then hard-won solves gone cold."""
+    now = now or timezone.now()
+    cold = now - timedelta(days=REVIEW_AFTER_DAYS)
+    rows = list(
+        ExerciseProgress.objects.filter(
+            Q(solved_at__isnull=True, attempts__gt=0)
+            | Q(attempts__gte=REVIEW_STRUGGLE_ATTEMPTS, solved_at__lt=cold),
+            user=user,
+            exercise__retired_at__isnull=True,
+            exercise__published=True,
+        )
+        .select_related("exercise__lesson__module")
+        .order_by("last_attempt_at", "id")
+    )
+    unsolved = [p for p in rows if p.solved_at is None]
+    cooled = sorted((p for p in rows if p.solved_at is not None), key=lambda p: p.solved_at)
+    items = [
+        ReviewItem(
+            exercise=p.exercise,
+            progress=p,
+            reason=f"not solved yet after {p.attempts} attempt{'s' if p.attempts != 1 else ''}",
+        )
+        for p in unsolved
+    ]
+    items += [
+        ReviewItem(
+            exercise=p.exercise,
+            progress=p,
+            reason=f"took {p.attempts} attempts; solved {(now - p.solved_at).days} days ago",
+        )
+        for p in cooled
+    ]
+    return items[:limit]
+
+
+@dataclass
+class WeekActivity:
+    start: date
+    attempts: int
+    active_days: int
+
+
+@dataclass
+class Activity:
+    today: date
+    streak: int
+    active_today: bool
+    days: dict[date, int] = field(default_factory=dict)
+    weeks: list[WeekActivity] = field(default_factory=list)
+    last_7: list[tuple[date, int]] = field(default_factory=list)
+
+    @property
+    def chart(self) -> VBarChart:
+        return vbar_chart([(f"{w.start:%d %b}", w.attempts) for w in self.weeks])
+
+    @property
+    def attempts_this_week(self) -> int:
+        return self.weeks[-1].attempts if self.weeks else 0
+
+
+def activity_days(*, user: User, since: date) -> dict[date, int]:
+    """Return graded attempts per day since a date, from activity rows and progress timestamps.
+
+    Activity rows are exact. Progress timestamps (last attempt, first solve) are a lower bound that
+    also covers attempts recorded before activity rows existed; a day takes the larger count.
+    """
+    days: dict[date, int] = {
+        row.day: row.attempts
+        for row in ActivityDay.objects.filter(user=user, day__gte=since).only("day", "attempts")
+    }
+    derived: dict[date, int] = defaultdict(int)
+    start = timezone.make_aware(datetime.combine(since, datetime.min.time()))
+    for last_attempt_at, solved_at in ExerciseProgress.objects.filter(
+        Q(last_attempt_at__gte=start) | Q(solved_at__gte=start), user=user
+    ).values_list("last_attempt_at", "solved_at"):
+        stamps = {timezone.localdate(t) for t in (last_attempt_at, solved_at) if t is not None}
+        for day in stamps:
+            if day >= since:
+                derived[day] += 1
+    for day, count in derived.items():
+        days[day] = max(days.get(day, 0), count)
+    return {day: count for day, count in days.items() if count > 0}
+
+
+def week_start(day: date) -> date:
+    """Return the Monday of the week a day falls in."""
+    return day - timedelta(days=day.weekday())
+
+
+def learner_activity(*, user: User, today: date | None = None, weeks: int = 12) -> Activity:
+    """Return the learner's streak of consecutive active days and attempts per week."""
+    today = today or timezone.localdate()
+    days = activity_days(user=user, since=today - timedelta(days=366))
+    streak = 0
+    cursor = today if days.get(today) else today - timedelta(days=1)
+    while days.get(cursor):
+        streak += 1
+        cursor -= timedelta(days=1)
+    first_monday = week_start(today) - timedelta(weeks=weeks - 1)
+    per_week = []
+    for i in range(weeks):
+        start = first_monday + timedelta(weeks=i)
+        counts = [days.get(start + timedelta(days=d), 0) for d in range(7)]
+        per_week.append(
+            WeekActivity(start=start, attempts=sum(counts), active_days=sum(1 for c in counts if c))
+        )
+    last_7 = [
+        (today - timedelta(days=d), days.get(today - timedelta(days=d), 0))
+        for d in range(6, -1, -1)
+    ]
+    return Activity(
+        today=today,
+        streak=streak,
+        active_today=bool(days.get(today)),
+        days=days,
+        weeks=per_week,
+        last_7=last_7,
+    )

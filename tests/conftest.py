@@ -1,0 +1,83 @@
+"""Fixtures every test may use: three named users, the real course, and a browser."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from course.models import Track, User
+from tests.factories import PASSWORD, UserFactory
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def student(db: None) -> User:
+    return UserFactory(username="sam", role=User.Role.STUDENT)
+
+
+@pytest.fixture
+def instructor(db: None) -> User:
+    return UserFactory(username="ines", role=User.Role.INSTRUCTOR)
+
+
+@pytest.fixture
+def outsider(db: None) -> User:
+    return UserFactory(username="otto", role=User.Role.STUDENT)
+
+
+@pytest.fixture
+def course(db: None) -> None:
+    """Load the real course from exercises/ (once per database; flushed databases are reloaded)."""
+    if not Track.objects.exists():
+        call_command("sync_course", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Start headless Chromium once per session (Debian's package, no downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def screenshot(page: object, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/ and return its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    return path

@@ -1,0 +1,106 @@
+"""The course loader: a valid course loads; every invalid file is named with its line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from course.content import ContentError, exercise_spec_by_slug, load_course, load_exercise_path
+
+
+def problems_of(root: Path) -> list[str]:
+    with pytest.raises(ContentError) as caught:
+        load_course(root)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_it_loads_the_fixture_course(course_dir: Path) -> None:
+    course = load_course(course_dir)
+    assert [t.slug for t in course.tracks] == ["applied"]
+    assert [m.slug for m in course.modules] == ["basics"]
+    assert [(lesson.slug, lesson.order) for lesson in course.lessons] == [
+        ("first-steps", 1),
+        ("second-steps", 2),
+    ]
+    assert [e.slug for e in course.exercises] == ["square-derivative"]
+    assert course.exercises[0].spec["answer"] == "2*x"
+
+
+def test_it_reports_bad_yaml_with_its_line(course_dir: Path) -> None:
+    path = course_dir / "basics" / "01-first-steps" / "square-derivative.yaml"
+    path.write_text(path.read_text().replace("kind: expression", "kind: [expression"))
+    (problem,) = problems_of(course_dir)
+    assert problem.startswith(f"{path}:")
+    assert "not valid YAML" in problem
+
+
+def test_it_reports_unknown_fields_and_bad_values_at_their_line(course_dir: Path) -> None:
+    module = course_dir / "basics" / "module.yaml"
+    module.write_text(module.read_text() + "skil: typo\n")
+    exercise = course_dir / "basics" / "01-first-steps" / "square-derivative.yaml"
+    exercise.write_text(exercise.read_text() + "hint_after: -1\n")
+    problems = problems_of(course_dir)
+    assert (
+        f"{module}:6: unknown field 'skil' (allowed: id, prerequisites, skill, summary, title)"
+        in problems
+    )
+    line = exercise.read_text().splitlines().index("hint_after: -1") + 1
+    assert f"{exercise}:{line}: 'hint_after' cannot be negative" in problems
+
+
+def test_it_requires_a_uuid_id(course_dir: Path) -> None:
+    path = course_dir / "basics" / "module.yaml"
+    path.write_text(path.read_text().replace("22222222-2222-4222-8222-222222222222", "basics-1"))
+    (problem,) = problems_of(course_dir)
+    assert problem.startswith(f"{path}:1:") and "must be a UUID" in problem
+
+
+def test_it_refuses_a_reused_id(course_dir: Path) -> None:
+    path = course_dir / "basics" / "02-second-steps" / "lesson.md"
+    path.write_text(
+        path.read_text().replace(
+            "55555555-5555-4555-8555-555555555555", "33333333-3333-4333-8333-333333333333"
+        )
+    )
+    problems = problems_of(course_dir)
+    assert any("is already used by" in p for p in problems)
+
+
+def test_it_refuses_a_track_naming_a_missing_module(course_dir: Path) -> None:
+    path = course_dir / "tracks.yaml"
+    path.write_text(path.read_text().replace("modules: [basics]", "modules: [basics, nowhere]"))
+    (problem,) = problems_of(course_dir)
+    assert "lists module 'nowhere', which has no folder" in problem
+
+
+def test_it_requires_lesson_text_and_front_matter(course_dir: Path) -> None:
+    (course_dir / "basics" / "02-second-steps" / "lesson.md").write_text("No front matter here.\n")
+    (problem,) = problems_of(course_dir)
+    assert "front matter" in problem
+
+
+def test_it_reports_a_missing_required_field(course_dir: Path) -> None:
+    path = course_dir / "basics" / "01-first-steps" / "square-derivative.yaml"
+    path.write_text(path.read_text().replace("title: Derivative of a square\n", ""))
+    (problem,) = problems_of(course_dir)
+    assert "missing required field 'title'" in problem
+
+
+def test_it_finds_an_exercise_by_slug_or_path(course_dir: Path) -> None:
+    spec = exercise_spec_by_slug("square-derivative", course_dir)
+    assert spec["kind"] == "expression"
+    assert (
+        load_exercise_path(course_dir / "basics" / "01-first-steps" / "square-derivative.yaml")
+        == spec
+    )
+    with pytest.raises(ContentError, match="no exercise with slug 'nope'"):
+        exercise_spec_by_slug("nope", course_dir)
+
+
+def test_every_file_of_the_real_course_is_well_formed(settings) -> None:  # noqa: ANN001
+    settings.COURSE_SPEC_VALIDATOR = ""
+    course = load_course()
+    assert len(course.tracks) == 2
+    assert {t.slug for t in course.tracks} == {"applied", "research"}
+    assert len(course.lessons) >= 28

@@ -1,0 +1,86 @@
+"""sync_course: idempotent, keyed by permanent id, all or nothing."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from course.models import Exercise, ExerciseProgress, Lesson, Track
+from course.services import progress_record_verdict
+
+pytestmark = pytest.mark.django_db
+
+
+def sync(path: Path) -> str:
+    out = io.StringIO()
+    call_command("sync_course", str(path), stdout=out)
+    return out.getvalue()
+
+
+def test_it_adds_everything_then_nothing(course_dir: Path) -> None:
+    first = sync(course_dir)
+    assert "added exercise square-derivative" in first
+    assert "5 added, 0 changed, 0 retired" in first.splitlines()[-1]
+    assert Track.objects.get().modules.get().lessons.count() == 2
+    assert "0 added, 0 changed, 0 retired, 5 unchanged" in sync(course_dir)
+
+
+def test_it_keeps_progress_when_a_lesson_and_exercise_are_renamed(
+    course_dir: Path, student
+) -> None:  # noqa: ANN001
+    sync(course_dir)
+    exercise = Exercise.objects.get(slug="square-derivative")
+    progress_record_verdict(
+        user=student, exercise=exercise, score=1.0, correct=True, at=timezone.now()
+    )
+    lesson_dir = course_dir / "basics" / "01-first-steps"
+    (lesson_dir / "square-derivative.yaml").rename(lesson_dir / "power-rule.yaml")
+    lesson_dir.rename(course_dir / "basics" / "01-getting-started")
+    report = sync(course_dir)
+    assert "changed exercise power-rule (slug, source_path)" in report
+    assert "changed lesson basics/getting-started (slug, source_path)" in report
+    renamed = Exercise.objects.get(slug="power-rule")
+    assert renamed.pk == exercise.pk
+    assert ExerciseProgress.objects.get(user=student, exercise=renamed).solved
+
+
+def test_it_retires_what_was_deleted_and_revives_it(course_dir: Path) -> None:
+    sync(course_dir)
+    moved = course_dir.parent / "kept.yaml"
+    shutil.move(course_dir / "basics" / "01-first-steps" / "square-derivative.yaml", moved)
+    assert "retired exercise square-derivative" in sync(course_dir)
+    assert Exercise.objects.live().count() == 0
+    assert Exercise.objects.count() == 1
+    shutil.move(moved, course_dir / "basics" / "01-first-steps" / "square-derivative.yaml")
+    assert "changed exercise square-derivative (retired_at)" in sync(course_dir)
+    assert Exercise.objects.live().count() == 1
+
+
+def test_it_changes_nothing_when_a_file_is_invalid(course_dir: Path) -> None:
+    sync(course_dir)
+    lesson = course_dir / "basics" / "02-second-steps" / "lesson.md"
+    lesson.write_text(lesson.read_text().replace("Chain rule", "The chain rule"))
+    broken = course_dir / "basics" / "01-first-steps" / "square-derivative.yaml"
+    broken.write_text(broken.read_text().replace("kind: expression", "kind: essay"))
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="nothing was changed"):
+        call_command("sync_course", str(course_dir), stderr=err)
+    assert (
+        f"{broken}:3: kind must be one of expression, matrix, derivation, code, not 'essay'"
+        in err.getvalue()
+    )
+    assert "The chain rule" not in Lesson.objects.get(slug="second-steps").body
+
+
+def test_it_renders_lessons_to_sanitised_html(course_dir: Path) -> None:
+    sync(course_dir)
+    html = Lesson.objects.get(slug="first-steps").body_html
+    assert '<span class="math math-inline">\\sigma(x) = \\frac{1}{1+e^{-x}}</span>' in html
+    assert '<div class="math math-display">' in html
+    assert "<script>" not in html
+    assert '<span class="kn">import</span>' in html
