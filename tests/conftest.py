@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from django.core.management import call_command
 from course.models import Track, User
 from tests.factories import PASSWORD, UserFactory
 
+FIXTURE_COURSE = Path(__file__).resolve().parent / "fixtures" / "course"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -49,6 +51,16 @@ def course(db: None) -> None:
     """Load the real course from exercises/ (once per database; flushed databases are reloaded)."""
     if not Track.objects.exists():
         call_command("sync_course", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+
+@pytest.fixture
+def course_dir(tmp_path: Path, settings) -> Path:  # noqa: ANN001 - pytest-django fixture
+    """Copy the small fixture course to a temporary folder and point the site at it (structure checks only)."""
+    target = tmp_path / "course"
+    shutil.copytree(FIXTURE_COURSE, target)
+    settings.EXERCISES_DIR = target
+    settings.COURSE_SPEC_VALIDATOR = ""
+    return target
 
 
 @pytest.fixture(scope="session")
