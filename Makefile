@@ -29,6 +29,10 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
+check-course: export DEBUG ?= 1
+check-course: install
+	$(PY) manage.py check_course
+
 bench: export DEBUG ?= 1
 bench: install
 	$(PY) -m benchmarks
