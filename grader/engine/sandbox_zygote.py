@@ -51,6 +51,7 @@ PRELOADED_MODULES = (
     "copy",
     "threading",
     "warnings",
+    "hashlib",
 )
 SUBMISSION_FILENAME = "submission.py"
 CLONE_NEWUSER = 0x10000000
@@ -422,11 +423,30 @@ def run_submission(source: str, function_name: str, calls: list[dict[str, Any]])
         started = time.perf_counter()
         try:
             output = function(*args)
-            results.append({"id": call["id"], "output": output, "args_after": args})
+            results.append(
+                {"id": call["id"], "output": output, "args_digest": digest_arguments(args)}
+            )
         except BaseException as error:  # noqa: BLE001
             results.append({"id": call["id"], "error": describe_exception(error)})
         results[-1]["elapsed_ms"] = (time.perf_counter() - started) * 1000
     return {"calls": results}
+
+
+def digest_arguments(args: list[Any]) -> list[str | None]:
+    """Return a digest of each array argument's dtype, shape and bytes, to detect mutation cheaply."""
+    import hashlib
+
+    import numpy as np
+
+    digests: list[str | None] = []
+    for arg in args:
+        if type(arg) is np.ndarray and arg.dtype.kind in "biufc":
+            content = hashlib.sha256(f"{arg.dtype.str}{arg.shape}".encode())
+            content.update(np.ascontiguousarray(arg).tobytes())
+            digests.append(content.hexdigest())
+        else:
+            digests.append(None)
+    return digests
 
 
 def describe_exception(error: BaseException) -> dict[str, Any]:
