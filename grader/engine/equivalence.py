@@ -1,0 +1,181 @@
+"""Decide scalar equivalence by seeded sampling over declared domains; audit it symbolically.
+
+Numeric sampling decides (the research in ARCHITECTURE.md: no false accepts and no false rejects
+on realistic pairs, where simplify and .equals both rejected correct answers). Points where the
+reference is undefined are drawn again; too few valid points make the verdict undetermined.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import mpmath
+import sympy
+
+from grader.engine.expressions import Evaluator
+from grader.engine.problem import Problem, ScalarVariable
+
+Value = Any  # an mpmath mpf or mpc, or None where undefined
+MIN_VALID_FRACTION = 0.5
+NICE_VALUES = (0.5, 1.0, 2.0, -1.0, -0.5, 1.5, 3.0, 0.25, -2.0, 0.75, 2.5, -1.5)
+
+
+@dataclass
+class Samples:
+    """The points drawn for one check and the reference's value at each."""
+
+    names: list[str]
+    points: list[list[Any]]
+    reference: list[Value]
+    scale: float
+
+    @property
+    def enough(self) -> bool:
+        return bool(self.points)
+
+
+def draw_samples(problem: Problem, reference: Evaluator, seed: int) -> Samples:
+    """Draw points from the declared domains until `samples` are valid for the reference."""
+    rng = random.Random(f"chainrule-points:{seed}:{problem.exercise_id}")
+    variables = list(problem.scalars.values())
+    names = [v.name for v in variables]
+    points: list[list[Any]] = []
+    values: list[Value] = []
+    tries = 0
+    while len(points) < problem.samples and tries < problem.samples * 5:
+        tries += 1
+        point = [_draw(v, rng) for v in variables]
+        value = reference.at(point)
+        if value is None or isinstance(value, mpmath.mpc):
+            continue  # the reference is undefined here: draw again
+        points.append(point)
+        values.append(value)
+    if len(points) < max(3, int(problem.samples * MIN_VALID_FRACTION)):
+        return Samples(names, [], [], 0.0)
+    scale = max(float(abs(v)) for v in values)
+    return Samples(names, points, values, scale)
+
+
+def _draw(variable: ScalarVariable, rng: random.Random) -> Any:
+    if variable.domain == "integer":
+        return mpmath.mpf(rng.randint(int(variable.low), int(variable.high)))
+    return mpmath.mpf(rng.uniform(variable.low, variable.high))
+
+
+def close(a: Value, b: Value, problem: Problem, scale: float) -> bool:
+    """Say whether two values agree within the tolerance (relative, with a scaled floor)."""
+    if a is None or b is None:
+        return a is None and b is None
+    with mpmath.workdps(30):
+        difference = abs(a - b)
+        bound = problem.rtol * max(abs(a), abs(b)) + problem.atol * scale + mpmath.mpf(1e-24)
+        return bool(difference <= bound)
+
+
+def matches(reference: list[Value], candidate: list[Value], problem: Problem, scale: float) -> bool:
+    """Say whether a candidate agrees with the reference at every sample point."""
+    return all(close(r, c, problem, scale) for r, c in zip(reference, candidate, strict=True))
+
+
+def nice_points(problem: Problem, samples: Samples) -> Iterator[list[Any]]:
+    """Yield easy-to-read points inside the domains, then the sample points rounded."""
+    variables = list(problem.scalars.values())
+    for k in range(len(NICE_VALUES)):
+        point = [_nice_value(v, k) for v in variables]
+        if all(p is not None for p in point):
+            yield point
+    for point in samples.points:
+        yield [mpmath.mpf(round(float(p), 2)) for p in point]
+
+
+def _nice_value(variable: ScalarVariable, k: int) -> Any:
+    if variable.domain == "integer":
+        choices = [n for n in range(int(variable.low), int(variable.high) + 1)][:12]
+        return mpmath.mpf(choices[k % len(choices)])
+    inside = [v for v in NICE_VALUES if variable.low <= v <= variable.high]
+    if not inside:
+        return mpmath.mpf(round((variable.low + variable.high) / 2, 2))
+    return mpmath.mpf(inside[k % len(inside)])
+
+
+def format_value(value: Value) -> str:
+    """Return a value as a short readable number."""
+    if value is None:
+        return "undefined"
+    if isinstance(value, mpmath.mpc):
+        return mpmath.nstr(value, 4)
+    if value == int(value) and abs(value) < 10**6:
+        return str(int(value))
+    return mpmath.nstr(value, 4, min_fixed=-4, max_fixed=6)
+
+
+def format_point(names: list[str], point: list[Any]) -> str:
+    """Return "x = 0.5, n = 3"."""
+    return ", ".join(f"{name} = {format_value(v)}" for name, v in zip(names, point, strict=True))
+
+
+def as_json_number(value: Value) -> float | str | None:
+    """Return a value for a JSON verdict: a float, or text for complex values."""
+    if value is None:
+        return None
+    if isinstance(value, mpmath.mpc):
+        return mpmath.nstr(value, 6)
+    return float(value)
+
+
+# --- the symbolic audit ------------------------------------------------------------------------
+
+
+class AuditTimeout(Exception):
+    """The symbolic audit ran out of its time budget."""
+
+
+@contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    """Raise AuditTimeout in the block after `seconds` (main thread only; the child is)."""
+    if threading.current_thread() is not threading.main_thread():
+        raise AuditTimeout
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise AuditTimeout
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def symbolic_audit(reference: sympy.Expr, answer: sympy.Expr, seconds: float) -> str:
+    """Return "equal", "different" or "unknown" from SymPy simplification within a time limit.
+
+    "different" only when the difference simplifies to a non-zero number: a leftover expression
+    is not proof of difference (simplify misses true identities), so it gives "unknown".
+    """
+    try:
+        with time_budget(seconds):
+            difference = reference - answer
+            for simplifier in (_cheap_simplify, sympy.simplify):
+                residual = simplifier(difference)
+                if residual == 0:
+                    return "equal"
+                if residual.is_number:
+                    value = complex(residual.evalf(30))
+                    return "different" if abs(value) > 1e-25 else "equal"
+    except AuditTimeout:
+        return "unknown"
+    except (RecursionError, ValueError, TypeError, ArithmeticError, AttributeError):
+        return "unknown"
+    return "unknown"
+
+
+def _cheap_simplify(expr: sympy.Expr) -> sympy.Expr:
+    return sympy.cancel(sympy.together(sympy.expand(expr)))

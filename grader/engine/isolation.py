@@ -1,0 +1,186 @@
+"""Run each check in a forked child of a pre-warmed process, under a memory limit and a deadline.
+
+The parent (a Celery worker or the CLI) imports and warms SymPy, NumPy, lambdify and the printers
+once (`warm_up`); each check forks, so it starts warm (~ms instead of ~1 s for a fresh
+interpreter). The child sets RLIMIT_AS, computes, writes its result to a pipe as JSON and leaves
+with os._exit, so no atexit handler, Django connection or buffered file of the parent runs in it.
+The parent waits on the pipe until a hard deadline and then SIGKILLs the child: SIGALRM alone
+cannot stop C code or a child that ignores signals.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import json
+import os
+import resource
+import select
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_DEADLINE_S = 5.0
+DEFAULT_MEMORY_MB = 1024
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class IsolationLimits:
+    deadline_s: float = DEFAULT_DEADLINE_S
+    memory_mb: int = DEFAULT_MEMORY_MB  # address space a child may add above the warm parent's
+
+
+limits = IsolationLimits()
+_warm = False
+
+
+def configure(*, deadline_s: float | None = None, memory_mb: int | None = None) -> None:
+    """Set the deadline and memory budget of every later check (from the worker's settings)."""
+    if deadline_s is not None:
+        limits.deadline_s = float(deadline_s)
+    if memory_mb is not None:
+        limits.memory_mb = int(memory_mb)
+
+
+def warm_up() -> None:
+    """Import and exercise SymPy, NumPy, mpmath, lambdify and the printers once, then gc.freeze().
+
+    Call it once in the parent (the Celery worker calls it at start); grading calls it lazily.
+    Freezing moves the warm objects out of the collector's sight, so forked children do not
+    touch (and copy) those pages when they collect garbage.
+    """
+    global _warm
+    if _warm:
+        return
+    import mpmath
+    import numpy
+    import sympy
+
+    from grader.engine.expressions import Evaluator
+
+    x = sympy.Symbol("x", real=True)
+    n = sympy.Symbol("n", integer=True)
+    sigmoid = 1 / (1 + sympy.exp(-x))
+    derivative = sympy.diff(sigmoid, x)
+    Evaluator(derivative - sigmoid * (1 - sigmoid), [x]).at([mpmath.mpf("0.5")])
+    sympy.simplify(derivative - sigmoid * (1 - sigmoid))
+    sympy.simplify((x**2 - 1) / (x - 1) + sympy.log(x) * sympy.sqrt(x) / n)
+    sympy.cancel(sympy.together(sympy.expand(sympy.erf(x) + sympy.Max(x, 0) + sympy.tanh(x))))
+    sympy.latex(derivative)
+    matrix = numpy.random.default_rng(0).standard_normal((3, 3))
+    numpy.linalg.inv(matrix @ matrix.T + 3 * numpy.eye(3))
+    from grader.engine import derivation, matrices, scalar_check, symbolic  # noqa: F401
+
+    gc.collect()
+    gc.freeze()
+    _warm = True
+
+
+@dataclass
+class ChildOutcome:
+    """What came back from one child: a result, or why there is none."""
+
+    result: dict[str, Any] | None = None
+    failure: str | None = None  # "timeout" | "memory" | "crashed"
+    detail: str = ""
+
+
+def _address_space_now() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _child_setup(memory_mb: int) -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    budget = _address_space_now() + memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def run_in_child(
+    compute: Callable[[], dict[str, Any]],
+    *,
+    deadline_s: float | None = None,
+    memory_mb: int | None = None,
+) -> ChildOutcome:
+    """Run compute() in a forked child and return its JSON-able dict, or why there is none."""
+    deadline_s = limits.deadline_s if deadline_s is None else deadline_s
+    memory_mb = limits.memory_mb if memory_mb is None else memory_mb
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never return from here
+        code = 0
+        try:
+            os.close(read_end)
+            _child_setup(memory_mb)
+            try:
+                payload = {"result": compute()}
+            except MemoryError:
+                payload = {"failure": "memory"}
+            except RecursionError:
+                payload = {"failure": "memory", "detail": "recursion"}
+            except BaseException as exc:  # noqa: BLE001 - every failure must reach the parent
+                payload = {"failure": "crashed", "detail": f"{type(exc).__name__}: {exc}"[:2000]}
+            data = json.dumps(payload).encode()
+            view = memoryview(data)
+            while view:
+                written = os.write(write_end, view)
+                view = view[written:]
+        except BaseException:  # noqa: BLE001
+            code = 70
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    return _collect(pid, read_end, time.monotonic() + deadline_s)
+
+
+def _collect(pid: int, read_end: int, deadline: float) -> ChildOutcome:
+    chunks: list[bytes] = []
+    timed_out = False
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([read_end], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(read_end, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        if timed_out:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        _, status = os.waitpid(pid, 0)
+    if timed_out:
+        return ChildOutcome(failure="timeout")
+    try:
+        payload = json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError):
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGKILL, signal.SIGSEGV):
+            return ChildOutcome(failure="memory", detail=f"signal {os.WTERMSIG(status)}")
+        return ChildOutcome(failure="crashed", detail=f"no result (status {status})")
+    if "result" in payload:
+        return ChildOutcome(result=payload["result"])
+    return ChildOutcome(failure=payload.get("failure", "crashed"), detail=payload.get("detail", ""))

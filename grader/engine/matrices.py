@@ -1,0 +1,655 @@
+"""Matrix answers: shapes checked in symbols (m×n), values checked with random NumPy matrices.
+
+SymPy's MatrixSymbol with symbolic sizes checks no shapes (ARCHITECTURE.md), so shapes are
+inferred here from the declared sizes, with the identity I taking its size from context; then
+reference and answer are evaluated with random concrete matrices at several distinct sizes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from grader.engine.diagnosis import (
+    ASSUMED_SYMMETRY,
+    CONSTANT_FACTOR,
+    KNOWN_MISTAKE,
+    SIGN_ERROR,
+    TRANSPOSE,
+    Diagnosis,
+    describe_factor,
+)
+from grader.engine.parse import (
+    BinOp,
+    Call,
+    Name,
+    Neg,
+    Node,
+    Num,
+    ParseError,
+    Transpose,
+    constant_value,
+    parse_expression,
+)
+from grader.engine.printing import to_latex
+from grader.engine.problem import Problem, read_problem
+from grader.engine.variants import SpecError
+from grader.engine.verdict import Message, Status, Verdict
+
+SIZE_TRIALS = ((3, 5, 4, 6, 7), (4, 2, 5, 3, 6), (2, 3, 6, 5, 4))
+DRAWS_PER_TRIAL = 2
+SCALAR_FUNCTIONS = {
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tanh": np.tanh,
+    "abs": np.abs,
+}
+
+Shape = tuple[str, str] | None  # None is a scalar
+
+
+class ShapeError(ValueError):
+    """Sizes that do not fit, described in words with the position of the offending part."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(message)
+        self.position = position
+
+
+class _Sizes:
+    """Union-find over size names, so the identity I can take its size from context."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+        self.fresh = itertools.count(1)
+
+    def new(self) -> str:
+        return f"?{next(self.fresh)}"
+
+    def find(self, dim: str) -> str:
+        while dim in self.parent:
+            dim = self.parent[dim]
+        return dim
+
+    def unify(self, a: str, b: str) -> bool:
+        a, b = self.find(a), self.find(b)
+        if a == b:
+            return True
+        if a.startswith("?"):
+            self.parent[a] = b
+            return True
+        if b.startswith("?"):
+            self.parent[b] = a
+            return True
+        return False
+
+    def text(self, shape: Shape) -> str:
+        if shape is None:
+            return "a scalar"
+        rows, cols = (self.find(d) for d in shape)
+        return f"{_dim(rows)}×{_dim(cols)}"
+
+
+def _dim(dim: str) -> str:
+    return "k" if dim.startswith("?") else dim
+
+
+@dataclass
+class ShapeInfo:
+    shape: Shape
+    sizes: _Sizes
+    identity_sizes: dict[int, str]  # id(I node) -> its size (possibly still "?k")
+
+
+def infer_shape(tree: Node, problem: Problem, expected: Shape = None) -> ShapeInfo:
+    """Return the shape of a matrix expression, or raise ShapeError saying what does not fit."""
+    sizes = _Sizes()
+    identities: dict[int, str] = {}
+    shape = _Inference(problem, sizes, identities).shape(tree)
+    if expected is not None and shape is not None:
+        if not (sizes.unify(shape[0], expected[0]) and sizes.unify(shape[1], expected[1])):
+            raise ShapeError("shape", 0)
+    return ShapeInfo(shape, sizes, identities)
+
+
+def _is_one(sizes: _Sizes, shape: Shape) -> bool:
+    return shape is not None and sizes.find(shape[0]) == "1" and sizes.find(shape[1]) == "1"
+
+
+class _Inference:
+    def __init__(self, problem: Problem, sizes: _Sizes, identities: dict[int, str]) -> None:
+        self.problem = problem
+        self.sizes = sizes
+        self.identities = identities
+
+    def describe(self, node: Node, shape: Shape) -> str:
+        return f"{to_plain(node)} ({self.sizes.text(shape)})"
+
+    def shape(self, node: Node) -> Shape:
+        sizes = self.sizes
+        if isinstance(node, Num):
+            return None
+        if isinstance(node, Name):
+            if node.name in self.problem.matrices:
+                matrix = self.problem.matrices[node.name]
+                return (matrix.rows, matrix.cols)
+            if node.name == "I" and "I" not in self.problem.vocab.variables:
+                size = sizes.new()
+                self.identities[id(node)] = size
+                return (size, size)
+            return None
+        if isinstance(node, Neg):
+            return self.shape(node.operand)
+        if isinstance(node, Transpose):
+            inner = self.shape(node.operand)
+            return None if inner is None else (inner[1], inner[0])
+        if isinstance(node, BinOp):
+            return self.binary(node)
+        return self.call(node)
+
+    def binary(self, node: BinOp) -> Shape:
+        sizes = self.sizes
+        left = self.shape(node.left)
+        if node.op == "^":
+            return self.power(node, left)
+        right = self.shape(node.right)
+        if node.op in "+-":
+            if left is None and right is None:
+                return None
+            if left is None or right is None:
+                matrix = left if left is not None else right
+                if _is_one(sizes, matrix):
+                    return matrix
+                scalar_side = node.left if left is None else node.right
+                matrix_side = node.right if left is None else node.left
+                raise ShapeError(
+                    f"cannot {'add' if node.op == '+' else 'subtract'} the scalar "
+                    f"{to_plain(scalar_side)} and {self.describe(matrix_side, matrix)}",
+                    node.pos,
+                )
+            if sizes.unify(left[0], right[0]) and sizes.unify(left[1], right[1]):
+                return left
+            raise ShapeError(
+                f"cannot {'add' if node.op == '+' else 'subtract'} "
+                f"{self.describe(node.left, left)} and {self.describe(node.right, right)}: "
+                "the sizes differ",
+                node.pos,
+            )
+        if node.op == "/":
+            if right is not None and not _is_one(sizes, right):
+                raise ShapeError(
+                    f"cannot divide by the matrix {self.describe(node.right, right)}; "
+                    "multiply by inv(…) instead",
+                    node.pos,
+                )
+            return left
+        if left is None or _is_one(sizes, left) and right is not None:
+            return right if right is not None else left
+        if right is None or _is_one(sizes, right):
+            return left
+        if sizes.unify(left[1], right[0]):
+            return (left[0], right[1])
+        raise ShapeError(
+            f"cannot multiply {self.describe(node.left, left)} by "
+            f"{self.describe(node.right, right)}: the inner sizes "
+            f"{_dim(sizes.find(left[1]))} and {_dim(sizes.find(right[0]))} differ",
+            node.pos,
+        )
+
+    def power(self, node: BinOp, base: Shape) -> Shape:
+        exponent_shape = self.shape(node.right)
+        if exponent_shape is not None:
+            raise ShapeError("an exponent must be a scalar", node.pos)
+        if base is None or _is_one(self.sizes, base):
+            return base
+        value = constant_value(node.right)
+        if value is None or value != int(value) or not -1 <= value <= 8 or value == 0:
+            raise ShapeError(
+                "a matrix can only be raised to a whole power from 1 to 8, or -1 (inverse)",
+                node.pos,
+            )
+        self.square(node.left, base, "raise to a power")
+        return base
+
+    def square(self, node: Node, shape: Shape, action: str) -> None:
+        if shape is None:
+            return
+        if not self.sizes.unify(shape[0], shape[1]):
+            raise ShapeError(
+                f"cannot {action} {self.describe(node, shape)}: it is not square", node.pos
+            )
+
+    def call(self, node: Call) -> Shape:
+        shapes = [self.shape(arg) for arg in node.args]
+        if node.func == "transpose":
+            inner = shapes[0]
+            return None if inner is None else (inner[1], inner[0])
+        if node.func == "inv":
+            self.square(node.args[0], shapes[0], "invert")
+            return shapes[0]
+        if node.func in ("trace", "det"):
+            self.square(node.args[0], shapes[0], f"take the {node.func} of")
+            return None
+        for arg, shape in zip(node.args, shapes, strict=True):
+            if shape is not None and not _is_one(self.sizes, shape):
+                raise ShapeError(
+                    f"{node.func} needs a scalar, not {self.describe(arg, shape)}", node.pos
+                )
+        if node.func not in SCALAR_FUNCTIONS:
+            raise ShapeError(f"{node.func} is not available in matrix answers", node.pos)
+        return None
+
+
+def to_plain(node: Node) -> str:
+    """Return a short plain-text name for a part of an answer, for messages."""
+    from grader.engine.printing import to_text
+
+    text = to_text(node)
+    return text if len(text) <= 30 else text[:27] + "…"
+
+
+# --- numeric evaluation ------------------------------------------------------------------------
+
+
+class Singular(ArithmeticError):
+    """A random draw made a matrix singular; draw again."""
+
+
+@dataclass
+class Draw:
+    dims: dict[str, int]
+    values: dict[str, Any]
+
+
+def _size_trials(problem: Problem) -> list[dict[str, int]]:
+    trials = []
+    for pool in SIZE_TRIALS:
+        values = list(pool) + list(range(8, 8 + len(problem.size_names)))
+        trials.append({name: values[i] for i, name in enumerate(problem.size_names)})
+    return trials
+
+
+def _resolve(dim: str, dims: dict[str, int]) -> int:
+    if dim.isdigit():
+        return int(dim)
+    return dims[dim]
+
+
+def make_draws(problem: Problem, seed: int, *, symmetrise: str | None = None) -> list[Draw]:
+    """Return random concrete values for every variable at several distinct sizes."""
+    digest = hashlib.sha256(f"chainrule-matrices:{seed}:{problem.exercise_id}".encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
+    draws = []
+    for dims in _size_trials(problem):
+        for _ in range(DRAWS_PER_TRIAL):
+            values: dict[str, Any] = {}
+            for name, matrix in problem.matrices.items():
+                rows, cols = _resolve(matrix.rows, dims), _resolve(matrix.cols, dims)
+                value = rng.standard_normal((rows, cols))
+                if "positive_definite" in matrix.properties:
+                    value = value @ value.T + rows * np.eye(rows)
+                elif "symmetric" in matrix.properties or name == symmetrise:
+                    value = (value + value.T) / 2
+                values[name] = value
+            for name, variable in problem.scalars.items():
+                if variable.domain == "integer":
+                    values[name] = float(rng.integers(int(variable.low), int(variable.high) + 1))
+                else:
+                    values[name] = float(rng.uniform(variable.low, variable.high))
+            for name, value in problem.parameters.items():
+                values[name] = float(value)
+            draws.append(Draw(dims, values))
+    return draws
+
+
+def evaluate(tree: Node, info: ShapeInfo, draw: Draw) -> Any:
+    """Return the value of a matrix expression for one draw (a 2-D array or a float)."""
+    return _Evaluation(info, draw).value(tree)
+
+
+class _Evaluation:
+    def __init__(self, info: ShapeInfo, draw: Draw) -> None:
+        self.info = info
+        self.draw = draw
+
+    def size(self, node: Node) -> int:
+        dim = self.info.sizes.find(self.info.identity_sizes[id(node)])
+        if dim.startswith("?"):
+            raise ShapeError("cannot tell the size of the identity I here", node.pos)
+        return _resolve(dim, self.draw.dims)
+
+    def value(self, node: Node) -> Any:
+        if isinstance(node, Num):
+            return float(node.text)
+        if isinstance(node, Name):
+            if id(node) in self.info.identity_sizes:
+                return np.eye(self.size(node))
+            if node.name == "pi":
+                return float(np.pi)
+            if node.name == "e" and node.name not in self.draw.values:
+                return float(np.e)
+            return self.draw.values[node.name]
+        if isinstance(node, Neg):
+            return -self.value(node.operand)
+        if isinstance(node, Transpose):
+            inner = self.value(node.operand)
+            return inner.T if isinstance(inner, np.ndarray) else inner
+        if isinstance(node, BinOp):
+            return self.binary(node)
+        args = [self.value(a) for a in node.args]
+        if node.func == "transpose":
+            return args[0].T if isinstance(args[0], np.ndarray) else args[0]
+        if node.func == "inv":
+            return _inverse(args[0])
+        if node.func == "trace":
+            return float(np.trace(args[0])) if isinstance(args[0], np.ndarray) else args[0]
+        if node.func == "det":
+            return float(np.linalg.det(args[0])) if isinstance(args[0], np.ndarray) else args[0]
+        return SCALAR_FUNCTIONS[node.func](*[_scalar(a) for a in args])
+
+    def binary(self, node: BinOp) -> Any:
+        left = self.value(node.left)
+        right = self.value(node.right)
+        if node.op == "+":
+            return _broadcast_one(left, right, lambda a, b: a + b)
+        if node.op == "-":
+            return _broadcast_one(left, right, lambda a, b: a - b)
+        if node.op == "/":
+            return left / _scalar(right)
+        if node.op == "^":
+            if not isinstance(left, np.ndarray) or left.shape == (1, 1):
+                return _scalar(left) ** right
+            power = int(round(float(right)))
+            return _inverse(left) if power == -1 else np.linalg.matrix_power(left, power)
+        if isinstance(left, np.ndarray) and isinstance(right, np.ndarray):
+            if left.shape == (1, 1) and right.shape[0] != 1:
+                return float(left[0, 0]) * right
+            if right.shape == (1, 1) and left.shape[1] != 1:
+                return left * float(right[0, 0])
+            return left @ right
+        return left * right
+
+
+def _scalar(value: Any) -> float:
+    if isinstance(value, np.ndarray):
+        return float(value.reshape(-1)[0])
+    return float(value)
+
+
+def _broadcast_one(left: Any, right: Any, combine: Any) -> Any:
+    if isinstance(left, np.ndarray) and isinstance(right, np.ndarray):
+        return combine(left, right)
+    if isinstance(left, np.ndarray) or isinstance(right, np.ndarray):
+        return combine(np.asarray(left, dtype=float), np.asarray(right, dtype=float))
+    return combine(left, right)
+
+
+def _inverse(matrix: Any) -> Any:
+    if not isinstance(matrix, np.ndarray):
+        if matrix == 0:
+            raise Singular
+        return 1 / matrix
+    if np.linalg.cond(matrix) > 1e10:
+        raise Singular
+    return np.linalg.inv(matrix)
+
+
+def _as_array(value: Any) -> np.ndarray:
+    return np.atleast_2d(np.asarray(value, dtype=float))
+
+
+# --- grading -----------------------------------------------------------------------------------
+
+
+@dataclass
+class MatrixExpression:
+    tree: Node
+    info: ShapeInfo
+
+
+class MatrixCheck:
+    """A reference matrix expression evaluated over seeded draws, and comparisons against it."""
+
+    def __init__(self, problem: Problem, reference: Node, seed: int) -> None:
+        self.problem = problem
+        self.seed = seed
+        self.reference = MatrixExpression(reference, infer_shape(reference, problem))
+        self.draws = [d for d in make_draws(problem, seed) if self._usable(d)]
+        self.expected = [evaluate(reference, self.reference.info, d) for d in self.draws]
+
+    def _usable(self, draw: Draw) -> bool:
+        try:
+            value = evaluate(self.reference.tree, self.reference.info, draw)
+        except (Singular, FloatingPointError):
+            return False
+        return bool(np.all(np.isfinite(value)))
+
+    def values(
+        self, expression: MatrixExpression, draws: list[Draw] | None = None
+    ) -> list[Any] | None:
+        """Return an expression's values over the draws, or None if any is undefined."""
+        results = []
+        for draw in draws if draws is not None else self.draws:
+            try:
+                results.append(_as_array(evaluate(expression.tree, expression.info, draw)))
+            except (Singular, FloatingPointError, ValueError):
+                return None
+        return results
+
+    def agrees(self, got: list[Any] | None, expected: list[Any] | None = None) -> bool:
+        """Say whether values match the reference's (or the given expected ones) in every draw."""
+        expected = self.expected if expected is None else expected
+        if got is None:
+            return False
+        for value, want in zip(got, expected, strict=True):
+            want = _as_array(want)
+            if value.shape != want.shape:
+                return False
+            scale = max(float(np.linalg.norm(want)), float(np.linalg.norm(value)))
+            if not float(np.linalg.norm(value - want)) <= self.problem.rtol * scale + 1e-12:
+                return False
+        return True
+
+    def diagnose(self, answer: MatrixExpression, got: list[Any]) -> Diagnosis | None:
+        """Return the generic diagnosis of a wrong matrix answer."""
+        expected = [_as_array(e) for e in self.expected]
+        if self.agrees(got, [-e for e in expected]):
+            return Diagnosis(SIGN_ERROR, "Your answer has the wrong sign: check each minus sign.")
+        factor = _common_factor(got, expected)
+        if factor is not None and self.agrees(got, [factor * e for e in expected]):
+            return Diagnosis(
+                CONSTANT_FACTOR,
+                f"Your answer is off by a constant factor ({describe_factor(complex(factor))}).",
+            )
+        if all(e.shape[0] == e.shape[1] for e in expected) and self.agrees(
+            got, [e.T for e in expected]
+        ):
+            return Diagnosis(
+                TRANSPOSE,
+                "Your answer is the transpose of the expected one: check the layout "
+                "(numerator or denominator) and where each transpose goes.",
+            )
+        for name, matrix in self.problem.matrices.items():
+            if matrix.rows != matrix.cols or matrix.properties:
+                continue
+            draws = make_draws(self.problem, self.seed, symmetrise=name)
+            try:
+                expected_sym = [
+                    evaluate(self.reference.tree, self.reference.info, d) for d in draws
+                ]
+            except Singular:
+                continue
+            got_sym = self.values(answer, draws)
+            if self.agrees(got_sym, expected_sym):
+                return Diagnosis(
+                    ASSUMED_SYMMETRY,
+                    f"Your answer would be right if {name} were symmetric, but {name} is a general "
+                    f"matrix: {name} and {name}ᵀ differ.",
+                )
+        return None
+
+
+def _common_factor(got: list[Any], expected: list[Any]) -> float | None:
+    numerator = sum(
+        float(np.sum(g * e)) for g, e in zip(got, expected, strict=False) if g.shape == e.shape
+    )
+    denominator = sum(float(np.sum(e * e)) for e in expected)
+    if denominator == 0:
+        return None
+    factor = numerator / denominator
+    return factor if abs(factor) > 1e-12 and abs(factor - 1) > 1e-9 else None
+
+
+def _shape_message(
+    problem: Problem, answer: ShapeInfo, reference: ShapeInfo
+) -> tuple[str, str | None]:
+    got = answer.sizes.text(answer.shape)
+    want = reference.sizes.text(reference.shape)
+    if problem.wrt:
+        message = f"Your answer is {got}; the gradient with respect to {problem.wrt} is {want}"
+    else:
+        message = f"Your answer is {got}; the expected answer is {want}"
+    swapped = (
+        answer.shape is not None
+        and reference.shape is not None
+        and (answer.sizes.find(answer.shape[0]), answer.sizes.find(answer.shape[1]))
+        == (reference.sizes.find(reference.shape[1]), reference.sizes.find(reference.shape[0]))
+    )
+    if swapped:
+        return message + " — transpose?", TRANSPOSE
+    return message + ".", None
+
+
+def _same_shape(answer: ShapeInfo, reference: ShapeInfo) -> bool:
+    if answer.shape is None or reference.shape is None:
+        one = answer.shape is None and reference.shape is None
+        return (
+            one or _is_one(answer.sizes, answer.shape) or _is_one(reference.sizes, reference.shape)
+        )
+    if any(answer.sizes.find(d).startswith("?") for d in answer.shape):
+        return all(
+            answer.sizes.unify(a, reference.sizes.find(r))
+            for a, r in zip(answer.shape, reference.shape, strict=True)
+        )
+    return tuple(answer.sizes.find(d) for d in answer.shape) == tuple(
+        reference.sizes.find(d) for d in reference.shape
+    )
+
+
+def grade_matrix(problem: Problem, spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
+    """Judge a matrix expression answer against the reference."""
+    from grader.engine.symbolic import invalid, parse_error_verdict, undetermined
+
+    text = answer.strip()
+    try:
+        tree = parse_expression(text, problem.vocab)
+    except ParseError as error:
+        return parse_error_verdict(error, text)
+    parsed = to_latex(tree)
+    check = reference_check(problem, spec, seed)
+    try:
+        info = infer_shape(tree, problem)
+    except ShapeError as error:
+        return invalid("shape_mismatch", f"At character {error.position + 1}: {error}", parsed)
+    if not _same_shape(info, check.reference.info):
+        message, diagnosis = _shape_message(problem, info, check.reference.info)
+        verdict = invalid("shape_mismatch", message, parsed)
+        verdict.diagnosis = diagnosis
+        return verdict
+    if len(check.draws) < 3:
+        return undetermined(parsed)
+    expression = MatrixExpression(tree, info)
+    try:
+        got = check.values(expression)
+    except ShapeError as error:
+        return invalid("shape_mismatch", f"At character {error.position + 1}: {error}", parsed)
+    if check.agrees(got):
+        return Verdict(
+            status=Status.CORRECT,
+            score=1.0,
+            messages=[Message("correct", "Correct.")],
+            parsed=parsed,
+        )
+    diagnosis = None
+    for index, mistake in enumerate(spec.get("mistakes") or []):
+        mistake_tree = problem.parse_author(mistake["answer"], f"mistakes[{index}].answer")
+        mistake_values = check.values(
+            MatrixExpression(mistake_tree, infer_shape(mistake_tree, problem))
+        )
+        if mistake_values is not None and got is not None and check.agrees(got, mistake_values):
+            diagnosis = Diagnosis(KNOWN_MISTAKE, str(mistake["feedback"]))
+            break
+    if diagnosis is None and got is not None:
+        diagnosis = check.diagnose(expression, got)
+    messages = [Message("incorrect", "Not equal to the expected answer.")]
+    if diagnosis is not None:
+        messages.append(Message(diagnosis.code, diagnosis.text))
+    counterexample = _matrix_counterexample(check, got)
+    if counterexample:
+        messages.append(Message("counterexample", counterexample["text"]))
+    return Verdict(
+        status=Status.INCORRECT,
+        messages=messages,
+        diagnosis=diagnosis.code if diagnosis else None,
+        parsed=parsed,
+        counterexample=counterexample,
+    )
+
+
+def _matrix_counterexample(check: MatrixCheck, got: list[Any] | None) -> dict[str, Any] | None:
+    if not check.draws:
+        return None
+    draw = check.draws[0]
+    sizes = ", ".join(f"{name} = {value}" for name, value in draw.dims.items())
+    if got is None:
+        return {
+            "sizes": draw.dims,
+            "text": f"With random matrices ({sizes}) your answer is undefined.",
+        }
+    difference = float(np.linalg.norm(got[0] - _as_array(check.expected[0])))
+    scale = float(np.linalg.norm(_as_array(check.expected[0])))
+    return {
+        "sizes": draw.dims,
+        "relative_difference": difference / scale if scale else difference,
+        "text": (
+            f"With random matrices ({sizes}) your answer differs from the expected one by "
+            f"{difference / scale if scale else difference:.3g} (relative, Frobenius norm)."
+        ),
+    }
+
+
+def reference_check(problem: Problem, spec: dict[str, Any], seed: int) -> MatrixCheck:
+    """Return the MatrixCheck of the spec's reference answer; a bad reference is a SpecError."""
+    reference = problem.parse_author(spec.get("answer"), "answer")
+    try:
+        return MatrixCheck(problem, reference, seed)
+    except ShapeError as error:
+        raise SpecError(f"answer: {error}") from error
+
+
+def validate_matrix(spec: dict[str, Any], seed: int) -> list[str]:
+    """Return the problems of a matrix spec for one seed."""
+    from grader.engine.symbolic import check_listed_answers
+
+    problem = read_problem(spec, seed)
+    problems = []
+    if spec.get("helpers"):
+        problems.append("helpers are not available in matrix exercises")
+    if problem.wrt is not None and problem.wrt not in problem.matrices:
+        problems.append(f"wrt: {problem.wrt} is not a matrix variable")
+    check = reference_check(problem, spec, seed)
+    if any(
+        check.reference.info.sizes.find(d).startswith("?") for d in check.reference.info.shape or ()
+    ):
+        problems.append("answer: the size of the identity I cannot be told from the answer")
+    if len(check.draws) < 3:
+        problems.append(f"the reference is undefined for most random matrices (seed {seed})")
+        return problems
+    return problems + check_listed_answers(spec, seed)

@@ -1,0 +1,147 @@
+"""Compare scalar expressions with a reference at seeded sample points and explain differences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import mpmath
+import sympy
+
+from grader.engine.diagnosis import (
+    KNOWN_MISTAKE,
+    Diagnosis,
+    diagnose_missing_factor,
+    diagnose_scalar,
+)
+from grader.engine.equivalence import (
+    Samples,
+    Value,
+    as_json_number,
+    close,
+    draw_samples,
+    format_point,
+    format_value,
+    matches,
+    nice_points,
+)
+from grader.engine.expressions import Evaluator, ScalarBuilder
+from grader.engine.parse import Node
+from grader.engine.problem import Problem
+
+
+@dataclass
+class KnownMistake:
+    expr: sympy.Expr
+    feedback: str
+
+
+class ScalarCheck:
+    """One reference expression, its sample points, and comparisons against it."""
+
+    def __init__(self, problem: Problem, builder: ScalarBuilder, reference: sympy.Expr, seed: int):
+        self.problem = problem
+        self.builder = builder
+        self.symbols = [builder.symbols[name] for name in problem.scalars]
+        self.reference = reference
+        self.reference_evaluator = Evaluator(reference, self.symbols)
+        self.samples: Samples = draw_samples(problem, self.reference_evaluator, seed)
+
+    def values(self, expr: sympy.Expr) -> list[Value]:
+        """Return expr's values at the sample points."""
+        evaluator = Evaluator(expr, self.symbols)
+        return [evaluator.at(point) for point in self.samples.points]
+
+    def agrees(self, values: list[Value]) -> bool:
+        """Say whether values match the reference's at every sample point."""
+        return matches(self.samples.reference, values, self.problem, self.samples.scale)
+
+    def known_mistake(self, values: list[Value], mistakes: list[KnownMistake]) -> Diagnosis | None:
+        """Return the author's feedback when values match one of the listed mistakes."""
+        for mistake in mistakes:
+            if matches(self.values(mistake.expr), values, self.problem, self.samples.scale):
+                return Diagnosis(KNOWN_MISTAKE, mistake.feedback)
+        return None
+
+    def diagnose(
+        self,
+        values: list[Value],
+        expected: list[Value] | None = None,
+        expected_expr: sympy.Expr | None = None,
+    ) -> Diagnosis | None:
+        """Return the generic diagnosis of wrong values (against the reference by default)."""
+        reference = self.samples.reference if expected is None else expected
+        reference_expr = self.reference if expected_expr is None else expected_expr
+        found = diagnose_scalar(reference, values, self._factor_candidates())
+        if found is not None:
+            return found
+        factors = [
+            factor
+            for factor in sympy.Mul.make_args(sympy.factor_terms(reference_expr))
+            if factor.free_symbols and not factor.is_number
+        ]
+        if len(factors) == 1:
+            factors = [f for f in sympy.Mul.make_args(sympy.factor(factors[0])) if f.free_symbols]
+        factor_values = [self.values(factor) for factor in factors[:6]]
+        return diagnose_missing_factor(reference, values, factor_values)
+
+    def _factor_candidates(self) -> dict[str, list[Any]]:
+        candidates: dict[str, list[Any]] = {}
+        for index, (name, variable) in enumerate(self.problem.scalars.items()):
+            if variable.domain not in ("integer", "positive"):
+                continue
+            column = [point[index] for point in self.samples.points]
+            if variable.domain == "integer" and variable.low >= 2:
+                candidates[f"{name}/({name}−1)"] = [v / (v - 1) for v in column]
+                candidates[f"({name}−1)/{name}"] = [(v - 1) / v for v in column]
+            candidates[name] = list(column)
+            candidates[f"1/{name}"] = [1 / v for v in column]
+        return candidates
+
+    def counterexample(
+        self,
+        expr: sympy.Expr,
+        what: str = "your answer",
+        against: sympy.Expr | None = None,
+        against_what: str = "expected",
+    ) -> dict[str, Any] | None:
+        """Return an easy-to-read point where expr and the reference (or `against`) differ."""
+        evaluator = Evaluator(expr, self.symbols)
+        expected_evaluator = (
+            self.reference_evaluator if against is None else Evaluator(against, self.symbols)
+        )
+        for count, point in enumerate(nice_points(self.problem, self.samples)):
+            if count > 40:
+                break
+            if self.reference_evaluator.at(point) is None:
+                continue
+            expected = expected_evaluator.at(point)
+            if expected is None or isinstance(expected, mpmath.mpc):
+                continue
+            got = evaluator.at(point)
+            if close(expected, got, self.problem, self.samples.scale):
+                continue
+            names = self.samples.names
+            where = format_point(names, point)
+            text = (
+                f"at {where} {what} gives {format_value(got)}, "
+                f"{against_what} {format_value(expected)}"
+            )
+            return {
+                "point": {n: float(v) for n, v in zip(names, point, strict=True)},
+                "answer": as_json_number(got),
+                "expected": as_json_number(expected),
+                "text": text[0].upper() + text[1:] + ".",
+            }
+        return None
+
+
+def build_mistakes(
+    problem: Problem, builder: ScalarBuilder, spec: dict[str, Any]
+) -> list[KnownMistake]:
+    """Build the known mistakes an exercise lists (answer + feedback)."""
+    mistakes = []
+    for index, entry in enumerate(spec.get("mistakes") or []):
+        tree: Node = problem.parse_author(entry.get("answer"), f"mistakes[{index}].answer")
+        mistakes.append(KnownMistake(builder.build(tree), str(entry.get("feedback", ""))))
+    return mistakes

@@ -1,0 +1,98 @@
+"""Per-student variants: parameters drawn from a seed, and the prompt with them filled in."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from fractions import Fraction
+from typing import Any
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+ParameterValue = int | Fraction
+
+
+class SpecError(ValueError):
+    """The exercise file itself is wrong (the author's problem, never the student's)."""
+
+
+def variant_seed(student_key: str | int, exercise_id: str) -> int:
+    """Return the seed of one student's variant of one exercise (stable across processes)."""
+    digest = hashlib.sha256(f"chainrule-variant:{student_key}:{exercise_id}".encode()).hexdigest()
+    return int(digest[:12], 16)
+
+
+def draw_parameters(spec: dict[str, Any], seed: int) -> dict[str, ParameterValue]:
+    """Draw this seed's value of every parameter, in the order the spec lists them."""
+    declared = spec.get("parameters") or {}
+    if not isinstance(declared, dict):
+        raise SpecError("parameters must be a mapping of name to {integer|choice|uniform: …}")
+    rng = random.Random(f"chainrule-parameters:{seed}")
+    return {name: _draw(name, rule, rng) for name, rule in declared.items()}
+
+
+def _draw(name: str, rule: Any, rng: random.Random) -> ParameterValue:
+    if not isinstance(rule, dict):
+        raise SpecError(f"parameter {name}: expected a mapping such as {{integer: [2, 6]}}")
+    kinds = [k for k in ("integer", "choice", "uniform") if k in rule]
+    unknown = set(rule) - {"integer", "choice", "uniform", "digits"}
+    if len(kinds) != 1 or unknown:
+        raise SpecError(
+            f"parameter {name}: give exactly one of integer, choice, uniform (and digits)"
+        )
+    kind = kinds[0]
+    values = rule[kind]
+    if kind == "choice":
+        if not isinstance(values, list) or not values:
+            raise SpecError(f"parameter {name}: choice needs a non-empty list")
+        return _exact(rng.choice(values), name)
+    if not isinstance(values, list) or len(values) != 2:
+        raise SpecError(f"parameter {name}: {kind} needs [low, high]")
+    low, high = (_exact(v, name) for v in values)
+    if low > high:
+        raise SpecError(f"parameter {name}: low {low} is above high {high}")
+    if kind == "integer":
+        if low.denominator != 1 or high.denominator != 1:
+            raise SpecError(f"parameter {name}: integer bounds must be whole numbers")
+        return rng.randint(int(low), int(high))
+    digits = rule.get("digits", 2)
+    if not isinstance(digits, int) or not 0 <= digits <= 6:
+        raise SpecError(f"parameter {name}: digits must be a whole number from 0 to 6")
+    value = round(rng.uniform(float(low), float(high)), digits)
+    return _exact(value, name)
+
+
+def _exact(value: Any, name: str) -> ParameterValue:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise SpecError(f"parameter {name}: {value!r} is not a number")
+    try:
+        exact = Fraction(str(value))
+    except ValueError as exc:
+        raise SpecError(f"parameter {name}: {value!r} is not a number") from exc
+    return int(exact) if exact.denominator == 1 else exact
+
+
+def format_parameter(value: ParameterValue) -> str:
+    """Return a parameter as the student reads it in the prompt (1.5, not 3/2)."""
+    if isinstance(value, int):
+        return str(value)
+    as_float = float(value)
+    text = f"{as_float:.6g}"
+    return text
+
+
+def render_prompt(prompt: str, values: dict[str, ParameterValue]) -> str:
+    """Fill the {{name}} placeholders of a prompt with this variant's parameter values."""
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            return match.group(0)
+        return format_parameter(values[name])
+
+    return PLACEHOLDER.sub(fill, prompt)
+
+
+def placeholders(prompt: str) -> set[str]:
+    """Return the names used as {{name}} in a prompt."""
+    return set(PLACEHOLDER.findall(prompt))
