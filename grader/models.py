@@ -1,0 +1,137 @@
+"""Submissions: one answer to one exercise, from queued to graded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from course.models import Exercise
+from grader.engine import CODE_KINDS, Verdict
+
+HEADLINES = {
+    "correct": ("Correct", "success"),
+    "incorrect": ("Not yet right", "danger"),
+    "invalid": ("Your answer could not be read — not counted as an attempt", "warning"),
+    "undetermined": (
+        "The grader could not decide — not counted as an attempt; the exercise's author is told",
+        "warning",
+    ),
+    "timeout": ("Too slow: your code ran out of time", "danger"),
+    "error": ("Could not be graded — not counted against you", "warning"),
+}
+# Messages the headline already says, and the counterexample shown as a table instead.
+REDUNDANT_MESSAGES = frozenset({"correct", "incorrect"})
+
+
+class Submission(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Grading"
+        FINISHED = "finished", "Graded"
+        ERROR = "error", "Could not be graded"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions"
+    )
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="submissions")
+    seed = models.BigIntegerField(help_text="The variant seed the answer was given for")
+    answer = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    queue = models.CharField(max_length=100)
+    verdict = models.JSONField(null=True, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    # Set only for verdicts that use an attempt, in the transaction that stores the verdict.
+    attempt_number = models.PositiveIntegerField(null=True, blank=True)
+    # How many times the submission has been put on the queue (the first time included).
+    tries = models.PositiveIntegerField(default=1)
+    task_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    enqueued_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    grading_ms = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "exercise", "-created_at"]),
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(
+                fields=["status", "enqueued_at"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="submission_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"submission {self.pk} by {self.user_id} on {self.exercise_id}: {self.status}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("submission_detail", args=[self.pk])
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def is_code(self) -> bool:
+        return self.exercise.kind in CODE_KINDS
+
+    def get_verdict(self) -> Verdict | None:
+        """Return the stored verdict as the engine's Verdict, or None while it is pending."""
+        return Verdict.from_dict(self.verdict) if self.verdict else None
+
+    @property
+    def verdict_status(self) -> str | None:
+        return self.verdict.get("status") if self.verdict else None
+
+    @property
+    def counted(self) -> bool:
+        return self.attempt_number is not None
+
+    @property
+    def turnaround_ms(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.created_at).total_seconds() * 1000
+
+    def feedback(self) -> dict[str, Any] | None:
+        """Return the verdict arranged for the page: headline, tone, messages, reading, tests."""
+        if not self.verdict:
+            return None
+        verdict = self.verdict
+        status = verdict.get("status", "error")
+        headline, tone = HEADLINES.get(status, HEADLINES["error"])
+        counterexample = verdict.get("counterexample") or None
+        messages = [
+            {**message, "diagnosis": message.get("code") == verdict.get("diagnosis")}
+            for message in verdict.get("messages", [])
+            if message.get("code") not in REDUNDANT_MESSAGES
+            and not (counterexample and message.get("code") == "counterexample")
+        ]
+        tests = verdict.get("tests")
+        return {
+            "status": status,
+            "headline": headline,
+            "tone": tone,
+            "score_percent": round(100 * float(verdict.get("score") or 0.0)),
+            "messages": messages,
+            "parsed": verdict.get("parsed"),
+            "counterexample": counterexample,
+            "tests": tests,
+            "tests_passed": sum(1 for t in tests if t.get("passed")) if tests else 0,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Return the fields the status endpoint and logs report."""
+        return {
+            "id": self.pk,
+            "status": self.status,
+            "verdict": self.verdict_status,
+            "score": self.score,
+            "attempt_number": self.attempt_number,
+        }

@@ -1,0 +1,300 @@
+"""Writes of the grading pipeline: create, claim, finish and re-queue submissions.
+
+A submission moves QUEUED → RUNNING → FINISHED (or ERROR) only through guarded updates
+(`UPDATE … WHERE status = …`), so two workers holding the same message can both try, and exactly one
+wins. Progress is recorded in the transaction whose guarded RUNNING → FINISHED update changed the row,
+which is what makes "graded once into progress" hold through crashes and redeliveries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from course.models import Exercise, User
+from course.services import progress_record_verdict
+from grader import engine
+from grader.engine import CODE_KINDS, Message, Status, Verdict
+from grader.models import Submission
+
+log = logging.getLogger(__name__)
+
+NOT_COUNTED = "This answer could not be graded — it is not counted against you. Please try again."
+
+
+class SubmissionRefused(Exception):
+    """The answer was not accepted for grading; the message says why, in words for the student."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def queue_for(exercise: Exercise) -> str:
+    """Return the queue that grades this exercise's answers."""
+    return (
+        settings.GRADER_CODE_QUEUE
+        if exercise.kind in CODE_KINDS
+        else settings.GRADER_SYMBOLIC_QUEUE
+    )
+
+
+def _check_answer(answer: str) -> None:
+    size = len(answer.encode("utf-8"))
+    if size > settings.GRADER_MAX_ANSWER_BYTES:
+        raise SubmissionRefused(
+            f"Your answer is {size:,} bytes; the limit is {settings.GRADER_MAX_ANSWER_BYTES:,}. "
+            "Shorten it and check again.",
+            code="too_large",
+        )
+    if not answer.strip():
+        raise SubmissionRefused("Write an answer before checking it.", code="empty")
+
+
+def _check_rate(user: User, now: datetime) -> None:
+    limit = settings.GRADER_RATE_LIMIT_PER_MINUTE
+    recent = Submission.objects.filter(user=user, created_at__gt=now - timedelta(minutes=1))
+    if recent.count() >= limit:
+        oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
+        wait = max(1, int((oldest + timedelta(minutes=1) - now).total_seconds()) + 1)
+        raise SubmissionRefused(
+            f"You have checked {limit} answers in the last minute, the most allowed. "
+            f"Wait {wait} second{'s' if wait != 1 else ''} and check again — your answer is kept below.",
+            code="rate_limited",
+        )
+
+
+def submission_create(*, user: User, exercise: Exercise, answer: str) -> Submission:
+    """Store an answer as QUEUED and put it on its queue once the transaction commits."""
+    _check_answer(answer)
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the student's row so two quick requests cannot both slip under the rate limit.
+        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+        _check_rate(user, now)
+        submission = Submission.objects.create(
+            user=user,
+            exercise=exercise,
+            seed=exercise.seed_for(user.pk),
+            answer=answer,
+            queue=queue_for(exercise),
+            created_at=now,
+            enqueued_at=now,
+        )
+        transaction.on_commit(lambda: submission_enqueue(submission=submission))
+    log.info(
+        "submission_created submission_id=%s user_id=%s exercise=%s queue=%s bytes=%s",
+        submission.pk,
+        user.pk,
+        exercise.slug,
+        submission.queue,
+        len(answer.encode("utf-8")),
+    )
+    return submission
+
+
+def submission_enqueue(*, submission: Submission) -> bool:
+    """Send the grading task for a stored submission; a broker failure is logged, not raised.
+
+    The row is already committed as QUEUED, so when the broker is down the sweeper sends it later.
+    """
+    from grader.tasks import grade_submission
+
+    try:
+        grade_submission.apply_async(args=[submission.pk], queue=submission.queue)
+    except Exception:
+        log.exception(
+            "submission_enqueue_failed submission_id=%s queue=%s (the sweeper will re-send it)",
+            submission.pk,
+            submission.queue,
+        )
+        return False
+    return True
+
+
+def submission_claim(*, submission_id: int, task_id: str, worker: str) -> Submission | None:
+    """Take a submission for grading, or return None when it is not this task's to grade.
+
+    A QUEUED submission is claimed by whoever gets there first. A RUNNING one may be claimed again
+    only by the same task id — the same message redelivered after its worker died, or a retry — and
+    only while it has tries left, so an answer that kills its worker cannot loop for ever.
+    """
+    now = timezone.now()
+    rows = Submission.objects.filter(pk=submission_id)
+    claimed = rows.filter(status=Submission.Status.QUEUED).update(
+        status=Submission.Status.RUNNING, claimed_at=now, task_id=task_id, worker=worker
+    )
+    if not claimed and task_id:
+        claimed = rows.filter(
+            status=Submission.Status.RUNNING, task_id=task_id, tries__lt=settings.GRADER_MAX_TRIES
+        ).update(claimed_at=now, worker=worker, tries=F("tries") + 1)
+        if not claimed:
+            submission_fail(submission_id=submission_id, reason="worker_lost", task_id=task_id)
+    if not claimed:
+        log.info("submission_claim_skipped submission_id=%s task_id=%s", submission_id, task_id)
+        return None
+    submission = Submission.objects.select_related("exercise", "user").get(pk=submission_id)
+    log.info(
+        "submission_claimed submission_id=%s task_id=%s worker=%s tries=%s wait_ms=%.1f",
+        submission_id,
+        task_id,
+        worker,
+        submission.tries,
+        (now - submission.enqueued_at).total_seconds() * 1000,
+    )
+    return submission
+
+
+def submission_grade(*, submission: Submission) -> Verdict:
+    """Ask the engine for the verdict on a claimed submission; an engine failure is an ERROR verdict."""
+    started = time.perf_counter()
+    try:
+        verdict = engine.grade(submission.exercise.spec, submission.answer, seed=submission.seed)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:
+        log.exception("submission_engine_failed submission_id=%s", submission.pk)
+        verdict = Verdict(
+            status=Status.ERROR,
+            messages=[Message("grader_failed", NOT_COUNTED)],
+            flags=["engine_exception"],
+        )
+    if not verdict.elapsed_ms:
+        verdict.elapsed_ms = (time.perf_counter() - started) * 1000
+    return verdict
+
+
+@dataclass
+class FinishResult:
+    submission: Submission
+    finished: bool  # False: someone else finished it first, nothing was written
+
+
+def submission_finish(*, submission: Submission, verdict: Verdict, task_id: str) -> FinishResult:
+    """Store the verdict and, for a counted verdict, the learner's progress, in one transaction."""
+    now = timezone.now()
+    with transaction.atomic():
+        finished = Submission.objects.filter(
+            pk=submission.pk, status=Submission.Status.RUNNING, task_id=task_id
+        ).update(
+            status=Submission.Status.FINISHED,
+            verdict=verdict.to_dict(),
+            score=verdict.score,
+            finished_at=now,
+            grading_ms=verdict.elapsed_ms,
+        )
+        if finished and verdict.counts_as_attempt:
+            progress = progress_record_verdict(
+                user=submission.user,
+                exercise=submission.exercise,
+                score=verdict.score,
+                correct=verdict.status == Status.CORRECT,
+                at=now,
+            )
+            # The progress row is locked until commit, so its count is this attempt's number.
+            Submission.objects.filter(pk=submission.pk).update(attempt_number=progress.attempts)
+    submission.refresh_from_db()
+    if finished:
+        log.info(
+            "submission_finished submission_id=%s verdict=%s score=%s attempt=%s grading_ms=%.1f "
+            "turnaround_ms=%.1f",
+            submission.pk,
+            verdict.status,
+            verdict.score,
+            submission.attempt_number,
+            verdict.elapsed_ms,
+            submission.turnaround_ms or 0.0,
+        )
+    else:
+        log.warning(
+            "submission_finish_skipped submission_id=%s task_id=%s status=%s (finished elsewhere)",
+            submission.pk,
+            task_id,
+            submission.status,
+        )
+    return FinishResult(submission=submission, finished=bool(finished))
+
+
+def submission_fail(*, submission_id: int, reason: str, task_id: str | None = None) -> bool:
+    """Mark a pending submission as not gradable, never counted; return whether it changed."""
+    pending = Submission.objects.filter(
+        pk=submission_id, status__in=[Submission.Status.QUEUED, Submission.Status.RUNNING]
+    )
+    if task_id is not None:
+        pending = pending.filter(task_id=task_id)
+    verdict = Verdict(status=Status.ERROR, messages=[Message(reason, NOT_COUNTED)], flags=[reason])
+    failed = pending.update(
+        status=Submission.Status.ERROR,
+        verdict=verdict.to_dict(),
+        score=0.0,
+        finished_at=timezone.now(),
+    )
+    if failed:
+        log.warning("submission_failed submission_id=%s reason=%s", submission_id, reason)
+    return bool(failed)
+
+
+@dataclass
+class SweepReport:
+    requeued: list[int]
+    failed: list[int]
+
+
+def submission_requeue_stuck(*, now: datetime | None = None) -> SweepReport:
+    """Re-send submissions stuck QUEUED or RUNNING past their limits; give up after GRADER_MAX_TRIES."""
+    now = now or timezone.now()
+    queued_cutoff = now - timedelta(seconds=settings.GRADER_QUEUED_STUCK_SECONDS)
+    running_cutoff = now - timedelta(seconds=settings.GRADER_RUNNING_STUCK_SECONDS)
+    stuck = Q(status=Submission.Status.QUEUED, enqueued_at__lt=queued_cutoff) | Q(
+        status=Submission.Status.RUNNING, claimed_at__lt=running_cutoff
+    )
+    report = SweepReport(requeued=[], failed=[])
+    for row in Submission.objects.filter(stuck).values(
+        "pk", "status", "tries", "enqueued_at", "claimed_at"
+    ):
+        # Each update repeats the stuck condition, so a submission that moved on meanwhile is left alone.
+        guard = Submission.objects.filter(
+            pk=row["pk"], status=row["status"], tries=row["tries"]
+        ).filter(stuck)
+        if row["tries"] >= settings.GRADER_MAX_TRIES:
+            verdict = Verdict(
+                status=Status.ERROR,
+                messages=[Message("stuck", NOT_COUNTED)],
+                flags=[f"gave_up_after_{row['tries']}_tries"],
+            )
+            if guard.update(
+                status=Submission.Status.ERROR,
+                verdict=verdict.to_dict(),
+                score=0.0,
+                finished_at=now,
+            ):
+                report.failed.append(row["pk"])
+                log.warning(
+                    "submission_gave_up submission_id=%s tries=%s was=%s",
+                    row["pk"],
+                    row["tries"],
+                    row["status"],
+                )
+            continue
+        if guard.update(
+            status=Submission.Status.QUEUED, tries=F("tries") + 1, enqueued_at=now, task_id=""
+        ):
+            report.requeued.append(row["pk"])
+            log.warning(
+                "submission_requeued submission_id=%s try=%s was=%s",
+                row["pk"],
+                row["tries"] + 1,
+                row["status"],
+            )
+    for submission in Submission.objects.filter(pk__in=report.requeued):
+        submission_enqueue(submission=submission)
+    return report

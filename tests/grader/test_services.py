@@ -1,0 +1,294 @@
+"""The pipeline's services: creating, claiming, finishing and re-queueing submissions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from course.models import Exercise, ExerciseProgress, User
+from grader import services
+from grader.engine import Message, Status, Verdict
+from grader.models import Submission
+from grader.tasks import grade_submission, requeue_stuck_submissions
+from tests.grader.conftest import SIGMOID_RIGHT, SIGMOID_WRONG
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Record the grading tasks sent to the broker instead of sending them."""
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(grade_submission, "apply_async", lambda **kw: calls.append(kw))
+    return calls
+
+
+def create(user: User, exercise: Exercise, answer: str = SIGMOID_RIGHT) -> Submission:
+    return services.submission_create(user=user, exercise=exercise, answer=answer)
+
+
+def claim(submission: Submission, task_id: str = "task-1") -> Submission | None:
+    return services.submission_claim(submission_id=submission.pk, task_id=task_id, worker="w1")
+
+
+def test_it_stores_a_queued_submission_with_the_learners_variant(student, sigmoid, sent):
+    submission = create(student, sigmoid)
+    assert submission.status == Submission.Status.QUEUED
+    assert submission.seed == sigmoid.seed_for(student.pk)
+    assert submission.queue == "symbolic"
+    assert submission.tries == 1
+    assert submission.attempt_number is None
+
+
+def test_it_routes_code_to_the_code_queue(student, relu, sent):
+    assert create(student, relu, "def relu_backward(x, g):\n    return g\n").queue == "code"
+
+
+def test_it_enqueues_only_after_commit(student, sigmoid, sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        submission = create(student, sigmoid)
+        assert sent == []
+    assert sent == [{"args": [submission.pk], "queue": "symbolic"}]
+
+
+def test_a_broker_failure_keeps_the_submission_queued(
+    student, sigmoid, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broker_down(**_: Any) -> None:
+        raise ConnectionRefusedError("no broker")
+
+    monkeypatch.setattr(grade_submission, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        submission = create(student, sigmoid)
+    assert Submission.objects.get(pk=submission.pk).status == Submission.Status.QUEUED
+
+
+def test_it_refuses_an_answer_over_the_size_limit(student, sigmoid, sent, settings):
+    settings.GRADER_MAX_ANSWER_BYTES = 100
+    with pytest.raises(services.SubmissionRefused) as refused:
+        create(student, sigmoid, "x+" * 60)
+    assert refused.value.code == "too_large"
+    assert "limit is 100" in refused.value.message
+    assert not Submission.objects.exists()
+
+
+def test_it_counts_the_size_in_bytes(student, sigmoid, sent, settings):
+    settings.GRADER_MAX_ANSWER_BYTES = 10
+    with pytest.raises(services.SubmissionRefused):
+        create(student, sigmoid, "σ" * 6)  # 6 characters, 12 bytes
+
+
+def test_it_refuses_an_empty_answer(student, sigmoid, sent):
+    with pytest.raises(services.SubmissionRefused) as refused:
+        create(student, sigmoid, "  \n ")
+    assert refused.value.code == "empty"
+
+
+def test_it_limits_submissions_per_student_per_minute(student, outsider, sigmoid, sent, settings):
+    settings.GRADER_RATE_LIMIT_PER_MINUTE = 3
+    for _ in range(3):
+        create(student, sigmoid)
+    with pytest.raises(services.SubmissionRefused) as refused:
+        create(student, sigmoid)
+    assert refused.value.code == "rate_limited"
+    assert "3 answers in the last minute" in refused.value.message
+    assert Submission.objects.filter(user=student).count() == 3
+    create(outsider, sigmoid)  # another student is not affected
+
+
+def test_the_rate_limit_forgets_submissions_older_than_a_minute(student, sigmoid, sent, settings):
+    settings.GRADER_RATE_LIMIT_PER_MINUTE = 1
+    create(student, sigmoid)
+    Submission.objects.update(created_at=timezone.now() - timedelta(seconds=61))
+    create(student, sigmoid)
+
+
+def test_it_claims_a_queued_submission_once(student, sigmoid, sent):
+    submission = create(student, sigmoid)
+    claimed = claim(submission, "task-1")
+    assert claimed is not None and claimed.status == Submission.Status.RUNNING
+    assert claimed.claimed_at is not None and claimed.task_id == "task-1"
+    assert claim(submission, "task-2") is None
+
+
+def test_the_same_task_may_reclaim_after_its_worker_died(student, sigmoid, sent):
+    submission = create(student, sigmoid)
+    claim(submission, "task-1")
+    again = claim(submission, "task-1")
+    assert again is not None and again.tries == 2
+
+
+def test_a_submission_that_keeps_killing_its_worker_gives_up(student, sigmoid, sent, settings):
+    settings.GRADER_MAX_TRIES = 2
+    submission = create(student, sigmoid)
+    claim(submission, "task-1")
+    claim(submission, "task-1")
+    assert claim(submission, "task-1") is None
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.ERROR
+    assert submission.verdict["status"] == "error"
+    assert submission.attempt_number is None
+
+
+def grade_now(submission: Submission, task_id: str = "task-1") -> services.FinishResult:
+    claimed = claim(submission, task_id)
+    assert claimed is not None
+    verdict = services.submission_grade(submission=claimed)
+    return services.submission_finish(submission=claimed, verdict=verdict, task_id=task_id)
+
+
+def test_a_correct_answer_is_stored_with_progress(student, sigmoid, sent):
+    result = grade_now(create(student, sigmoid))
+    assert result.finished
+    submission = result.submission
+    assert submission.status == Submission.Status.FINISHED
+    assert submission.verdict["status"] == "correct"
+    assert submission.score == 1.0
+    assert submission.attempt_number == 1
+    assert submission.finished_at is not None
+    progress = ExerciseProgress.objects.get(user=student, exercise=sigmoid)
+    assert progress.attempts == 1 and progress.solved and progress.best_score == 1.0
+
+
+def test_a_wrong_answer_uses_an_attempt_with_a_diagnosis(student, sigmoid, sent):
+    submission = grade_now(create(student, sigmoid, SIGMOID_WRONG)).submission
+    assert submission.verdict["status"] == "incorrect"
+    assert submission.verdict["counterexample"]
+    assert submission.attempt_number == 1
+    progress = ExerciseProgress.objects.get(user=student, exercise=sigmoid)
+    assert progress.attempts == 1 and not progress.solved
+
+
+def test_attempts_are_numbered_in_order(student, sigmoid, sent):
+    first = grade_now(create(student, sigmoid, SIGMOID_WRONG), "t1").submission
+    unreadable = grade_now(create(student, sigmoid, "sigma(x"), "t2").submission
+    second = grade_now(create(student, sigmoid, SIGMOID_RIGHT), "t3").submission
+    assert (first.attempt_number, unreadable.attempt_number, second.attempt_number) == (1, None, 2)
+
+
+def test_an_unreadable_answer_does_not_use_an_attempt(student, sigmoid, sent):
+    submission = grade_now(create(student, sigmoid, "sigma(x")).submission
+    assert submission.status == Submission.Status.FINISHED
+    assert submission.verdict["status"] == "invalid"
+    assert submission.attempt_number is None
+    assert not ExerciseProgress.objects.filter(
+        user=student, exercise=sigmoid, attempts__gt=0
+    ).exists()
+
+
+def test_finishing_twice_records_progress_once(student, sigmoid, sent):
+    submission = create(student, sigmoid)
+    claimed = claim(submission)
+    verdict = Verdict(status=Status.CORRECT, score=1.0)
+    assert services.submission_finish(
+        submission=claimed, verdict=verdict, task_id="task-1"
+    ).finished
+    again = services.submission_finish(submission=claimed, verdict=verdict, task_id="task-1")
+    assert not again.finished
+    assert ExerciseProgress.objects.get(user=student, exercise=sigmoid).attempts == 1
+
+
+def test_a_worker_whose_claim_was_taken_over_cannot_finish(student, sigmoid, sent):
+    submission = create(student, sigmoid)
+    stale = claim(submission, "old-task")
+    Submission.objects.filter(pk=submission.pk).update(
+        claimed_at=timezone.now() - timedelta(hours=1)
+    )
+    assert services.submission_requeue_stuck().requeued == [submission.pk]
+    verdict = Verdict(status=Status.INCORRECT)
+    assert not services.submission_finish(
+        submission=stale, verdict=verdict, task_id="old-task"
+    ).finished
+    assert grade_now(submission, "new-task").finished
+    assert ExerciseProgress.objects.get(user=student, exercise=sigmoid).attempts == 1
+
+
+def test_an_engine_failure_is_not_counted(student, sigmoid, sent, monkeypatch):
+    def broken(*_: Any, **__: Any) -> Verdict:
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setattr(services.engine, "grade", broken)
+    submission = grade_now(create(student, sigmoid)).submission
+    assert submission.status == Submission.Status.FINISHED
+    assert submission.verdict["status"] == "error"
+    assert "not counted against you" in submission.verdict["messages"][0]["text"]
+    assert submission.attempt_number is None
+
+
+def test_a_grader_error_verdict_is_not_counted(student, sigmoid, sent, monkeypatch):
+    verdict = Verdict(status=Status.ERROR, messages=[Message("sandbox", "Sandbox unavailable.")])
+    monkeypatch.setattr(services.engine, "grade", lambda *a, **k: verdict)
+    submission = grade_now(create(student, sigmoid)).submission
+    assert submission.attempt_number is None
+    assert not ExerciseProgress.objects.filter(attempts__gt=0).exists()
+
+
+def age(submission: Submission, *, seconds: float, status: str | None = None) -> None:
+    then = timezone.now() - timedelta(seconds=seconds)
+    fields: dict[str, Any] = {"enqueued_at": then, "claimed_at": then}
+    if status:
+        fields["status"] = status
+    Submission.objects.filter(pk=submission.pk).update(**fields)
+
+
+def test_the_sweeper_resends_a_submission_stuck_in_the_queue(student, sigmoid, sent, settings):
+    settings.GRADER_QUEUED_STUCK_SECONDS = 30
+    stuck, fresh = create(student, sigmoid), create(student, sigmoid)
+    age(stuck, seconds=31)
+    sent.clear()
+    report = services.submission_requeue_stuck()
+    assert report.requeued == [stuck.pk] and report.failed == []
+    assert sent == [{"args": [stuck.pk], "queue": "symbolic"}]
+    stuck.refresh_from_db()
+    assert stuck.status == Submission.Status.QUEUED and stuck.tries == 2
+    fresh.refresh_from_db()
+    assert fresh.tries == 1
+
+
+def test_the_sweeper_requeues_a_submission_whose_worker_vanished(student, sigmoid, sent, settings):
+    settings.GRADER_RUNNING_STUCK_SECONDS = 60
+    submission = create(student, sigmoid)
+    claim(submission)
+    age(submission, seconds=30)
+    assert services.submission_requeue_stuck().requeued == []
+    age(submission, seconds=61)
+    assert services.submission_requeue_stuck().requeued == [submission.pk]
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.QUEUED and submission.task_id == ""
+
+
+def test_the_sweeper_gives_up_after_the_last_try(student, sigmoid, sent, settings):
+    settings.GRADER_MAX_TRIES = 2
+    submission = create(student, sigmoid)
+    Submission.objects.filter(pk=submission.pk).update(tries=2)
+    age(submission, seconds=3600)
+    report = services.submission_requeue_stuck()
+    assert report.failed == [submission.pk]
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.ERROR
+    assert submission.feedback()["headline"] == "Could not be graded — not counted against you"
+    assert not ExerciseProgress.objects.filter(attempts__gt=0).exists()
+
+
+def test_the_sweeper_leaves_finished_submissions_alone(student, sigmoid, sent):
+    submission = grade_now(create(student, sigmoid)).submission
+    age(submission, seconds=3600)
+    assert services.submission_requeue_stuck() == services.SweepReport(requeued=[], failed=[])
+
+
+def test_the_task_grades_a_submission(student, sigmoid, sent):
+    submission = create(student, sigmoid, SIGMOID_WRONG)
+    assert grade_submission.apply(args=[submission.pk], task_id="t-1").get() == "incorrect"
+    assert grade_submission.apply(args=[submission.pk], task_id="t-2").get() == "skipped"
+    submission.refresh_from_db()
+    assert submission.verdict["status"] == "incorrect" and submission.attempt_number == 1
+
+
+def test_the_periodic_task_reports_what_it_did(student, sigmoid, sent, settings):
+    settings.GRADER_QUEUED_STUCK_SECONDS = 1
+    submission = create(student, sigmoid)
+    age(submission, seconds=5)
+    assert requeue_stuck_submissions.apply().get() == {"requeued": [submission.pk], "failed": []}
