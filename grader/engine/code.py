@@ -1031,11 +1031,7 @@ def _behaves_like(
         return False
     if not isinstance(after, list):
         return True
-    return all(
-        not isinstance(before, np.ndarray)
-        or (isinstance(now, np.ndarray) and np.array_equal(before, now, equal_nan=True))
-        for before, now in zip(copies, after, strict=False)
-    )
+    return digest_arguments(copies) == after
 
 
 # --- variants and validation -----------------------------------------------------------------------
