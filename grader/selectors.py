@@ -1,12 +1,17 @@
-"""Reads for the grader's pages: an exercise as one learner sees it."""
+"""Reads for the grader's pages: an exercise as one learner sees it, and their submissions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+from django.http import Http404
+
 from course.models import Exercise, ExerciseProgress, User
+from course.selectors import AnyUser, exercise_get_for_user
 from grader import engine
+from grader.models import Submission
 
 
 @dataclass
@@ -17,12 +22,25 @@ class ExerciseView:
     progress: ExerciseProgress | None
     hints: list[str]
     hints_locked: int
+    history: list[Submission] = field(default_factory=list)
+
+    @property
+    def attempts(self) -> int:
+        return self.progress.attempts if self.progress else 0
+
+    @property
+    def solved(self) -> bool:
+        return self.progress is not None and self.progress.solved
 
     @property
     def wrong_attempts(self) -> int:
         if self.progress is None:
             return 0
         return self.progress.attempts - (1 if self.progress.solved else 0)
+
+    @property
+    def latest(self) -> Submission | None:
+        return self.history[0] if self.history else None
 
 
 def unlocked_hints(exercise: Exercise, wrong_attempts: int) -> list[str]:
@@ -31,8 +49,17 @@ def unlocked_hints(exercise: Exercise, wrong_attempts: int) -> list[str]:
     return exercise.hints[:unlocked]
 
 
+def submission_history(*, user: User, exercise: Exercise) -> list[Submission]:
+    """Return the learner's latest submissions to an exercise, newest first."""
+    return list(
+        Submission.objects.filter(user=user, exercise=exercise)
+        .select_related("exercise")
+        .order_by("-created_at", "-id")[: settings.GRADER_HISTORY_LENGTH]
+    )
+
+
 def exercise_view(*, exercise: Exercise, user: User, seed: int | None = None) -> ExerciseView:
-    """Assemble what the exercise page shows one learner: their variant, progress and hints."""
+    """Assemble what the exercise page shows one learner: their variant, progress, hints and history."""
     seed = exercise.seed_for(user.pk) if seed is None else seed
     progress = ExerciseProgress.objects.filter(user=user, exercise=exercise).first()
     view = ExerciseView(
@@ -42,7 +69,20 @@ def exercise_view(*, exercise: Exercise, user: User, seed: int | None = None) ->
         progress=progress,
         hints=[],
         hints_locked=0,
+        history=submission_history(user=user, exercise=exercise),
     )
     view.hints = unlocked_hints(exercise, view.wrong_attempts)
     view.hints_locked = len(exercise.hints) - len(view.hints)
     return view
+
+
+def submission_get_for_user(*, pk: int, user: AnyUser) -> Submission:
+    """Return one of the user's own submissions, or raise 404 (for anyone else's too)."""
+    submission = (
+        Submission.objects.select_related("exercise__lesson__module", "user").filter(pk=pk).first()
+    )
+    if submission is None or not user.is_authenticated or submission.user_id != user.pk:
+        raise Http404("No such submission.")
+    # The exercise must still be visible to this user (retired or unpublished ones are not).
+    exercise_get_for_user(slug=submission.exercise.slug, user=user)
+    return submission

@@ -5,4 +5,6 @@ from grader import views
 urlpatterns = [
     path("exercises/<slug:slug>/", views.exercise_detail, name="exercise_detail"),
     path("exercises/<slug:slug>/preview/", views.answer_preview, name="answer_preview"),
+    path("submissions/<int:pk>/", views.submission_detail, name="submission_detail"),
+    path("submissions/<int:pk>/status/", views.submission_status, name="submission_status"),
 ]

@@ -1,33 +1,95 @@
-"""Pages of the grader: the exercise page and the live reading of a typed answer."""
+"""Pages of the grader: the exercise page, checking an answer, and its live verdict."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
 from course.markdown import render_markdown
+from course.models import Exercise
 from course.selectors import exercise_get_for_user
-from grader import engine, selectors
+from grader import engine, selectors, services
+from grader.models import Submission
 
 PREVIEW_MAX_CHARS = 2000
+REFUSED_STATUS = {"rate_limited": 429, "too_large": 413, "empty": 400}
+
+
+def _page_context(
+    request: HttpRequest, exercise: Exercise, submission: Submission | None, **extra: Any
+) -> dict[str, Any]:
+    view = selectors.exercise_view(exercise=exercise, user=request.user)
+    shown = submission if submission is not None else view.latest
+    return {
+        "exercise": exercise,
+        "view": view,
+        "submission": shown,
+        "answer": shown.answer if shown is not None else "",
+        "prompt_html": render_markdown(view.variant["prompt"]),
+        "hints_html": [render_markdown(h) for h in view.hints],
+        "poll_ms": settings.GRADER_POLL_MS,
+        **extra,
+    }
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
     exercise = exercise_get_for_user(slug=slug, user=request.user)
-    view = selectors.exercise_view(exercise=exercise, user=request.user)
-    return render(
-        request,
-        "grader/exercise_detail.html",
-        {
-            "exercise": exercise,
-            "view": view,
-            "prompt_html": render_markdown(view.variant["prompt"]),
-            "hints_html": [render_markdown(h) for h in view.hints],
-        },
-    )
+    if request.method == "POST":
+        return submission_create(request, exercise)
+    return render(request, "grader/exercise_detail.html", _page_context(request, exercise, None))
+
+
+def submission_create(request: HttpRequest, exercise: Exercise) -> HttpResponse:
+    """Check an answer: queue it, then show its status (htmx) or its page (no JavaScript)."""
+    answer = request.POST.get("answer", "")
+    try:
+        submission = services.submission_create(user=request.user, exercise=exercise, answer=answer)
+    except services.SubmissionRefused as refused:
+        if request.htmx:
+            return render(request, "grader/submission.html#result", {"refused": refused})
+        context = _page_context(request, exercise, None, refused=refused, answer=answer)
+        context["submission"] = None
+        return render(
+            request, "grader/exercise_detail.html", context, status=REFUSED_STATUS[refused.code]
+        )
+    if request.htmx:
+        return _status_response(request, submission)
+    return redirect(submission)
+
+
+@login_required
+@require_GET
+def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show the exercise page with one submission's verdict; it refreshes itself while pending."""
+    submission = selectors.submission_get_for_user(pk=pk, user=request.user)
+    context = _page_context(request, submission.exercise, submission)
+    return render(request, "grader/exercise_detail.html", context)
+
+
+@login_required
+@require_GET
+def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Return the live status block of a submission, for htmx polling."""
+    submission = selectors.submission_get_for_user(pk=pk, user=request.user)
+    return _status_response(request, submission)
+
+
+def _status_response(request: HttpRequest, submission: Submission) -> HttpResponse:
+    context: dict[str, Any] = {"submission": submission, "poll_ms": settings.GRADER_POLL_MS}
+    if not submission.is_pending:
+        # The verdict changes the attempts, hints and history shown beside it: send those too.
+        view = selectors.exercise_view(exercise=submission.exercise, user=request.user)
+        context.update(view=view, hints_html=[render_markdown(h) for h in view.hints], oob=True)
+    response = render(request, "grader/status.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required

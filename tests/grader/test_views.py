@@ -1,0 +1,251 @@
+"""The exercise page: checking an answer with and without JavaScript, and its live verdict."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from config.celery import app
+from course.models import Exercise, ExerciseProgress
+from grader.models import Submission
+from tests.grader.conftest import SIGMOID_RIGHT, SIGMOID_WRONG
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def eager(transactional_db):
+    """Grade in the request, right after its transaction commits, as a worker would."""
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def url(exercise: Exercise) -> str:
+    return reverse("exercise_detail", args=[exercise.slug])
+
+
+def test_it_requires_login(client, sigmoid):
+    response = client.get(url(sigmoid))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_it_shows_the_form_and_no_attempts(client, student, sigmoid):
+    client.force_login(student)
+    html = client.get(url(sigmoid)).content.decode()
+    assert 'name="answer"' in html and ">Check</button>" in html
+    assert "Attempts so far: <strong data-attempts>0</strong>" in html
+    assert 'id="history"' in html and "Your submissions" in html
+
+
+def test_unpublished_exercises_are_hidden_from_students(client, student, instructor, sigmoid):
+    Exercise.objects.filter(pk=sigmoid.pk).update(published=False)
+    client.force_login(student)
+    assert client.get(url(sigmoid)).status_code == 404
+    assert client.post(url(sigmoid), {"answer": SIGMOID_RIGHT}).status_code == 404
+    assert not Submission.objects.exists()
+    client.force_login(instructor)
+    assert client.get(url(sigmoid)).status_code == 200
+
+
+def test_without_javascript_it_redirects_to_the_submission_page(client, student, sigmoid, eager):
+    client.force_login(student)
+    response = client.post(url(sigmoid), {"answer": SIGMOID_WRONG})
+    submission = Submission.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("submission_detail", args=[submission.pk])
+
+
+def test_a_pending_submission_page_refreshes_itself(client, student, sigmoid):
+    client.force_login(student)
+    client.post(url(sigmoid), {"answer": SIGMOID_WRONG})
+    submission = Submission.objects.get()
+    html = client.get(submission.get_absolute_url()).content.decode()
+    assert '<noscript><meta http-equiv="refresh" content="1"></noscript>' in html
+    assert "Waiting for a grader" in html
+    assert reverse("submission_status", args=[submission.pk]) in html  # htmx keeps polling
+    assert f'value="{SIGMOID_WRONG}"' in html  # the answer stays in the form for a retry
+
+
+def test_a_finished_submission_page_shows_the_verdict(client, student, sigmoid, eager):
+    client.force_login(student)
+    page = client.post(url(sigmoid), {"answer": SIGMOID_WRONG}, follow=True).content.decode()
+    assert 'http-equiv="refresh"' not in page
+    assert 'data-verdict="incorrect"' in page
+    assert "Diagnosis:" in page and "chain rule" in page
+    assert "Counterexample." in page and "At x = " in page
+    assert 'class="math math-display"' in page
+    assert "attempt 1" in page
+    assert "Attempts so far: <strong data-attempts>1</strong>" in page
+
+
+def test_with_htmx_it_answers_with_the_status_block(client, student, sigmoid):
+    client.force_login(student)
+    response = client.post(url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX)
+    html = response.content.decode()
+    submission = Submission.objects.get()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<section id="result"')
+    assert f'hx-get="{reverse("submission_status", args=[submission.pk])}"' in html
+    assert 'hx-trigger="load delay:250ms"' in html
+
+
+def test_the_status_block_stops_polling_with_the_verdict(client, student, sigmoid, eager):
+    client.force_login(student)
+    client.post(url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX)
+    submission = Submission.objects.get()
+    html = client.get(reverse("submission_status", args=[submission.pk]), **HTMX).content.decode()
+    assert "hx-get" not in html.split("</section>")[0]
+    assert 'data-verdict="correct"' in html
+    # Progress, hints and history are refreshed beside it.
+    assert 'id="progress" class="progress-line exercise-progress" hx-swap-oob="true"' in html
+    assert "data-solved" in html
+    assert (
+        'id="history" class="exercise-panel history" aria-labelledby="history-heading" hx-swap-oob="true"'
+        in html
+    )
+
+
+def test_an_unreadable_answer_shows_inline_and_is_not_counted(client, student, sigmoid, eager):
+    client.force_login(student)
+    client.post(url(sigmoid), {"answer": "sigma(x"}, **HTMX)
+    submission = Submission.objects.get()
+    html = client.get(reverse("submission_status", args=[submission.pk]), **HTMX).content.decode()
+    assert 'data-verdict="invalid"' in html
+    assert "could not be read — not counted as an attempt" in html
+    assert "At character 8" in html
+    assert "Attempts so far: <strong data-attempts>0</strong>" in html
+
+
+def test_hints_unlock_after_wrong_attempts(client, student, sigmoid, eager):
+    client.force_login(student)
+    html = client.get(url(sigmoid)).content.decode()
+    assert "Write the sigmoid as" not in html
+    assert "2 hints locked" in html
+    client.post(url(sigmoid), {"answer": SIGMOID_WRONG})
+    html = client.get(url(sigmoid)).content.decode()
+    assert "Write the sigmoid as" in html and "Use the chain rule on the power" not in html
+    assert "1 hint locked" in html
+    client.post(url(sigmoid), {"answer": "sigma(x"})  # unreadable: unlocks nothing
+    assert "Use the chain rule on the power" not in client.get(url(sigmoid)).content.decode()
+    client.post(url(sigmoid), {"answer": "1 - sigma(x)"})
+    assert "Use the chain rule on the power" in client.get(url(sigmoid)).content.decode()
+
+
+def test_the_hint_threshold_comes_from_the_exercise(client, student, sigmoid, eager):
+    Exercise.objects.filter(pk=sigmoid.pk).update(spec={**sigmoid.spec, "hint_after": 2})
+    client.force_login(student)
+    client.post(url(sigmoid), {"answer": SIGMOID_WRONG})
+    assert "Write the sigmoid as" not in client.get(url(sigmoid)).content.decode()
+    client.post(url(sigmoid), {"answer": "1 - sigma(x)"})
+    assert "Write the sigmoid as" in client.get(url(sigmoid)).content.decode()
+
+
+def test_the_history_keeps_every_submission_with_its_feedback(client, student, sigmoid, eager):
+    client.force_login(student)
+    for answer in (SIGMOID_WRONG, "sigma(x", SIGMOID_RIGHT):
+        client.post(url(sigmoid), {"answer": answer})
+    html = client.get(url(sigmoid)).content.decode()
+    history = html.split('id="history"')[1]
+    assert len(re.findall(r'class="history-item"', history)) == 3
+    assert history.index("correct") < history.index("invalid") < history.index("incorrect")
+    assert "not counted" in history and "attempt 2" in history and "attempt 1" in history
+    assert "Diagnosis:" in history
+
+
+def test_the_page_shows_the_latest_answer_for_a_retry(client, student, sigmoid, eager):
+    client.force_login(student)
+    client.post(url(sigmoid), {"answer": SIGMOID_WRONG})
+    html = client.get(url(sigmoid)).content.decode()
+    assert f'value="{SIGMOID_WRONG}"' in html and 'data-verdict="incorrect"' in html
+
+
+def test_progress_reaches_the_track_page_and_the_dashboard(client, student, sigmoid, eager):
+    client.force_login(student)
+    client.post(reverse("track_enrol", args=["pipeline"]))
+    client.post(url(sigmoid), {"answer": SIGMOID_RIGHT})
+    assert ExerciseProgress.objects.get(user=student, exercise=sigmoid).solved
+    track = client.get(reverse("track_detail", args=["pipeline"])).content.decode()
+    assert "You have solved 1 of 1 exercises." in track
+    dashboard = client.get(reverse("dashboard")).content.decode()
+    assert "1/1 exercises" in dashboard
+
+
+def test_an_oversized_answer_is_refused_and_kept(client, student, sigmoid, settings):
+    settings.GRADER_MAX_ANSWER_BYTES = 50
+    client.force_login(student)
+    answer = "x + " * 20
+    response = client.post(url(sigmoid), {"answer": answer})
+    assert response.status_code == 413
+    html = response.content.decode()
+    assert "the limit is 50" in html and f'value="{answer}"' in html
+    assert not Submission.objects.exists()
+
+
+def test_the_rate_limit_is_explained_and_keeps_the_answer(client, student, sigmoid, settings):
+    settings.GRADER_RATE_LIMIT_PER_MINUTE = 2
+    client.force_login(student)
+    for _ in range(2):
+        client.post(url(sigmoid), {"answer": SIGMOID_WRONG})
+    response = client.post(url(sigmoid), {"answer": "exp(x)"})
+    assert response.status_code == 429
+    html = response.content.decode()
+    assert "the most allowed" in html and 'value="exp(x)"' in html
+    htmx = client.post(url(sigmoid), {"answer": "exp(x)"}, **HTMX)
+    assert htmx.status_code == 200 and 'data-refused="rate_limited"' in htmx.content.decode()
+    assert Submission.objects.count() == 2
+
+
+def test_a_student_sees_only_their_own_submissions(client, student, outsider, sigmoid):
+    client.force_login(student)
+    client.post(url(sigmoid), {"answer": "42*exp(x)"})
+    submission = Submission.objects.get()
+    client.force_login(outsider)
+    assert client.get(submission.get_absolute_url()).status_code == 404
+    assert client.get(reverse("submission_status", args=[submission.pk])).status_code == 404
+    assert "42*exp(x)" not in client.get(url(sigmoid)).content.decode()
+
+
+def test_code_answers_show_per_test_results(client, student, relu):
+    client.force_login(student)
+    response = client.get(url(relu))
+    assert "relu_backward(x, grad_out) -&gt; ndarray" in response.content.decode()
+    Submission.objects.create(
+        user=student,
+        exercise=relu,
+        seed=1,
+        answer="def relu_backward(x, g): ...",
+        queue="code",
+        status=Submission.Status.FINISHED,
+        created_at=response.wsgi_request.user.date_joined,
+        enqueued_at=response.wsgi_request.user.date_joined,
+        verdict={
+            "status": "incorrect",
+            "score": 0.5,
+            "messages": [{"code": "tests_failed", "text": "1 of 2 tests failed."}],
+            "tests": [
+                {
+                    "name": "small matrix",
+                    "passed": True,
+                    "message": "",
+                    "hidden": False,
+                    "score": 1,
+                },
+                {
+                    "name": "large",
+                    "passed": False,
+                    "message": "wrong at [3, 1]",
+                    "hidden": True,
+                    "score": 0,
+                },
+            ],
+        },
+        attempt_number=1,
+    )
+    html = client.get(url(relu)).content.decode()
+    assert "1 of 2 tests passed" in html
+    assert "small matrix" in html and "Details of hidden tests are not shown." in html
+    assert "wrong at [3, 1]" not in html
