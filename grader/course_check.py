@@ -27,6 +27,9 @@ from grader import engine
 from grader.engine import Status, Verdict
 
 DEFAULT_SEEDS = 5
+UNDEFINED_VARIANT = (
+    "the reference is undefined for this variant: too few sample points where it has a real value"
+)
 LISTED_ITEM = re.compile(r"^(mistakes|also_correct)\[(\d+)\]")
 UNDECIDED = (Status.UNDETERMINED, Status.TIMEOUT, Status.ERROR)
 # Spellings of an undefined value in a reference's LaTeX or text (SymPy's zoo is complex infinity).
@@ -123,7 +126,7 @@ def course_check(
     scope = Path(path or settings.EXERCISES_DIR).resolve()
     report = CheckReport(scope=scope, seeds=list(range(1, max(1, seeds) + 1)))
     targets = _exercise_targets(scope, report.problems)
-    file_problems = _course_problems(scope, report.problems)
+    file_problems = _course_problems(scope, [t.path for t in targets], report.problems)
     for result in _run(targets, file_problems, report.seeds, jobs):
         report.exercises.append(result)
         if on_exercise is not None:
@@ -187,13 +190,15 @@ def _course_root(scope: Path) -> Path | None:
     return None
 
 
-def _course_problems(scope: Path, scope_problems: list[Problem]) -> dict[Path, list[Problem]]:
-    """Load the whole course around scope; keep its problems inside scope, grouped by file.
+def _course_problems(
+    scope: Path, exercises: list[Path], scope_problems: list[Problem]
+) -> dict[Path, list[Problem]]:
+    """Load the whole course around scope; keep the problems that concern scope, by exercise file.
 
-    Problems in exercise files go to their exercise; the rest (tracks, modules, lessons, duplicate
-    ids) are added to scope_problems. Loading the whole course is what catches an id or slug that
-    another file already uses. The spec validator is off for this load: each exercise in scope
-    is validated when it is read on its own, and the rest of the course is outside the scope.
+    Loading the whole course is what catches an id or slug that a file outside the scope already
+    uses; such a problem is kept with the exercise it names. Problems of tracks, modules and
+    lessons in scope go to scope_problems. The spec validator is off for this load: each exercise
+    in scope is validated when it is read on its own, and the rest of the course is not checked.
     """
     root = _course_root(scope)
     if root is None:
@@ -208,11 +213,10 @@ def _course_problems(scope: Path, scope_problems: list[Problem]) -> dict[Path, l
     grouped: dict[Path, list[Problem]] = {}
     for problem in found:
         where = problem.path.resolve()
-        if where != scope and scope not in where.parents:
-            continue
-        if where.suffix == ".yaml" and where.name not in ("tracks.yaml", "module.yaml"):
-            grouped.setdefault(where, []).append(problem)
-        else:
+        named = [path for path in exercises if str(path) in problem.message]
+        if where in exercises or named:
+            grouped.setdefault(where if where in exercises else named[0], []).append(problem)
+        elif where == scope or scope in where.parents:
             scope_problems.append(problem)
     return grouped
 
@@ -332,9 +336,16 @@ def exercise_check(exercise: ExerciseFile, *, seeds: list[int], problems: list[P
         parameters = drawn.get("parameters") if drawn else None
         if drawn is not None:
             drawn_parameters.append(parameters)
-        for expected in [*written, *_variant_reference(spec, drawn, lines, written)]:
+        for index, expected in enumerate(
+            [*written, *_variant_reference(spec, drawn, lines, written)]
+        ):
             graded += 1
-            failure = _judge(expected, _grade(spec, expected.answer, seed))
+            verdict = _grade(spec, expected.answer, seed)
+            if index == 0 and expected.correct and verdict.status == Status.UNDETERMINED:
+                # Every other answer of this variant would be undetermined for the same reason.
+                findings.note(expected.line, UNDEFINED_VARIANT, "", seed, parameters)
+                break
+            failure = _judge(expected, verdict)
             if failure is not None:
                 findings.note(expected.line, *failure, seed, parameters)
     if (
@@ -406,16 +417,15 @@ def _variant_reference(
 ) -> list[_Expectation]:
     """Return the variant's reference as the student would type it, when it differs from the file's.
 
-    With parameters filled in, this is the answer a student of this variant gives; for a
-    derivation it is the start and the target, the only reference the file has.
+    With parameters filled in, this is the answer a student of this variant gives. A derivation's
+    reference (its start and target) is not an answer: its `also_correct` derivations are.
     """
-    if drawn is None or spec.get("kind") in engine.CODE_KINDS:
+    if drawn is None or spec.get("kind") not in ("expression", "matrix"):
         return []
     text = str(drawn.get("reference") or "").strip()
     if not text or any(e.correct and _squash(e.answer) == _squash(text) for e in written):
         return []
-    key = "target" if spec.get("kind") == "derivation" and "answer" not in spec else "answer"
-    return [_Expectation("the variant's reference", text, lines.of(key), True)]
+    return [_Expectation("the variant's reference", text, lines.of("answer"), True)]
 
 
 def _grade(spec: dict[str, Any], answer: str, seed: int) -> Verdict:
@@ -432,12 +442,6 @@ def _judge(expected: _Expectation, verdict: Verdict) -> tuple[str, str] | None:
     """Return (summary, detail) when the verdict is not what the file promises, else None."""
     said = _said(verdict)
     shown = _short(expected.answer)
-    if expected.correct and verdict.status == Status.UNDETERMINED:
-        return (
-            f"{expected.label} {shown} grades undetermined: the reference is undefined "
-            "at too many sample points",
-            said,
-        )
     if verdict.status in UNDECIDED:
         return (f"{expected.label} {shown} grades {verdict.status}", said)
     if expected.correct and verdict.status != Status.CORRECT:

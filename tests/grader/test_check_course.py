@@ -1,0 +1,323 @@
+"""check_course on small courses written to tmp_path: sound ones pass, each kind of breakage is named."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import CommandError, call_command
+
+from course.content import ExerciseFile, Problem
+from grader import engine
+from grader.course_check import course_check, exercise_check
+
+SQUARE = """\
+id: {id}
+title: Derivative of a scaled square
+kind: expression
+prompt: Differentiate ${{a}} x^2$ with respect to $x$.
+parameters:
+  a: {{integer: [2, 9]}}
+variables:
+  x: {{domain: real, sample: [-3, 3]}}
+answer: 2*a*x
+also_correct:
+  - a*x + a*x
+mistakes:
+  - answer: a*x
+    feedback: The power rule brings the exponent down as a factor.
+hints:
+  - Use the power rule.
+"""
+
+DOUBLE = """\
+id: {id}
+title: Double an array
+kind: code
+prompt: Return twice the input.
+function: double
+signature: double(x) -> ndarray
+starter: |
+  def double(x):
+      ...
+reference: |
+  def double(x):
+      return 2 * x
+inputs: |
+  def make_inputs(rng, case):
+      return {{"x": rng.normal(size=5)}}
+tests:
+  - {{name: five numbers, case: basic}}
+"""
+
+
+def run(*args: str) -> tuple[int, str]:
+    """Run check_course; return its exit code and everything it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("check_course", *args, stdout=out, stderr=err)
+    except CommandError as exc:
+        return exc.returncode, out.getvalue() + err.getvalue()
+    return 0, out.getvalue() + err.getvalue()
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def course_root(tmp_path: Path) -> Path:
+    """A one-module, one-lesson course with no exercises yet."""
+    root = tmp_path / "course"
+    lesson = root / "basics" / "01-first-steps"
+    lesson.mkdir(parents=True)
+    (root / "tracks.yaml").write_text(
+        f"tracks:\n  - id: {new_id()}\n    slug: applied\n    title: Applied\n"
+        "    summary: Tests.\n    modules: [basics]\n"
+    )
+    (root / "basics" / "module.yaml").write_text(
+        f"id: {new_id()}\ntitle: Basics\nsummary: The first module.\nskill: Derivatives\n"
+    )
+    (lesson / "lesson.md").write_text(f"---\nid: {new_id()}\ntitle: First steps\n---\nText.\n")
+    return root
+
+
+def write(root: Path, name: str, text: str) -> Path:
+    path = root / "basics" / "01-first-steps" / f"{name}.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def line_of(path: Path, fragment: str) -> int:
+    """Return the 1-based line of the first line containing fragment."""
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if fragment in line:
+            return number
+    raise AssertionError(f"{fragment!r} is not in {path}")
+
+
+def loaded(path: Path) -> ExerciseFile:
+    """Wrap a written exercise file for exercise_check without the loader's own answer checks."""
+    spec = yaml.safe_load(path.read_text())
+    return ExerciseFile(
+        id=uuid.UUID(spec["id"]),
+        slug=path.stem,
+        title=spec["title"],
+        kind=spec["kind"],
+        spec=spec,
+        module="basics",
+        lesson="first-steps",
+        order=1,
+        published=True,
+        path=path,
+    )
+
+
+def seeds_where(spec_text: str, name: str, value: int, seeds: range) -> list[int]:
+    """Return the seeds among these whose variant draws this parameter value."""
+    spec = yaml.safe_load(spec_text)
+    return [s for s in seeds if engine.variant(spec, s)["parameters"][name] == value]
+
+
+def test_it_passes_a_sound_course(course_root: Path) -> None:
+    write(course_root, "square-derivative", SQUARE.format(id=new_id()))
+    code, output = run(str(course_root), "--seeds", "3")
+    assert code == 0, output
+    assert "ok    " in output and "square-derivative.yaml" in output
+    assert "Checked 1 exercise over 3 seeds in" in output
+    assert "1 ok, 0 with problems." in output
+
+
+def test_it_passes_a_sound_code_exercise(course_root: Path) -> None:
+    write(course_root, "double", DOUBLE.format(id=new_id()))
+    code, output = run(str(course_root), "--seeds", "2")
+    assert code == 0, output
+
+
+def test_it_reports_bad_yaml_with_its_line(course_root: Path) -> None:
+    text = SQUARE.format(id=new_id()).replace("answer: 2*a*x", "answer: [2*a*x")
+    path = write(course_root, "square-derivative", text)
+    code, output = run(str(course_root))
+    assert code == 1
+    # The unclosed bracket is noticed on the next line, where the parser meets a key.
+    assert f"{path}:{line_of(path, 'also_correct')}: not valid YAML" in output
+    assert "FAIL  " in output and "0 ok, 1 with problems" in output
+
+
+def test_it_reports_a_reference_that_disagrees_with_a_worked_answer(course_root: Path) -> None:
+    text = SQUARE.format(id=new_id()).replace("answer: 2*a*x", "answer: 2*a*x^2")
+    path = write(course_root, "square-derivative", text)
+    code, output = run(str(path), "--seeds", "2")
+    assert code == 1
+    at_item = f"{path}:{line_of(path, '- a*x + a*x')}:"
+    problems = [line for line in output.splitlines() if at_item in line]
+    assert problems and all("also_correct" in p and "a*x + a*x" in p for p in problems)
+
+
+def test_it_reports_a_mistake_the_grader_accepts(course_root: Path) -> None:
+    text = SQUARE.format(id=new_id()).replace("  - answer: a*x\n", "  - answer: a*x*2\n")
+    path = write(course_root, "square-derivative", text)
+    code, output = run(str(path), "--seeds", "2")
+    assert code == 1
+    at_item = f"{path}:{line_of(path, 'a*x*2')}:"
+    problems = [line for line in output.splitlines() if at_item in line]
+    assert problems and all("mistake" in p for p in problems)
+
+
+def test_it_reports_a_mistake_accepted_only_on_some_variants(tmp_path: Path) -> None:
+    """2*x is the reference a*x whenever a = 2: a seed-dependent hole the file's author missed."""
+    text = (
+        SQUARE.format(id=new_id())
+        .replace("answer: 2*a*x", "answer: a*x")
+        .replace("  - a*x + a*x\n", "  - x*a\n")
+        .replace("  - answer: a*x\n", "  - answer: 2*x\n")
+    )
+    bad = seeds_where(text, "a", 2, range(1, 60))
+    good = [s for s in range(1, 60) if s not in bad]
+    assert bad and good, "the parameter range must draw a = 2 on some seeds and not on others"
+    path = tmp_path / "scaled.yaml"
+    path.write_text(text)
+    problems: list[Problem] = []
+    graded = exercise_check(loaded(path), seeds=[bad[0], good[0]], problems=problems)
+    assert graded == 2 * 4  # reference, also_correct, mistake and the variant's reference, per seed
+    (problem,) = problems
+    assert problem.line == line_of(path, "- answer: 2*x")
+    assert "mistake #1 `2*x` grades correct" in problem.message
+    assert f"on seed {bad[0]}; seed {bad[0]} has a = 2" in problem.message
+
+
+def test_it_reports_feedback_the_student_never_sees(course_root: Path) -> None:
+    text = DOUBLE.format(id=new_id()) + textwrap.dedent(
+        """\
+        mistakes:
+          - code: |
+              def double(x):
+                  return x
+            feedback: Multiply by two.
+          - code: |
+              def double(x):
+                  return 1.0 * x
+            feedback: This one is never shown.
+        """
+    )
+    path = write(course_root, "double", text)
+    code, output = run(str(path), "--seeds", "2")
+    assert code == 1
+    (problem,) = [line for line in output.splitlines() if "mistake #" in line]
+    assert f"{path}:{line_of(path, 'return 1.0 * x') - 2}:" in problem
+    assert "mistake #2" in problem and "without its feedback" in problem
+    assert "Multiply by two." in problem  # what the student sees instead
+
+
+def test_it_reports_a_variant_whose_reference_is_undefined(tmp_path: Path) -> None:
+    text = SQUARE.format(id=new_id()).replace("answer: 2*a*x", "answer: 2*a*x*log(a - 3)")
+    text = text.replace("also_correct:\n  - a*x + a*x\n", "").replace(
+        "a*x\n    feedback", "x\n    feedback"
+    )
+    spec = yaml.safe_load(text)
+    undefined = [s for s in range(1, 40) if engine.variant(spec, s)["parameters"]["a"] <= 3]
+    defined = [s for s in range(1, 40) if s not in undefined]
+    path = tmp_path / "undefined.yaml"
+    path.write_text(text)
+    problems: list[Problem] = []
+    exercise_check(loaded(path), seeds=[undefined[0], defined[0]], problems=problems)
+    (problem,) = problems
+    assert problem.line == line_of(path, "answer: 2*a*x")
+    assert "the reference is undefined for this variant" in problem.message
+    a = engine.variant(spec, undefined[0])["parameters"]["a"]
+    assert f"(on seed {undefined[0]}; seed {undefined[0]} has a = {a})" in problem.message
+
+
+def test_it_reports_variants_that_repeat(course_root: Path) -> None:
+    text = SQUARE.format(id=new_id()).replace("{integer: [2, 9]}", "{choice: [3]}")
+    path = write(course_root, "square-derivative", text)
+    code, output = run(str(path), "--seeds", "3")
+    assert code == 1
+    assert f"{path}:{line_of(path, 'parameters:')}: the variants repeat" in output
+
+
+def test_it_reports_a_mistake_that_times_out(course_root: Path) -> None:
+    text = DOUBLE.format(id=new_id()) + textwrap.dedent(
+        """\
+        timeout: 1
+        mistakes:
+          - code: |
+              def double(x):
+                  while True:
+                      pass
+            feedback: Loops forever.
+        """
+    )
+    path = write(course_root, "double", text)
+    code, output = run(str(path), "--seeds", "1")
+    assert code == 1
+    assert "mistake #1" in output and "grades timeout" in output
+
+
+def test_it_checks_only_the_scope_it_is_given(course_root: Path) -> None:
+    write(course_root, "square-derivative", SQUARE.format(id=new_id()))
+    broken = write(course_root, "broken", "id: [\n")
+    lesson = course_root / "basics" / "01-first-steps"
+    for scope, checked in [
+        (course_root / "basics", 2),
+        (lesson, 2),
+        (lesson / "square-derivative.yaml", 1),
+    ]:
+        report = course_check(scope, seeds=1, jobs=1)
+        assert len(report.exercises) == checked
+    assert course_check(lesson / "square-derivative.yaml", seeds=1).ok
+    report = course_check(broken, seeds=1)
+    assert not report.ok and "not valid YAML" in report.failed[0].problems[0].message
+
+
+def test_it_reports_course_files_outside_exercises(course_root: Path) -> None:
+    write(course_root, "square-derivative", SQUARE.format(id=new_id()))
+    (course_root / "basics" / "02-empty").mkdir()
+    code, output = run(str(course_root), "--seeds", "1")
+    assert code == 1
+    assert "02-empty/lesson.md:1: missing" in output
+    assert "1 ok, 0 with problems; 1 problem(s) in other course files" in output
+
+
+def test_it_reports_an_id_another_file_uses(course_root: Path) -> None:
+    shared = new_id()
+    write(course_root, "square-derivative", SQUARE.format(id=shared))
+    copy = write(course_root, "square-again", SQUARE.format(id=shared))
+    code, output = run(str(copy), "--seeds", "1")
+    assert code == 1
+    assert f"id {shared} is already used" in output
+
+
+def test_it_refuses_a_path_that_is_not_course_content(tmp_path: Path) -> None:
+    code, output = run(str(tmp_path / "nowhere"))
+    assert code == 1 and "no such file or folder" in output
+    (tmp_path / "notes.txt").write_text("hello")
+    code, output = run(str(tmp_path / "notes.txt"))
+    assert code == 1 and "not an exercise file" in output
+
+
+def test_it_prints_json(course_root: Path) -> None:
+    write(course_root, "square-derivative", SQUARE.format(id=new_id()))
+    write(course_root, "broken", "id: [\n")
+    code, output = run(str(course_root), "--seeds", "1", "--json", "--jobs", "2")
+    assert code == 1
+    report = json.loads(output[: output.rindex("}") + 1])
+    assert [(e["slug"], e["ok"]) for e in report["exercises"]] == [
+        ("broken", False),
+        ("square-derivative", True),
+    ]
+    assert report["exercises"][0]["problems"][0]["line"] == 2  # where the YAML stream ends
+    assert report["seeds"] == [1] and report["ok"] is False
+
+
+def test_quiet_prints_only_problems_and_the_summary(course_root: Path) -> None:
+    write(course_root, "square-derivative", SQUARE.format(id=new_id()))
+    code, output = run(str(course_root), "--seeds", "1", "--quiet")
+    assert code == 0
+    assert output.strip().splitlines() == [output.strip().splitlines()[-1]]
+    assert output.startswith("Checked 1 exercise")
