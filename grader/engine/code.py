@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import errno
 import hashlib
 import inspect
 import math
@@ -691,18 +692,24 @@ def _fatal(
 def _exception_problem(error: dict[str, Any], *, hidden: bool, during: str) -> Problem:
     """Turn an exception raised by the submission into words a student can act on."""
     kind = str(error.get("type", "Exception"))
+    base = str(error.get("base", kind))
     line = error.get("line")
     at = f" on line {line}" if line else ""
-    if kind == "MemoryError":
+    if base == "MemoryError":
         return Problem(
             "memory_limit",
             f"Your code ran out of memory{at} {during}. Avoid building huge intermediate arrays.",
         )
-    if kind == "SystemExit":
+    if error.get("errno") in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
+        return Problem(
+            "output_too_large",
+            f"Your code wrote too much to a file or to the screen{at} {during}. Remove large prints and files.",
+        )
+    if base == "SystemExit":
         return Problem(
             "exited", f"Your code called exit(){at} {during}. Return a value instead of exiting."
         )
-    if kind in ("PermissionError", "ModuleNotFoundError", "ImportError") or (
+    if base in ("PermissionError", "ImportError") or (
         kind == "RuntimeError" and "thread" in str(error.get("message", ""))
     ):
         return Problem(

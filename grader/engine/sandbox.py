@@ -134,7 +134,11 @@ class Sandbox:
         """Exec a fresh zygote and wait for it to report the layers it can apply."""
         self.close()
         parent_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        config = {"project_root": PROJECT_ROOT, "sandbox_uid": self.settings.sandbox_uid}
+        config = {
+            "project_root": PROJECT_ROOT,
+            "sandbox_uid": self.settings.sandbox_uid,
+            "library_paths": _library_paths(),
+        }
         environment = {
             "PATH": "/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -302,6 +306,13 @@ class Sandbox:
             run.infrastructure_error = str(run.result["sandbox_error"])
             run.result = None
         return run
+
+
+def _library_paths() -> list[str]:
+    """Return the folders holding NumPy, which an isolated (-I) zygote would not otherwise search."""
+    import numpy
+
+    return [str(Path(numpy.__file__).resolve().parent.parent)]
 
 
 def _widen_pipe(fd: int) -> None:

@@ -138,6 +138,8 @@ def decode(frame: bytes, limits: WireLimits | None = None) -> Any:
     if frame[:4] != MAGIC or len(frame) < 8:
         raise WireError("bad frame magic")
     (header_length,) = HEADER_LENGTH.unpack_from(frame, 4)
+    if header_length > len(frame) - 8:
+        raise WireError("truncated header")
     if header_length > limits.max_header_bytes:
         raise FrameTooLarge("header too large")
     try:

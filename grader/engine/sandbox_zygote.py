@@ -52,6 +52,9 @@ PRELOADED_MODULES = (
     "threading",
     "warnings",
     "hashlib",
+    "socket",
+    "encodings.idna",
+    "glob",
 )
 SUBMISSION_FILENAME = "submission.py"
 CLONE_NEWUSER = 0x10000000
@@ -470,6 +473,10 @@ def describe_exception(error: BaseException) -> dict[str, Any]:
         "traceback": "\n".join(lines[-8:]),
         "line": frames[-1].lineno if frames else None,
     }
+    for base in (MemoryError, PermissionError, ImportError, SystemExit, RecursionError):
+        if isinstance(error, base):
+            described["base"] = base.__name__
+            break
     if isinstance(error, OSError):
         described["errno"] = error.errno if isinstance(error.errno, int) else None
     if isinstance(error, SystemExit):
@@ -501,6 +508,9 @@ def main() -> None:
     """Run the zygote: argv[1] is the control socket's descriptor, argv[2] the JSON config."""
     control = socket.socket(fileno=int(sys.argv[1]))
     config = json.loads(sys.argv[2])
+    for path in config.get("library_paths", []):
+        if path not in sys.path:
+            sys.path.append(path)
     for name in PRELOADED_MODULES:
         __import__(name)
     from grader.engine import sandbox_landlock, sandbox_seccomp, sandbox_wire  # noqa: F401

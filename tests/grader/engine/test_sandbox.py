@@ -1,0 +1,369 @@
+"""The code sandbox: its layers, and hostile submissions checked from outside the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from grader.engine import grade, sandbox
+from grader.engine.sandbox import REQUIRED_LAYERS, get_sandbox, sandbox_layers
+from grader.engine.sandbox_seccomp import build_program
+from grader.engine.verdict import Status
+
+ROOT = Path(__file__).resolve().parents[3]
+RELU = yaml.safe_load(
+    (ROOT / "exercises/backprop-by-hand/01-relu-and-linear-layers/relu-backward.yaml").read_text()
+)
+CANARY_SECRET = f"canary-secret-{uuid.uuid4().hex}"
+PASSWD_MARKER = "root:x:0:0"
+SETTINGS_MARKER = "def describe_backends"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def short_limits() -> Iterator[None]:
+    """Keep deadlines short so runaway submissions cost two seconds, not ten."""
+    previous = sandbox.settings.timeout_s
+    sandbox.configure(timeout_s=2.0)
+    os.environ["CHAINRULE_CANARY_SECRET"] = CANARY_SECRET
+    yield
+    sandbox.configure(timeout_s=previous)
+    os.environ.pop("CHAINRULE_CANARY_SECRET", None)
+
+
+@pytest.fixture
+def canary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a path outside the sandbox that no submission may create."""
+    folder = tmp_path_factory.mktemp("outside")
+    os.chmod(folder, 0o777)  # noqa: S103 - the sandbox uid could write here, were it not for Landlock
+    return folder / "pwned"
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """Listen on 127.0.0.1 so a submission that reached the host network would be seen."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.setblocking(False)
+    yield server
+    server.close()
+
+
+def test_it_reports_every_layer() -> None:
+    layers = sandbox_layers()
+    for name in REQUIRED_LAYERS:
+        assert name in layers
+    assert "full" in layers and "running_as" in layers
+
+
+def test_the_full_sandbox_is_active_on_this_machine() -> None:
+    # CI and this machine must run the full sandbox; a missing layer fails loudly here.
+    assert sandbox_layers()["full"] is True, sandbox_layers()
+
+
+def test_the_seccomp_filter_kills_foreign_architectures_first() -> None:
+    program = build_program(1234)
+    assert program[0][3] == 4  # load the arch field
+    assert program[2][3] == 0x80000000  # SECCOMP_RET_KILL_PROCESS
+    assert len(program) < 4096
+
+
+def test_the_zygote_environment_is_scrubbed() -> None:
+    pid = get_sandbox().pid()
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    names = {entry.split(b"=", 1)[0].decode() for entry in environ if entry}
+    assert "OPENBLAS_NUM_THREADS" in names
+    assert not names & {
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "CELERY_BROKER_URL",
+        "CHAINRULE_CANARY_SECRET",
+    }
+
+
+def test_a_dead_zygote_is_restarted() -> None:
+    box = get_sandbox()
+    old_pid = box.pid()
+    assert old_pid is not None
+    os.kill(old_pid, 9)
+    os.waitpid(old_pid, 0) if False else None
+    verdict = grade(RELU, RELU["reference"], seed=3)
+    assert verdict.status == Status.CORRECT
+    assert get_sandbox().pid() != old_pid
+
+
+def test_production_policy_refuses_a_reduced_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    box = get_sandbox()
+    monkeypatch.setitem(box.layers, "full", "missing: seccomp")
+    verdict = grade(RELU, RELU["reference"], seed=3)
+    assert verdict.status == Status.ERROR
+    assert verdict.diagnosis == "sandbox_unavailable"
+    assert not verdict.counts_as_attempt
+
+
+def test_development_policy_warns_on_every_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    box = get_sandbox()
+    monkeypatch.setattr(box.settings, "require_full", False)
+    monkeypatch.setitem(box.layers, "full", "missing: seccomp")
+    verdict = grade(RELU, RELU["reference"], seed=3)
+    assert verdict.status == Status.CORRECT
+    assert "sandbox_reduced" in [message.code for message in verdict.messages]
+
+
+def _submission(attack: str, body: str = "raise RuntimeError('attack failed')") -> str:
+    return (
+        textwrap.dedent(attack).strip()
+        + "\n\ndef relu_backward(x, grad_out):\n"
+        + textwrap.indent(textwrap.dedent(body).strip(), "    ")
+        + "\n"
+    )
+
+
+HOSTILE: dict[str, tuple[str, str]] = {
+    "read /etc/passwd": (
+        "import numpy as np\nLEAK = open('/etc/passwd').read()",
+        "raise ValueError(LEAK)",
+    ),
+    "read the Django settings": (
+        f"LEAK = open('{ROOT}/config/settings.py').read()",
+        "raise ValueError(LEAK)",
+    ),
+    "read .env": (f"LEAK = open('{ROOT}/.env').read()", "raise ValueError(LEAK)"),
+    "read another submission": (
+        """
+        import glob
+        LEAK = ''
+        for path in glob.glob('/tmp/chainrule-sandbox-*/*/*'):
+            LEAK += open(path).read()
+        for path in glob.glob('/tmp/*'):
+            LEAK += path
+        """,
+        "raise ValueError(LEAK or 'nothing found')",
+    ),
+    "read the zygote's memory": (
+        "import os\nLEAK = open(f'/proc/{os.getppid()}/environ').read()",
+        "raise ValueError(LEAK)",
+    ),
+    "environment variables": ("import os", "raise ValueError(repr(dict(os.environ)))"),
+    "os.system": ("import os\nCODE = os.system('touch {canary}')", "raise ValueError(CODE)"),
+    "subprocess": (
+        "import subprocess\nsubprocess.run(['touch', '{canary}'])",
+        "raise ValueError('ran')",
+    ),
+    "ctypes system()": (
+        "import ctypes\nctypes.CDLL(None).system(b'touch {canary}')\nopen('{canary}', 'w').write('x')",
+        "raise ValueError('ran')",
+    ),
+    "write outside the scratch folder": (
+        "open('{canary}', 'w').write('pwned')",
+        "return grad_out * (x > 0)",
+    ),
+    "socket to redis": (
+        "import socket\nsocket.create_connection(('127.0.0.1', 6379), timeout=1)",
+        "return grad_out * (x > 0)",
+    ),
+    "socket to postgres": (
+        "import socket\nsocket.create_connection(('127.0.0.1', 5432), timeout=1)",
+        "return grad_out * (x > 0)",
+    ),
+    "socket to the host": (
+        "import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)",
+        "return grad_out * (x > 0)",
+    ),
+    "fork bomb": ("import os\nwhile True:\n    os.fork()", "return grad_out * (x > 0)"),
+    "infinite loop": ("", "while True:\n    pass"),
+    "ignore SIGTERM": (
+        "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)",
+        "while True:\n    pass",
+    ),
+    "20 GB allocation": (
+        "import numpy as np\nBIG = np.ones(20 * 2**30 // 8)",
+        "return grad_out * (x > 0)",
+    ),
+    "2 GB file": (
+        "chunk = b'x' * 2**20\nwith open('big.bin', 'wb') as f:\n    for _ in range(2048):\n        f.write(chunk)",
+        "return grad_out * (x > 0)",
+    ),
+    "100 MB of stdout": (
+        "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 2**20)",
+        "return grad_out * (x > 0)",
+    ),
+    "threads": (
+        "import threading\nthreading.Thread(target=lambda: None).start()",
+        "return grad_out * (x > 0)",
+    ),
+    "kill the parent": (
+        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+        "return grad_out * (x > 0)",
+    ),
+    "kill every process": (
+        "import os, signal\nos.kill(-1, signal.SIGKILL)",
+        "return grad_out * (x > 0)",
+    ),
+    "gc hunting for the reference": (
+        "import gc, numpy as np",
+        """
+        for obj in gc.get_objects():
+            if callable(obj) and getattr(obj, '__name__', '') == 'relu_backward' and obj is not relu_backward:
+                return obj(x, grad_out)
+        return np.zeros_like(x)
+        """,
+    ),
+    "frame inspection hunting for expected values": (
+        "import sys, numpy as np",
+        """
+        frame = sys._getframe(1)
+        while frame is not None:
+            for name, value in frame.f_locals.items():
+                if 'expect' in name or 'reference' in name:
+                    return value
+            frame = frame.f_back
+        return np.zeros_like(x)
+        """,
+    ),
+    "patch np.allclose": (
+        "import numpy as np\nnp.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n"
+        "np.array_equal = lambda *a, **k: True",
+        "return np.zeros_like(x)",
+    ),
+    "fake __eq__": (
+        "class Anything:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__",
+        "return Anything()",
+    ),
+    "object array": (
+        "import numpy as np\nclass Anything:\n    def __eq__(self, other):\n        return True",
+        "out = np.empty(x.shape, dtype=object)\nout[...] = Anything()\nreturn out",
+    ),
+    "ndarray subclass with fake comparisons": (
+        "import numpy as np\nclass Liar(np.ndarray):\n    def __eq__(self, other):\n        return True",
+        "return np.zeros_like(x).view(Liar)",
+    ),
+    "pickle-style payload": (
+        "import os\nclass Payload:\n    def __reduce__(self):\n        return (os.system, ('touch {canary}',))",
+        "return Payload()",
+    ),
+    "forged result frame": (
+        "import os",
+        "os.write(4, b'CRW1' + b'\\xff' * 64)\nos._exit(0)",
+    ),
+    "sys.exit at import": ("import sys\nsys.exit(0)", "return grad_out * (x > 0)"),
+    "os._exit at import": ("import os\nos._exit(0)", "return grad_out * (x > 0)"),
+    "raise SystemExit in the function": ("", "raise SystemExit(0)"),
+    "ptrace the parent through ctypes": (
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nRESULT = libc.ptrace(16, os.getppid(), 0, 0)",
+        "raise ValueError(RESULT)",
+    ),
+    "unshare back into a new namespace": (
+        "import ctypes\nRESULT = ctypes.CDLL(None).unshare(0x10000000)",
+        "raise ValueError(RESULT)",
+    ),
+}
+
+
+def _leaks(verdict_json: str) -> list[str]:
+    markers = [CANARY_SECRET, PASSWD_MARKER, SETTINGS_MARKER, "SECRET_KEY", "grad_out * (x > 0)\n"]
+    return [marker for marker in markers if marker in verdict_json]
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_a_hostile_submission_fails_safely(
+    name: str, canary: Path, listener: socket.socket
+) -> None:
+    attack, body = HOSTILE[name]
+    source = _submission(attack, body)
+    source = source.replace("{canary}", str(canary)).replace(
+        "{port}", str(listener.getsockname()[1])
+    )
+    zygote_before = get_sandbox().pid()
+
+    verdict = grade(RELU, source, seed=11)
+
+    assert verdict.status != Status.CORRECT, verdict.to_dict()
+    assert verdict.status != Status.ERROR, verdict.to_dict()  # the student's fault, not ours
+    as_json = json.dumps(verdict.to_dict())
+    assert _leaks(as_json) == []
+    assert not canary.exists(), "the submission wrote outside its scratch folder"
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+    # The worker and its zygote survive and grade the next submission.
+    assert get_sandbox().pid() == zygote_before
+    assert grade(RELU, RELU["reference"], seed=12).status == Status.CORRECT
+
+
+EXPECTED_DIAGNOSES: dict[str, set[str]] = {
+    "read /etc/passwd": {"forbidden_operation"},
+    "read the Django settings": {"forbidden_operation"},
+    "infinite loop": {"timeout"},
+    "ignore SIGTERM": {"timeout"},
+    "20 GB allocation": {"memory_limit"},
+    "2 GB file": {"output_too_large"},
+    "100 MB of stdout": {"output_too_large"},
+    "threads": {"forbidden_operation"},
+    "fork bomb": {"forbidden_operation"},
+    "kill the parent": {"forbidden_operation"},
+    "socket to redis": {"forbidden_operation"},
+    "socket to postgres": {"forbidden_operation"},
+    "fake __eq__": {"wrong_type"},
+    "object array": {"wrong_type"},
+    "pickle-style payload": {"wrong_type"},
+    "patch np.allclose": {"wrong_values"},
+    "sys.exit at import": {"exited"},
+    "os._exit at import": {"exited"},
+    "forged result frame": {"forbidden_operation"},
+    "write outside the scratch folder": {"forbidden_operation"},
+}
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_DIAGNOSES))
+def test_a_hostile_submission_gets_plain_words(name: str, canary: Path) -> None:
+    attack, body = HOSTILE[name]
+    source = _submission(attack, body).replace("{canary}", str(canary)).replace("{port}", "1")
+    verdict = grade(RELU, source, seed=5)
+    assert verdict.diagnosis in EXPECTED_DIAGNOSES[name], verdict.to_dict()
+    assert verdict.messages and all(message.text for message in verdict.messages)
+
+
+def test_a_timeout_is_its_own_status() -> None:
+    verdict = grade(RELU, _submission("", "while True:\n    pass"), seed=1)
+    assert verdict.status == Status.TIMEOUT
+    assert "did not finish within 2 seconds" in verdict.messages[0].text
+
+
+def test_scratch_folders_are_removed_after_each_job() -> None:
+    source = _submission("open('note.txt', 'w').write('mine')", "return grad_out * (x > 0)")
+    assert grade(RELU, source, seed=1).status == Status.CORRECT
+    leftovers = list(Path("/tmp").glob("chainrule-sandbox-*/job-*"))
+    assert leftovers == []
+
+
+def test_the_child_cannot_import_the_project() -> None:
+    source = _submission(
+        "import grader.engine.code as leaked\nRESULT = leaked.__file__", "raise ValueError(RESULT)"
+    )
+    verdict = grade(RELU, source, seed=1)
+    as_json = json.dumps(verdict.to_dict())
+    # grader.engine itself is in the zygote, but the exercise files and settings are not readable.
+    assert SETTINGS_MARKER not in as_json
+    source = _submission("import config.settings", "return grad_out * (x > 0)")
+    assert grade(RELU, source, seed=1).status != Status.CORRECT
+
+
+def _runner_result(run: Any) -> dict[str, Any]:
+    return run.result if isinstance(run.result, dict) else {}
+
+
+def test_the_child_sees_no_network_interfaces_but_loopback() -> None:
+    source = "import os\ndef f():\n    return sorted(os.listdir('/sys/class/net'))\n"
+    run = get_sandbox().run(source, "f", [{"id": "a", "args": []}])
+    entry = _runner_result(run).get("calls", [{}])[0]
+    # /sys is not readable under Landlock; either way the host's eth0 is not visible.
+    assert "eth0" not in json.dumps(entry, default=str)

@@ -1,0 +1,111 @@
+"""The wire between sandbox and worker: JSON plus raw bytes, whitelisted dtypes, size caps."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+
+import numpy as np
+import pytest
+
+from grader.engine.sandbox_wire import (
+    MAGIC,
+    FrameTooLarge,
+    Unsupported,
+    WireError,
+    WireLimits,
+    decode,
+    encode,
+)
+
+
+def _frame(value: object, buffers: list[bytes]) -> bytes:
+    header = json.dumps({"value": value, "buffers": [len(b) for b in buffers]}).encode()
+    return MAGIC + struct.pack("<I", len(header)) + header + b"".join(buffers)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        3,
+        -(2**70),
+        2.5,
+        float("inf"),
+        "text",
+        [1, 2.0, "x"],
+        (1, (2, 3)),
+        {"a": [1, 2]},
+        np.arange(12, dtype=np.int32).reshape(3, 4),
+        np.array([[1.5, np.nan], [np.inf, -0.0]]),
+        np.zeros((0, 3)),
+        np.array([True, False]),
+        np.complex128(1 + 2j),
+    ],
+)
+def test_it_round_trips_plain_values(value: object) -> None:
+    decoded = decode(encode(value))
+    if isinstance(value, np.ndarray | np.generic):
+        np.testing.assert_array_equal(decoded, value)
+        assert np.asarray(decoded).dtype == np.asarray(value).dtype
+    else:
+        assert decoded == value
+
+
+def test_it_keeps_nan_floats() -> None:
+    assert np.isnan(decode(encode(float("nan"))))
+
+
+def test_it_turns_foreign_objects_into_markers() -> None:
+    class FakeEqual:
+        def __eq__(self, other: object) -> bool:
+            return True
+
+    decoded = decode(encode([FakeEqual(), np.array([object()], dtype=object), {1: 2}]))
+    assert all(isinstance(item, Unsupported) for item in decoded)
+    assert "object" in decoded[1].type_name
+
+
+def test_it_refuses_dtypes_outside_the_whitelist() -> None:
+    frame = _frame({"__array__": 0, "dtype": "object", "shape": [1]}, [b"\0" * 8])
+    with pytest.raises(WireError, match="not allowed"):
+        decode(frame)
+
+
+def test_it_refuses_a_buffer_that_does_not_match_the_shape() -> None:
+    frame = _frame({"__array__": 0, "dtype": "float64", "shape": [3]}, [b"\0" * 16])
+    with pytest.raises(WireError, match="does not match"):
+        decode(frame)
+
+
+def test_it_refuses_arrays_beyond_the_element_cap() -> None:
+    frame = _frame({"__array__": 0, "dtype": "uint8", "shape": [1000, 1000]}, [b"\0" * 1_000_000])
+    with pytest.raises(FrameTooLarge):
+        decode(frame, WireLimits(max_array_elements=10_000))
+
+
+def test_it_refuses_frames_beyond_the_byte_cap() -> None:
+    with pytest.raises(FrameTooLarge):
+        decode(encode(np.zeros(1000)), WireLimits(max_total_bytes=1000))
+
+
+def test_it_refuses_pickle_bytes() -> None:
+    with pytest.raises(WireError):
+        decode(pickle.dumps(np.zeros(3)))
+
+
+def test_it_refuses_unknown_tags_and_trailing_bytes() -> None:
+    with pytest.raises(WireError):
+        decode(_frame({"__reduce__": "os.system"}, []))
+    with pytest.raises(WireError, match="trailing"):
+        decode(encode(1) + b"junk")
+
+
+def test_it_refuses_deep_nesting() -> None:
+    value: object = 1
+    for _ in range(20):
+        value = [value]
+    with pytest.raises(WireError, match="deeply"):
+        decode(_frame(value, []))
