@@ -103,7 +103,7 @@ def grade_derivation(problem: Problem, spec: dict[str, Any], answer: str, *, see
     from grader.engine.equivalence import symbolic_audit
     from grader.engine.expressions import ScalarBuilder
     from grader.engine.scalar_check import ScalarCheck, build_mistakes
-    from grader.engine.symbolic import audit_flags, invalid, undetermined
+    from grader.engine.symbolic import audit_flags, best_effort, invalid, undetermined
 
     try:
         parsed_lines = parse_lines(answer, problem)
@@ -128,11 +128,11 @@ def grade_derivation(problem: Problem, spec: dict[str, Any], answer: str, *, see
             before = "the start" if line.number == 1 else f"line {line.number - 1}"
             flags = audit_flags(False, symbolic_audit(previous_expr, expr, problem.audit_seconds))
             mistakes = build_mistakes(problem, builder, spec)
-            diagnosis = check.known_mistake(values, mistakes) or check.diagnose(
-                values, previous_values, previous_expr
+            diagnosis = check.known_mistake(values, mistakes) or best_effort(
+                check.diagnose, values, previous_values, previous_expr
             )
-            counterexample = check.counterexample(
-                expr, f"line {line.number}", previous_expr, f"{before} gives"
+            counterexample = best_effort(
+                check.counterexample, expr, f"line {line.number}", previous_expr, f"{before} gives"
             )
             messages = [
                 Message(

@@ -45,7 +45,8 @@ def _constant(values: Sequence[complex]) -> complex | None:
     if not values:
         return None
     first = values[0]
-    if all(abs(v - first) <= _AGREE * max(abs(first), 1e-12) + 1e-12 for v in values):
+    largest = max(abs(v) for v in values)
+    if all(abs(v - first) <= _AGREE * largest for v in values):
         return first
     return None
 
@@ -104,7 +105,7 @@ def diagnose_scalar(
                 f"Your answer is off by a factor {name}: check what you divide by.",
             )
     offset = _constant([a - r for r, a in zip(ref, ans, strict=True)])
-    if offset is not None and abs(offset) > 0:
+    if offset is not None and abs(offset) > 1e-9 * max(abs(r) for r in ref):
         return Diagnosis(
             CONSTANT_OFFSET,
             "Your answer differs from the expected one by a constant: check the added terms.",
@@ -159,6 +160,7 @@ def _missing_factor(
                 if abs(r) < 1e-300 or product != product or abs(product) < 1e-300:
                     continue
                 quotients.append(a * product / r)
-            if len(quotients) >= 3 and _constant(quotients) is not None:
+            constant = _constant(quotients) if len(quotients) >= 3 else None
+            if constant is not None and abs(constant) > 1e-12:
                 return True
     return False

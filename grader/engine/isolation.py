@@ -22,8 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULT_DEADLINE_S = 5.0
-DEFAULT_MEMORY_MB = 1024
+# The same environment variables (and defaults) as config/settings.py, read without Django.
+DEFAULT_DEADLINE_S = float(os.environ.get("GRADER_SYMBOLIC_TIMEOUT") or 5.0)
+DEFAULT_MEMORY_MB = int(os.environ.get("GRADER_MEMORY_MB") or 1024)
 _PR_SET_PDEATHSIG = 1
 
 

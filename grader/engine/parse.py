@@ -112,8 +112,9 @@ GREEK_LETTERS = (
 _GREEK_BY_CHAR = {}
 for _letter in GREEK_LETTERS:
     for _case in ("SMALL", "CAPITAL"):
+        _spelling = "LAMDA" if _letter == "lambda" else _letter.upper()  # Unicode's spelling
         try:
-            _char = unicodedata.lookup(f"GREEK {_case} LETTER {_letter.upper()}")
+            _char = unicodedata.lookup(f"GREEK {_case} LETTER {_spelling}")
         except KeyError:
             continue
         _GREEK_BY_CHAR[_char] = _letter if _case == "SMALL" else _letter.capitalize()

@@ -92,10 +92,10 @@ class ScalarCheck:
                 continue
             column = [point[index] for point in self.samples.points]
             if variable.domain == "integer" and variable.low >= 2:
-                candidates[f"{name}/({name}−1)"] = [v / (v - 1) for v in column]
-                candidates[f"({name}−1)/{name}"] = [(v - 1) / v for v in column]
+                candidates[f"{name}/({name}−1)"] = [_ratio(v, v - 1) for v in column]
+                candidates[f"({name}−1)/{name}"] = [_ratio(v - 1, v) for v in column]
             candidates[name] = list(column)
-            candidates[f"1/{name}"] = [1 / v for v in column]
+            candidates[f"1/{name}"] = [_ratio(1, v) for v in column]
         return candidates
 
     def counterexample(
@@ -134,6 +134,10 @@ class ScalarCheck:
                 "text": text[0].upper() + text[1:] + ".",
             }
         return None
+
+
+def _ratio(numerator: Any, denominator: Any) -> Any:
+    return None if denominator == 0 else numerator / denominator
 
 
 def build_mistakes(

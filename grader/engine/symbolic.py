@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from grader.engine.isolation import ChildOutcome, limits, run_in_child, warm_up
 from grader.engine.parse import Num, ParseError, parse_expression, substitute
@@ -27,6 +28,7 @@ from grader.engine.variants import (
 from grader.engine.verdict import Message, Status, Verdict
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_ANSWER_CHARS = 20_000
 AUDIT_DISAGREEMENT = "audit_disagreement"
@@ -166,8 +168,8 @@ def grade_expression(problem: Problem, spec: dict[str, Any], answer: str, *, see
             flags=flags,
         )
     mistakes = build_mistakes(problem, builder, spec)
-    diagnosis = check.known_mistake(values, mistakes) or check.diagnose(values)
-    counterexample = check.counterexample(student)
+    diagnosis = check.known_mistake(values, mistakes) or best_effort(check.diagnose, values)
+    counterexample = best_effort(check.counterexample, student)
     messages = [Message("incorrect", "Not equal to the expected answer.")]
     if diagnosis is not None:
         messages.append(Message(diagnosis.code, diagnosis.text))
@@ -181,6 +183,15 @@ def grade_expression(problem: Problem, spec: dict[str, Any], answer: str, *, see
         counterexample=counterexample,
         flags=flags,
     )
+
+
+def best_effort(explain: Callable[..., T], *args: Any) -> T | None:
+    """Return explain(*args), or None when explaining a wrong answer fails: the verdict stands."""
+    try:
+        return explain(*args)
+    except (ArithmeticError, ValueError, TypeError, RecursionError):
+        logger.debug("diagnosis failed", exc_info=True)
+        return None
 
 
 def audit_flags(numeric_correct: bool, audit: str) -> list[str]:
