@@ -104,7 +104,10 @@ def _encode_value(value: Any, buffers: list[bytes], depth: int) -> Any:
         array = np.asarray(value)
         if type(array) is not np.ndarray or array.dtype.name not in ALLOWED_DTYPES:
             return {"__unsupported__": f"array of dtype {array.dtype.name}"}
-        array = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"), copy=False)
+        # np.ascontiguousarray would turn a 0-d array into shape (1,), so copy only when needed.
+        if not array.flags.c_contiguous:
+            array = array.copy(order="C")
+        array = array.astype(array.dtype.newbyteorder("<"), copy=False)
         buffers.append(array.tobytes())
         encoded = {
             "__array__": len(buffers) - 1,

@@ -43,6 +43,9 @@ def _frame(value: object, buffers: list[bytes]) -> bytes:
         np.zeros((0, 3)),
         np.array([True, False]),
         np.complex128(1 + 2j),
+        np.float64(2.5),
+        [np.float64(1.0), np.float64(2.0)],
+        np.arange(12.0).reshape(3, 4).T,
     ],
 )
 def test_it_round_trips_plain_values(value: object) -> None:
@@ -50,6 +53,7 @@ def test_it_round_trips_plain_values(value: object) -> None:
     if isinstance(value, np.ndarray | np.generic):
         np.testing.assert_array_equal(decoded, value)
         assert np.asarray(decoded).dtype == np.asarray(value).dtype
+        assert np.shape(decoded) == np.shape(value)
     else:
         assert decoded == value
 

@@ -1,0 +1,287 @@
+"""The code grader: checks, messages, partial credit and spec validation, through grade()."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import Any
+
+import pytest
+
+from grader.engine import grade, validate_spec, variant
+from grader.engine.code import caret_power_lines, parse_signature
+from grader.engine.verdict import Status
+
+INPUTS = """
+import numpy as np
+
+def make_inputs(rng, case):
+    n = {"small": 4, "big": 50, "huge": 6}[case]
+    x = rng.normal(size=(n, 3))
+    if case == "huge":
+        x = x * 1000.0
+    return {"x": x, "w": rng.normal(size=3)}
+"""
+
+
+def _spec(**overrides: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "kind": "code",
+        "function": "score",
+        "signature": "score(x, w) -> ndarray",
+        "starter": "def score(x, w):\n    ...\n",
+        "prompt": "Return x @ w.",
+        "reference": "import numpy as np\ndef score(x, w):\n    return x @ w\n",
+        "inputs": INPUTS,
+        "tests": [
+            {"name": "small", "case": "small"},
+            {"name": "big", "case": "big", "hidden": True},
+        ],
+        "tolerance": {"rtol": 1e-9, "atol": 1e-12},
+    }
+    spec.update(overrides)
+    return spec
+
+
+def _code(body: str) -> str:
+    return (
+        "import numpy as np\n\ndef score(x, w):\n"
+        + textwrap.indent(textwrap.dedent(body).strip(), "    ")
+        + "\n"
+    )
+
+
+def test_it_accepts_a_correct_function() -> None:
+    verdict = grade(_spec(), _code("return x @ w"), seed=1)
+    assert verdict.status == Status.CORRECT
+    assert verdict.score == pytest.approx(1.0)
+    assert verdict.tests is not None and all(test.passed for test in verdict.tests)
+
+
+def test_it_accepts_an_equivalent_formulation_within_tolerance() -> None:
+    verdict = grade(_spec(), _code("return np.einsum('ij,j->i', x, w)"), seed=1)
+    assert verdict.status == Status.CORRECT
+
+
+def test_it_reports_a_syntax_error_with_its_line() -> None:
+    verdict = grade(_spec(), "import numpy as np\n\ndef score(x, w)\n    return x\n", seed=1)
+    assert verdict.status == Status.INVALID
+    assert verdict.diagnosis == "syntax_error"
+    assert "line 3" in verdict.messages[0].text
+    assert not verdict.counts_as_attempt
+
+
+def test_it_says_when_the_function_is_missing() -> None:
+    verdict = grade(_spec(), "def scores(x, w):\n    return x @ w\n", seed=1)
+    assert verdict.status == Status.INVALID
+    assert verdict.diagnosis == "missing_function"
+
+
+def test_it_shows_a_traceback_from_the_students_code_only() -> None:
+    verdict = grade(_spec(), _code("y = x.T\nreturn y @ np.ones(7)"), seed=1)
+    assert verdict.status == Status.INCORRECT
+    assert verdict.diagnosis == "exception"
+    text = verdict.messages[0].text
+    assert "ValueError" in text and "line 5" in text and "y @ np.ones(7)" in text
+    assert "sandbox_zygote" not in text and "grader" not in text
+
+
+def test_a_hidden_test_reveals_no_values_or_exception_text() -> None:
+    source = _code("if x.shape[0] > 10:\n    raise ValueError('secret ' + repr(x))\nreturn x @ w")
+    verdict = grade(_spec(), source, seed=1)
+    assert verdict.status == Status.INCORRECT
+    assert verdict.tests is not None
+    visible, hidden, caret = verdict.tests
+    assert visible.passed and not hidden.passed and hidden.hidden and caret.passed
+    assert "secret" not in json.dumps(verdict.to_dict())
+    assert "Hidden test 'big'" in verdict.messages[0].text
+    assert verdict.score == pytest.approx(2 / 3)
+
+
+def test_it_names_the_largest_error_and_where_it_is() -> None:
+    verdict = grade(_spec(), _code("out = x @ w\nout[2] += 0.5\nreturn out"), seed=1)
+    assert verdict.diagnosis == "wrong_values"
+    assert "largest error 0.5 at index 2" in verdict.messages[0].text
+
+
+def test_it_reports_a_wrong_shape() -> None:
+    verdict = grade(_spec(), _code("return (x @ w)[:, None]"), seed=1)
+    assert verdict.diagnosis == "wrong_shape"
+    assert "(4, 1)" in verdict.messages[0].text and "(4,)" in verdict.messages[0].text
+
+
+def test_it_reports_an_integer_dtype() -> None:
+    verdict = grade(_spec(), _code("return (x @ w).astype(int)"), seed=1)
+    assert verdict.diagnosis == "wrong_dtype"
+
+
+def test_it_reports_a_list_instead_of_an_array_by_its_values() -> None:
+    verdict = grade(_spec(), _code("return list(x @ w)"), seed=1)
+    assert verdict.status == Status.CORRECT  # a list of the right floats is accepted as numbers
+
+
+def test_it_reports_a_mutated_input() -> None:
+    verdict = grade(
+        _spec(),
+        _code("x *= 1.0\nx[0, 0] = 99.0\nreturn np.zeros(len(x)) + (x @ w) * 0 + 1"),
+        seed=1,
+    )
+    assert verdict.status == Status.INCORRECT
+    verdict = grade(_spec(), _code("out = x @ w\nw[0] = 0.0\nreturn out"), seed=1)
+    assert verdict.diagnosis == "mutated_input"
+    assert "changed its input w" in verdict.messages[0].text
+
+
+def test_mutation_is_allowed_when_the_check_is_off() -> None:
+    spec = _spec(checks={"no_mutation": False})
+    assert (
+        grade(spec, _code("out = x @ w\nw[0] = 0.0\nreturn out"), seed=1).status == Status.CORRECT
+    )
+
+
+def test_it_flags_caret_used_as_a_power() -> None:
+    spec = _spec(reference="def score(x, w):\n    return (x @ w) ** 2\n")
+    verdict = grade(spec, _code("return (x @ w) ^ 2"), seed=1)
+    assert verdict.status == Status.INCORRECT
+    assert "caret_power" in [message.code for message in verdict.messages]
+    assert any("bitwise XOR" in message.text for message in verdict.messages)
+
+
+def test_caret_between_masks_is_not_a_power() -> None:
+    assert caret_power_lines(
+        __import__("ast").parse("a = (x > 0) ^ (y > 0)\nb = x ^ 2\nc ^= 3")
+    ) == [2, 3]
+
+
+def test_it_checks_stability_on_extreme_inputs() -> None:
+    spec = _spec(
+        reference="import numpy as np\ndef score(x, w):\n    m = x.max(axis=1)\n    return m + np.log(np.exp(x - m[:, None]).sum(axis=1))\n",
+        checks={"stability": {"case": "huge", "feedback": "Subtract the maximum first."}},
+    )
+    naive = _code("return np.log(np.exp(x).sum(axis=1))")
+    verdict = grade(spec, naive, seed=2)
+    assert verdict.status == Status.INCORRECT
+    assert verdict.diagnosis == "unstable"
+    assert "Subtract the maximum first." in verdict.messages[0].text
+    stable = _code("m = x.max(axis=1)\nreturn m + np.log(np.exp(x - m[:, None]).sum(axis=1))")
+    assert grade(spec, stable, seed=2).status == Status.CORRECT
+
+
+def test_it_checks_a_gradient_by_finite_differences() -> None:
+    spec = _spec(
+        signature="score(x, w) -> ndarray",
+        reference="def score(x, w):\n    return x.sum(axis=0) * 0 + x.T @ (x @ w) * 2\n",
+        checks={
+            "gradient": {
+                "forward": "import numpy as np\ndef forward(x, w):\n    return np.sum((x @ w) ** 2)\n",
+                "wrt": ["w"],
+                "case": "small",
+            }
+        },
+    )
+    assert grade(spec, _code("return 2 * x.T @ (x @ w)"), seed=3).status == Status.CORRECT
+    verdict = grade(spec, _code("return x.T @ (x @ w)"), seed=3)
+    assert "gradient_check" in [message.code for message in verdict.messages]
+
+
+def test_it_names_the_wrong_part_of_a_tuple() -> None:
+    spec = _spec(
+        signature="score(x, w) -> (total, mean)",
+        reference="def score(x, w):\n    return float((x @ w).sum()), float((x @ w).mean())\n",
+    )
+    verdict = grade(spec, _code("s = x @ w\nreturn float(s.sum()), float(s.sum())"), seed=1)
+    assert verdict.status == Status.INCORRECT
+    assert verdict.messages[0].text.split(": ", 1)[1].startswith("mean is wrong")
+    verdict = grade(spec, _code("return float((x @ w).sum())"), seed=1)
+    assert verdict.diagnosis == "wrong_type"
+    assert "(total, mean)" in verdict.messages[0].text
+
+
+def test_a_fast_reference_fails_a_slow_loop() -> None:
+    spec = _spec(
+        inputs=INPUTS.replace('"huge": 6', '"huge": 6, "speed": 60000'),
+        checks={"speed": {"case": "speed", "max_slowdown": 10, "margin_ms": 20}},
+    )
+    loop = _code(
+        "out = np.zeros(len(x))\nfor i in range(len(x)):\n    for j in range(3):\n        out[i] += x[i, j] * w[j]\nreturn out"
+    )
+    verdict = grade(spec, loop, seed=1)
+    assert verdict.diagnosis == "too_slow"
+    assert "slower than a vectorised solution" in verdict.messages[0].text
+    assert verdict.score == pytest.approx(3 / 4)  # small, big and caret pass; speed fails
+    assert grade(spec, _code("return x @ w"), seed=1).status == Status.CORRECT
+
+
+def test_the_same_seed_gives_the_same_verdict_and_another_seed_other_inputs() -> None:
+    wrong = _code("out = x @ w\nout[0] += 1e-3\nreturn out")
+    first = grade(_spec(), wrong, seed=9).messages[0].text
+    assert grade(_spec(), wrong, seed=9).messages[0].text == first
+    assert grade(_spec(), wrong, seed=10).messages[0].text != first
+
+
+def test_it_attaches_a_known_mistakes_feedback() -> None:
+    spec = _spec(
+        mistakes=[
+            {"code": _code("return x.sum(axis=1)"), "feedback": "Multiply by w, do not just add."}
+        ]
+    )
+    verdict = grade(spec, _code("return np.sum(x, axis=1)"), seed=1)
+    assert verdict.messages[0].code == "known_mistake"
+    assert verdict.messages[0].text == "Multiply by w, do not just add."
+
+
+def test_a_broken_spec_is_a_grader_error_not_the_students() -> None:
+    verdict = grade(_spec(reference="def other():\n    pass\n"), _code("return x @ w"), seed=1)
+    assert verdict.status == Status.ERROR
+    assert not verdict.counts_as_attempt
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"reference": "def other(x, w):\n    return x\n"}, "does not define score"),
+        (
+            {"inputs": "def make_inputs(rng, case):\n    return {'x': 1}\n"},
+            "must return a dict with keys",
+        ),
+        (
+            {"inputs": "def make_inputs(rng, case):\n    raise KeyError(case)\n"},
+            "generators or reference fail",
+        ),
+        ({"checks": {"speediness": True}}, "unknown check"),
+        ({"checks": {"gradient": {"wrt": ["x"]}}}, "needs forward"),
+        ({"checks": {"stability": {"name": "x"}}}, "needs a case"),
+        ({"signature": "scored(x, w)"}, "signature names scored"),
+        (
+            {"tests": [{"name": "only hidden", "case": "small", "hidden": True}]},
+            "at least one test must be visible",
+        ),
+        ({"starter": "def score(x, w)\n"}, "starter has a syntax error"),
+        ({"mistakes": [{"code": "def score(x, w):\n    return x\n"}]}, "needs code and feedback"),
+        ({"tests": []}, "tests is missing"),
+    ],
+)
+def test_validate_reports_problems_in_words(overrides: dict[str, Any], fragment: str) -> None:
+    problems = validate_spec(_spec(**overrides))
+    assert any(fragment in problem for problem in problems), problems
+
+
+def test_validate_accepts_a_sound_spec() -> None:
+    assert validate_spec(_spec()) == []
+
+
+def test_variant_returns_the_prompt_and_reference() -> None:
+    assert variant(_spec(), 5) == {
+        "parameters": {},
+        "prompt": "Return x @ w.",
+        "reference": _spec()["reference"],
+        "reference_latex": None,
+    }
+
+
+def test_parse_signature_reads_tuple_returns() -> None:
+    assert parse_signature("linear_backward(x, W, b, grad_out) -> (dx, dW, db)") == (
+        "linear_backward",
+        ["x", "W", "b", "grad_out"],
+        ["dx", "dW", "db"],
+    )
