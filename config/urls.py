@@ -8,4 +8,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("course.urls")),
     path("", include("grader.urls")),
+    path("instructor/exercises/", include("grader.urls_instructor")),
 ]
