@@ -74,6 +74,10 @@ class VBarChart:
     bar_width: int
     maximum: int
 
+    @property
+    def half_bar(self) -> float:
+        return self.bar_width / 2
+
 
 def vbar_chart(
     items: list[tuple[str, int]], *, plot_height: int = 90, bar_width: int = 26, gap: int = 8

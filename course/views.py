@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from course import selectors, services
+from course import selectors, selectors_groups, selectors_progress, services
 from course.forms import SignupForm
 
 
@@ -78,14 +78,20 @@ def lesson_detail(request: HttpRequest, module_slug: str, lesson_slug: str) -> H
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    skills = selectors_progress.learner_mastery(user=request.user)
     return render(
         request,
         "course/dashboard.html",
         {
             "continuation": selectors.continue_where_left_off(user=request.user),
             "tracks": selectors.enrolled_track_progress(user=request.user),
-            "skills": selectors.skill_progress(user=request.user),
+            "skills": skills,
+            "skills_chart": selectors_progress.mastery_chart(skills),
             "all_tracks": selectors.track_list(),
+            "group_weeks": selectors_groups.this_week_for_user(user=request.user),
+            "reply_notices": selectors_groups.new_replies_for_user(user=request.user),
+            "review": selectors_progress.review_queue(user=request.user),
+            "activity": selectors_progress.learner_activity(user=request.user),
         },
     )
 

@@ -1,0 +1,314 @@
+"""Pages of study groups: joining, the schedule, the progress board, questions and progress tables."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from course import selectors
+from course import selectors_groups as groups
+from course import services_groups as services
+from course.forms_groups import (
+    GroupCreateForm,
+    GroupForm,
+    ReplyForm,
+    ScheduleEntryForm,
+    ThreadForm,
+)
+from course.models import User
+
+
+def _csv_response(filename: str, rows: list[list[str]]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    for row in rows:
+        # A leading =, +, - or @ would run as a formula in a spreadsheet.
+        writer.writerow([f"'{cell}" if cell[:1] in ("=", "+", "-", "@") else cell for cell in row])
+    return response
+
+
+@login_required
+@require_GET
+def group_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "course/groups/list.html",
+        {
+            "memberships": groups.group_list_for_user(user=request.user),
+            "listed": groups.group_list_listed(user=request.user),
+        },
+    )
+
+
+@login_required
+def group_create(request: HttpRequest) -> HttpResponse:
+    form = GroupCreateForm(request.POST or None, initial={"track": request.GET.get("track")})
+    if request.method == "POST" and form.is_valid():
+        group = services.group_create(creator=request.user, **form.cleaned_data)
+        messages.success(request, "Your group is ready. Share the invite link with your friends.")
+        return redirect("group_settings", group.pk)
+    return render(request, "course/groups/create.html", {"form": form})
+
+
+@login_required
+@require_GET
+def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
+    group, membership = groups.group_get_visible(group_id=group_id, user=request.user)
+    if membership is None:
+        return render(request, "course/groups/about.html", {"group": group, "invite": None})
+    plans = [p for p in groups.this_week_for_user(user=request.user) if p.group.pk == group.pk]
+    return render(
+        request,
+        "course/groups/detail.html",
+        {
+            "group": group,
+            "membership": membership,
+            "plan": plans[0] if plans else None,
+            "schedule": groups.group_schedule(group=group),
+            "threads": groups.thread_list(group=group)[:5],
+            "members": groups.group_members(group=group),
+        },
+    )
+
+
+@login_required
+@require_POST
+def group_join(request: HttpRequest, group_id: int) -> HttpResponse:
+    group, membership = groups.group_get_visible(group_id=group_id, user=request.user)
+    if membership is None:
+        services.group_join(group=group, user=request.user)
+        messages.success(request, f"You joined {group.name}.")
+    return redirect(group)
+
+
+@login_required
+def group_invite(request: HttpRequest, code: str) -> HttpResponse:
+    group = groups.group_get_by_invite(code=code)
+    if request.method == "POST":
+        services.group_join(group=group, user=request.user)
+        messages.success(request, f"You joined {group.name}.")
+        return redirect(group)
+    if group.memberships.filter(user=request.user).exists():
+        return redirect(group)
+    return render(request, "course/groups/about.html", {"group": group, "invite": code})
+
+
+@login_required
+@require_GET
+def group_join_code(request: HttpRequest) -> HttpResponse:
+    code = request.GET.get("code", "").strip()
+    if code:
+        # Accept a pasted link as well as the bare code.
+        return redirect("group_invite", code.rstrip("/").rsplit("/", 1)[-1])
+    return render(request, "course/groups/join_code.html")
+
+
+@login_required
+@require_POST
+def group_leave(request: HttpRequest, group_id: int) -> HttpResponse:
+    membership = groups.group_get_for_member(group_id=group_id, user=request.user)
+    services.group_leave(group=membership.group, user=request.user)
+    messages.info(request, f"You left {membership.group.name}.")
+    return redirect("group_list")
+
+
+@login_required
+def group_settings(request: HttpRequest, group_id: int) -> HttpResponse:
+    membership = groups.group_get_for_facilitator(group_id=group_id, user=request.user)
+    group = membership.group
+    initial = {"name": group.name, "description": group.description, "privacy": group.privacy}
+    form = GroupForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.group_update(group=group, **form.cleaned_data)
+        messages.success(request, "Group settings saved.")
+        return redirect("group_settings", group.pk)
+    invite_url = request.build_absolute_uri(reverse("group_invite", args=[group.invite_code]))
+    return render(
+        request,
+        "course/groups/settings.html",
+        {
+            "group": group,
+            "membership": membership,
+            "form": form,
+            "invite_url": invite_url,
+            "members": groups.group_members(group=group),
+        },
+    )
+
+
+@login_required
+@require_POST
+def group_rotate_invite(request: HttpRequest, group_id: int) -> HttpResponse:
+    membership = groups.group_get_for_facilitator(group_id=group_id, user=request.user)
+    services.group_rotate_invite(group=membership.group)
+    messages.success(request, "New invite link created; the old one no longer works.")
+    return redirect("group_settings", group_id)
+
+
+@login_required
+@require_POST
+def group_member_role(request: HttpRequest, group_id: int, user_id: int) -> HttpResponse:
+    membership = groups.group_get_for_facilitator(group_id=group_id, user=request.user)
+    member = get_object_or_404(User, pk=user_id)
+    try:
+        services.membership_set_role(
+            group=membership.group, member=member, role=request.POST.get("role", "")
+        )
+        messages.success(request, f"{member.username} is now a {request.POST['role']}.")
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+    return redirect("group_settings", group_id)
+
+
+@login_required
+@require_POST
+def group_visibility(request: HttpRequest, group_id: int) -> HttpResponse:
+    membership = groups.group_get_for_member(group_id=group_id, user=request.user)
+    hidden = request.POST.get("hide_details") == "1"
+    services.membership_set_hidden(membership=membership, hidden=hidden)
+    if hidden:
+        messages.info(request, "Your details are hidden; the board counts you only in totals.")
+    else:
+        messages.info(request, "Your progress now shows on the group board.")
+    return redirect("group_board", group_id)
+
+
+@login_required
+def group_schedule(request: HttpRequest, group_id: int) -> HttpResponse:
+    membership = groups.group_get_for_member(group_id=group_id, user=request.user)
+    group = membership.group
+    form = ScheduleEntryForm(request.POST or None, track=group.track)
+    if request.method == "POST":
+        if not membership.is_facilitator:
+            raise PermissionDenied("Only the group's facilitators plan the schedule.")
+        if form.is_valid():
+            services.schedule_entry_create(group=group, **form.cleaned_data)
+            messages.success(request, f"{form.cleaned_data['module'].title} is on the schedule.")
+            return redirect("group_schedule", group_id)
+    context = {"group": group, "membership": membership, "form": form}
+    context["schedule"] = groups.group_schedule(group=group)
+    return render(request, "course/groups/schedule.html", context)
+
+
+@login_required
+@require_POST
+def group_schedule_delete(request: HttpRequest, group_id: int, entry_id: int) -> HttpResponse:
+    membership = groups.group_get_for_facilitator(group_id=group_id, user=request.user)
+    entry = groups.schedule_entry_get_for_facilitator(membership=membership, entry_id=entry_id)
+    services.schedule_entry_delete(entry=entry)
+    messages.info(request, "Removed from the schedule.")
+    return redirect("group_schedule", group_id)
+
+
+@login_required
+@require_GET
+def group_board(request: HttpRequest, group_id: int) -> HttpResponse:
+    membership = groups.group_get_for_member(group_id=group_id, user=request.user)
+    board = groups.group_board(group=membership.group, viewer=request.user)
+    return render(
+        request,
+        "course/groups/board.html",
+        {"group": membership.group, "membership": membership, "board": board},
+    )
+
+
+@login_required
+def thread_list(request: HttpRequest, group_id: int) -> HttpResponse:
+    membership = groups.group_get_for_member(group_id=group_id, user=request.user)
+    group = membership.group
+    modules = groups.lesson_and_exercise_choices(track=group.track)
+    form = ThreadForm(request.POST or None, modules=modules, initial=request.GET.dict())
+    if request.method == "POST" and form.is_valid():
+        lesson, exercise = form.topic_objects()
+        thread = services.thread_create(
+            group=group,
+            author=request.user,
+            title=form.cleaned_data["title"],
+            body=form.cleaned_data["body"],
+            lesson=lesson,
+            exercise=exercise,
+        )
+        return redirect(thread)
+    context = {"group": group, "membership": membership, "form": form}
+    return render(
+        request,
+        "course/groups/threads.html",
+        {**context, "threads": groups.thread_list(group=group)},
+    )
+
+
+@login_required
+def thread_detail(request: HttpRequest, group_id: int, thread_id: int) -> HttpResponse:
+    membership = groups.group_get_for_member(group_id=group_id, user=request.user)
+    thread = groups.thread_get_for_member(membership=membership, thread_id=thread_id)
+    form = ReplyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        post = services.post_create(
+            thread=thread, author=request.user, body=form.cleaned_data["body"]
+        )
+        return redirect(f"{thread.get_absolute_url()}#post-{post.pk}")
+    services.thread_mark_read(thread=thread, user=request.user)
+    posts = groups.thread_posts(thread=thread, viewer=request.user)
+    return render(
+        request,
+        "course/groups/thread_detail.html",
+        {
+            "group": membership.group,
+            "membership": membership,
+            "thread": thread,
+            "posts": posts,
+            "form": form,
+        },
+    )
+
+
+@login_required
+@require_POST
+def post_helpful(request: HttpRequest, group_id: int, post_id: int) -> HttpResponse:
+    membership = groups.group_get_for_member(group_id=group_id, user=request.user)
+    post = groups.post_get_for_member(membership=membership, post_id=post_id)
+    services.post_set_helpful(
+        post=post, user=request.user, helpful=request.POST.get("helpful") == "1"
+    )
+    if request.htmx:
+        post = next(
+            p
+            for p in groups.thread_posts(thread=post.thread, viewer=request.user)
+            if p.pk == post.pk
+        )
+        return render(
+            request,
+            "course/groups/thread_detail.html#helpful",
+            {"group": membership.group, "post": post},
+        )
+    return redirect(f"{post.thread.get_absolute_url()}#post-{post.pk}")
+
+
+@login_required
+@require_GET
+def group_progress(request: HttpRequest, group_id: int) -> HttpResponse:
+    group = groups.group_get_for_insight(group_id=group_id, user=request.user)
+    table = groups.group_progress_table(group=group)
+    if request.GET.get("format") == "csv":
+        return _csv_response(f"group-{group.pk}-progress.csv", table.csv_rows())
+    return render(request, "course/groups/progress.html", {"group": group, "table": table})
+
+
+@login_required
+@require_GET
+def track_progress(request: HttpRequest, slug: str) -> HttpResponse:
+    if not request.user.is_instructor:
+        raise PermissionDenied("Only instructors can see class progress.")
+    track = selectors.track_get(slug=slug)
+    table = groups.track_progress_table(track=track)
+    if request.GET.get("format") == "csv":
+        return _csv_response(f"track-{track.slug}-progress.csv", table.csv_rows())
+    return render(request, "course/groups/track_progress.html", {"track": track, "table": table})
