@@ -266,7 +266,7 @@ def tokenize(text: str, limits: Limits) -> list[Token]:
         if _is_name_start(ch):
             start = i
             while i < len(text) and (_is_name_start(text[i]) or text[i] in DIGITS):
-                if text[i] in _GREEK_BY_CHAR:
+                if text[i] in _GREEK_BY_CHAR or text[i] in _SUPERSCRIPTS or text[i] == "ᵀ":
                     break  # "xσ" reads as x then σ
                 i += 1
             tokens.append(Token("name", text[start:i], start))

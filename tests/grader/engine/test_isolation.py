@@ -1,0 +1,154 @@
+"""Hostile answers through the public grade(): answered within the deadline, worker still serving."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from grader import engine
+from grader.engine import Status, isolation
+
+EXERCISES = Path(__file__).resolve().parents[3] / "exercises"
+SIGMOID = yaml.safe_load(
+    (EXERCISES / "everyday-derivatives/02-activations/sigmoid-derivative.yaml").read_text(
+        encoding="utf-8"
+    )
+)
+STEPS = yaml.safe_load(
+    (EXERCISES / "everyday-derivatives/02-activations/sigmoid-derivative-steps.yaml").read_text(
+        encoding="utf-8"
+    )
+)
+WITH_FACTORIAL = {**SIGMOID, "functions": ["exp", "log", "factorial", "gamma"]}
+PWNED = Path("/tmp/pwned")
+
+HOSTILE: list[tuple[str, dict[str, Any], str]] = [
+    ("import-system", SIGMOID, "__import__('os').system('touch /tmp/pwned')"),
+    ("dunder-class", SIGMOID, "().__class__.__bases__[0].__subclasses__()"),
+    ("eval-call", SIGMOID, "eval('1')"),
+    ("exec-call", SIGMOID, "exec(\"open('/tmp/pwned','w')\")"),
+    ("lambda", SIGMOID, "(lambda: __import__('os'))()"),
+    ("semicolon", SIGMOID, "x; import os"),
+    ("exponent-tower", SIGMOID, "10^10^10"),
+    ("exponent-tower-stars", SIGMOID, "9**9**9**9"),
+    ("big-power", SIGMOID, "(x+1)^10000"),
+    ("factorial-bomb", WITH_FACTORIAL, "factorial(10^9)"),
+    ("factorial-bomb-power", WITH_FACTORIAL, "factorial(10^10^10)"),
+    ("gamma-bomb", WITH_FACTORIAL, "gamma(10^9)"),
+    ("deep-nesting", SIGMOID, "(" * 500 + "x" + ")" * 500),
+    ("deep-calls", SIGMOID, "exp(" * 300 + "x" + ")" * 300),
+    ("deep-minus", SIGMOID, "-" * 5000 + "x"),
+    ("100kB", SIGMOID, "x+" * 50_000 + "x"),
+    ("100kB-one-name", SIGMOID, "x" * 100_000),
+    ("long-number", SIGMOID, "9" * 5000),
+    ("many-nodes", SIGMOID, "+".join(["sigma(x)"] * 300)),
+    ("huge-literal-exponent", SIGMOID, "1e999999999"),
+    ("derivation-bomb", STEPS, "\n".join(["diff(diff(diff(exp(x^2), x), x), x)"] * 40)),
+    ("derivation-many-lines", STEPS, "\n".join(["sigma(x)"] * 500)),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_worker() -> None:
+    isolation.warm_up()
+
+
+@pytest.fixture(autouse=True)
+def no_pwned_file() -> Iterator[None]:
+    PWNED.unlink(missing_ok=True)
+    yield
+    assert not PWNED.exists(), "an answer ran code"
+
+
+@pytest.mark.parametrize(("case", "exercise", "answer"), HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_input_is_answered_quickly_and_the_worker_keeps_serving(
+    case: str, exercise: dict[str, Any], answer: str
+) -> None:
+    started = time.perf_counter()
+    verdict = engine.grade(exercise, answer, seed=0)
+    elapsed = time.perf_counter() - started
+    assert elapsed < isolation.limits.deadline_s + 1.0
+    assert verdict.status in (Status.INVALID, Status.INCORRECT, Status.TIMEOUT), verdict.messages
+    assert verdict.status != Status.CORRECT
+    assert verdict.messages and verdict.messages[0].text
+    follow_up = engine.grade(SIGMOID, "sigma(x)(1-sigma(x))", seed=0)
+    assert follow_up.status == Status.CORRECT
+
+
+def test_a_check_past_its_deadline_is_killed_and_reported_as_timeout() -> None:
+    old = isolation.limits.deadline_s
+    isolation.configure(deadline_s=0.001)
+    try:
+        started = time.perf_counter()
+        verdict = engine.grade(SIGMOID, "sigma(x)(1-sigma(x))", seed=0)
+        assert time.perf_counter() - started < 1.0
+    finally:
+        isolation.configure(deadline_s=old)
+    assert verdict.status == Status.TIMEOUT
+    assert "took longer than" in verdict.messages[0].text
+    assert engine.grade(SIGMOID, "sigma(x)(1-sigma(x))", seed=0).status == Status.CORRECT
+
+
+def test_a_child_stuck_outside_python_is_killed_at_the_deadline() -> None:
+    def stuck() -> dict[str, Any]:
+        import signal
+
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        time.sleep(30)
+        return {}
+
+    started = time.perf_counter()
+    outcome = isolation.run_in_child(stuck, deadline_s=0.3)
+    assert outcome.failure == "timeout"
+    assert time.perf_counter() - started < 2.0
+
+
+def test_a_child_over_its_memory_budget_reports_memory() -> None:
+    def greedy() -> dict[str, Any]:
+        blocks = [bytearray(64 * 1024 * 1024) for _ in range(64)]
+        return {"size": len(blocks)}
+
+    outcome = isolation.run_in_child(greedy, deadline_s=10, memory_mb=256)
+    assert outcome.failure == "memory"
+
+
+def test_a_child_killed_for_memory_becomes_a_clear_too_large_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from grader.engine import symbolic
+
+    monkeypatch.setattr(
+        symbolic, "run_in_child", lambda compute: isolation.ChildOutcome(failure="memory")
+    )
+    verdict = engine.grade(SIGMOID, "sigma(x)(1-sigma(x))", seed=0)
+    assert verdict.status == Status.INVALID
+    assert verdict.messages[0].code == "too_large"
+    assert "too large to check" in verdict.messages[0].text
+
+
+def test_a_crashing_child_is_an_error_not_a_hang() -> None:
+    def crash() -> dict[str, Any]:
+        os._exit(3)
+
+    outcome = isolation.run_in_child(crash, deadline_s=5)
+    assert outcome.failure == "crashed"
+
+
+def test_the_child_result_comes_back_as_json() -> None:
+    outcome = isolation.run_in_child(lambda: {"pid": os.getpid()}, deadline_s=5)
+    assert outcome.result is not None
+    assert outcome.result["pid"] != os.getpid()
+
+
+def test_warm_up_is_idempotent_and_grading_stays_fast() -> None:
+    isolation.warm_up()
+    isolation.warm_up()
+    verdict = engine.grade(SIGMOID, "sigma(x)(1-sigma(x))", seed=0)
+    assert verdict.status == Status.CORRECT
+    assert verdict.elapsed_ms > 0
