@@ -258,8 +258,11 @@ def submission_requeue_stuck(*, now: datetime | None = None) -> SweepReport:
         status=Submission.Status.RUNNING, claimed_at__lt=running_cutoff
     )
     report = SweepReport(requeued=[], failed=[])
-    for row in Submission.objects.filter(stuck).values(
-        "pk", "status", "tries", "enqueued_at", "claimed_at"
+    # Oldest first, so a learner's answers are graded (and their attempts numbered) in order.
+    for row in (
+        Submission.objects.filter(stuck)
+        .order_by("enqueued_at", "pk")
+        .values("pk", "status", "tries", "enqueued_at", "claimed_at")
     ):
         # Each update repeats the stuck condition, so a submission that moved on meanwhile is left alone.
         guard = Submission.objects.filter(
@@ -295,6 +298,8 @@ def submission_requeue_stuck(*, now: datetime | None = None) -> SweepReport:
                 row["tries"] + 1,
                 row["status"],
             )
-    for submission in Submission.objects.filter(pk__in=report.requeued):
+    for submission in Submission.objects.filter(pk__in=report.requeued).order_by(
+        "enqueued_at", "pk"
+    ):
         submission_enqueue(submission=submission)
     return report

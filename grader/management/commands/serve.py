@@ -12,25 +12,59 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from config.settings import describe_backends
+
+
+def worker_command(*, queues: list[str], concurrency: int, beat: bool, name: str) -> list[str]:
+    """Return the command line of a Celery grader worker consuming the given queues."""
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--queues",
+        ",".join(queues),
+        "--concurrency",
+        str(concurrency),
+        "--hostname",
+        f"{name}@%h",
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if beat:
+        command += ["--beat", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")]
+    return command
+
 
 class Command(BaseCommand):
-    help = "Start the development web server and a Celery grader worker (with its scheduler) together."
+    help = (
+        "Start the development web server and a Celery grader worker (with its scheduler) together."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
         parser.add_argument("--concurrency", type=int, default=2, help="grader worker processes")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self.stdout.write(settings.describe_backends())
-        python = sys.executable
-        worker = [
-            python, "-m", "celery", "-A", "config", "worker", "--beat",
-            "--queues", "symbolic,code", "--concurrency", str(options["concurrency"]),
-            "--loglevel", "INFO", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
+        self.stdout.write(describe_backends())
+        worker = worker_command(
+            queues=[settings.GRADER_SYMBOLIC_QUEUE, settings.GRADER_CODE_QUEUE],
+            concurrency=options["concurrency"],
+            beat=True,
+            name="serve",
+        )
+        web = [sys.executable, "manage.py", "runserver", options["addrport"], "--noreload"]
+        children = [
+            subprocess.Popen(worker, start_new_session=True),  # noqa: S603 - our own argv
+            subprocess.Popen(web, start_new_session=True),  # noqa: S603 - our own argv
         ]
-        web = [python, "manage.py", "runserver", options["addrport"], "--noreload"]
-        children = [subprocess.Popen(worker, start_new_session=True), subprocess.Popen(web, start_new_session=True)]
-        self.stdout.write(f"Serving http://{options['addrport']}/ — press Ctrl-C to stop the server and the worker.")
+        self.stdout.write(
+            f"Serving http://{options['addrport']}/ — press Ctrl-C to stop the server and the worker."
+        )
         try:
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
