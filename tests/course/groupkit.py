@@ -64,7 +64,7 @@ def build_catalogue(*, modules: int = 2, exercises_per_module: int = 3) -> Catal
                 title=f"Exercise {m}.{e}",
                 kind=Exercise.Kind.EXPRESSION,
                 order=e,
-                spec={"prompt": "p", "answer": "x"},
+                spec={"prompt": f"Find the {m}.{e} thing", "answer": f"REFERENCE-ANSWER-{m}-{e}"},
             )
             for e in range(exercises_per_module)
         ]
