@@ -8,5 +8,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("course.urls")),
     path("", include("grader.urls")),
+    path("", include("grader.urls_insight")),
     path("instructor/exercises/", include("grader.urls_instructor")),
 ]
