@@ -126,7 +126,10 @@ def grade_derivation(problem: Problem, spec: dict[str, Any], answer: str, *, see
         values = check.values(expr)
         if not _agree(check, previous_values, values):
             before = "the start" if line.number == 1 else f"line {line.number - 1}"
-            flags = audit_flags(False, symbolic_audit(previous_expr, expr, problem.audit_seconds))
+            audit = symbolic_audit(
+                previous_expr, expr, problem.audit_seconds, numeric_correct=False
+            )
+            flags = audit_flags(False, audit)
             mistakes = build_mistakes(problem, builder, spec)
             diagnosis = check.known_mistake(values, mistakes) or best_effort(
                 check.diagnose, values, previous_values, previous_expr
@@ -177,7 +180,9 @@ def _judge_final(
     last_line, last_tree = parsed_lines[-1]
     last_values = check.values(expressions[-1])
     reaches_target = check.agrees(last_values) and _agree(check, check.values(target), last_values)
-    audit = symbolic_audit(check.reference, expressions[-1], problem.audit_seconds)
+    audit = symbolic_audit(
+        check.reference, expressions[-1], problem.audit_seconds, numeric_correct=reaches_target
+    )
     flags = audit_flags(reaches_target, audit)
     min_lines = int(spec.get("min_lines", 2))
     problems = []

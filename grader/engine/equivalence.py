@@ -156,16 +156,24 @@ def time_budget(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def symbolic_audit(reference: sympy.Expr, answer: sympy.Expr, seconds: float) -> str:
+def symbolic_audit(
+    reference: sympy.Expr, answer: sympy.Expr, seconds: float, *, numeric_correct: bool
+) -> str:
     """Return "equal", "different" or "unknown" from SymPy simplification within a time limit.
 
     "different" only when the difference simplifies to a non-zero number: a leftover expression
-    is not proof of difference (simplify misses true identities), so it gives "unknown".
+    is not proof of a difference (simplify misses true identities), so it gives "unknown".
+    After a numeric "correct" the audit tries hard (a proven non-zero difference means a false
+    accept); after a numeric "incorrect" it only expands the difference, because simplify can
+    not prove a difference and a full run on every wrong answer would double the check's time.
     """
+    simplifiers = (_cheap_simplify, sympy.simplify) if numeric_correct else (sympy.expand,)
     try:
         with time_budget(seconds):
             difference = reference - answer
-            for simplifier in (_cheap_simplify, sympy.simplify):
+            if difference == 0:
+                return "equal"
+            for simplifier in simplifiers:
                 residual = simplifier(difference)
                 if residual == 0:
                     return "equal"

@@ -122,12 +122,139 @@ def _apply_function(func: str, args: list[sympy.Expr]) -> sympy.Expr:
     raise ValueError(f"the function {func} has no scalar meaning")
 
 
+_MPMATH_FUNCTIONS: dict[type, Callable[..., Any]] = {
+    sympy.exp: mpmath.exp,
+    sympy.log: mpmath.log,
+    sympy.sin: mpmath.sin,
+    sympy.cos: mpmath.cos,
+    sympy.tan: mpmath.tan,
+    sympy.sinh: mpmath.sinh,
+    sympy.cosh: mpmath.cosh,
+    sympy.tanh: mpmath.tanh,
+    sympy.sech: mpmath.sech,
+    sympy.csch: mpmath.csch,
+    sympy.coth: mpmath.coth,
+    sympy.sec: mpmath.sec,
+    sympy.csc: mpmath.csc,
+    sympy.cot: mpmath.cot,
+    sympy.asin: mpmath.asin,
+    sympy.acos: mpmath.acos,
+    sympy.atan: mpmath.atan,
+    sympy.asinh: mpmath.asinh,
+    sympy.acosh: mpmath.acosh,
+    sympy.atanh: mpmath.atanh,
+    sympy.erf: mpmath.erf,
+    sympy.erfc: mpmath.erfc,
+    sympy.gamma: mpmath.gamma,
+    sympy.loggamma: mpmath.loggamma,
+    sympy.factorial: mpmath.factorial,
+    sympy.binomial: mpmath.binomial,
+    sympy.Abs: abs,
+    sympy.sign: mpmath.sign,
+}
+
+PointFunction = Callable[[list[Any]], Any]
+
+
+class NotCompilable(Exception):
+    """The expression holds something the closure compiler does not know; use lambdify."""
+
+
+def _undefined(point: list[Any]) -> Any:
+    raise ZeroDivisionError
+
+
+def compile_to_mpmath(expr: sympy.Expr, symbols: list[sympy.Symbol]) -> PointFunction:
+    """Return a function of a point built from closures over expr's tree.
+
+    Much cheaper to build than lambdify (no printing, no exec), which matters because a check
+    evaluates the answer, the reference, the listed mistakes and the diagnostic factors.
+    """
+    index = {symbol: i for i, symbol in enumerate(symbols)}
+    with mpmath.workdps(WORKING_DIGITS):
+        return _compile(expr, index)
+
+
+def _constant(expr: sympy.Expr) -> PointFunction:
+    if expr.is_Integer or expr.is_Rational:
+        exact = mpmath.mpf(int(expr.p)) / int(expr.q)
+        return lambda point: exact
+    if expr is sympy.pi or expr is sympy.E:
+        known = mpmath.mpf(mpmath.pi if expr is sympy.pi else mpmath.e)
+        return lambda point: known
+    value = expr.evalf(WORKING_DIGITS + 5)
+    if value.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan) or not value.is_number:
+        return _undefined
+    real, imaginary = value.as_real_imag()
+    if not (real.is_Number and imaginary.is_Number):
+        raise NotCompilable
+    number = mpmath.mpf(str(real))
+    if imaginary != 0:
+        number = mpmath.mpc(number, mpmath.mpf(str(imaginary)))
+    return lambda point: number
+
+
+def _compile(expr: sympy.Expr, index: dict[sympy.Symbol, int]) -> PointFunction:
+    if expr.is_Symbol:
+        if expr not in index:
+            raise NotCompilable
+        position = index[expr]
+        return lambda point: point[position]
+    if not expr.free_symbols:
+        return _constant(expr)
+    args = [_compile(arg, index) for arg in expr.args]
+    if expr.is_Add:
+
+        def add(point: list[Any]) -> Any:
+            total = args[0](point)
+            for term in args[1:]:
+                total += term(point)
+            return total
+
+        return add
+    if expr.is_Mul:
+
+        def multiply(point: list[Any]) -> Any:
+            product = args[0](point)
+            for factor in args[1:]:
+                product *= factor(point)
+            return product
+
+        return multiply
+    if expr.is_Pow:
+        base, exponent = args
+        if expr.exp.is_Integer:
+            power = int(expr.exp)
+            return lambda point: base(point) ** power
+        return lambda point: mpmath.power(base(point), exponent(point))
+    if isinstance(expr, sympy.Max | sympy.Min):
+        pick = max if isinstance(expr, sympy.Max) else min
+        return lambda point: pick(_real(f(point)) for f in args)
+    function = _MPMATH_FUNCTIONS.get(type(expr))
+    if function is None:
+        raise NotCompilable
+    if len(args) == 1:
+        only = args[0]
+        return lambda point: function(only(point))
+    return lambda point: function(*(f(point) for f in args))
+
+
+def _real(value: Any) -> Any:
+    if isinstance(value, mpmath.mpc):
+        raise ValueError("max/min of a complex value")
+    return value
+
+
 class Evaluator:
     """Evaluate one SymPy expression at points with 30-digit mpmath arithmetic."""
 
     def __init__(self, expr: sympy.Expr, symbols: list[sympy.Symbol]) -> None:
         self.expr = expr
-        self.function = sympy.lambdify(symbols, expr, modules="mpmath")
+        try:
+            compiled = compile_to_mpmath(expr, symbols)
+            self.function: Callable[..., Any] = lambda *point: compiled(list(point))
+        except NotCompilable:
+            self.function = sympy.lambdify(symbols, expr, modules="mpmath")
 
     def at(self, point: list[Any]) -> complex | None:
         """Return the value at a point, or None where it is undefined or not finite."""

@@ -83,7 +83,7 @@ class Problem:
     rtol: float = 1e-8
     atol: float = 1e-12
     samples: int = 20
-    audit_seconds: float = 0.3
+    audit_seconds: float = 0.2
     wrt: str | None = None
     size_names: tuple[str, ...] = field(default_factory=tuple)
 
@@ -135,7 +135,7 @@ def read_problem(spec: dict[str, Any], seed: int | None) -> Problem:
         rtol=_positive_number(tolerance.get("rtol", 1e-8), "tolerance.rtol"),
         atol=_positive_number(tolerance.get("atol", 1e-12), "tolerance.atol"),
         samples=int(_positive_number(spec.get("samples", 20), "samples")),
-        audit_seconds=_positive_number(spec.get("audit_seconds", 0.3), "audit_seconds"),
+        audit_seconds=_positive_number(spec.get("audit_seconds", 0.2), "audit_seconds"),
         wrt=normalise_name(str(spec["wrt"])) if spec.get("wrt") is not None else None,
         size_names=tuple(sizes),
     )

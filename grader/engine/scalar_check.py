@@ -15,6 +15,7 @@ from grader.engine.diagnosis import (
     diagnose_scalar,
 )
 from grader.engine.equivalence import (
+    AuditTimeout,
     Samples,
     Value,
     as_json_number,
@@ -24,10 +25,13 @@ from grader.engine.equivalence import (
     format_value,
     matches,
     nice_points,
+    time_budget,
 )
 from grader.engine.expressions import Evaluator, ScalarBuilder
 from grader.engine.parse import Node
 from grader.engine.problem import Problem
+
+FACTOR_SECONDS = 0.05
 
 
 @dataclass
@@ -75,14 +79,7 @@ class ScalarCheck:
         found = diagnose_scalar(reference, values, self._factor_candidates())
         if found is not None:
             return found
-        factors = [
-            factor
-            for factor in sympy.Mul.make_args(sympy.factor_terms(reference_expr))
-            if factor.free_symbols and not factor.is_number
-        ]
-        if len(factors) == 1:
-            factors = [f for f in sympy.Mul.make_args(sympy.factor(factors[0])) if f.free_symbols]
-        factor_values = [self.values(factor) for factor in factors[:6]]
+        factor_values = [self.values(factor) for factor in _factors(reference_expr)[:6]]
         return diagnose_missing_factor(reference, values, factor_values)
 
     def _factor_candidates(self) -> dict[str, list[Any]]:
@@ -134,6 +131,23 @@ class ScalarCheck:
                 "text": text[0].upper() + text[1:] + ".",
             }
         return None
+
+
+def _factors(expr: sympy.Expr) -> list[sympy.Expr]:
+    """Return the non-constant factors of expr, factoring it within a small time budget."""
+    factors = [f for f in sympy.Mul.make_args(expr) if f.free_symbols]
+    try:
+        with time_budget(FACTOR_SECONDS):
+            factored = [f for f in sympy.Mul.make_args(sympy.factor_terms(expr)) if f.free_symbols]
+            if len(factored) == 1:
+                factored = [
+                    f for f in sympy.Mul.make_args(sympy.factor(factored[0])) if f.free_symbols
+                ]
+            if len(factored) > len(factors):
+                factors = factored
+    except (AuditTimeout, ArithmeticError, ValueError, TypeError, RecursionError):
+        pass
+    return factors
 
 
 def _ratio(numerator: Any, denominator: Any) -> Any:

@@ -157,7 +157,7 @@ def grade_expression(problem: Problem, spec: dict[str, Any], answer: str, *, see
         return undetermined(parsed)
     values = check.values(student)
     correct = check.agrees(values)
-    audit = symbolic_audit(reference, student, problem.audit_seconds)
+    audit = symbolic_audit(reference, student, problem.audit_seconds, numeric_correct=correct)
     flags = audit_flags(correct, audit)
     if correct:
         return Verdict(

@@ -1,0 +1,185 @@
+"""Time symbolic checks in a warm worker (fork per check) against a fresh interpreter per check.
+
+`python -m benchmarks symbolic`. The corpus is the five contract exercises with correct answers,
+their known mistakes, generic near misses and unreadable input, plus hostile input. Figures are
+printed (median, p95) with the ratio measured in the same run; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmarks.stats import print_table, ratio, summarize
+from grader import engine
+from grader.engine import isolation
+
+ROOT = Path(__file__).resolve().parent.parent
+EXERCISES = {
+    "sigmoid-derivative": "everyday-derivatives/02-activations/sigmoid-derivative.yaml",
+    "sigmoid-derivative-steps": "everyday-derivatives/02-activations/sigmoid-derivative-steps.yaml",
+    "gaussian-variance-mle": "likelihood-and-mle/02-gaussian-mle/gaussian-variance-mle.yaml",
+    "least-squares-gradient": "matrix-calculus/02-least-squares-and-layouts/least-squares-gradient.yaml",
+    "quadratic-form-gradient": "matrix-calculus/01-linear-and-quadratic-forms/quadratic-form-gradient.yaml",
+}
+EXTRA_ANSWERS = {
+    "sigmoid-derivative": [
+        ("sigma(x)(1-sigma(x))", "correct"),
+        ("2 sigma(x)(1 - sigma(x))", "incorrect"),
+        ("sigma(x)(1-sigma(x)) + 1e-6", "incorrect"),
+        ("sigma(x)", "incorrect"),
+        ("sigma(x)(1-sigma(x)", "invalid"),
+        ("xy", "invalid"),
+    ],
+    "sigmoid-derivative-steps": [
+        (
+            "= exp(-x)/(1+exp(-x))^2\n= sigma(x) exp(-x)/(1+exp(-x))\n= 2 sigma(x)(1-sigma(x))",
+            "incorrect",
+        ),
+        ("= exp(-x)/(1+exp(-x))^2\n= (1+exp(-x)\n= sigma(x)", "invalid"),
+    ],
+    "gaussian-variance-mle": [
+        ("S2/n - S1^2/n^2", "correct"),
+        ("2 (S2/n - (S1/n)^2)", "incorrect"),
+        ("S2 - S1^2", "incorrect"),
+    ],
+    "least-squares-gradient": [
+        ("2 A'(A x - b)", "correct"),
+        ("-2 A^T (A x - b)", "incorrect"),
+        ("2 (A x - b)^T A", "invalid"),
+    ],
+    "quadratic-form-gradient": [
+        ("B x + B^T x", "correct"),
+        ("3 B x", "incorrect"),
+        ("x^T (B + B^T)", "invalid"),
+    ],
+}
+HOSTILE = [
+    ("sigmoid-derivative", "__import__('os').system('touch /tmp/pwned')"),
+    ("sigmoid-derivative", "10^10^10"),
+    ("sigmoid-derivative", "(x+1)^10000"),
+    ("sigmoid-derivative", "(" * 500 + "x" + ")" * 500),
+    ("sigmoid-derivative", "x+" * 50_000 + "x"),
+    ("sigmoid-derivative-steps", "\n".join(["diff(diff(exp(x^2), x), x)"] * 40)),
+]
+ROUNDS = 5
+FRESH_SUBSET = 8
+FRESH_SCRIPT = """
+import json, sys
+sys.path.insert(0, {root!r})
+from grader import engine
+spec, answer = json.loads(sys.stdin.read())
+print(json.dumps(engine.grade(spec, answer, seed=0).to_dict()))
+"""
+
+
+def load_corpus() -> tuple[dict[str, dict[str, Any]], list[tuple[str, str, str]]]:
+    """Return the specs and the (exercise, answer, expected status) checks."""
+    specs = {
+        slug: yaml.safe_load((ROOT / "exercises" / path).read_text(encoding="utf-8"))
+        for slug, path in EXERCISES.items()
+    }
+    checks: list[tuple[str, str, str]] = []
+    for slug, spec in specs.items():
+        checks.extend((slug, str(answer), "correct") for answer in spec.get("also_correct", []))
+        if spec["kind"] != "derivation":
+            checks.append((slug, str(spec["answer"]), "correct"))
+        checks.extend((slug, str(m["answer"]), "incorrect") for m in spec.get("mistakes", []))
+        checks.extend((slug, answer, status) for answer, status in EXTRA_ANSWERS[slug])
+    return specs, checks
+
+
+def time_warm(
+    specs: dict[str, dict[str, Any]], checks: list[tuple[str, str, str]]
+) -> dict[str, Any]:
+    """Grade every check ROUNDS times in this warm process; return timings and wrong verdicts."""
+    samples: dict[str, list[float]] = {"all": []}
+    wrong: list[str] = []
+    for _ in range(ROUNDS):
+        for slug, answer, expected in checks:
+            started = time.perf_counter()
+            verdict = engine.grade(specs[slug], answer, seed=0)
+            elapsed = (time.perf_counter() - started) * 1000
+            samples["all"].append(elapsed)
+            samples.setdefault(specs[slug]["kind"], []).append(elapsed)
+            if verdict.status != expected:
+                wrong.append(f"{slug}: {answer!r} graded {verdict.status}, expected {expected}")
+    return {"samples": samples, "wrong": sorted(set(wrong))}
+
+
+def time_fresh(specs: dict[str, dict[str, Any]], checks: list[tuple[str, str, str]]) -> list[float]:
+    """Grade a subset, each in a freshly spawned interpreter (import, warm-up, fork, check)."""
+    step = max(1, len(checks) // FRESH_SUBSET)
+    subset = checks[::step][:FRESH_SUBSET]
+    script = FRESH_SCRIPT.format(root=str(ROOT))
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    samples = []
+    for slug, answer, expected in subset:
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            input=json.dumps([specs[slug], answer]),
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        samples.append((time.perf_counter() - started) * 1000)
+        status = json.loads(result.stdout)["status"]
+        if status != expected:
+            print(f"  fresh interpreter disagreed: {slug} {answer!r} -> {status}")
+    return samples
+
+
+def time_hostile(specs: dict[str, dict[str, Any]]) -> list[float]:
+    """Grade each hostile input, then check the worker still answers a normal check."""
+    samples = []
+    for slug, answer in HOSTILE:
+        started = time.perf_counter()
+        verdict = engine.grade(specs[slug], answer, seed=0)
+        samples.append((time.perf_counter() - started) * 1000)
+        follow_up = engine.grade(specs["sigmoid-derivative"], "sigma(x)(1-sigma(x))", seed=0)
+        print(
+            f"  hostile {answer[:40]!r:<44} -> {verdict.status:<10} "
+            f"{samples[-1]:8.1f} ms; worker still serving: {follow_up.status == 'correct'}"
+        )
+    return samples
+
+
+def main() -> None:
+    specs, checks = load_corpus()
+    started = time.perf_counter()
+    isolation.warm_up()
+    print(
+        f"warm-up in the parent: {(time.perf_counter() - started) * 1000:.0f} ms (once per worker)"
+    )
+    engine.grade(specs["sigmoid-derivative"], "sigma(x)", seed=0)
+    warm = time_warm(specs, checks)
+    fresh = time_fresh(specs, checks)
+    hostile = time_hostile(specs)
+    rows = [summarize("warm worker, fork per check (all)", warm["samples"]["all"])]
+    for kind in ("expression", "matrix", "derivation"):
+        rows.append(summarize(f"warm worker, fork per check ({kind})", warm["samples"][kind]))
+    fresh_row = summarize("fresh interpreter per check (subset)", fresh)
+    rows.append(fresh_row)
+    rows.append(summarize("hostile input, fork per check", hostile))
+    print_table(f"symbolic checks: {len(checks)} answers x {ROUNDS} rounds", rows)
+    overall = rows[0]
+    print(
+        f"\n  fresh interpreter / warm worker (median): {ratio(fresh_row, overall):.1f}x"
+        f"\n  targets: p50 <= 30 ms ({'met' if overall['p50'] <= 30 else 'missed'}), "
+        f"p95 <= 150 ms ({'met' if overall['p95'] <= 150 else 'missed'})"
+    )
+    if warm["wrong"]:
+        print("\n  verdicts that differ from the corpus:")
+        for line in warm["wrong"]:
+            print(f"    {line}")
+    else:
+        print(f"  every verdict matched the corpus ({len(checks)} answers; no false accept)")
