@@ -111,9 +111,14 @@ class _Document:
             problem = getattr(exc, "problem", None) or str(exc)
             raise ContentError([Problem(path, line, f"not valid YAML: {problem}")]) from None
         self.lines: dict[str, int] = {}
+        self.item_lines: dict[str, list[int]] = {}
         if isinstance(node, yaml.MappingNode):
-            for key_node, _ in node.value:
+            for key_node, value_node in node.value:
                 self.lines[str(key_node.value)] = key_node.start_mark.line + 1 + line_offset
+                if isinstance(value_node, yaml.SequenceNode):
+                    self.item_lines[str(key_node.value)] = [
+                        item.start_mark.line + 1 + line_offset for item in value_node.value
+                    ]
         if self.data is None:
             self.data = {}
         if not isinstance(self.data, dict):
@@ -125,6 +130,7 @@ class _Document:
         doc = cls.__new__(cls)
         doc.path, doc.data, doc.line_offset = path, data, node.start_mark.line
         doc.lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+        doc.item_lines = {}
         return doc
 
     def line(self, key: str | None = None) -> int:
@@ -343,9 +349,7 @@ def read_exercise(
             doc.problem("kind", f"kind must be one of {', '.join(EXERCISE_KINDS)}, not '{kind}'")
         )
     reader.text("prompt")
-    hints = doc.data.get("hints", [])
-    if not isinstance(hints, list) or not all(isinstance(h, str) and h.strip() for h in hints):
-        problems.append(doc.problem("hints", "'hints' must be a list of non-empty texts"))
+    _check_texts(doc, "hints", problems)
     hint_after = reader.integer("hint_after", 1)
     if hint_after < 0:
         problems.append(doc.problem("hint_after", "'hint_after' cannot be negative"))
@@ -369,6 +373,27 @@ def read_exercise(
                 key = message.split(":", 1)[0].split(" ", 1)[0].strip("'\"")
                 problems.append(doc.problem(key if key in doc.lines else "kind", message))
     return exercise
+
+
+def _check_texts(doc: _Document, key: str, problems: list[Problem]) -> None:
+    """Check that a field is a list of non-empty texts, naming the line of each bad item."""
+    items = doc.data.get(key, [])
+    if not isinstance(items, list):
+        problems.append(
+            doc.problem(key, f"'{key}' must be a list of texts, one per line starting with '- '")
+        )
+        return
+    lines = doc.item_lines.get(key, [])
+    for i, item in enumerate(items):
+        if isinstance(item, str) and item.strip():
+            continue
+        line = lines[i] if i < len(lines) else doc.line(key)
+        why = (
+            "YAML read it as a mapping because it contains ': ' — put the text in quotes"
+            if isinstance(item, dict)
+            else "it must be non-empty text"
+        )
+        problems.append(Problem(doc.path, line, f"{key} item {i + 1} is not text: {why}"))
 
 
 def _spec_validator() -> Callable[[dict[str, Any]], list[str]] | None:

@@ -104,3 +104,16 @@ def test_every_file_of_the_real_course_is_well_formed(settings) -> None:  # noqa
     assert len(course.tracks) == 2
     assert {t.slug for t in course.tracks} == {"applied", "research"}
     assert len(course.lessons) >= 28
+
+
+def test_it_explains_a_hint_that_yaml_read_as_a_mapping(course_dir: Path) -> None:
+    path = course_dir / "basics" / "01-first-steps" / "square-derivative.yaml"
+    path.write_text(
+        path.read_text().replace("  - Bring the 2 down.", "  - Shapes first, like x: n by 1.")
+    )
+    line = path.read_text().splitlines().index("  - Shapes first, like x: n by 1.") + 1
+    (problem,) = problems_of(course_dir)
+    assert problem == (
+        f"{path}:{line}: hints item 2 is not text: YAML read it as a mapping because it contains ': ' "
+        "— put the text in quotes"
+    )
