@@ -123,7 +123,7 @@ def time_fresh(specs: dict[str, dict[str, Any]], checks: list[tuple[str, str, st
     samples = []
     for slug, answer, expected in subset:
         started = time.perf_counter()
-        result = subprocess.run(
+        result = subprocess.run(  # noqa: S603 - our own interpreter and script
             [sys.executable, "-c", script],
             input=json.dumps([specs[slug], answer]),
             capture_output=True,
@@ -135,6 +135,16 @@ def time_fresh(specs: dict[str, dict[str, Any]], checks: list[tuple[str, str, st
         status = json.loads(result.stdout)["status"]
         if status != expected:
             print(f"  fresh interpreter disagreed: {slug} {answer!r} -> {status}")
+    return samples
+
+
+def time_bare_fork(rounds: int = 50) -> list[float]:
+    """Time fork + exit + wait with no work: the floor this machine puts under every check."""
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        isolation.run_in_child(dict)
+        samples.append((time.perf_counter() - started) * 1000)
     return samples
 
 
@@ -161,6 +171,7 @@ def main() -> None:
         f"warm-up in the parent: {(time.perf_counter() - started) * 1000:.0f} ms (once per worker)"
     )
     engine.grade(specs["sigmoid-derivative"], "sigma(x)", seed=0)
+    bare = time_bare_fork()
     warm = time_warm(specs, checks)
     fresh = time_fresh(specs, checks)
     hostile = time_hostile(specs)
@@ -170,7 +181,10 @@ def main() -> None:
     fresh_row = summarize("fresh interpreter per check (subset)", fresh)
     rows.append(fresh_row)
     rows.append(summarize("hostile input, fork per check", hostile))
+    rows.append(summarize("fork + exit in a child, no check (floor)", bare))
     print_table(f"symbolic checks: {len(checks)} answers x {ROUNDS} rounds", rows)
+    load = os.getloadavg()[0]
+    print(f"\n  load average during the run: {load:.1f} on {os.cpu_count()} CPUs")
     overall = rows[0]
     print(
         f"\n  fresh interpreter / warm worker (median): {ratio(fresh_row, overall):.1f}x"

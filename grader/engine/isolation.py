@@ -173,7 +173,10 @@ def _collect(pid: int, read_end: int, deadline: float) -> ChildOutcome:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        _, status = os.waitpid(pid, 0)
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:  # a SIGCHLD handler in the parent reaped it first
+            status = 0
     if timed_out:
         return ChildOutcome(failure="timeout")
     try:

@@ -10,6 +10,7 @@ Public interface (called through grader.engine.grade / preview / variant / valid
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -30,7 +31,8 @@ from grader.engine.verdict import Message, Status, Verdict
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MAX_ANSWER_CHARS = 20_000
+# The same environment variable (and default) as config/settings.py, read without Django.
+MAX_ANSWER_CHARS = int(os.environ.get("GRADER_MAX_ANSWER_BYTES") or 20_000)
 AUDIT_DISAGREEMENT = "audit_disagreement"
 
 
@@ -86,6 +88,7 @@ def _verdict_from(outcome: ChildOutcome) -> Verdict:
             "Your answer is too large to check (it needed too much memory). Write it in a "
             "simpler form.",
         )
+    logger.error("symbolic check failed in its child: %s %s", outcome.failure, outcome.detail)
     return Verdict(
         status=Status.ERROR,
         messages=[
@@ -321,6 +324,12 @@ def validate_symbolic_spec(spec: dict[str, Any]) -> list[str]:
         problem = read_problem(spec, 0)
     except SpecError as exc:
         return [*problems, str(exc)]
+    for variable in problem.scalars.values():
+        if variable.domain == "integer" and variable.high - variable.low < 4:
+            problems.append(
+                f"variable {variable.name}: an integer sample range with fewer than 5 values "
+                "cannot tell answers apart"
+            )
     missing = placeholders(str(spec.get("prompt", ""))) - set(problem.parameters)
     if missing:
         problems.append(

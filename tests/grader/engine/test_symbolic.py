@@ -464,6 +464,10 @@ def test_the_contract_exercises_are_valid(relative: str) -> None:
         ({"prompt": "Use {{k}}."}, "undeclared parameters: k"),
         ({"parameters": {"k": {"integer": [5, 1]}}}, "parameter k: low 5 is above high 1"),
         ({"kind": "essay"}, "kind must be one of"),
+        (
+            {"variables": {"x": {"domain": "integer", "sample": [1, 3]}}},
+            "variable x: an integer sample range with fewer than 5 values",
+        ),
     ],
 )
 def test_validation_names_the_problem(change: dict[str, Any], problem: str) -> None:
