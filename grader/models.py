@@ -7,7 +7,9 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 
+from course.markdown import render_markdown
 from course.models import Exercise
 from grader.engine import CODE_KINDS, Verdict
 
@@ -24,6 +26,14 @@ HEADLINES = {
 }
 # Messages the headline already says, and the counterexample shown as a table instead.
 REDUNDANT_MESSAGES = frozenset({"correct", "incorrect"})
+
+
+def inline_markdown(text: str) -> SafeString:
+    """Render a feedback message (Markdown with $math$, as authors write it) as inline HTML."""
+    html = render_markdown(text).strip()
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        html = html[3:-4]
+    return mark_safe(html)  # noqa: S308 - render_markdown escapes raw HTML and sanitises
 
 
 class Submission(models.Model):
@@ -108,7 +118,11 @@ class Submission(models.Model):
         headline, tone = HEADLINES.get(status, HEADLINES["error"])
         counterexample = verdict.get("counterexample") or None
         messages = [
-            {**message, "diagnosis": message.get("code") == verdict.get("diagnosis")}
+            {
+                **message,
+                "html": inline_markdown(str(message.get("text", ""))),
+                "diagnosis": message.get("code") == verdict.get("diagnosis"),
+            }
             for message in verdict.get("messages", [])
             if message.get("code") not in REDUNDANT_MESSAGES
             and not (counterexample and message.get("code") == "counterexample")

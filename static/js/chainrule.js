@@ -20,7 +20,8 @@
     });
   }
 
-  window.chainrule = { renderMath: renderMath };
+  // Other scripts (the code editor) may have registered on window.chainrule already: keep them.
+  window.chainrule = Object.assign(window.chainrule || {}, { renderMath: renderMath });
 
   document.addEventListener("DOMContentLoaded", function () {
     renderMath(document);

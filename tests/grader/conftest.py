@@ -1,13 +1,25 @@
-"""Fixtures for the grading pipeline: a small lesson with one exercise of each queue's kind."""
+"""Fixtures for the grading pipeline: exercises of each queue's kind, and real worker processes."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import kombu.pools
 import pytest
+import redis
 import yaml
+from django.conf import settings
+from django.db import connection
 
+from config.celery import app
 from course.models import Exercise, Lesson, Module, Track, TrackModule
 
 SIGMOID_SPEC: dict[str, Any] = {
@@ -21,9 +33,30 @@ SIGMOID_SPEC: dict[str, Any] = {
     "hint_after": 1,
 }
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def exercise_file_spec(slug: str) -> dict[str, Any]:
+    """Return the spec of one of the course's contract exercises, read from its file."""
+    path = next(ROOT.glob(f"exercises/*/*/{slug}.yaml"))
+    return yaml.safe_load(path.read_text())
+
+
+def contract_exercise(lesson: Lesson, slug: str) -> Exercise:
+    """Store a contract exercise from its file under its public slug."""
+    spec = exercise_file_spec(slug)
+    return Exercise.objects.create(
+        lesson=lesson,
+        slug=slug,
+        title=spec["title"],
+        kind=spec["kind"],
+        order=int(spec.get("order", 1)),
+        spec=spec,
+    )
+
+
 # The contract exercise itself, so the code grader sees a real spec.
-RELU_FILE = next(Path(__file__).resolve().parents[2].glob("exercises/*/*/relu-backward.yaml"))
-RELU_SPEC: dict[str, Any] = yaml.safe_load(RELU_FILE.read_text())
+RELU_SPEC: dict[str, Any] = exercise_file_spec("relu-backward")
 
 SIGMOID_RIGHT = "sigma(x)*(1-sigma(x))"
 SIGMOID_WRONG = "sigma(x)"
@@ -63,3 +96,185 @@ def relu(lesson: Lesson) -> Exercise:
         order=2,
         spec=RELU_SPEC,
     )
+
+
+REDIS_DB = 11
+REDIS_START = [
+    "redis-server",
+    "--daemonize",
+    "yes",
+    "--bind",
+    "127.0.0.1",
+    "-::1",
+    "--port",
+    "6379",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    "/var/lib/redis",
+    "--logfile",
+    "/var/log/redis/ci.log",
+]
+
+
+def redis_answers() -> bool:
+    try:
+        return bool(redis.Redis(host="127.0.0.1", port=6379, socket_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+def redis_start() -> None:
+    """Start the machine's Redis and wait until it answers."""
+    if not redis_answers():
+        subprocess.run(REDIS_START, check=True, capture_output=True)
+    wait_for(redis_answers, timeout=10, what="Redis to answer")
+
+
+def redis_stop() -> None:
+    """Stop Redis without saving, so every message in it is gone, as after a crash."""
+    subprocess.run(["redis-cli", "shutdown", "nosave"], capture_output=True)
+    wait_for(lambda: not redis_answers(), timeout=10, what="Redis to stop")
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Worker:
+    """A real `celery worker --beat` process on the test's queues, database and Redis db."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, name: str) -> None:
+        self.log_path = log_path
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--beat",
+            "--schedule",
+            str(log_path.with_suffix(".schedule")),
+            "--queues",
+            f"{env['GRADER_SYMBOLIC_QUEUE']},{env['GRADER_CODE_QUEUE']}",
+            "--concurrency",
+            "1",
+            "--hostname",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ]
+        self.log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(self.ready, timeout=60, what=f"worker {name} to start (log: {log_path})")
+
+    def ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.output()}")
+        return " ready." in self.output()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes at once, like a machine losing power."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def database_name() -> str:
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite" and connection.creation.is_in_memory_db(name):
+        pytest.skip(
+            "needs a database the worker process can share: set DATABASE_URL to PostgreSQL "
+            "(the test database here is SQLite in memory)"
+        )
+    return name
+
+
+@pytest.fixture
+def broker(settings, database_name: str) -> Iterator[str]:
+    """Point this process at a Redis database and queue names of the test's own."""
+    redis_start()
+    tag = f"it{os.getpid()}"
+    settings.GRADER_SYMBOLIC_QUEUE = f"{tag}-symbolic"
+    settings.GRADER_CODE_QUEUE = f"{tag}-code"
+    url = f"redis://127.0.0.1:6379/{REDIS_DB}"
+    previous = app.conf.broker_url
+    _use_broker(url)
+    redis.Redis(db=REDIS_DB).flushdb()
+    yield url
+    # Whatever happened in the test, leave Redis running for everyone else.
+    redis_start()
+    redis.Redis(db=REDIS_DB).flushdb()
+    _use_broker(previous)
+
+
+def _use_broker(url: str) -> None:
+    app.conf.broker_url = url
+    # Drop every cached connection and producer, so the next task is sent to the new broker.
+    kombu.pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def start_worker(broker: str, database_name: str, tmp_path: Path) -> Iterator[Callable[[], Worker]]:
+    """Start workers on demand; stop every one of them at the end."""
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{database_name}",
+        "DATABASE_TEST_NAME": "",
+        "DB_CONN_MAX_AGE": "0",
+        "CELERY_BROKER_URL": broker,
+        "GRADER_SYMBOLIC_QUEUE": settings.GRADER_SYMBOLIC_QUEUE,
+        "GRADER_CODE_QUEUE": settings.GRADER_CODE_QUEUE,
+        "GRADER_SWEEP_SECONDS": "1",
+        "GRADER_QUEUED_STUCK_SECONDS": "3",
+        "GRADER_RUNNING_STUCK_SECONDS": "8",
+        "GRADER_TASK_SOFT_TIME_LIMIT": "6",
+        "GRADER_TASK_TIME_LIMIT": "7",
+        "PYTHONUNBUFFERED": "1",
+    }
+    workers: list[Worker] = []
+
+    def start() -> Worker:
+        worker = Worker(env, tmp_path / f"worker{len(workers)}.log", f"it{len(workers)}")
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    for worker in workers:
+        shutil.copy(worker.log_path, tmp_path / f"kept-{worker.log_path.name}")

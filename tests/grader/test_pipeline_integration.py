@@ -8,49 +8,29 @@ use their own Redis database and queue names, so other runs on the same Redis ar
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import kombu.pools
 import pytest
-import redis
 from django.conf import settings
-from django.db import connection
 
 from benchmarks.bench_pipeline import StudentSession
-from config.celery import app
 from course.models import Exercise, ExerciseProgress, User
 from grader.models import Submission
 from tests.factories import PASSWORD
-from tests.grader.conftest import RELU_RIGHT, SIGMOID_RIGHT, SIGMOID_WRONG
+from tests.grader.conftest import (
+    RELU_RIGHT,
+    SIGMOID_RIGHT,
+    SIGMOID_WRONG,
+    redis_start,
+    redis_stop,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
-REDIS_DB = 11
-REDIS_START = [
-    "redis-server",
-    "--daemonize",
-    "yes",
-    "--bind",
-    "127.0.0.1",
-    "-::1",
-    "--port",
-    "6379",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--dir",
-    "/var/lib/redis",
-    "--logfile",
-    "/var/log/redis/ci.log",
-]
 # Answer that keeps its grader busy for a few seconds (five test calls of one second each).
 SLOW_RELU = (
     "import time\nimport numpy as np\n\n"
@@ -58,167 +38,6 @@ SLOW_RELU = (
     "    time.sleep(1.0)\n"
     "    return grad_out * (x > 0)\n"
 )
-
-
-def redis_answers() -> bool:
-    try:
-        return bool(redis.Redis(host="127.0.0.1", port=6379, socket_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
-def redis_start() -> None:
-    """Start the machine's Redis and wait until it answers."""
-    if not redis_answers():
-        subprocess.run(REDIS_START, check=True, capture_output=True)
-    wait_for(redis_answers, timeout=10, what="Redis to answer")
-
-
-def redis_stop() -> None:
-    """Stop Redis without saving, so every message in it is gone, as after a crash."""
-    subprocess.run(["redis-cli", "shutdown", "nosave"], capture_output=True)
-    wait_for(lambda: not redis_answers(), timeout=10, what="Redis to stop")
-
-
-def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-class Worker:
-    """A real `celery worker --beat` process on the test's queues, database and Redis db."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, name: str) -> None:
-        self.log_path = log_path
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--beat",
-            "--schedule",
-            str(log_path.with_suffix(".schedule")),
-            "--queues",
-            f"{env['GRADER_SYMBOLIC_QUEUE']},{env['GRADER_CODE_QUEUE']}",
-            "--concurrency",
-            "1",
-            "--hostname",
-            f"{name}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-        ]
-        self.log = log_path.open("ab")
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_for(self.ready, timeout=60, what=f"worker {name} to start (log: {log_path})")
-
-    def ready(self) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.output()}")
-        return " ready." in self.output()
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def kill(self) -> None:
-        """SIGKILL the worker and its pool processes at once, like a machine losing power."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
-
-
-@pytest.fixture
-def database_name() -> str:
-    name = connection.settings_dict["NAME"]
-    if connection.vendor == "sqlite" and connection.creation.is_in_memory_db(name):
-        pytest.skip(
-            "needs a database the worker process can share: set DATABASE_URL to PostgreSQL "
-            "(the test database here is SQLite in memory)"
-        )
-    return name
-
-
-@pytest.fixture
-def broker(settings, database_name: str) -> Iterator[str]:
-    """Point this process at a Redis database and queue names of the test's own."""
-    redis_start()
-    tag = f"it{os.getpid()}"
-    settings.GRADER_SYMBOLIC_QUEUE = f"{tag}-symbolic"
-    settings.GRADER_CODE_QUEUE = f"{tag}-code"
-    url = f"redis://127.0.0.1:6379/{REDIS_DB}"
-    previous = app.conf.broker_url
-    _use_broker(url)
-    redis.Redis(db=REDIS_DB).flushdb()
-    yield url
-    # Whatever happened in the test, leave Redis running for everyone else.
-    redis_start()
-    redis.Redis(db=REDIS_DB).flushdb()
-    _use_broker(previous)
-
-
-def _use_broker(url: str) -> None:
-    app.conf.broker_url = url
-    # Drop every cached connection and producer, so the next task is sent to the new broker.
-    kombu.pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
-@pytest.fixture
-def start_worker(broker: str, database_name: str, tmp_path: Path) -> Iterator[Callable[[], Worker]]:
-    """Start workers on demand; stop every one of them at the end."""
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DEBUG": "1",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{database_name}",
-        "DATABASE_TEST_NAME": "",
-        "DB_CONN_MAX_AGE": "0",
-        "CELERY_BROKER_URL": broker,
-        "GRADER_SYMBOLIC_QUEUE": settings.GRADER_SYMBOLIC_QUEUE,
-        "GRADER_CODE_QUEUE": settings.GRADER_CODE_QUEUE,
-        "GRADER_SWEEP_SECONDS": "1",
-        "GRADER_QUEUED_STUCK_SECONDS": "3",
-        "GRADER_RUNNING_STUCK_SECONDS": "8",
-        "GRADER_TASK_SOFT_TIME_LIMIT": "6",
-        "GRADER_TASK_TIME_LIMIT": "7",
-        "PYTHONUNBUFFERED": "1",
-    }
-    workers: list[Worker] = []
-
-    def start() -> Worker:
-        worker = Worker(env, tmp_path / f"worker{len(workers)}.log", f"it{len(workers)}")
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
-    for worker in workers:
-        shutil.copy(worker.log_path, tmp_path / f"kept-{worker.log_path.name}")
 
 
 @pytest.fixture
