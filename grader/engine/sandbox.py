@@ -12,11 +12,13 @@ sandbox in development; every verdict then carries a warning.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import logging
 import os
 import select
+import shutil
 import socket
 import subprocess
 import sys
@@ -126,6 +128,7 @@ class Sandbox:
         self._control: socket.socket | None = None
         self._owner_pid = os.getpid()
         self.layers: dict[str, bool | str] = {}
+        self.scratch_base: str | None = None
         self.starts = 0
 
     # --- life cycle ------------------------------------------------------------------------------
@@ -178,6 +181,7 @@ class Sandbox:
             self.close()
             raise RuntimeError("the sandbox zygote did not start")
         self.layers = self._summarise(hello["layers"])
+        self.scratch_base = str(hello.get("scratch_base") or "") or None
         self.starts += 1
         _log_layers(self.layers)
 
@@ -200,9 +204,10 @@ class Sandbox:
     def ensure_started(self) -> None:
         """Start the zygote if it never started, died, or was inherited across a fork."""
         if self._owner_pid != os.getpid():
-            # Inherited from a parent process: its zygote is not ours to talk to.
+            # Inherited from a parent process: its zygote is not ours to talk to or clean up.
             self._process = None
             self._control = None
+            self.scratch_base = None
         if not self.alive():
             self.start()
 
@@ -219,6 +224,11 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            # A zygote that was killed could not clean up its scratch folders; do it for it.
+            base = self.scratch_base
+            if base and Path(base).name.startswith("chainrule-sandbox-"):
+                shutil.rmtree(base, ignore_errors=True)
+            self.scratch_base = None
 
     def pid(self) -> int | None:
         """Return the zygote's process id, for tests and the status command."""
@@ -381,6 +391,7 @@ def get_sandbox() -> Sandbox:
     with _sandbox_lock:
         if _sandbox is None:
             _sandbox = Sandbox()
+            atexit.register(_sandbox.close)
         sandbox = _sandbox
     with sandbox._lock:
         sandbox.ensure_started()

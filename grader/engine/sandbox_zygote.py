@@ -160,7 +160,13 @@ class Zygote:
     def serve(self) -> None:
         """Answer run requests until the worker closes the control socket."""
         self._send(
-            {"op": "hello", "pid": os.getpid(), "layers": self.layers, "python": sys.version}
+            {
+                "op": "hello",
+                "pid": os.getpid(),
+                "layers": self.layers,
+                "python": sys.version,
+                "scratch_base": self.scratch_base,
+            }
         )
         try:
             while True:

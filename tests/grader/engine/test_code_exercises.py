@@ -84,6 +84,7 @@ def test_the_exercise_keeps_its_contract(slug: str) -> None:
     assert spec["signature"] == CONTRACT[slug][1]
     assert validate_spec(spec) == []
     assert len(spec["hints"]) >= 2 and len(spec["mistakes"]) >= 2
+    assert all(isinstance(hint, str) and hint.strip() for hint in spec["hints"])
     assert any(not test.get("hidden") for test in spec["tests"])
     assert any(test.get("hidden") for test in spec["tests"])
 

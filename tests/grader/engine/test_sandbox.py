@@ -95,7 +95,6 @@ def test_a_dead_zygote_is_restarted() -> None:
     old_pid = box.pid()
     assert old_pid is not None
     os.kill(old_pid, 9)
-    os.waitpid(old_pid, 0) if False else None
     verdict = grade(RELU, RELU["reference"], seed=3)
     assert verdict.status == Status.CORRECT
     assert get_sandbox().pid() != old_pid
@@ -341,8 +340,18 @@ def test_a_timeout_is_its_own_status() -> None:
 def test_scratch_folders_are_removed_after_each_job() -> None:
     source = _submission("open('note.txt', 'w').write('mine')", "return grad_out * (x > 0)")
     assert grade(RELU, source, seed=1).status == Status.CORRECT
-    leftovers = list(Path("/tmp").glob("chainrule-sandbox-*/job-*"))
-    assert leftovers == []
+    base = get_sandbox().scratch_base
+    assert base is not None and Path(base).is_dir()
+    assert list(Path(base).iterdir()) == []
+
+
+def test_a_killed_zygotes_scratch_folder_is_removed_on_restart() -> None:
+    box = get_sandbox()
+    base, pid = box.scratch_base, box.pid()
+    assert base is not None and pid is not None
+    os.kill(pid, 9)
+    assert grade(RELU, RELU["reference"], seed=2).status == Status.CORRECT
+    assert not Path(base).exists()
 
 
 def test_the_child_cannot_import_the_project() -> None:
