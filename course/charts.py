@@ -27,8 +27,8 @@ class HBarChart:
 def hbar_chart(
     items: list[tuple[str, float, float | None]],
     *,
-    label_width: int = 230,
-    bar_width: int = 300,
+    label_width: int = 180,
+    bar_width: int = 260,
     row_height: int = 26,
 ) -> HBarChart:
     """Lay out horizontal percentage bars: (label, percent, optional marker percent) per row."""

@@ -150,7 +150,9 @@ class Activity:
 
     @property
     def chart(self) -> VBarChart:
-        return vbar_chart([(f"{w.start:%d %b}", w.attempts) for w in self.weeks])
+        return vbar_chart(
+            [(f"{w.start:%d %b}", w.attempts) for w in self.weeks], bar_width=20, gap=6
+        )
 
     @property
     def attempts_this_week(self) -> int:
