@@ -13,7 +13,6 @@ sandbox in development; every verdict then carries a warning.
 from __future__ import annotations
 
 import atexit
-import fcntl
 import json
 import logging
 import os
@@ -42,7 +41,6 @@ REQUIRED_LAYERS = (
     "seccomp",
 )
 NOBODY_UID = 65534
-PIPE_BYTES = 1 << 20
 ZYGOTE_BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[3]); "
     "from grader.engine.sandbox_zygote import main; main()"
@@ -112,6 +110,10 @@ class SandboxRun:
     output_too_large: bool = False
     unreadable: str | None = None  # why the child's report could not be read
     infrastructure_error: str | None = None  # the sandbox itself failed: not the student's fault
+
+
+class HandoverFailed(RuntimeError):
+    """The zygote did not hand over a child, so no part of the job has run."""
 
 
 class SandboxUnavailable(RuntimeError):
@@ -254,9 +256,18 @@ class Sandbox:
             if self.settings.require_full and not self.is_full():
                 raise SandboxUnavailable(str(self.layers.get("full")))
             try:
-                return self._run_locked(
-                    source, function, calls, timeout_s or self.settings.timeout_s
-                )
+                try:
+                    return self._run_locked(
+                        source, function, calls, timeout_s or self.settings.timeout_s
+                    )
+                except HandoverFailed:
+                    # The zygote died between jobs (before any child saw this job): start a
+                    # new one and try once more.
+                    logger.warning("sandbox zygote was gone; restarting it")
+                    self.start()
+                    return self._run_locked(
+                        source, function, calls, timeout_s or self.settings.timeout_s
+                    )
             except (OSError, ValueError, RuntimeError) as error:
                 logger.exception("sandbox job failed; restarting the zygote")
                 self.close()
@@ -272,16 +283,21 @@ class Sandbox:
             "memory_mb": self.settings.memory_mb,
             "file_mb": self.settings.file_mb,
             "require_full": self.settings.require_full,
+            # The CPU limit is set before the job is known; the wall-clock deadline is per job.
+            "cpu_s": max(int(self.settings.timeout_s), 10),
         }
-        job_read, job_write = os.pipe()
-        result_read, result_write = os.pipe()
-        for pipe_end in (job_write, result_read):
-            _widen_pipe(pipe_end)
+        self._control.settimeout(30)
         try:
-            socket.send_fds(self._control, [json.dumps(request).encode()], [job_read, result_write])
-        finally:
-            os.close(job_read)
-            os.close(result_write)
+            self._control.sendall(json.dumps(request).encode())
+            message, fds, _, _ = socket.recv_fds(self._control, 65536, 2)
+        except OSError as error:
+            raise HandoverFailed(str(error)) from None
+        started = json.loads(message or b"{}")
+        if started.get("op") != "started" or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            raise HandoverFailed("the sandbox zygote did not hand over a child")
+        job_write, result_read = fds
         frame = encode({"source": source, "function": function, "calls": calls})
         try:
             _write_all(job_write, frame)
@@ -323,14 +339,6 @@ def _library_paths() -> list[str]:
     import numpy
 
     return [str(Path(numpy.__file__).resolve().parent.parent)]
-
-
-def _widen_pipe(fd: int) -> None:
-    """Grow a pipe's buffer to 1 MiB so arrays cross in a few large copies, not many 64 KiB ones."""
-    try:
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except OSError:
-        pass  # a lower system maximum only costs speed
 
 
 def _write_all(fd: int, data: bytes) -> None:

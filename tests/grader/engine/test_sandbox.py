@@ -342,7 +342,9 @@ def test_scratch_folders_are_removed_after_each_job() -> None:
     assert grade(RELU, source, seed=1).status == Status.CORRECT
     base = get_sandbox().scratch_base
     assert base is not None and Path(base).is_dir()
-    assert list(Path(base).iterdir()) == []
+    # Only the next, pre-forked child's fresh folder may remain.
+    assert len(list(Path(base).iterdir())) <= 1
+    assert list(Path(base).rglob("note.txt")) == []
 
 
 def test_a_killed_zygotes_scratch_folder_is_removed_on_restart() -> None:
