@@ -122,6 +122,13 @@ POST_CASES = {
     "reply": ("/groups/{g}/threads/{t}/", {"body": "Because."}, ["login", 404, 302, 302, 404]),
     "helpful": ("/groups/{g}/posts/{p}/helpful/", {"helpful": "1"}, ["login", 404, 403, 302, 404]),
     "join_listed": ("/groups/{g}/join/", {}, ["login", 404, 302, 302, 404]),
+    # The invite code is the key: anyone logged in who holds it may join.
+    "join_invite": ("/groups/join/{code}/", {}, ["login", 302, 302, 302, 302]),
+    "create": (
+        "/groups/new/",
+        {"name": "Another", "track": "{track}", "privacy": "private"},
+        ["login", 302, 302, 302, 302],
+    ),
 }
 
 
@@ -137,10 +144,14 @@ def test_post_permissions(world: World, case: str, role: str) -> None:
         "e": world.entry_id,
         "m": world.users["member"].pk,
         "mod": module_id,
+        "code": world.group.invite_code,
+        "track": world.group.track_id,
     }
     url = url.format(**ids)
     data = {k: v.format(**ids) for k, v in data.items()}
     expect(client_for(world, role).post(url, data), wanted[ROLES.index(role)])
+    if case == "join_invite" and role != "anonymous":
+        assert world.group.memberships.filter(user=world.users[role]).exists()
 
 
 def test_only_the_post_author_cannot_mark_their_own_post(world: World) -> None:
