@@ -1,9 +1,10 @@
 """Run untrusted submissions in a warm zygote's locked-down children, from the trusted worker.
 
 One zygote per worker process, started lazily by exec with a scrubbed environment and reused;
-restarted when it dies. Per job the worker creates two pipes, hands the child's ends to the zygote
-over a Unix socket, writes the job (source + inputs) to one pipe and reads the results from the
-other, while the zygote forks the child, enforces the deadline and reports how it ended.
+restarted when it dies. The zygote keeps one child forked and locked down ahead of time; per job
+it hands the worker that child's two pipe ends over a Unix socket, the worker writes the job
+(source + inputs) to one and reads the results from the other, and the zygote enforces the
+deadline, reaps the child and reports how it ended. The job never passes through the zygote.
 
 Policy: by default every isolation layer must be active (fail closed). Set
 CHAINRULE_SANDBOX_REQUIRE_FULL=0, or call configure(require_full=False), to allow a reduced

@@ -1,9 +1,10 @@
 """The zygote: a clean interpreter with NumPy warm that forks one locked-down child per submission.
 
 Started by exec from grader.engine.sandbox with a scrubbed environment. It never reads job data:
-the worker hands it the child's two pipe ends over a Unix socket, the child reads the submission
-and its inputs from one pipe and writes its results to the other, and the zygote only forks,
-enforces the wall-clock deadline, reaps, and reports the exit status and the kernel's CPU count.
+it forks the next child ahead of time (the child applies every isolation layer, then blocks on
+its job pipe), hands the worker the job pipe's write end and the result pipe's read end over a
+Unix socket, enforces the wall-clock deadline, reaps, and reports the exit status and the
+kernel's CPU accounting.
 """
 
 from __future__ import annotations
