@@ -508,13 +508,16 @@ def track_progress_table(*, track: Track) -> ProgressTable:
 # --- Threads and notifications -----------------------------------------------------------------
 
 
-def thread_list(*, group: StudyGroup) -> list[GroupThread]:
-    """Return the group's threads, latest activity first, with reply counts."""
-    return list(
-        group.threads.select_related("author", "lesson", "exercise").annotate(
-            post_count=Count("posts")
-        )
-    )
+def thread_list(*, group: StudyGroup, topic: str = "") -> list[GroupThread]:
+    """Return the group's threads, latest activity first, with post counts.
+
+    topic narrows the list to one lesson ("lesson:<id>") or one exercise ("exercise:<id>").
+    """
+    threads = group.threads.select_related("author", "lesson", "exercise")
+    kind, _, pk = topic.partition(":")
+    if kind in ("lesson", "exercise") and pk.isdigit():
+        threads = threads.filter(**{f"{kind}_id": int(pk)})
+    return list(threads.annotate(post_count=Count("posts")))
 
 
 def thread_posts(*, thread: GroupThread, viewer: User) -> list[GroupPost]:

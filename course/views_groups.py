@@ -237,12 +237,10 @@ def thread_list(request: HttpRequest, group_id: int) -> HttpResponse:
             exercise=exercise,
         )
         return redirect(thread)
-    context = {"group": group, "membership": membership, "form": form}
-    return render(
-        request,
-        "course/groups/threads.html",
-        {**context, "threads": groups.thread_list(group=group)},
-    )
+    topic = request.GET.get("topic", "")
+    threads = groups.thread_list(group=group, topic=topic)
+    context = {"group": group, "membership": membership, "form": form, "topic": topic}
+    return render(request, "course/groups/threads.html", {**context, "threads": threads})
 
 
 @login_required

@@ -381,3 +381,21 @@ def test_threads_of_another_group_are_not_reachable(
     fay_client = groupkit.logged_in(group.memberships.get(role="facilitator").user)
     assert fay_client.post(f"/groups/{group.pk}/schedule/{entry.pk}/delete/").status_code == 404
     assert GroupScheduleEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_questions_can_be_listed_and_asked_per_exercise(
+    group: StudyGroup, student: User, catalogue: groupkit.Catalogue
+) -> None:
+    first, second, _ = catalogue.exercises[catalogue.modules[0].pk]
+    services_groups.thread_create(
+        group=group, author=student, title="About the first", body="?", exercise=first
+    )
+    services_groups.thread_create(group=group, author=student, title="General", body="?")
+    client = groupkit.logged_in(student)
+    page = client.get(f"/groups/{group.pk}/threads/?topic=exercise:{first.pk}").content.decode()
+    assert "About the first" in page and "General" not in page
+    assert f'<option value="exercise:{first.pk}" selected>' in page  # the form asks about it too
+    other = client.get(f"/groups/{group.pk}/threads/?topic=exercise:{second.pk}").content.decode()
+    assert "About the first" not in other
+    everything = client.get(f"/groups/{group.pk}/threads/?topic=nonsense").content.decode()
+    assert "About the first" in everything and "General" in everything
