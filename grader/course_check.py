@@ -1,10 +1,10 @@
 """Check course exercises end to end through the real grader, for authors and CI.
 
-For every exercise in scope: the file must load (with file and line for each problem); over several
-seeds, each variant must build and repeat neither itself nor be undefined; the reference answer and
-every `also_correct` form must grade correct; every known mistake must grade non-correct with its
-feedback among the messages the student sees. Any verdict the grader cannot decide (undetermined,
-timeout, error) is a problem too. Nothing is written anywhere.
+For every exercise in scope: the file must load (each problem with its file and line); over several
+seeds, each variant must build with a defined reference, and the variants must not all be the same;
+the reference answer and every `also_correct` form must grade correct; every known mistake must grade
+non-correct with its feedback among the messages the student sees. A verdict the grader cannot decide
+(undetermined, timeout, error) is a problem too. Nothing is written anywhere.
 """
 
 from __future__ import annotations
@@ -415,12 +415,16 @@ def _variant_reference(
     lines: _FieldLines,
     written: list[_Expectation],
 ) -> list[_Expectation]:
-    """Return the variant's reference as the student would type it, when it differs from the file's.
+    """Return the variant's reference as a student would type it, for exercises with parameters.
 
-    With parameters filled in, this is the answer a student of this variant gives. A derivation's
+    With the parameters filled in, this is the answer a student of this variant gives. A derivation's
     reference (its start and target) is not an answer: its `also_correct` derivations are.
     """
-    if drawn is None or spec.get("kind") not in ("expression", "matrix"):
+    if (
+        drawn is None
+        or not drawn.get("parameters")
+        or spec.get("kind") not in ("expression", "matrix")
+    ):
         return []
     text = str(drawn.get("reference") or "").strip()
     if not text or any(e.correct and _squash(e.answer) == _squash(text) for e in written):
