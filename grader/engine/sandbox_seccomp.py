@@ -77,6 +77,9 @@ X86_64_PRLIMIT64 = 302
 ALLOWED_IOCTLS = (TCGETS, FIONREAD, FIOCLEX, FIONBIO)
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
 class SockFilter(ctypes.Structure):
     _fields_ = [
         ("code", ctypes.c_uint16),
@@ -154,27 +157,45 @@ def _argument_rule(
     return [(BPF_JMP_JEQ_K, 0, len(body), number), *body]
 
 
+PID_PLACEHOLDER = 0x7FFFFFF0
+
+
+class PreparedFilter:
+    """The filter as a ready ctypes array, built once in the zygote; each child writes in its pid."""
+
+    def __init__(self) -> None:
+        program = build_program(PID_PLACEHOLDER)
+        self.filters = (SockFilter * len(program))(
+            *[SockFilter(*instruction) for instruction in program]
+        )
+        self.pid_slots = [
+            index for index, instruction in enumerate(program) if instruction[3] == PID_PLACEHOLDER
+        ]
+
+    def install(self, own_pid: int) -> None:
+        """Install the filter for the calling process; NO_NEW_PRIVS must already be set."""
+        if platform.machine() != "x86_64":
+            raise OSError(f"no syscall table for {platform.machine()}")
+        for index in self.pid_slots:
+            self.filters[index].k = own_pid & 0xFFFFFFFF
+        fprog = SockFprog(len(self.filters), ctypes.cast(self.filters, ctypes.POINTER(SockFilter)))
+        result = _libc.prctl(
+            PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), 0, 0
+        )
+        if result != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"seccomp: {os.strerror(error)}")
+
+
 def install(own_pid: int | None = None) -> None:
-    """Install the filter on the calling thread; NO_NEW_PRIVS must already be set."""
-    if platform.machine() != "x86_64":
-        raise OSError(f"no syscall table for {platform.machine()}")
-    program = build_program(own_pid if own_pid is not None else os.getpid())
-    filters = (SockFilter * len(program))(*[SockFilter(*instruction) for instruction in program])
-    fprog = SockFprog(len(program), ctypes.cast(filters, ctypes.POINTER(SockFilter)))
-    libc = ctypes.CDLL(None, use_errno=True)
-    result = libc.prctl(
-        PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), 0, 0
-    )
-    if result != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"seccomp: {os.strerror(error)}")
+    """Build and install the filter on the calling process; NO_NEW_PRIVS must already be set."""
+    PreparedFilter().install(own_pid if own_pid is not None else os.getpid())
 
 
 def set_no_new_privs() -> None:
     """Forbid gaining privileges through execve for this process and its descendants."""
-    libc = ctypes.CDLL(None, use_errno=True)
     if (
-        libc.prctl(
+        _libc.prctl(
             PR_SET_NO_NEW_PRIVS,
             ctypes.c_ulong(1),
             ctypes.c_ulong(0),

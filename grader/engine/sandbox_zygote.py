@@ -160,6 +160,9 @@ class Zygote:
         os.chmod(self.scratch_base, 0o711)  # noqa: S103 - children (another uid) must reach their own folder
         self.layers = probe_layers(self.sandbox_uid)
         self.spare: Spare | None = None
+        from grader.engine.sandbox_seccomp import PreparedFilter
+
+        self.seccomp_filter = PreparedFilter()
         self.read_only = _read_only_paths(self.project_root)
 
     def serve(self) -> None:
@@ -437,7 +440,7 @@ def _lock_down(zygote: Zygote, request: dict[str, Any], scratch: str) -> None:
     elif required:
         raise OSError("Landlock unavailable")
     if layers.get("seccomp") is True:
-        sandbox_seccomp.install(os.getpid())
+        zygote.seccomp_filter.install(os.getpid())
     elif required:
         raise OSError("seccomp unavailable")
 
