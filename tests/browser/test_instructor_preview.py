@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
 from course.models import Exercise, Lesson, Module, User
 from grader import engine
@@ -71,3 +73,28 @@ def test_an_instructor_previews_switches_variant_and_sees_a_diagnosis(
 
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "instructor-preview-phone")
+
+
+def test_an_instructor_tries_a_code_exercises_known_mistake(
+    live_server, page, instructor: User, password: str
+) -> None:  # noqa: ANN001
+    relu_file = next(Path(__file__).resolve().parents[2].glob("exercises/*/*/relu-backward.yaml"))
+    spec = yaml.safe_load(relu_file.read_text())
+    module = Module.objects.create(slug="previews", title="Previews", skill="Authoring")
+    lesson = Lesson.objects.create(module=module, slug="drafts", title="Drafts", order=1)
+    Exercise.objects.create(
+        lesson=lesson, slug="relu-backward", title="ReLU", kind="code", spec=spec
+    )
+    page.goto(live_server.url + "/instructor/exercises/relu-backward/")
+    page.get_by_label("Username").fill(instructor.username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+    page.locator(".CodeMirror").wait_for()  # the bench's code editor, as on the student's page
+    mistake = page.locator(".known-item", has_text="forgot the chain rule")
+    mistake.get_by_role("button", name="Try it in the bench").click()
+    verdict = page.locator('#bench-result [data-verdict="incorrect"]')
+    verdict.wait_for()
+    assert "forgot the chain rule" in verdict.inner_text()
+    assert "(x > 0).astype(float)" in page.locator(".CodeMirror").inner_text()
+    screenshot(page, "instructor-preview-code-mistake")
