@@ -73,11 +73,54 @@ def warm_up() -> None:
     sympy.latex(derivative)
     matrix = numpy.random.default_rng(0).standard_normal((3, 3))
     numpy.linalg.inv(matrix @ matrix.T + 3 * numpy.eye(3))
-    from grader.engine import derivation, matrices, scalar_check, symbolic  # noqa: F401
+    from grader.engine.symbolic import grade_in_process
 
+    # Grade one answer of each kind here, so the lazily imported parts of SymPy and the caches of
+    # common subexpressions are loaded once in the parent instead of in every child.
+    for spec, answers in WARM_UP_CHECKS:
+        for answer in answers:
+            grade_in_process(spec, answer, seed=0)
     gc.collect()
     gc.freeze()
     _warm = True
+
+
+_SIGMOID_HELPER = {"sigma(x)": "1/(1+exp(-x))"}
+WARM_UP_CHECKS: list[tuple[dict[str, Any], list[str]]] = [
+    (
+        {
+            "id": "warm-up-expression",
+            "kind": "expression",
+            "variables": {"x": {"domain": "real"}, "n": {"domain": "integer", "sample": [2, 9]}},
+            "functions": ["exp", "log", "sqrt", "cos", "tanh"],
+            "helpers": _SIGMOID_HELPER,
+            "answer": "sigma(x)*(1 - sigma(x)) + log(n)/n",
+            "mistakes": [{"answer": "-sigma(x)*(1 - sigma(x))", "feedback": "sign"}],
+        },
+        ["exp(-x)/(1+exp(-x))^2 + log(n)/n", "2 sigma(x)(1 - sigma(x))", "cos(x^2) sqrt(x)", "xy"],
+    ),
+    (
+        {
+            "id": "warm-up-matrix",
+            "kind": "matrix",
+            "variables": {"A": {"shape": ["m", "n"]}, "x": {"shape": ["n", 1]}},
+            "answer": "A^T*A*x",
+            "mistakes": [{"answer": "2*A^T*A*x", "feedback": "factor"}],
+        },
+        ["A' A x", "-A^T A x", "x^T A^T"],
+    ),
+    (
+        {
+            "id": "warm-up-derivation",
+            "kind": "derivation",
+            "variables": {"x": {"domain": "real"}},
+            "helpers": _SIGMOID_HELPER,
+            "start": "diff(1/(1+exp(-x)), x)",
+            "target": "sigma(x)*(1 - sigma(x))",
+        },
+        ["= exp(-x)/(1+exp(-x))^2\n= sigma(x)*(1-sigma(x))", "= exp(-x)\n= sigma(x)"],
+    ),
+]
 
 
 @dataclass
