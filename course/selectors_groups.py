@@ -8,7 +8,18 @@ from datetime import date, datetime, timedelta
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    Sum,
+)
 from django.http import Http404
 from django.utils import timezone
 
@@ -326,11 +337,15 @@ def group_board(*, group: StudyGroup, viewer: User, today: date | None = None) -
     modules = track_module_choices(track=group.track)
     per_module = _exercises_for_modules([m.pk for m in modules])
     track_exercise_ids = [x.id for xs in per_module.values() for x in xs]
+    # "solved" is computed in the database: converting thousands of timestamps costs more
+    # than the query itself.
     progress: dict[tuple[int, int], tuple[int, bool, float]] = {
-        (user_id, exercise_id): (attempts, solved_at is not None, best)
-        for user_id, exercise_id, attempts, solved_at, best in ExerciseProgress.objects.filter(
+        (user_id, exercise_id): (attempts, bool(solved), best)
+        for user_id, exercise_id, attempts, solved, best in ExerciseProgress.objects.filter(
             user__group_memberships__group=group, exercise_id__in=track_exercise_ids
-        ).values_list("user_id", "exercise_id", "attempts", "solved_at", "best_score")
+        )
+        .annotate(solved=ExpressionWrapper(Q(solved_at__isnull=False), BooleanField()))
+        .values_list("user_id", "exercise_id", "attempts", "solved", "best_score")
     }
     week_exercises = [x for e in entries for x in per_module.get(e.module_id, [])]
     seen: set[int] = set()
@@ -450,13 +465,19 @@ def _progress_table(
     stats: dict[int, dict[str, object]] = defaultdict(
         lambda: {"solved": defaultdict(int), "attempts": 0, "last": None}
     )
-    for user_id, exercise_id, attempts, solved_at, last in ExerciseProgress.objects.filter(
-        learner_filter, exercise_id__in=list(module_of)
-    ).values_list("user_id", "exercise_id", "attempts", "solved_at", "last_attempt_at"):
-        entry = stats[user_id]
-        if solved_at is not None:
-            entry["solved"][module_of[exercise_id]] += 1  # type: ignore[index]
-        entry["attempts"] += attempts  # type: ignore[operator]
+    for row in (
+        ExerciseProgress.objects.filter(learner_filter, exercise_id__in=list(module_of))
+        .values("user_id", "exercise__lesson__module_id")
+        .annotate(
+            solved=Count("id", filter=Q(solved_at__isnull=False)),
+            attempts=Sum("attempts"),
+            last=Max("last_attempt_at"),
+        )
+    ):
+        entry = stats[row["user_id"]]
+        entry["solved"][row["exercise__lesson__module_id"]] += row["solved"]  # type: ignore[index]
+        entry["attempts"] += row["attempts"] or 0  # type: ignore[operator]
+        last = row["last"]
         if last and (entry["last"] is None or last > entry["last"]):  # type: ignore[operator]
             entry["last"] = last
 
