@@ -568,7 +568,11 @@ def grade_code(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
             "syntax_error", f"Syntax error on line {line}: {error.msg}.{shown}", started
         )
     except (RecursionError, MemoryError, ValueError):
-        return _invalid("syntax_error", "Your code is nested too deeply to read.", started)
+        return _invalid(
+            "syntax_error",
+            "Your code could not be read: it is nested too deeply or contains a null character.",
+            started,
+        )
     try:
         exercise = compile_exercise(spec)
     except SpecError as error:
@@ -700,6 +704,11 @@ def _exception_problem(error: dict[str, Any], *, hidden: bool, during: str) -> P
             "memory_limit",
             f"Your code ran out of memory{at} {during}. Avoid building huge intermediate arrays.",
         )
+    if base == "OutputTooLarge":
+        return Problem(
+            "output_too_large",
+            f"Your function returned too much data {during}. Return only the array the exercise asks for.",
+        )
     if error.get("errno") in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
         return Problem(
             "output_too_large",
@@ -781,6 +790,12 @@ def _judge_run(
             "exited",
             f"Your code stopped the program (exit code {run.exit_code}) before its results could be "
             "checked. Remove calls to exit() or os._exit().",
+            calls,
+        )
+    if result.get("output_too_large"):
+        return [], _fatal(
+            "output_too_large",
+            "Your function returned more data than the grader accepts. Return only what the exercise asks for.",
             calls,
         )
     if "syntax_error" in result:

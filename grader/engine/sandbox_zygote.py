@@ -67,6 +67,7 @@ CHILD_SETUP_FAILED = 70
 JOB_FD = 3
 RESULT_FD = 4
 MAX_JOB_BYTES = 64 * 1024 * 1024
+MAX_RESULT_BYTES = 48 * 1024 * 1024  # below the worker's 64 MiB cap on the whole frame
 LIMIT_KEYS = ("memory_mb", "file_mb", "require_full", "cpu_s")
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -480,7 +481,11 @@ def _serve_job(job_fd: int, result_fd: int) -> None:
     job = decode(_read_all(job_fd, MAX_JOB_BYTES))
     os.close(job_fd)
     result = run_submission(job["source"], job["function"], job["calls"])
-    frame = encode(result)
+    try:
+        frame = encode(result)
+    except MemoryError:
+        del result
+        frame = encode({"output_too_large": True})
     _write_all(result_fd, frame)
     os.close(result_fd)
 
@@ -516,6 +521,18 @@ def run_submission(source: str, function_name: str, calls: list[dict[str, Any]])
             results.append({"id": call["id"], "error": describe_exception(error)})
         results[-1]["elapsed_ms"] = (time.perf_counter() - started) * 1000
     return {"calls": results}
+
+
+def _approximate_bytes(value: Any, depth: int = 0) -> int:
+    """Return roughly how many bytes value takes on the wire (arrays by nbytes, containers summed)."""
+    if depth > 8:
+        return 0
+    nbytes = getattr(value, "nbytes", None)
+    if type(nbytes) is int:
+        return nbytes
+    if isinstance(value, list | tuple):
+        return 8 * len(value) + sum(_approximate_bytes(item, depth + 1) for item in value[:10_000])
+    return 64
 
 
 def digest_arguments(args: list[Any]) -> list[str | None]:

@@ -254,6 +254,7 @@ HOSTILE: dict[str, tuple[str, str]] = {
         "import os",
         "os.write(4, b'CRW1' + b'\\xff' * 64)\nos._exit(0)",
     ),
+    "a huge return value": ("import numpy as np", "return np.zeros(20_000_000)"),
     "sys.exit at import": ("import sys\nsys.exit(0)", "return grad_out * (x > 0)"),
     "os._exit at import": ("import os\nos._exit(0)", "return grad_out * (x > 0)"),
     "raise SystemExit in the function": ("", "raise SystemExit(0)"),
@@ -315,6 +316,7 @@ EXPECTED_DIAGNOSES: dict[str, set[str]] = {
     "object array": {"wrong_type"},
     "pickle-style payload": {"wrong_type"},
     "patch np.allclose": {"wrong_values"},
+    "a huge return value": {"output_too_large"},
     "sys.exit at import": {"exited"},
     "os._exit at import": {"exited"},
     "forged result frame": {"forbidden_operation"},
@@ -329,6 +331,31 @@ def test_a_hostile_submission_gets_plain_words(name: str, canary: Path) -> None:
     verdict = grade(RELU, source, seed=5)
     assert verdict.diagnosis in EXPECTED_DIAGNOSES[name], verdict.to_dict()
     assert verdict.messages and all(message.text for message in verdict.messages)
+
+
+def test_a_submission_cannot_read_the_previous_ones_files() -> None:
+    secret = f"other-student-{uuid.uuid4().hex}"
+    writer = _submission(
+        f"open('notes.txt', 'w').write({secret!r})\nimport os\nos.mkdir('keep')",
+        "return grad_out * (x > 0)",
+    )
+    assert grade(RELU, writer, seed=1).status == Status.CORRECT
+    reader = _submission(
+        """
+        import glob, os
+        FOUND = []
+        for pattern in ('../*/*', '../../*/*/*', '/tmp/chainrule-sandbox-*/*/*', '/tmp/*/*/*/notes.txt'):
+            for path in glob.glob(pattern):
+                try:
+                    FOUND.append(open(path).read())
+                except OSError as error:
+                    FOUND.append(type(error).__name__)
+        """,
+        "raise ValueError(repr(FOUND))",
+    )
+    verdict = grade(RELU, reader, seed=1)
+    assert verdict.status == Status.INCORRECT
+    assert secret not in json.dumps(verdict.to_dict())
 
 
 def test_a_timeout_is_its_own_status() -> None:
