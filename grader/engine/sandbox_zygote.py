@@ -61,6 +61,8 @@ PRELOADED_MODULES = (
 )
 SUBMISSION_FILENAME = "submission.py"
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWNS = 0x00020000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
 CHILD_SETUP_FAILED = 70
@@ -77,6 +79,75 @@ def _unshare(flags: int) -> None:
     if _libc.unshare(ctypes.c_int(flags)) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"unshare: {os.strerror(error)}")
+
+
+def _mount(
+    source: bytes, target: bytes, fstype: bytes | None, flags: int, data: bytes | None
+) -> None:
+    if _libc.mount(source, target, fstype, ctypes.c_ulong(flags), data) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"mount {target.decode(errors='replace')}: {os.strerror(error)}")
+
+
+def make_private_scratch(scratch: str, *, owner_uid: int | None, size_mb: int) -> None:
+    """Mount a size-capped tmpfs over scratch in a mount namespace of this process's own.
+
+    As root a mount namespace suffices; otherwise this process first enters a user namespace
+    that maps its own uid and gid to themselves, so files it creates keep a valid owner.
+    """
+    if os.geteuid() == 0:
+        _unshare(CLONE_NEWNS)
+    else:
+        uid, gid = os.getuid(), os.getgid()
+        _unshare(CLONE_NEWUSER | CLONE_NEWNS)
+        for name, text in (
+            ("setgroups", "deny"),
+            ("uid_map", f"{uid} {uid} 1"),
+            ("gid_map", f"{gid} {gid} 1"),
+        ):
+            with open(f"/proc/self/{name}", "w") as mapping:
+                mapping.write(text)
+    _mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+    options = f"size={size_mb}m,mode=0700,nr_inodes=4096"
+    if os.geteuid() == 0 and owner_uid is not None:
+        options += f",uid={owner_uid},gid={owner_uid}"
+    _mount(b"tmpfs", scratch.encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.encode())
+
+
+def _probe_in_child(action: Any) -> str | bool:
+    """Run action in a forked child; return True when it succeeded, else its error in words."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(reader)
+        try:
+            action()
+            os.write(writer, b"ok")
+        except Exception as error:  # noqa: BLE001 - any failure means the layer is missing
+            os.write(writer, str(error).encode()[:200])
+        os._exit(0)
+    os.close(writer)
+    answer = os.read(reader, 256).decode(errors="replace")
+    os.close(reader)
+    os.waitpid(pid, 0)
+    return True if answer == "ok" else (answer or "the probe failed")
+
+
+def probe_private_scratch() -> str | bool:
+    """Return True when a child can mount a private tmpfs scratch folder, else the reason."""
+    folder = tempfile.mkdtemp(prefix="chainrule-probe-")
+
+    def mount_and_write() -> None:
+        make_private_scratch(folder, owner_uid=None, size_mb=1)
+        with open(os.path.join(folder, "probe"), "w") as probe:
+            probe.write("ok")
+        if os.path.exists(os.path.join(folder, "..", os.path.basename(folder), "probe")) is False:
+            raise OSError("tmpfs not visible at the scratch path")
+
+    try:
+        return _probe_in_child(mount_and_write)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def probe_network_namespace(sandbox_uid: int | None) -> str | bool:
@@ -107,6 +178,7 @@ def probe_layers(sandbox_uid: int | None) -> dict[str, bool | str]:
 
     layers: dict[str, bool | str] = {}
     layers["network_namespace"] = probe_network_namespace(sandbox_uid)
+    layers["private_scratch_tmpfs"] = probe_private_scratch()
     layers["rlimits"] = True
     if os.getuid() == 0:
         layers["unprivileged_uid"] = (
@@ -349,7 +421,7 @@ def _child_main(
     code = CHILD_SETUP_FAILED
     try:
         os.setsid()
-        _arrange_descriptors(job_fd, result_fd, scratch)
+        _arrange_descriptors(job_fd, result_fd)
         _lock_down(zygote, request, scratch)
         code = 0
         _serve_job(JOB_FD, RESULT_FD)
@@ -365,13 +437,9 @@ def _child_main(
         os._exit(code)
 
 
-def _arrange_descriptors(job_fd: int, result_fd: int, scratch: str) -> None:
-    """Leave only 0 = /dev/null, 1 and 2 = the output file in scratch, 3 = job, 4 = result."""
-    output = os.open(
-        os.path.join(scratch, "output.txt"),
-        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
-        0o600,
-    )
+def _arrange_descriptors(job_fd: int, result_fd: int) -> None:
+    """Leave only 0 = /dev/null, 1 and 2 = /dev/null until the scratch folder exists, 3 = job, 4 = result."""
+    output = os.open("/dev/null", os.O_WRONLY)
     devnull = os.open("/dev/null", os.O_RDONLY)
     # Move the pipes above every fd we are about to reuse before placing them at 3 and 4.
     job_high = os.dup(job_fd)
@@ -394,14 +462,25 @@ def _lock_down(zygote: Zygote, request: dict[str, Any], scratch: str) -> None:
     layers = zygote.layers
     required = bool(request.get("require_full", True))
     zygote_pid = zygote.pid
+    as_root = os.geteuid() == 0
+    in_own_user_namespace = False
+    file_mb = int(request.get("file_mb", 16))
+    if layers.get("private_scratch_tmpfs") is True:
+        make_private_scratch(scratch, owner_uid=zygote.sandbox_uid, size_mb=2 * file_mb)
+        in_own_user_namespace = not as_root
     scratch_fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     os.fchdir(scratch_fd)
     os.close(scratch_fd)
+    # Printed output goes to a file in scratch, capped by RLIMIT_FSIZE below.
+    output = os.open("output.txt", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    os.dup2(output, 1, inheritable=False)
+    os.dup2(output, 2, inheritable=False)
+    os.close(output)
     os.environ.clear()
     os.environ.update({"HOME": scratch, "TMPDIR": scratch, "OPENBLAS_NUM_THREADS": "1"})
 
     if layers.get("network_namespace") is True:
-        _unshare(CLONE_NEWNET if os.getuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET)
+        _unshare(CLONE_NEWNET if as_root or in_own_user_namespace else CLONE_NEWUSER | CLONE_NEWNET)
     elif required:
         raise OSError("network namespace unavailable")
 
@@ -410,14 +489,14 @@ def _lock_down(zygote: Zygote, request: dict[str, Any], scratch: str) -> None:
     limits = {
         resource.RLIMIT_CPU: (cpu_seconds, cpu_seconds + 1),
         resource.RLIMIT_AS: (address_space, address_space),
-        resource.RLIMIT_FSIZE: (int(request.get("file_mb", 16)) * 1024 * 1024,) * 2,
+        resource.RLIMIT_FSIZE: (file_mb * 1024 * 1024,) * 2,
         resource.RLIMIT_NOFILE: (32, 32),
         resource.RLIMIT_CORE: (0, 0),
     }
     for kind, limit in limits.items():
         resource.setrlimit(kind, limit)
 
-    if os.getuid() == 0:
+    if as_root:
         uid = zygote.sandbox_uid
         if uid is None:
             if required:

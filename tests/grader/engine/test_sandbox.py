@@ -192,6 +192,10 @@ HOSTILE: dict[str, tuple[str, str]] = {
         "chunk = b'x' * 2**20\nwith open('big.bin', 'wb') as f:\n    for _ in range(2048):\n        f.write(chunk)",
         "return grad_out * (x > 0)",
     ),
+    "fill the disk with many files": (
+        "chunk = b'x' * 2**20\nfor i in range(200):\n    with open(f'part{i}.bin', 'wb') as f:\n        f.write(chunk * 8)",
+        "return grad_out * (x > 0)",
+    ),
     "100 MB of stdout": (
         "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 2**20)",
         "return grad_out * (x > 0)",
@@ -307,6 +311,7 @@ EXPECTED_DIAGNOSES: dict[str, set[str]] = {
     "20 GB allocation": {"memory_limit"},
     "2 GB file": {"output_too_large"},
     "100 MB of stdout": {"output_too_large"},
+    "fill the disk with many files": {"output_too_large"},
     "threads": {"forbidden_operation"},
     "fork bomb": {"forbidden_operation"},
     "kill the parent": {"forbidden_operation"},

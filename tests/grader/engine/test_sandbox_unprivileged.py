@@ -107,6 +107,7 @@ def test_an_unprivileged_worker_gets_the_full_sandbox(tmp_path: Path) -> None:
     assert report["uid"] != 0
     assert report["layers"]["full"] is True, report["layers"]
     assert report["layers"]["network_namespace"] is True
+    assert report["layers"]["private_scratch_tmpfs"] is True
     assert report["correct"]["output"] == "6"
     for name in ("passwd", "settings", "write", "kill parent"):
         assert report[name]["error"] == "PermissionError", (name, report[name])
