@@ -89,14 +89,23 @@ def group_get_for_facilitator(*, group_id: int, user: AnyUser) -> GroupMembershi
     return membership
 
 
-def group_get_for_insight(*, group_id: int, user: AnyUser) -> StudyGroup:
-    """Return a group whose progress table this user may read: its facilitators and instructors."""
+def group_get_for_insight(
+    *, group_id: int, user: AnyUser
+) -> tuple[StudyGroup, GroupMembership | None]:
+    """Return a group whose progress table this user may read (its facilitators and instructors).
+
+    The viewer's membership comes along (None for an instructor outside the group).
+    """
+    membership = _membership(group_id=group_id, user=user)
+    if membership is not None and membership.is_facilitator:
+        return membership.group, membership
     if user.is_authenticated and user.is_instructor:
         group = StudyGroup.objects.select_related("track").filter(pk=group_id).first()
         if group is None:
             raise Http404("No such group.")
-        return group
-    return group_get_for_facilitator(group_id=group_id, user=user).group
+        return group, membership
+    membership = group_get_for_facilitator(group_id=group_id, user=user)
+    return membership.group, membership
 
 
 def group_get_by_invite(*, code: str) -> StudyGroup:
@@ -501,7 +510,11 @@ def _progress_table(
     return ProgressTable(
         modules=modules,
         rows=[fold(u.username, [u]) for u in visible],
-        hidden_row=fold(f"{len(hidden)} members with hidden details", hidden) if hidden else None,
+        hidden_row=fold(
+            f"{len(hidden)} member{'s' if len(hidden) != 1 else ''} with hidden details", hidden
+        )
+        if hidden
+        else None,
         total_row=fold(f"all {len(learners)} learners", [u for u, _ in learners]),
     )
 

@@ -293,11 +293,12 @@ def post_helpful(request: HttpRequest, group_id: int, post_id: int) -> HttpRespo
 @login_required
 @require_GET
 def group_progress(request: HttpRequest, group_id: int) -> HttpResponse:
-    group = groups.group_get_for_insight(group_id=group_id, user=request.user)
+    group, membership = groups.group_get_for_insight(group_id=group_id, user=request.user)
     table = groups.group_progress_table(group=group)
     if request.GET.get("format") == "csv":
         return _csv_response(f"group-{group.pk}-progress.csv", table.csv_rows())
-    return render(request, "course/groups/progress.html", {"group": group, "table": table})
+    context = {"group": group, "membership": membership, "table": table}
+    return render(request, "course/groups/progress.html", context)
 
 
 @login_required

@@ -245,7 +245,7 @@ def test_a_hidden_member_counts_only_in_the_totals(
     table = groupkit.logged_in(fay).get(f"/groups/{group.pk}/progress/?format=csv")
     rows = list(csv.reader(io.StringIO(table.content.decode())))
     labels = [row[0] for row in rows]
-    assert "sam" not in labels and "1 members with hidden details" in labels
+    assert "sam" not in labels and "1 member with hidden details" in labels
     assert rows[-1][0] == "all 2 learners" and rows[-1][1] == "1/6"
 
 
@@ -399,3 +399,12 @@ def test_questions_can_be_listed_and_asked_per_exercise(
     assert "About the first" not in other
     everything = client.get(f"/groups/{group.pk}/threads/?topic=nonsense").content.decode()
     assert "About the first" in everything and "General" in everything
+
+
+def test_progress_page_keeps_the_facilitators_tabs_and_shows_instructors_none(
+    group: StudyGroup, fay: User, instructor: User
+) -> None:
+    mine = groupkit.logged_in(fay).get(f"/groups/{group.pk}/progress/").content.decode()
+    assert "Settings &amp; invites" in mine and "Download CSV" in mine
+    theirs = groupkit.logged_in(instructor).get(f"/groups/{group.pk}/progress/").content.decode()
+    assert "Settings &amp; invites" not in theirs and "fay" in theirs
