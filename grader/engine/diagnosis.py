@@ -87,7 +87,7 @@ def diagnose_scalar(
     nonzero = [(r, a) for r, a in zip(ref, ans, strict=True) if abs(r) > 1e-300]
     ratios = [a / r for r, a in nonzero]
     ratio = _constant(ratios) if len(nonzero) >= 3 else None
-    if ratio is not None and abs(ratio) > 1e-12:
+    if ratio is not None and abs(ratio) > 1e-12 and abs(ratio - 1) > 1e-12:
         return Diagnosis(
             CONSTANT_FACTOR,
             f"Your answer is off by a constant factor ({describe_factor(ratio)}): "

@@ -40,15 +40,18 @@ class Samples:
         return bool(self.points)
 
 
-def draw_samples(problem: Problem, reference: Evaluator, seed: int) -> Samples:
-    """Draw points from the declared domains until `samples` are valid for the reference."""
-    rng = random.Random(f"chainrule-points:{seed}:{problem.exercise_id}")
+def draw_samples(
+    problem: Problem, reference: Evaluator, seed: int, count: int | None = None, stream: str = ""
+) -> Samples:
+    """Draw points from the declared domains until `count` (default `samples`) are valid."""
+    count = problem.samples if count is None else count
+    rng = random.Random(f"chainrule-points{stream}:{seed}:{problem.exercise_id}")
     variables = list(problem.scalars.values())
     names = [v.name for v in variables]
     points: list[list[Any]] = []
     values: list[Value] = []
     tries = 0
-    while len(points) < problem.samples and tries < problem.samples * 5:
+    while len(points) < count and tries < count * 5:
         tries += 1
         point = [_draw(v, rng) for v in variables]
         value = reference.at(point)
@@ -56,7 +59,7 @@ def draw_samples(problem: Problem, reference: Evaluator, seed: int) -> Samples:
             continue  # the reference is undefined here: draw again
         points.append(point)
         values.append(value)
-    if len(points) < max(3, int(problem.samples * MIN_VALID_FRACTION)):
+    if len(points) < max(3, int(count * MIN_VALID_FRACTION)):
         return Samples(names, [], [], 0.0)
     scale = max(float(abs(v)) for v in values)
     return Samples(names, points, values, scale)
@@ -106,15 +109,24 @@ def _nice_value(variable: ScalarVariable, k: int) -> Any:
     return mpmath.mpf(inside[k % len(inside)])
 
 
-def format_value(value: Value) -> str:
+def format_value(value: Value, digits: int = 4) -> str:
     """Return a value as a short readable number."""
     if value is None:
         return "undefined"
     if isinstance(value, mpmath.mpc):
-        return mpmath.nstr(value, 4)
+        return mpmath.nstr(value, digits)
     if value == int(value) and abs(value) < 10**6:
         return str(int(value))
-    return mpmath.nstr(value, 4, min_fixed=-4, max_fixed=6)
+    return mpmath.nstr(value, digits, min_fixed=-4, max_fixed=6)
+
+
+def format_pair(got: Value, expected: Value) -> tuple[str, str]:
+    """Return two values with just enough digits to show that they differ."""
+    for digits in (4, 6, 9, 12, 15):
+        pair = format_value(got, digits), format_value(expected, digits)
+        if pair[0] != pair[1]:
+            return pair
+    return pair
 
 
 def format_point(names: list[str], point: list[Any]) -> str:

@@ -21,8 +21,8 @@ from grader.engine.equivalence import (
     as_json_number,
     close,
     draw_samples,
+    format_pair,
     format_point,
-    format_value,
     matches,
     nice_points,
     time_budget,
@@ -32,6 +32,7 @@ from grader.engine.parse import Node
 from grader.engine.problem import Problem
 
 FACTOR_SECONDS = 0.05
+CONFIRM_POINTS = 200
 
 
 @dataclass
@@ -60,6 +61,35 @@ class ScalarCheck:
         """Say whether values match the reference's at every sample point."""
         return matches(self.samples.reference, values, self.problem, self.samples.scale)
 
+    def confirm(self, expr: sympy.Expr, seed: int) -> bool:
+        """Check a numerically accepted answer again on many more points (and the interval ends).
+
+        Run when the symbolic audit could not prove equality: it catches answers that differ
+        only on a small part of the domain (a max, an abs or a shifted kink) between the points.
+        """
+        extra = draw_samples(
+            self.problem, self.reference_evaluator, seed, CONFIRM_POINTS, stream=":confirm"
+        )
+        evaluator = Evaluator(expr, self.symbols)
+        points = extra.points + self._interval_ends()
+        for point in points:
+            expected = self.reference_evaluator.at(point)
+            if expected is None or isinstance(expected, mpmath.mpc):
+                continue
+            if not close(expected, evaluator.at(point), self.problem, self.samples.scale):
+                return False
+        return True
+
+    def _interval_ends(self) -> list[list[Any]]:
+        variables = list(self.problem.scalars.values())
+        corners = []
+        for index, variable in enumerate(variables):
+            for end in (variable.low, variable.high):
+                point = list(self.samples.points[0])
+                point[index] = mpmath.mpf(end)
+                corners.append(point)
+        return corners
+
     def known_mistake(self, values: list[Value], mistakes: list[KnownMistake]) -> Diagnosis | None:
         """Return the author's feedback when values match one of the listed mistakes."""
         for mistake in mistakes:
@@ -76,6 +106,11 @@ class ScalarCheck:
         """Return the generic diagnosis of wrong values (against the reference by default)."""
         reference = self.samples.reference if expected is None else expected
         reference_expr = self.reference if expected_expr is None else expected_expr
+        if all(
+            close(r, v, self.problem, self.samples.scale)
+            for r, v in zip(reference, values, strict=True)
+        ):
+            return None  # only the dense confirmation found the difference
         found = diagnose_scalar(reference, values, self._factor_candidates())
         if found is not None:
             return found
@@ -120,10 +155,8 @@ class ScalarCheck:
                 continue
             names = self.samples.names
             where = format_point(names, point)
-            text = (
-                f"at {where} {what} gives {format_value(got)}, "
-                f"{against_what} {format_value(expected)}"
-            )
+            shown_got, shown_expected = format_pair(got, expected)
+            text = f"at {where} {what} gives {shown_got}, {against_what} {shown_expected}"
             return {
                 "point": {n: float(v) for n, v in zip(names, point, strict=True)},
                 "answer": as_json_number(got),

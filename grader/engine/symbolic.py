@@ -161,6 +161,8 @@ def grade_expression(problem: Problem, spec: dict[str, Any], answer: str, *, see
     values = check.values(student)
     correct = check.agrees(values)
     audit = symbolic_audit(reference, student, problem.audit_seconds, numeric_correct=correct)
+    if correct and audit != "equal":
+        correct = check.confirm(student, seed)
     flags = audit_flags(correct, audit)
     if correct:
         return Verdict(

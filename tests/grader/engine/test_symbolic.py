@@ -257,6 +257,8 @@ CASES: list[tuple[str, dict[str, Any], str, Status, str | None]] = [
     ("domain-real-bars", ABS_REAL, "|x|", CORRECT, None),
     ("domain-real-max", ABS_REAL, "max(x, -x)", CORRECT, None),
     ("domain-real-not-abs", ABS_REAL, "x", INCORRECT, None),
+    ("domain-real-hidden-kink", ABS_REAL, "abs(x) + max(0, x - 2.9)", INCORRECT, None),
+    ("domain-real-hidden-bump", ABS_REAL, "abs(x) + max(0, 0.05 - abs(x - 1))", INCORRECT, None),
     ("domain-integer-parity", PARITY, "cos(pi n)", CORRECT, None),
     ("domain-integer-wrong", PARITY, "1", INCORRECT, "missing_factor"),
     ("large-values-correct", LARGE_VALUES, "x exp(x)", CORRECT, None),
