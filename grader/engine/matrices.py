@@ -108,14 +108,11 @@ class ShapeInfo:
     identity_sizes: dict[int, str]  # id(I node) -> its size (possibly still "?k")
 
 
-def infer_shape(tree: Node, problem: Problem, expected: Shape = None) -> ShapeInfo:
+def infer_shape(tree: Node, problem: Problem) -> ShapeInfo:
     """Return the shape of a matrix expression, or raise ShapeError saying what does not fit."""
     sizes = _Sizes()
     identities: dict[int, str] = {}
     shape = _Inference(problem, sizes, identities).shape(tree)
-    if expected is not None and shape is not None:
-        if not (sizes.unify(shape[0], expected[0]) and sizes.unify(shape[1], expected[1])):
-            raise ShapeError("shape", 0)
     return ShapeInfo(shape, sizes, identities)
 
 
@@ -579,10 +576,13 @@ def grade_matrix(problem: Problem, spec: dict[str, Any], answer: str, *, seed: i
         )
     diagnosis = None
     for index, mistake in enumerate(spec.get("mistakes") or []):
-        mistake_tree = problem.parse_author(mistake["answer"], f"mistakes[{index}].answer")
-        mistake_values = check.values(
-            MatrixExpression(mistake_tree, infer_shape(mistake_tree, problem))
-        )
+        where = f"mistakes[{index}].answer"
+        mistake_tree = problem.parse_author(mistake["answer"], where)
+        try:
+            mistake_info = infer_shape(mistake_tree, problem)
+        except ShapeError as error:
+            raise SpecError(f"{where}: {error}") from error
+        mistake_values = check.values(MatrixExpression(mistake_tree, mistake_info))
         if mistake_values is not None and got is not None and check.agrees(got, mistake_values):
             diagnosis = Diagnosis(KNOWN_MISTAKE, str(mistake["feedback"]))
             break
