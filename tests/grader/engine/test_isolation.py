@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,3 +154,19 @@ def test_warm_up_is_idempotent_and_grading_stays_fast() -> None:
     verdict = engine.grade(SIGMOID, "sigma(x)(1-sigma(x))", seed=0)
     assert verdict.status == Status.CORRECT
     assert verdict.elapsed_ms > 0
+
+
+def test_the_engine_imports_no_django() -> None:
+    code = (
+        "import sys; sys.path.insert(0, '.');"
+        "from grader.engine import isolation, symbolic, matrices, derivation, parse;"
+        "isolation.warm_up();"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))"
+    )
+    root = Path(__file__).resolve().parents[3]
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
