@@ -61,7 +61,7 @@ def grade_symbolic(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
             spec.get("id"),
             answer[:200],
         )
-    if Status.UNDETERMINED == verdict.status or verdict.status == Status.ERROR:
+    if verdict.status in (Status.UNDETERMINED, Status.ERROR):
         logger.warning(
             "exercise %s: %s", spec.get("id"), "; ".join(m.text for m in verdict.messages)
         )
