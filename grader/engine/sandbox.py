@@ -7,8 +7,11 @@ it hands the worker that child's two pipe ends over a Unix socket, the worker wr
 deadline, reaps the child and reports how it ended. The job never passes through the zygote.
 
 Policy: by default every isolation layer must be active (fail closed). Set
-CHAINRULE_SANDBOX_REQUIRE_FULL=0, or call configure(require_full=False), to allow a reduced
-sandbox in development; every verdict then carries a warning.
+CHAINRULE_SANDBOX_REQUIRE_FULL=0, or call configure(require_full=False) (the Django layer passes
+GRADER_ALLOW_REDUCED_SANDBOX this way), to allow a reduced sandbox in development; every verdict
+then carries a warning. Other environment variables: CHAINRULE_SANDBOX_TIMEOUT (seconds per
+submission, default 10), CHAINRULE_SANDBOX_MEMORY_MB (address space beyond the zygote's, default
+1024), CHAINRULE_SANDBOX_UID (the uid children run as when the worker is root, default 65534).
 """
 
 from __future__ import annotations
