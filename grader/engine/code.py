@@ -602,12 +602,7 @@ def grade_code(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
             timeout_s=exercise.timeout_s,
         )
     except SandboxUnavailable as error:
-        return _grader_error(
-            "Code exercises cannot be graded on this server right now: the sandbox is incomplete "
-            f"({error}). Your answer was not counted.",
-            "sandbox_unavailable",
-            started,
-        )
+        return _sandbox_unavailable(error, started)
     outcomes, fatal = _judge_run(
         run, calls, exercise, timeout_s=exercise.timeout_s or sandbox_settings.timeout_s
     )
@@ -616,7 +611,16 @@ def grade_code(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
         return _with_sandbox_warning(fatal, sandbox.layers)
     if exercise.checks.get("speed"):
         if all(outcome.result.passed for outcome in outcomes):
-            outcomes.append(_speed_outcome(exercise, answer, seed, calls[0].args))
+            try:
+                outcomes.append(_speed_outcome(exercise, answer, seed, calls[0].args))
+            except SandboxUnavailable as error:
+                return _sandbox_unavailable(error, started)
+            except Exception as error:  # noqa: BLE001 - the reference or generator failed: the author's bug
+                return _grader_error(
+                    f"This exercise's speed check failed ({type(error).__name__}).",
+                    "spec_error",
+                    started,
+                )
         else:
             name = str(exercise.checks["speed"].get("name", "fast enough on a large input"))
             message = "Not timed until the other tests pass."
@@ -629,6 +633,15 @@ def grade_code(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
     _attach_mistake_feedback(verdict, exercise, run, calls)
     verdict.elapsed_ms = (time.perf_counter() - started) * 1000
     return _with_sandbox_warning(verdict, sandbox.layers)
+
+
+def _sandbox_unavailable(error: Exception, started: float) -> Verdict:
+    return _grader_error(
+        "Code exercises cannot be graded on this server right now: the sandbox is incomplete "
+        f"({error}). Your answer was not counted.",
+        "sandbox_unavailable",
+        started,
+    )
 
 
 def _grader_error(text: str, code: str, started: float) -> Verdict:
