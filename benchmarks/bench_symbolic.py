@@ -114,6 +114,25 @@ def time_warm(
     return {"samples": samples, "wrong": sorted(set(wrong))}
 
 
+def time_inside_child(
+    specs: dict[str, dict[str, Any]], checks: list[tuple[str, str, str]]
+) -> list[float]:
+    """Time the check's own work, measured inside the forked child (fork and exit excluded)."""
+    from grader.engine.symbolic import grade_in_process
+
+    def timed(spec: dict[str, Any], answer: str) -> dict[str, Any]:
+        started = time.perf_counter()
+        grade_in_process(spec, answer, seed=0)
+        return {"ms": (time.perf_counter() - started) * 1000}
+
+    samples = []
+    for slug, answer, _ in checks:
+        outcome = isolation.run_in_child(lambda s=specs[slug], a=answer: timed(s, a))
+        if outcome.result is not None:
+            samples.append(outcome.result["ms"])
+    return samples
+
+
 def time_fresh(specs: dict[str, dict[str, Any]], checks: list[tuple[str, str, str]]) -> list[float]:
     """Grade a subset, each in a freshly spawned interpreter (import, warm-up, fork, check)."""
     step = max(1, len(checks) // FRESH_SUBSET)
@@ -173,6 +192,7 @@ def main() -> None:
     engine.grade(specs["sigmoid-derivative"], "sigma(x)", seed=0)
     bare = time_bare_fork()
     warm = time_warm(specs, checks)
+    inside = time_inside_child(specs, checks)
     fresh = time_fresh(specs, checks)
     hostile = time_hostile(specs)
     rows = [summarize("warm worker, fork per check (all)", warm["samples"]["all"])]
@@ -181,6 +201,7 @@ def main() -> None:
     fresh_row = summarize("fresh interpreter per check (subset)", fresh)
     rows.append(fresh_row)
     rows.append(summarize("hostile input, fork per check", hostile))
+    rows.append(summarize("check work inside the child (no fork/exit)", inside))
     rows.append(summarize("fork + exit in a child, no check (floor)", bare))
     print_table(f"symbolic checks: {len(checks)} answers x {ROUNDS} rounds", rows)
     load = os.getloadavg()[0]

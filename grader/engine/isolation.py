@@ -151,6 +151,9 @@ def _child_setup(memory_mb: int) -> None:
         pass
     for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
+    # The check is short and the child exits at once: cyclic garbage is freed by exiting, and a
+    # collection would only touch (and copy) pages shared with the parent.
+    gc.disable()
     budget = _address_space_now() + memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
