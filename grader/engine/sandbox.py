@@ -276,6 +276,11 @@ class Sandbox:
                 logger.exception("sandbox job failed; restarting the zygote")
                 self.close()
                 return SandboxRun(infrastructure_error=f"{type(error).__name__}: {error}")
+            except BaseException:
+                # Interrupted mid-job (a Celery soft time limit, KeyboardInterrupt): the zygote's
+                # half-finished exchange would confuse the next job, so start afresh next time.
+                self.close()
+                raise
 
     def _run_locked(
         self, source: str, function: str, calls: list[dict[str, Any]], timeout_s: float

@@ -410,3 +410,19 @@ def test_the_child_sees_no_network_interfaces_but_loopback() -> None:
     entry = _runner_result(run).get("calls", [{}])[0]
     # /sys is not readable under Landlock; either way the host's eth0 is not visible.
     assert "eth0" not in json.dumps(entry, default=str)
+
+
+def test_an_interrupted_job_leaves_the_next_one_unaffected(monkeypatch: pytest.MonkeyPatch) -> None:
+    box = get_sandbox()
+
+    class SoftTimeLimit(Exception):
+        pass
+
+    def interrupt(*_: object, **__: object) -> tuple[bytes, bool]:
+        raise SoftTimeLimit
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sandbox, "_read_capped", interrupt)
+        with pytest.raises(SoftTimeLimit):
+            box.run(_submission("", "return grad_out * (x > 0)"), "relu_backward", [])
+    assert grade(RELU, RELU["reference"], seed=4).status == Status.CORRECT
