@@ -237,8 +237,17 @@ GRADER_RUNNING_STUCK_SECONDS = env_float(
 GRADER_MAX_TRIES = env_int("GRADER_MAX_TRIES", 3)
 # At most this many submissions per student per minute.
 GRADER_RATE_LIMIT_PER_MINUTE = env_int("GRADER_RATE_LIMIT_PER_MINUTE", 10)
-# How often the exercise page asks whether a verdict has arrived, in milliseconds.
-GRADER_POLL_MS = env_int("GRADER_POLL_MS", 250)
+# The exercise page asks for the verdict with a request the server holds for up to
+# GRADER_STATUS_WAIT_SECONDS, answering the moment the worker announces the verdict on Redis
+# (GRADER_NOTIFY_REDIS_URL; default: the broker when it is Redis) or, without Redis, by looking
+# every GRADER_STATUS_CHECK_MS. After a held request ends pending, the page asks again after
+# GRADER_POLL_MS milliseconds.
+GRADER_STATUS_WAIT_SECONDS = env_float("GRADER_STATUS_WAIT_SECONDS", 2.0)
+GRADER_STATUS_CHECK_MS = env_int("GRADER_STATUS_CHECK_MS", 50)
+GRADER_NOTIFY_REDIS_URL = env_str("GRADER_NOTIFY_REDIS_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""
+)
+GRADER_POLL_MS = env_int("GRADER_POLL_MS", 100)
 # How many past submissions the exercise page lists.
 GRADER_HISTORY_LENGTH = env_int("GRADER_HISTORY_LENGTH", 20)
 

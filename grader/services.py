@@ -8,11 +8,13 @@ which is what makes "graded once into progress" hold through crashes and redeliv
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import redis
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
@@ -192,6 +194,8 @@ def submission_finish(*, submission: Submission, verdict: Verdict, task_id: str)
             finished_at=now,
             grading_ms=verdict.elapsed_ms,
         )
+        if finished:
+            _notify_on_commit(submission.pk)
         if finished and verdict.counts_as_attempt:
             progress = progress_record_verdict(
                 user=submission.user,
@@ -224,6 +228,37 @@ def submission_finish(*, submission: Submission, verdict: Verdict, task_id: str)
     return FinishResult(submission=submission, finished=bool(finished))
 
 
+def verdict_channel(submission_id: int) -> str:
+    """Return the Redis channel on which a submission's verdict is announced."""
+    return f"chainrule:verdict:{submission_id}"
+
+
+@functools.cache
+def notify_client(url: str) -> redis.Redis | None:
+    """Return the Redis client verdicts are announced on (one pool per process), if any."""
+    if not url:
+        return None
+    return redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+
+
+def submission_notify(*, submission_id: int) -> None:
+    """Announce that a submission settled, so a page waiting for it answers at once.
+
+    Best effort: a page that misses the announcement finds the verdict on its next look.
+    """
+    client = notify_client(settings.GRADER_NOTIFY_REDIS_URL)
+    if client is None:
+        return
+    try:
+        client.publish(verdict_channel(submission_id), "settled")
+    except redis.RedisError as exc:
+        log.warning("submission_notify_failed submission_id=%s error=%s", submission_id, exc)
+
+
+def _notify_on_commit(submission_id: int) -> None:
+    transaction.on_commit(lambda: submission_notify(submission_id=submission_id))
+
+
 def submission_fail(*, submission_id: int, reason: str, task_id: str | None = None) -> bool:
     """Mark a pending submission as not gradable, never counted; return whether it changed."""
     pending = Submission.objects.filter(
@@ -239,6 +274,7 @@ def submission_fail(*, submission_id: int, reason: str, task_id: str | None = No
         finished_at=timezone.now(),
     )
     if failed:
+        submission_notify(submission_id=submission_id)
         log.warning("submission_failed submission_id=%s reason=%s", submission_id, reason)
     return bool(failed)
 
@@ -281,6 +317,7 @@ def submission_requeue_stuck(*, now: datetime | None = None) -> SweepReport:
                 finished_at=now,
             ):
                 report.failed.append(row["pk"])
+                submission_notify(submission_id=row["pk"])
                 log.warning(
                     "submission_gave_up submission_id=%s tries=%s was=%s",
                     row["pk"],

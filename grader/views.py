@@ -60,7 +60,8 @@ def submission_create(request: HttpRequest, exercise: Exercise) -> HttpResponse:
             request, "grader/exercise_detail.html", context, status=REFUSED_STATUS[refused.code]
         )
     if request.htmx:
-        return _status_response(request, submission)
+        # The first look for the verdict goes out at once: the server holds it until the verdict.
+        return _status_response(request, submission, poll_ms=0)
     return redirect(submission)
 
 
@@ -69,6 +70,9 @@ def submission_create(request: HttpRequest, exercise: Exercise) -> HttpResponse:
 def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Show the exercise page with one submission's verdict; it refreshes itself while pending."""
     submission = selectors.submission_get_for_user(pk=pk, user=request.user)
+    submission = selectors.submission_wait(
+        submission=submission, timeout=settings.GRADER_STATUS_WAIT_SECONDS
+    )
     context = _page_context(request, submission.exercise, submission)
     return render(request, "grader/exercise_detail.html", context)
 
@@ -76,13 +80,16 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """Return the live status block of a submission, for htmx polling."""
+    """Return the live status block of a submission once it settles (or the wait runs out)."""
     submission = selectors.submission_get_for_user(pk=pk, user=request.user)
-    return _status_response(request, submission)
+    submission = selectors.submission_wait(
+        submission=submission, timeout=settings.GRADER_STATUS_WAIT_SECONDS
+    )
+    return _status_response(request, submission, poll_ms=settings.GRADER_POLL_MS)
 
 
-def _status_response(request: HttpRequest, submission: Submission) -> HttpResponse:
-    context: dict[str, Any] = {"submission": submission, "poll_ms": settings.GRADER_POLL_MS}
+def _status_response(request: HttpRequest, submission: Submission, *, poll_ms: int) -> HttpResponse:
+    context: dict[str, Any] = {"submission": submission, "poll_ms": poll_ms}
     if not submission.is_pending:
         # The verdict changes the attempts, hints and history shown beside it: send those too.
         view = selectors.exercise_view(exercise=submission.exercise, user=request.user)

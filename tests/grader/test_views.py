@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from config.celery import app
 from course.models import Exercise, ExerciseProgress
+from grader import services
+from grader.engine import Status, Verdict
 from grader.models import Submission
 from tests.grader.conftest import SIGMOID_RIGHT, SIGMOID_WRONG
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(settings):
+    """Answer status requests at once (the held request has tests of its own below)."""
+    settings.GRADER_STATUS_WAIT_SECONDS = 0
 
 
 @pytest.fixture
@@ -90,7 +101,7 @@ def test_with_htmx_it_answers_with_the_status_block(client, student, sigmoid):
     assert response.status_code == 200
     assert html.lstrip().startswith('<section id="result"')
     assert f'hx-get="{reverse("submission_status", args=[submission.pk])}"' in html
-    assert 'hx-trigger="load delay:250ms"' in html
+    assert 'hx-trigger="load delay:0ms"' in html  # the server holds the first look
 
 
 def test_the_status_block_stops_polling_with_the_verdict(client, student, sigmoid, eager):
@@ -249,3 +260,50 @@ def test_code_answers_show_per_test_results(client, student, relu):
     assert "1 of 2 tests passed" in html
     assert "small matrix" in html and "Details of hidden tests are not shown." in html
     assert "wrong at [3, 1]" not in html
+
+
+def finish_later(submission: Submission, delay: float) -> threading.Thread:
+    """Grade a submission from another thread after delay seconds, as a worker would."""
+
+    def work() -> None:
+        time.sleep(delay)
+        claimed = services.submission_claim(submission_id=submission.pk, task_id="t", worker="w")
+        verdict = Verdict(status=Status.CORRECT, score=1.0)
+        services.submission_finish(submission=claimed, verdict=verdict, task_id="t")
+        connection.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["redis", "database"])
+def test_a_status_request_is_held_until_the_verdict(
+    client, student, sigmoid, settings, transactional_db, announced
+):
+    if announced and not services.notify_client(settings.GRADER_NOTIFY_REDIS_URL):
+        pytest.skip("no Redis to announce verdicts on")
+    if not announced:
+        settings.GRADER_NOTIFY_REDIS_URL = ""
+    settings.GRADER_STATUS_WAIT_SECONDS = 10
+    client.force_login(student)
+    client.post(url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX)
+    submission = Submission.objects.get()
+    worker = finish_later(submission, 0.3)
+    started = time.monotonic()
+    html = client.get(reverse("submission_status", args=[submission.pk]), **HTMX).content.decode()
+    waited = time.monotonic() - started
+    worker.join()
+    assert 'data-verdict="correct"' in html
+    assert 0.25 < waited < 5
+
+
+def test_a_held_status_request_ends_pending_and_asks_again(client, student, sigmoid, settings):
+    settings.GRADER_STATUS_WAIT_SECONDS = 0.3
+    client.force_login(student)
+    client.post(url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX)
+    submission = Submission.objects.get()
+    started = time.monotonic()
+    html = client.get(reverse("submission_status", args=[submission.pk]), **HTMX).content.decode()
+    assert time.monotonic() - started >= 0.25
+    assert 'data-status="queued"' in html and 'hx-trigger="load delay:100ms"' in html
