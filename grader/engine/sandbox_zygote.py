@@ -218,7 +218,7 @@ def _read_only_paths(project_root: str) -> list[str]:
         paths.append(real)
     paths.append("/dev/null")
     paths.append("/dev/urandom")
-    return paths
+    return list(dict.fromkeys(paths))
 
 
 class Zygote:
