@@ -316,7 +316,7 @@ def validate_symbolic_spec(spec: dict[str, Any]) -> list[str]:
         problems.append(f"unknown keys: {', '.join(unknown)}")
     required = ("start", "target") if kind == "derivation" else ("answer",)
     for key in ("id", "title", "prompt", *required):
-        if not spec.get(key):
+        if spec.get(key) is None or spec.get(key) == "":
             problems.append(f"{key} is missing")
     hints = spec.get("hints", [])
     if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):

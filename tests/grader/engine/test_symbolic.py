@@ -371,6 +371,14 @@ def test_it_reports_a_broken_exercise_as_an_error_not_against_the_student() -> N
     assert not verdict.counts_as_attempt
 
 
+def test_a_numeric_reference_is_read() -> None:
+    exercise = spec("x", REAL_X)
+    exercise["answer"] = 0
+    assert engine.validate_spec(exercise) == []
+    assert engine.grade(exercise, "x - x", seed=0).status == Status.CORRECT
+    assert engine.grade(exercise, "1e-3", seed=0).status == Status.INCORRECT
+
+
 def test_it_is_deterministic_for_a_seed() -> None:
     first = engine.grade(SIGMOID, "sigma(x)^2", seed=7)
     second = engine.grade(SIGMOID, "sigma(x)^2", seed=7)
