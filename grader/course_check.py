@@ -31,6 +31,7 @@ UNDEFINED_VARIANT = (
     "the reference is undefined for this variant: too few sample points where it has a real value"
 )
 LISTED_ITEM = re.compile(r"^(mistakes|also_correct)\[(\d+)\]")
+AUDIT_DISAGREEMENT = "audit_disagreement"  # a flag the symbolic grader puts on a verdict
 UNDECIDED = (Status.UNDETERMINED, Status.TIMEOUT, Status.ERROR)
 # Spellings of an undefined value in a reference's LaTeX or text (SymPy's zoo is complex infinity).
 UNDEFINED_REFERENCE = re.compile(r"\bnan\b|\bzoo\b|\\tilde\{\\infty\}|\bundefined\b", re.IGNORECASE)
@@ -461,6 +462,12 @@ def _judge(expected: _Expectation, verdict: Verdict) -> tuple[str, str] | None:
             f"{expected.label} {shown} is rejected without its feedback "
             f"{_short(expected.feedback, 60)}",
             f"the student sees: {said}",
+        )
+    if AUDIT_DISAGREEMENT in verdict.flags:
+        return (
+            f"{expected.label} {shown} grades {verdict.status}, but the symbolic audit disagrees "
+            "with the sampled check: the answers may differ outside the sample intervals",
+            "look at the variables' domains and sample intervals",
         )
     return None
 

@@ -14,7 +14,8 @@ from django.core.management import CommandError, call_command
 
 from course.content import ExerciseFile, Problem
 from grader import engine
-from grader.course_check import course_check, exercise_check
+from grader.course_check import _Expectation, _judge, course_check, exercise_check
+from grader.engine import Message, Status, Verdict
 
 SQUARE = """\
 id: {id}
@@ -321,3 +322,34 @@ def test_quiet_prints_only_problems_and_the_summary(course_root: Path) -> None:
     assert code == 0
     assert output.strip().splitlines() == [output.strip().splitlines()[-1]]
     assert output.startswith("Checked 1 exercise")
+
+
+@pytest.mark.parametrize(
+    ("correct", "verdict", "expected"),
+    [
+        (True, Verdict(Status.CORRECT), None),
+        (True, Verdict(Status.INCORRECT), "grades incorrect, not correct"),
+        (True, Verdict(Status.TIMEOUT), "grades timeout"),
+        (False, Verdict(Status.ERROR), "grades error"),
+        (False, Verdict(Status.UNDETERMINED), "grades undetermined"),
+        (False, Verdict(Status.CORRECT), "a known mistake must be rejected"),
+        (False, Verdict(Status.INVALID, messages=[Message("k", "Say why.")]), None),
+        (
+            False,
+            Verdict(Status.INCORRECT, messages=[Message("k", "Not this.")]),
+            "without its feedback",
+        ),
+        (
+            True,
+            Verdict(Status.CORRECT, flags=["audit_disagreement"]),
+            "the symbolic audit disagrees",
+        ),
+    ],
+)
+def test_it_judges_each_verdict_against_the_file(correct, verdict, expected) -> None:
+    promise = _Expectation("mistake #1", "x", 3, correct, "" if correct else "Say why.")
+    found = _judge(promise, verdict)
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None and expected in found[0]
