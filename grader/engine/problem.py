@@ -251,8 +251,13 @@ def _read_limits(declared: Any) -> Limits:
 def _read_helpers(declared: Any, author_vocab: Vocabulary) -> dict[str, Helper]:
     if declared is None:
         return {}
+    if isinstance(declared, list) and all(isinstance(d, str) and ":=" in d for d in declared):
+        declared = dict(d.split(":=", 1) for d in declared)  # ["sigma(x) := 1/(1+exp(-x))"]
     if not isinstance(declared, dict):
-        raise SpecError('helpers must be a mapping such as {"sigma(x)": "1/(1+exp(-x))"}')
+        raise SpecError(
+            'helpers must be a mapping such as {"sigma(x)": "1/(1+exp(-x))"} '
+            'or a list such as ["sigma(x) := 1/(1+exp(-x))"]'
+        )
     helpers: dict[str, Helper] = {}
     for head, body in declared.items():
         match = _HELPER_HEAD.match(str(head))

@@ -371,6 +371,11 @@ def test_it_reports_a_broken_exercise_as_an_error_not_against_the_student() -> N
     assert not verdict.counts_as_attempt
 
 
+def test_helpers_may_be_written_with_a_definition_sign() -> None:
+    exercise = {**SIGMOID, "helpers": ["sigma(x) := 1/(1+exp(-x))"], "mistakes": []}
+    assert engine.grade(exercise, "σ(x)(1 - σ(x))", seed=0).status == Status.CORRECT
+
+
 def test_a_numeric_reference_is_read() -> None:
     exercise = spec("x", REAL_X)
     exercise["answer"] = 0
