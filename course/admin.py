@@ -1,7 +1,21 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from course.models import Enrollment, Exercise, ExerciseProgress, Lesson, Module, Track, User
+from course.models import (
+    ActivityDay,
+    Enrollment,
+    Exercise,
+    ExerciseProgress,
+    GroupMembership,
+    GroupPost,
+    GroupScheduleEntry,
+    GroupThread,
+    Lesson,
+    Module,
+    StudyGroup,
+    Track,
+    User,
+)
 
 
 @admin.register(User)
@@ -40,3 +54,37 @@ class ExerciseAdmin(admin.ModelAdmin):
 
 admin.site.register(Enrollment)
 admin.site.register(ExerciseProgress)
+
+
+class GroupMembershipInline(admin.TabularInline):
+    model = GroupMembership
+    extra = 0
+    raw_id_fields = ("user",)
+
+
+class GroupScheduleInline(admin.TabularInline):
+    model = GroupScheduleEntry
+    extra = 0
+
+
+@admin.register(StudyGroup)
+class StudyGroupAdmin(admin.ModelAdmin):
+    list_display = ("name", "track", "privacy", "created_at")
+    list_filter = ("privacy", "track")
+    search_fields = ("name",)
+    inlines = [GroupMembershipInline, GroupScheduleInline]
+
+
+@admin.register(GroupThread)
+class GroupThreadAdmin(admin.ModelAdmin):
+    list_display = ("title", "group", "created_at")
+    search_fields = ("title",)
+
+
+@admin.register(GroupPost)
+class GroupPostAdmin(admin.ModelAdmin):
+    list_display = ("thread", "author", "created_at")
+    raw_id_fields = ("author", "thread")
+
+
+admin.site.register(ActivityDay)

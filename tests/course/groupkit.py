@@ -25,12 +25,6 @@ from course.services_progress import progress_record_attempt
 from tests.factories import UserFactory
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings) -> None:  # noqa: ANN001 - pytest-django fixture
-    """Hash test passwords cheaply; import this fixture into a test module to use it."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @dataclass
 class Catalogue:
     track: Track

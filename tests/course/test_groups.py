@@ -23,7 +23,6 @@ from course.models import (
 )
 from course.selectors_groups import group_board, new_replies_for_user
 from tests.course import groupkit
-from tests.course.groupkit import fast_passwords  # noqa: F401 - autouse
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,6 @@ from django.test import Client
 from course import services_groups
 from course.models import GroupMembership, GroupScheduleEntry, StudyGroup, User
 from tests.course import groupkit
-from tests.course.groupkit import fast_passwords  # noqa: F401 - autouse
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,6 @@ from django.test.utils import CaptureQueriesContext
 from course import services_groups
 from course.models import StudyGroup, User
 from tests.course import groupkit
-from tests.course.groupkit import fast_passwords  # noqa: F401 - autouse
 
 pytestmark = pytest.mark.django_db
 

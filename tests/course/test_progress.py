@@ -16,7 +16,6 @@ from course.selectors_progress import (
 )
 from course.services_progress import progress_record_attempt
 from tests.course import groupkit
-from tests.course.groupkit import fast_passwords  # noqa: F401 - autouse
 
 pytestmark = pytest.mark.django_db
 

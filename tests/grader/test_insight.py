@@ -12,7 +12,6 @@ from course.models import Exercise, User
 from grader import insight
 from grader.models import Submission
 from tests.course import groupkit
-from tests.course.groupkit import fast_passwords  # noqa: F401 - autouse
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
