@@ -235,12 +235,28 @@ def _run(
     if jobs is None:
         jobs = min(4, os.cpu_count() or 1) if len(work) >= 4 else 1
     if jobs <= 1 or len(work) <= 1:
+        _configure_grader()
         yield from (_check_target(item) for item in work)
         return
-    # Forked workers start from this process's imports; each then forks one child per check.
+    # Forked workers start from this process's imports; each then forks one child per check, and
+    # starts its own code sandbox (a sandbox started here would be shared by every worker).
     context = multiprocessing.get_context("fork")
-    with context.Pool(processes=min(jobs, len(work))) as pool:
+    with context.Pool(processes=min(jobs, len(work)), initializer=_configure_grader) as pool:
         yield from pool.imap(_check_target, work)
+
+
+def _configure_grader() -> None:
+    """Apply the site's grading limits and sandbox policy in this process, as a grading worker does."""
+    from grader.engine import isolation, sandbox
+
+    isolation.configure(
+        deadline_s=settings.GRADER_SYMBOLIC_TIMEOUT, memory_mb=settings.GRADER_MEMORY_MB
+    )
+    sandbox.configure(
+        require_full=not settings.GRADER_ALLOW_REDUCED_SANDBOX,
+        timeout_s=settings.GRADER_CODE_TIMEOUT,
+        memory_mb=settings.GRADER_MEMORY_MB,
+    )
 
 
 def _check_target(item: tuple[_Target, list[Problem], list[int]]) -> ExerciseCheck:
