@@ -178,6 +178,8 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "data_folder_in": str(CELERY_FILESYSTEM_DIR),
         "data_folder_out": str(CELERY_FILESYSTEM_DIR),
         "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
+        # The transport polls its folder; the default second would add up to a second per answer.
+        "polling_interval": env_float("CELERY_FILESYSTEM_POLLING_INTERVAL", 0.05),
     }
     (CELERY_FILESYSTEM_DIR / "control").mkdir(exist_ok=True)
 else:

@@ -51,6 +51,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(describe_backends())
+        # Stop the children on SIGTERM too, and on Ctrl-C even when started in the background.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         worker = worker_command(
             queues=[settings.GRADER_SYMBOLIC_QUEUE, settings.GRADER_CODE_QUEUE],
             concurrency=options["concurrency"],
@@ -69,7 +72,7 @@ class Command(BaseCommand):
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
             self.stderr.write("A process stopped on its own; stopping the other.")
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemExit):
             self.stdout.write("Stopping…")
         finally:
             for child in children:
