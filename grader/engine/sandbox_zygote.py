@@ -66,6 +66,7 @@ MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
 CHILD_SETUP_FAILED = 70
+SPARE_CHILDREN = 2
 JOB_FD = 3
 RESULT_FD = 4
 MAX_JOB_BYTES = 64 * 1024 * 1024
@@ -232,7 +233,7 @@ class Zygote:
         self.scratch_base = tempfile.mkdtemp(prefix="chainrule-sandbox-")
         os.chmod(self.scratch_base, 0o711)  # noqa: S103 - children (another uid) must reach their own folder
         self.layers = probe_layers(self.sandbox_uid)
-        self.spare: Spare | None = None
+        self.spares: list[Spare] = []
         from grader.engine.sandbox_seccomp import PreparedFilter
 
         self.seccomp_filter = PreparedFilter()
@@ -257,14 +258,17 @@ class Zygote:
                 request = json.loads(message)
                 if request.get("op") == "run":
                     self._send(self.run(request))
-                    # Prepare the next child while the worker reads this verdict.
-                    self.spare = self._prefork(request)
+                    # Prepare the next children while the worker reads this verdict: with two
+                    # ready, back-to-back jobs never wait for a child to lock itself down.
+                    while len(self.spares) < SPARE_CHILDREN:
+                        self.spares.append(self._prefork(request))
                 else:
                     self._send({"op": "pong", "pid": os.getpid()})
         except WorkerGone:
             return
         finally:
-            self._discard_spare()
+            while self.spares:
+                self._discard(self.spares.pop())
             shutil.rmtree(self.scratch_base, ignore_errors=True)
 
     def _send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
@@ -293,10 +297,7 @@ class Zygote:
         os.close(result_write)
         return Spare(pid, os.pidfd_open(pid), job_write, result_read, scratch, limits)
 
-    def _discard_spare(self) -> None:
-        spare, self.spare = self.spare, None
-        if spare is None:
-            return
+    def _discard(self, spare: Spare) -> None:
         _kill(spare.pid, spare.pidfd)
         os.waitpid(spare.pid, 0)
         spare.close()
@@ -306,11 +307,15 @@ class Zygote:
         """Hand a locked-down child's pipes to the worker, enforce the deadline, report how it ended."""
         started = time.perf_counter()
         limits = {key: request.get(key) for key in LIMIT_KEYS}
-        spare = self.spare
-        if spare is None or spare.limits != limits or _has_exited(spare.pidfd):
-            self._discard_spare()
+        spare = None
+        while self.spares and spare is None:
+            candidate = self.spares.pop(0)
+            if candidate.limits == limits and not _has_exited(candidate.pidfd):
+                spare = candidate
+            else:
+                self._discard(candidate)
+        if spare is None:
             spare = self._prefork(request)
-        self.spare = None
         try:
             # The worker writes the job straight to the child and reads its results straight
             # back: the submission and its data never pass through this process.
