@@ -157,13 +157,17 @@ def time_fresh(specs: dict[str, dict[str, Any]], checks: list[tuple[str, str, st
     return samples
 
 
-def time_bare_fork(rounds: int = 50) -> list[float]:
-    """Time fork + exit + wait with no work: the floor this machine puts under every check."""
-    samples = []
+def time_empty_jobs(rounds: int = 50) -> dict[str, list[float]]:
+    """Time isolation with no work: a child forked on demand, and a child forked ahead of time."""
+    isolation.register_job("bench_empty", lambda payload: {})
+    samples: dict[str, list[float]] = {"on demand": [], "ahead": []}
     for _ in range(rounds):
         started = time.perf_counter()
         isolation.run_in_child(dict)
-        samples.append((time.perf_counter() - started) * 1000)
+        samples["on demand"].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        isolation.run_job("bench_empty", {})
+        samples["ahead"].append((time.perf_counter() - started) * 1000)
     return samples
 
 
@@ -190,7 +194,7 @@ def main() -> None:
         f"warm-up in the parent: {(time.perf_counter() - started) * 1000:.0f} ms (once per worker)"
     )
     engine.grade(specs["sigmoid-derivative"], "sigma(x)", seed=0)
-    bare = time_bare_fork()
+    empty = time_empty_jobs()
     warm = time_warm(specs, checks)
     inside = time_inside_child(specs, checks)
     fresh = time_fresh(specs, checks)
@@ -202,7 +206,8 @@ def main() -> None:
     rows.append(fresh_row)
     rows.append(summarize("hostile input, fork per check", hostile))
     rows.append(summarize("check work inside the child (no fork/exit)", inside))
-    rows.append(summarize("fork + exit in a child, no check (floor)", bare))
+    rows.append(summarize("empty job, child forked ahead (floor)", empty["ahead"]))
+    rows.append(summarize("empty job, child forked on demand", empty["on demand"]))
     print_table(f"symbolic checks: {len(checks)} answers x {ROUNDS} rounds", rows)
     load = os.getloadavg()[0]
     print(f"\n  load average during the run: {load:.1f} on {os.cpu_count()} CPUs")

@@ -6,6 +6,11 @@ interpreter). The child sets RLIMIT_AS, computes, writes its result to a pipe as
 with os._exit, so no atexit handler, Django connection or buffered file of the parent runs in it.
 The parent waits on the pipe until a hard deadline and then SIGKILLs the child: SIGALRM alone
 cannot stop C code or a child that ignores signals.
+
+Two entry points: run_in_child(compute) forks when called; run_job(name, payload) hands a JSON
+job to a child forked ahead of time (one per check, never reused) and forks the next one while
+this one computes, which takes the fork off the check's latency. Register jobs at import time
+(register_job), before the first spare is forked.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import resource
 import select
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -143,7 +149,7 @@ def _address_space_now() -> int:
     return 0
 
 
-def _child_setup(memory_mb: int) -> None:
+def _child_prepare() -> None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -154,9 +160,32 @@ def _child_setup(memory_mb: int) -> None:
     # The check is short and the child exits at once: cyclic garbage is freed by exiting, and a
     # collection would only touch (and copy) pages shared with the parent.
     gc.disable()
+
+
+def _child_limit(memory_mb: int) -> None:
     budget = _address_space_now() + memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _child_run(compute: Callable[[], dict[str, Any]], write_end: int) -> None:
+    """Compute in the child and write the JSON result (or why there is none) to the pipe."""
+    try:
+        payload = {"result": compute()}
+    except MemoryError:
+        payload = {"failure": "memory"}
+    except RecursionError:
+        payload = {"failure": "memory", "detail": "recursion"}
+    except BaseException as exc:  # noqa: BLE001 - every failure must reach the parent
+        payload = {"failure": "crashed", "detail": f"{type(exc).__name__}: {exc}"[:2000]}
+    _write_all(write_end, json.dumps(payload).encode())
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def run_in_child(
@@ -174,26 +203,135 @@ def run_in_child(
         code = 0
         try:
             os.close(read_end)
-            _child_setup(memory_mb)
-            try:
-                payload = {"result": compute()}
-            except MemoryError:
-                payload = {"failure": "memory"}
-            except RecursionError:
-                payload = {"failure": "memory", "detail": "recursion"}
-            except BaseException as exc:  # noqa: BLE001 - every failure must reach the parent
-                payload = {"failure": "crashed", "detail": f"{type(exc).__name__}: {exc}"[:2000]}
-            data = json.dumps(payload).encode()
-            view = memoryview(data)
-            while view:
-                written = os.write(write_end, view)
-                view = view[written:]
+            _child_prepare()
+            _child_limit(memory_mb)
+            _child_run(compute, write_end)
         except BaseException:  # noqa: BLE001
             code = 70
         finally:
             os._exit(code)
     os.close(write_end)
     return _collect(pid, read_end, time.monotonic() + deadline_s)
+
+
+# --- named jobs in a child forked ahead of time --------------------------------------------------
+
+JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def register_job(name: str, function: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Make function(payload) -> dict runnable by name in a child (see run_job)."""
+    JOBS[name] = function
+
+
+@dataclass
+class _Spare:
+    pid: int
+    job_end: int  # the parent writes the job here
+    result_end: int  # and reads the result here
+    owner: int  # the pid of the process that forked it
+    jobs: frozenset[str]  # the jobs registered when it was forked: all it can run
+
+
+_spare: _Spare | None = None
+_spare_lock = threading.Lock()
+
+
+def _fork_spare() -> _Spare:
+    job_read, job_write = os.pipe()
+    result_read, result_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: wait for one job, run it, leave
+        code = 0
+        try:
+            os.close(job_write)
+            os.close(result_read)
+            _child_prepare()
+            job = json.loads(_read_all(job_read))
+            _child_limit(int(job["memory_mb"]))
+            function = JOBS[job["name"]]
+            _child_run(lambda: function(job["payload"]), result_write)
+        except BaseException:  # noqa: BLE001
+            code = 70
+        finally:
+            os._exit(code)
+    os.close(job_read)
+    os.close(result_write)
+    return _Spare(pid, job_write, result_read, os.getpid(), frozenset(JOBS))
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _discard(spare: _Spare) -> None:
+    for fd in (spare.job_end, spare.result_end):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    if spare.owner == os.getpid():
+        try:
+            os.kill(spare.pid, signal.SIGKILL)
+            os.waitpid(spare.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def _take_spare(name: str) -> _Spare:
+    global _spare
+    with _spare_lock:
+        spare, _spare = _spare, None
+    if spare is not None and spare.owner != os.getpid():
+        spare = None  # inherited from the process we were forked from: not ours to use
+    elif spare is not None and name not in spare.jobs:
+        _discard(spare)  # forked before this job was registered
+        spare = None
+    return spare if spare is not None else _fork_spare()
+
+
+def _replenish() -> None:
+    global _spare
+    with _spare_lock:
+        if _spare is None or _spare.owner != os.getpid():
+            _spare = _fork_spare()
+
+
+def run_job(
+    name: str,
+    payload: dict[str, Any],
+    *,
+    deadline_s: float | None = None,
+    memory_mb: int | None = None,
+) -> ChildOutcome:
+    """Run the registered job `name` on payload in its own child, forked ahead of time.
+
+    Each job gets a fresh child (one per check, never reused), forked from the warm parent
+    before the job arrived: the fork is off the check's critical path, because the next spare
+    is forked while this child computes. The limits apply from the moment the job is sent.
+    """
+    deadline_s = limits.deadline_s if deadline_s is None else deadline_s
+    memory_mb = limits.memory_mb if memory_mb is None else memory_mb
+    job = json.dumps(
+        {"name": name, "payload": payload, "memory_mb": memory_mb}, default=str
+    ).encode()
+    for attempt in range(2):
+        spare = _take_spare(name)
+        deadline = time.monotonic() + deadline_s
+        try:
+            _write_all(spare.job_end, job)
+            os.close(spare.job_end)
+        except OSError:  # the spare died while waiting (killed from outside): use a fresh one
+            _discard(spare)
+            if attempt == 1:
+                raise
+            continue
+        _replenish()
+        return _collect(spare.pid, spare.result_end, deadline)
+    raise AssertionError("unreachable")
 
 
 def _collect(pid: int, read_end: int, deadline: float) -> ChildOutcome:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from grader.engine.isolation import ChildOutcome, limits, run_in_child, warm_up
+from grader.engine.isolation import ChildOutcome, limits, register_job, run_job, warm_up
 from grader.engine.parse import Num, ParseError, parse_expression, substitute
 from grader.engine.printing import to_latex, to_text
 from grader.engine.problem import COMMON_KEYS, KIND_KEYS, SYMBOLIC_KEYS, Problem, read_problem
@@ -51,7 +51,7 @@ def grade_symbolic(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
         )
     else:
         warm_up()
-        outcome = run_in_child(lambda: grade_in_process(spec, answer, seed=seed).to_dict())
+        outcome = run_job(SYMBOLIC_JOB, {"spec": spec, "answer": answer, "seed": seed})
         verdict = _verdict_from(outcome)
     verdict.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
     if AUDIT_DISAGREEMENT in verdict.flags:
@@ -110,6 +110,16 @@ def invalid(code: str, text: str, parsed: str | None = None) -> Verdict:
 def parse_error_verdict(error: ParseError, text: str, prefix: str = "") -> Verdict:
     """Return the INVALID verdict of a parse error, pointing at its position."""
     return invalid(error.code, prefix + error.describe(text))
+
+
+def _grade_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Grade in the child: the job that grade_symbolic sends."""
+    verdict = grade_in_process(payload["spec"], payload["answer"], seed=int(payload["seed"]))
+    return verdict.to_dict()
+
+
+SYMBOLIC_JOB = "grade_symbolic"
+register_job(SYMBOLIC_JOB, _grade_job)
 
 
 def grade_in_process(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:

@@ -126,7 +126,7 @@ def test_a_child_killed_for_memory_becomes_a_clear_too_large_verdict(
     from grader.engine import symbolic
 
     monkeypatch.setattr(
-        symbolic, "run_in_child", lambda compute: isolation.ChildOutcome(failure="memory")
+        symbolic, "run_job", lambda name, payload: isolation.ChildOutcome(failure="memory")
     )
     verdict = engine.grade(SIGMOID, "sigma(x)(1-sigma(x))", seed=0)
     assert verdict.status == Status.INVALID
@@ -140,6 +140,40 @@ def test_a_crashing_child_is_an_error_not_a_hang() -> None:
 
     outcome = isolation.run_in_child(crash, deadline_s=5)
     assert outcome.failure == "crashed"
+
+
+def test_each_job_runs_in_its_own_fresh_child() -> None:
+    isolation.register_job("pid", lambda payload: {"pid": os.getpid(), "echo": payload["x"]})
+    first = isolation.run_job("pid", {"x": 1}, deadline_s=5)
+    second = isolation.run_job("pid", {"x": 2}, deadline_s=5)
+    assert first.result is not None and second.result is not None
+    assert first.result["echo"] == 1 and second.result["echo"] == 2
+    assert len({first.result["pid"], second.result["pid"], os.getpid()}) == 3
+
+
+def test_a_job_past_its_deadline_is_killed() -> None:
+    isolation.register_job("sleep", lambda payload: time.sleep(payload["s"]) or {})
+    started = time.perf_counter()
+    outcome = isolation.run_job("sleep", {"s": 30}, deadline_s=0.3)
+    assert outcome.failure == "timeout"
+    assert time.perf_counter() - started < 2.0
+    assert isolation.run_job("sleep", {"s": 0}, deadline_s=5).result == {}
+
+
+def test_a_job_over_its_memory_budget_reports_memory() -> None:
+    isolation.register_job("greedy", lambda payload: {"n": len(bytearray(payload["bytes"]))})
+    outcome = isolation.run_job("greedy", {"bytes": 2 * 1024**3}, deadline_s=10, memory_mb=256)
+    assert outcome.failure == "memory"
+
+
+def test_a_spare_child_killed_from_outside_is_replaced() -> None:
+    isolation.register_job("ok", lambda payload: {"ok": True})
+    isolation.run_job("ok", {}, deadline_s=5)
+    spare = isolation._spare
+    assert spare is not None
+    os.kill(spare.pid, 9)
+    os.waitpid(spare.pid, 0)
+    assert isolation.run_job("ok", {}, deadline_s=5).result == {"ok": True}
 
 
 def test_the_child_result_comes_back_as_json() -> None:
