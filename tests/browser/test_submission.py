@@ -101,3 +101,26 @@ def test_a_student_sees_a_diagnosis_then_success_then_code_test_results(
     assert results.locator(".test-passed").count() == rows.count()
     assert "tests passed" in results.locator("caption").inner_text()
     screenshot(page, "submission-code")
+
+
+def test_without_javascript_the_submission_page_shows_the_verdict(
+    live_server, browser, student: User, password: str, exercises, grading: str
+) -> None:  # noqa: ANN001
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    page.goto(live_server.url + "/exercises/sigmoid-derivative/")
+    page.get_by_label("Username").fill(student.username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.locator("#answer").fill(WRONG)
+    page.get_by_role("button", name="Check").click()
+    page.wait_for_url("**/submissions/*/")
+    # The page holds the request for the verdict, and reloads itself while it is still pending.
+    page.locator('#result [data-verdict="incorrect"]').wait_for(timeout=30_000)
+    assert page.locator("#answer").input_value() == WRONG
+    assert "chain rule" in page.locator("#result .diagnosis").inner_text()
+    assert page.locator("[data-attempts]").inner_text() == "1"
+    screenshot(page, "submission-no-javascript")
+    context.close()

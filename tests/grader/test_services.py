@@ -6,6 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import OperationalError
 from django.utils import timezone
 
 from course.models import Exercise, ExerciseProgress, User
@@ -292,3 +294,35 @@ def test_the_periodic_task_reports_what_it_did(student, sigmoid, sent, settings)
     submission = create(student, sigmoid)
     age(submission, seconds=5)
     assert requeue_stuck_submissions.apply().get() == {"requeued": [submission.pk], "failed": []}
+
+
+def test_a_grader_past_its_time_limit_is_not_counted(student, sigmoid, sent, monkeypatch):
+    def too_slow(*_: Any, **__: Any) -> Verdict:
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(services.engine, "grade", too_slow)
+    submission = create(student, sigmoid)
+    assert grade_submission.apply(args=[submission.pk], task_id="t-1").get() == "time_limit"
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.ERROR
+    assert submission.verdict["flags"] == ["time_limit"]
+    assert not ExerciseProgress.objects.filter(attempts__gt=0).exists()
+
+
+def test_a_database_outage_is_retried(student, sigmoid, sent, monkeypatch):
+    calls = {"n": 0}
+    real_finish = services.submission_finish
+
+    def flaky_finish(**kwargs: Any) -> services.FinishResult:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_finish(**kwargs)
+
+    monkeypatch.setattr(services, "submission_finish", flaky_finish)
+    monkeypatch.setattr(grade_submission, "retry_backoff", False)
+    submission = create(student, sigmoid, SIGMOID_WRONG)
+    assert grade_submission.apply(args=[submission.pk], task_id="t-1").get() == "incorrect"
+    submission.refresh_from_db()
+    assert calls["n"] == 2
+    assert submission.attempt_number == 1 and submission.tries == 2
