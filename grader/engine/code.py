@@ -520,12 +520,13 @@ def caret_power_lines(tree: ast.AST) -> list[int]:
 
 
 def _defines_function(tree: ast.Module, name: str) -> bool:
-    for node in tree.body:
+    """Say whether the code defines or assigns name anywhere; the sandbox has the final word."""
+    for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
             return True
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == name for t in node.targets
-        ):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+            return True
+        if isinstance(node, ast.alias) and (node.asname or node.name) == name:
             return True
     return False
 

@@ -285,3 +285,14 @@ def test_parse_signature_reads_tuple_returns() -> None:
         ["x", "W", "b", "grad_out"],
         ["dx", "dW", "db"],
     )
+
+
+def test_a_function_defined_inside_a_block_is_found() -> None:
+    source = "import numpy as np\n\nif True:\n    def score(x, w):\n        return x @ w\n"
+    assert grade(_spec(), source, seed=1).status == Status.CORRECT
+
+
+def test_a_name_that_is_not_callable_is_reported_as_missing() -> None:
+    verdict = grade(_spec(), "score = 3\n", seed=1)
+    assert verdict.status == Status.INVALID
+    assert verdict.diagnosis == "missing_function"
