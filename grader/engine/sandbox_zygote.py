@@ -230,7 +230,8 @@ class Zygote:
         self.pid = os.getpid()
         self.sandbox_uid: int | None = config.get("sandbox_uid")
         self.project_root: str = config["project_root"]
-        self.scratch_base = tempfile.mkdtemp(prefix="chainrule-sandbox-")
+        self.scratch_base = tempfile.mkdtemp(prefix=f"chainrule-sandbox-{os.getpid()}-")
+        _remove_stale_scratch(os.path.dirname(self.scratch_base))
         os.chmod(self.scratch_base, 0o711)  # noqa: S103 - children (another uid) must reach their own folder
         self.layers = probe_layers(self.sandbox_uid)
         self.spares: list[Spare] = []
@@ -398,6 +399,29 @@ def _widen_pipe(fd: int) -> None:
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
     except OSError:
         pass  # a lower system maximum only costs speed
+
+
+def _remove_stale_scratch(folder: str) -> None:
+    """Remove the scratch folders of zygotes that were killed before they could clean up."""
+    for entry in os.scandir(folder):
+        parts = entry.name.split("-")
+        if (
+            not entry.name.startswith("chainrule-sandbox-")
+            or len(parts) < 4
+            or not parts[2].isdigit()
+        ):
+            continue
+        pid = int(parts[2])
+        if pid == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if b"sandbox_zygote" in cmdline.read():
+                    continue  # a live zygote's folder
+        except OSError:
+            pass
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _has_exited(pidfd: int) -> bool:

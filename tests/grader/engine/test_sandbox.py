@@ -380,6 +380,18 @@ def test_scratch_folders_are_removed_after_each_job() -> None:
     assert list(Path(base).rglob("note.txt")) == []
 
 
+def test_a_new_zygote_removes_folders_left_by_dead_ones(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    stale = Path("/tmp") / f"chainrule-sandbox-{2**22 + 12345}-stale"
+    (stale / "job-old").mkdir(parents=True, exist_ok=True)
+    (stale / "job-old" / "left.txt").write_text("old")
+    box = get_sandbox()
+    box.start()
+    assert not stale.exists()
+    assert box.scratch_base is not None and Path(box.scratch_base).exists()
+
+
 def test_a_killed_zygotes_scratch_folder_is_removed_on_restart() -> None:
     box = get_sandbox()
     base, pid = box.scratch_base, box.pid()
