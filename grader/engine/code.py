@@ -977,10 +977,14 @@ def _speed_outcome(exercise: CodeExercise, answer: str, seed: int, warm_args: li
         reference_ms.append((time.process_time() - begun) * 1000)
     best_reference = max(min(reference_ms), 0.05)
     timeout = float(settings.get("timeout", 5.0))
-    warm_call = {"id": "warm", "args": warm_args}
+    warm_call = {"id": "warm", "args": warm_args, "digest": False}
     baseline = get_sandbox().run(answer, exercise.function, [warm_call], timeout_s=timeout)
     run = get_sandbox().run(
-        answer, exercise.function, [warm_call, {"id": "speed", "args": args}], timeout_s=timeout
+        answer,
+        exercise.function,
+        # No mutation digest here: the tests checked that, and hashing would count as the student's time.
+        [warm_call, {"id": "speed", "args": args, "digest": False}],
+        timeout_s=timeout,
     )
     factor = float(settings.get("max_slowdown", 10.0))
     margin = float(settings.get("margin_ms", 30.0))

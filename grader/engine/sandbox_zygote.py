@@ -622,9 +622,8 @@ def run_submission(source: str, function_name: str, calls: list[dict[str, Any]])
         started = time.perf_counter()
         try:
             output = function(*args)
-            results.append(
-                {"id": call["id"], "output": output, "args_digest": digest_arguments(args)}
-            )
+            digests = digest_arguments(args) if call.get("digest", True) else []
+            results.append({"id": call["id"], "output": output, "args_digest": digests})
         except BaseException as error:  # noqa: BLE001
             results.append({"id": call["id"], "error": describe_exception(error)})
         results[-1]["elapsed_ms"] = (time.perf_counter() - started) * 1000
