@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -121,7 +122,8 @@ def course_check(
     """Check the course folder, a module folder, a lesson folder or one exercise file.
 
     jobs > 1 checks exercises in that many forked worker processes (default: up to 4 by CPU count
-    when there are enough exercises); on_exercise is called with each result, in file order.
+    when there are enough exercises), unless this process runs other threads; on_exercise is
+    called with each result, in file order.
     """
     started = time.monotonic()
     scope = Path(path or settings.EXERCISES_DIR).resolve()
@@ -234,7 +236,9 @@ def _run(
     work = [(t, file_problems.get(t.path, []), seeds) for t in targets]
     if jobs is None:
         jobs = min(4, os.cpu_count() or 1) if len(work) >= 4 else 1
-    if jobs <= 1 or len(work) <= 1:
+    # Forking a process that runs other threads (a test server, a browser driver) can copy a lock
+    # one of them holds into the workers, which then wait forever: check in this process instead.
+    if jobs <= 1 or len(work) <= 1 or threading.active_count() > 1:
         _configure_grader()
         yield from (_check_target(item) for item in work)
         return

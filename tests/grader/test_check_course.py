@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import textwrap
+import threading
 import uuid
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
+import grader.course_check
 from course.content import ExerciseFile, Problem
 from grader import engine
 from grader.course_check import _Expectation, _judge, course_check, exercise_check
@@ -353,3 +355,23 @@ def test_it_judges_each_verdict_against_the_file(correct, verdict, expected) -> 
         assert found is None
     else:
         assert found is not None and expected in found[0]
+
+
+def test_it_checks_in_this_process_while_other_threads_run(course_root: Path, monkeypatch) -> None:
+    """Forked workers could inherit a lock another thread holds and hang: no forking then."""
+
+    def no_fork(method: str) -> None:
+        raise AssertionError(f"forked a {method} pool while another thread runs")
+
+    monkeypatch.setattr(grader.course_check.multiprocessing, "get_context", no_fork)
+    for name in ("one", "two", "three", "four"):
+        write(course_root, name, SQUARE.format(id=new_id()))
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        report = course_check(course_root, seeds=1, jobs=2)
+    finally:
+        stop.set()
+    assert [e.slug for e in report.exercises] == ["four", "one", "three", "two"]
+    assert report.ok
