@@ -375,3 +375,23 @@ def test_it_checks_in_this_process_while_other_threads_run(course_root: Path, mo
         stop.set()
     assert [e.slug for e in report.exercises] == ["four", "one", "three", "two"]
     assert report.ok
+
+
+def test_it_grades_other_correct_code_solutions(course_root: Path) -> None:
+    text = DOUBLE.format(id=new_id()) + textwrap.dedent(
+        """\
+        also_correct:
+          - code: |
+              def double(x):
+                  return x + x
+          - |
+            def double(x):
+                return x * 3
+        """
+    )
+    path = write(course_root, "double", text)
+    code, output = run(str(path), "--seeds", "1")
+    assert code == 1
+    (problem,) = [line for line in output.splitlines() if "also_correct" in line]
+    assert f"{path}:{line_of(path, 'return x * 3') - 2}: also_correct #2" in problem
+    assert "grades incorrect, not correct" in problem
