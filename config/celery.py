@@ -23,9 +23,7 @@ WARM_UP_MODULES = ("grader.engine.isolation", "grader.engine.sandbox")
 
 
 def warm_up_engine() -> list[str]:
-    """Configure the code sandbox and call the engine's warm-up hooks; return the modules warmed."""
-    from django.conf import settings
-
+    """Call the engine's warm-up hooks (grader.apps configured its limits); return the modules warmed."""
     warmed = []
     for name in WARM_UP_MODULES:
         try:
@@ -34,12 +32,6 @@ def warm_up_engine() -> list[str]:
             if exc.name != name:
                 raise
             continue
-        if name == "grader.engine.sandbox":
-            module.configure(
-                require_full=not settings.GRADER_ALLOW_REDUCED_SANDBOX,
-                timeout_s=settings.GRADER_CODE_TIMEOUT,
-                memory_mb=settings.GRADER_MEMORY_MB,
-            )
         try:
             result = module.warm_up()
         except Exception:

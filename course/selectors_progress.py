@@ -160,27 +160,12 @@ class Activity:
 
 
 def activity_days(*, user: User, since: date) -> dict[date, int]:
-    """Return graded attempts per day since a date, from activity rows and progress timestamps.
-
-    Activity rows are exact. Progress timestamps (last attempt, first solve) are a lower bound that
-    also covers attempts recorded before activity rows existed; a day takes the larger count.
-    """
-    days: dict[date, int] = {
-        row.day: row.attempts
-        for row in ActivityDay.objects.filter(user=user, day__gte=since).only("day", "attempts")
-    }
-    derived: dict[date, int] = defaultdict(int)
-    start = timezone.make_aware(datetime.combine(since, datetime.min.time()))
-    for last_attempt_at, solved_at in ExerciseProgress.objects.filter(
-        Q(last_attempt_at__gte=start) | Q(solved_at__gte=start), user=user
-    ).values_list("last_attempt_at", "solved_at"):
-        stamps = {timezone.localdate(t) for t in (last_attempt_at, solved_at) if t is not None}
-        for day in stamps:
-            if day >= since:
-                derived[day] += 1
-    for day, count in derived.items():
-        days[day] = max(days.get(day, 0), count)
-    return {day: count for day, count in days.items() if count > 0}
+    """Return graded attempts per day since a date."""
+    return dict(
+        ActivityDay.objects.filter(user=user, day__gte=since, attempts__gt=0).values_list(
+            "day", "attempts"
+        )
+    )
 
 
 def week_start(day: date) -> date:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from course.content import Course
 from course.markdown import render_markdown
 from course.models import (
+    ActivityDay,
     CatalogueItem,
     Enrollment,
     Exercise,
@@ -190,10 +191,12 @@ def lesson_visit_record(*, user: User, lesson: Lesson) -> None:
 def progress_record_verdict(
     *, user: User, exercise: Exercise, score: float, correct: bool, at: datetime
 ) -> ExerciseProgress:
-    """Count one graded attempt; call inside the transaction that stores the verdict."""
+    """Count one graded attempt on the exercise and on the learner's day; call it inside the
+    transaction that stores the verdict."""
     progress, _ = ExerciseProgress.objects.select_for_update().get_or_create(
         user=user, exercise=exercise
     )
+    was_solved = progress.solved_at is not None
     ExerciseProgress.objects.filter(pk=progress.pk).update(
         attempts=F("attempts") + 1, last_attempt_at=at
     )
@@ -207,4 +210,14 @@ def progress_record_verdict(
         updates.append("solved_at")
     if updates:
         progress.save(update_fields=updates)
+    activity_record(user=user, at=at, first_solve=progress.solved and not was_solved)
     return progress
+
+
+def activity_record(*, user: User, at: datetime, first_solve: bool) -> None:
+    """Count one graded attempt on the learner's calendar day (in the site's time zone)."""
+    day = timezone.localdate(at)
+    activity, _ = ActivityDay.objects.get_or_create(user=user, day=day)
+    ActivityDay.objects.filter(pk=activity.pk).update(
+        attempts=F("attempts") + 1, solved=F("solved") + (1 if first_solve else 0)
+    )

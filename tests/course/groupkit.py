@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import pytest
 from django.test import Client
 from django.utils import timezone
 
@@ -21,7 +20,7 @@ from course.models import (
     User,
 )
 from course.selectors_progress import week_start
-from course.services_progress import progress_record_attempt
+from course.services import progress_record_verdict
 from tests.factories import UserFactory
 
 
@@ -96,13 +95,13 @@ def make_members(count: int, prefix: str = "member") -> list[User]:
 
 
 def solve(user: User, exercise: Exercise, at: datetime | None = None) -> None:
-    progress_record_attempt(
+    progress_record_verdict(
         user=user, exercise=exercise, score=1.0, correct=True, at=at or timezone.now()
     )
 
 
 def attempt(user: User, exercise: Exercise, score: float = 0.0, at: datetime | None = None) -> None:
-    progress_record_attempt(
+    progress_record_verdict(
         user=user, exercise=exercise, score=score, correct=False, at=at or timezone.now()
     )
 

@@ -14,7 +14,7 @@ from course.selectors_progress import (
     review_queue,
     week_start,
 )
-from course.services_progress import progress_record_attempt
+from course.services import progress_record_verdict
 from tests.course import groupkit
 
 pytestmark = pytest.mark.django_db
@@ -35,9 +35,9 @@ def test_progress_record_attempt_counts_progress_and_the_days_activity(
 ) -> None:
     exercise = catalogue.exercises[catalogue.modules[0].pk][0]
     when = at_days_ago(0, hour=9)
-    progress_record_attempt(user=student, exercise=exercise, score=0.2, correct=False, at=when)
-    progress_record_attempt(user=student, exercise=exercise, score=1.0, correct=True, at=when)
-    progress_record_attempt(user=student, exercise=exercise, score=1.0, correct=True, at=when)
+    progress_record_verdict(user=student, exercise=exercise, score=0.2, correct=False, at=when)
+    progress_record_verdict(user=student, exercise=exercise, score=1.0, correct=True, at=when)
+    progress_record_verdict(user=student, exercise=exercise, score=1.0, correct=True, at=when)
     progress = ExerciseProgress.objects.get(user=student, exercise=exercise)
     assert progress.attempts == 3 and progress.solved_at == when and progress.best_score == 1.0
     day = ActivityDay.objects.get(user=student)
@@ -140,18 +140,23 @@ def test_weekly_activity_sums_attempts_per_week(
     assert [bar.height for bar in chart.bars] == [0.0, 0.0, 30.0, 90.0]
 
 
-def test_activity_falls_back_to_progress_timestamps_without_activity_rows(
+def test_each_graded_attempt_is_counted_on_its_day(
     catalogue: groupkit.Catalogue, student: User
 ) -> None:
-    from course.services import progress_record_verdict
-
     exercise = catalogue.exercises[catalogue.modules[0].pk][0]
+    progress_record_verdict(
+        user=student, exercise=exercise, score=0.0, correct=False, at=at_days_ago(0)
+    )
     progress_record_verdict(
         user=student, exercise=exercise, score=1.0, correct=True, at=at_days_ago(0)
     )
-    assert not ActivityDay.objects.exists()
+    progress_record_verdict(
+        user=student, exercise=exercise, score=1.0, correct=True, at=at_days_ago(0)
+    )
+    day = ActivityDay.objects.get(user=student)
+    assert (day.attempts, day.solved) == (3, 1)
     activity = learner_activity(user=student)
-    assert activity.streak == 1 and activity.attempts_this_week == 1
+    assert activity.streak == 1 and activity.attempts_this_week == 3
 
 
 def test_dashboard_shows_the_skill_chart_review_queue_and_streak(
