@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from fractions import Fraction
@@ -14,12 +13,6 @@ ParameterValue = int | Fraction
 
 class SpecError(ValueError):
     """The exercise file itself is wrong (the author's problem, never the student's)."""
-
-
-def variant_seed(student_key: str | int, exercise_id: str) -> int:
-    """Return the seed of one student's variant of one exercise (stable across processes)."""
-    digest = hashlib.sha256(f"chainrule-variant:{student_key}:{exercise_id}".encode()).hexdigest()
-    return int(digest[:12], 16)
 
 
 def draw_parameters(spec: dict[str, Any], seed: int) -> dict[str, ParameterValue]:

@@ -84,3 +84,11 @@ def test_it_renders_lessons_to_sanitised_html(course_dir: Path) -> None:
     assert '<div class="math math-display">' in html
     assert "<script>" not in html
     assert '<span class="kn">import</span>' in html
+
+
+def test_each_learner_has_a_stable_seed_per_exercise(course_dir: Path, student, outsider) -> None:  # noqa: ANN001
+    sync(course_dir)
+    exercise = Exercise.objects.get()
+    assert exercise.seed_for(student.pk) == exercise.seed_for(student.pk)
+    assert exercise.seed_for(student.pk) != exercise.seed_for(outsider.pk)
+    assert 0 <= exercise.seed_for(student.pk) < 2**31
