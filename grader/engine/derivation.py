@@ -103,7 +103,7 @@ def grade_derivation(problem: Problem, spec: dict[str, Any], answer: str, *, see
     from grader.engine.equivalence import symbolic_audit
     from grader.engine.expressions import ScalarBuilder
     from grader.engine.scalar_check import ScalarCheck, build_mistakes
-    from grader.engine.symbolic import audit_flags, best_effort, invalid, undetermined
+    from grader.engine.symbolic import audit_flags, best_effort, incorrect, invalid, undetermined
 
     try:
         parsed_lines = parse_lines(answer, problem)
@@ -137,22 +137,14 @@ def grade_derivation(problem: Problem, spec: dict[str, Any], answer: str, *, see
             counterexample = best_effort(
                 check.counterexample, expr, f"line {line.number}", previous_expr, f"{before} gives"
             )
-            messages = [
+            return incorrect(
                 Message(
                     "step_does_not_follow",
                     f"Line {line.number} does not follow from {before}: it is not equal to it.",
-                )
-            ]
-            if diagnosis is not None:
-                messages.append(Message(diagnosis.code, diagnosis.text))
-            if counterexample is not None:
-                messages.append(Message("counterexample", counterexample["text"]))
-            return Verdict(
-                status=Status.INCORRECT,
-                messages=messages,
-                diagnosis=diagnosis.code if diagnosis else None,
-                parsed=parsed,
+                ),
+                diagnosis=diagnosis,
                 counterexample=counterexample,
+                parsed=parsed,
                 flags=flags,
             )
         previous_expr, previous_values = expr, values

@@ -542,7 +542,7 @@ def _same_shape(answer: ShapeInfo, reference: ShapeInfo) -> bool:
 
 def grade_matrix(problem: Problem, spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
     """Judge a matrix expression answer against the reference."""
-    from grader.engine.symbolic import invalid, parse_error_verdict, undetermined
+    from grader.engine.symbolic import incorrect, invalid, parse_error_verdict, undetermined
 
     text = answer.strip()
     try:
@@ -588,18 +588,11 @@ def grade_matrix(problem: Problem, spec: dict[str, Any], answer: str, *, seed: i
             break
     if diagnosis is None and got is not None:
         diagnosis = check.diagnose(expression, got)
-    messages = [Message("incorrect", "Not equal to the expected answer.")]
-    if diagnosis is not None:
-        messages.append(Message(diagnosis.code, diagnosis.text))
-    counterexample = _matrix_counterexample(check, got)
-    if counterexample:
-        messages.append(Message("counterexample", counterexample["text"]))
-    return Verdict(
-        status=Status.INCORRECT,
-        messages=messages,
-        diagnosis=diagnosis.code if diagnosis else None,
+    return incorrect(
+        Message("incorrect", "Not equal to the expected answer."),
+        diagnosis=diagnosis,
+        counterexample=_matrix_counterexample(check, got) or None,
         parsed=parsed,
-        counterexample=counterexample,
     )
 
 

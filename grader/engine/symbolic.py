@@ -185,7 +185,25 @@ def grade_expression(problem: Problem, spec: dict[str, Any], answer: str, *, see
     mistakes = build_mistakes(problem, builder, spec)
     diagnosis = check.known_mistake(values, mistakes) or best_effort(check.diagnose, values)
     counterexample = best_effort(check.counterexample, student)
-    messages = [Message("incorrect", "Not equal to the expected answer.")]
+    return incorrect(
+        Message("incorrect", "Not equal to the expected answer."),
+        diagnosis=diagnosis,
+        counterexample=counterexample,
+        parsed=parsed,
+        flags=flags,
+    )
+
+
+def incorrect(
+    headline: Message,
+    *,
+    diagnosis: Any,
+    counterexample: dict[str, Any] | None,
+    parsed: str | None,
+    flags: list[str] | None = None,
+) -> Verdict:
+    """Build an incorrect verdict: the headline, then the diagnosis and the counterexample if any."""
+    messages = [headline]
     if diagnosis is not None:
         messages.append(Message(diagnosis.code, diagnosis.text))
     if counterexample is not None:
@@ -196,7 +214,7 @@ def grade_expression(problem: Problem, spec: dict[str, Any], answer: str, *, see
         diagnosis=diagnosis.code if diagnosis else None,
         parsed=parsed,
         counterexample=counterexample,
-        flags=flags,
+        flags=flags or [],
     )
 
 
