@@ -11,9 +11,8 @@ class Status(StrEnum):
     CORRECT = "correct"
     INCORRECT = "incorrect"
     INVALID = "invalid"  # could not be read (syntax, unknown name, shape mismatch): not an attempt
-    UNDETERMINED = (
-        "undetermined"  # the grader could not decide: flagged for the author, not an attempt
-    )
+    # The grader could not decide: flagged for the author, not an attempt.
+    UNDETERMINED = "undetermined"
     TIMEOUT = "timeout"
     ERROR = "error"  # the grader itself failed: not counted against the student
 
