@@ -239,28 +239,13 @@ def _run(
     # Forking a process that runs other threads (a test server, a browser driver) can copy a lock
     # one of them holds into the workers, which then wait forever: check in this process instead.
     if jobs <= 1 or len(work) <= 1 or threading.active_count() > 1:
-        _configure_grader()
         yield from (_check_target(item) for item in work)
         return
-    # Forked workers start from this process's imports; each then forks one child per check, and
-    # starts its own code sandbox (a sandbox started here would be shared by every worker).
+    # Forked workers start from this process's imports and engine limits (grader.apps configures
+    # them from settings); each forks one child per check and starts its own code sandbox.
     context = multiprocessing.get_context("fork")
-    with context.Pool(processes=min(jobs, len(work)), initializer=_configure_grader) as pool:
+    with context.Pool(processes=min(jobs, len(work))) as pool:
         yield from pool.imap(_check_target, work)
-
-
-def _configure_grader() -> None:
-    """Apply the site's grading limits and sandbox policy in this process, as a grading worker does."""
-    from grader.engine import isolation, sandbox
-
-    isolation.configure(
-        deadline_s=settings.GRADER_SYMBOLIC_TIMEOUT, memory_mb=settings.GRADER_MEMORY_MB
-    )
-    sandbox.configure(
-        require_full=not settings.GRADER_ALLOW_REDUCED_SANDBOX,
-        timeout_s=settings.GRADER_CODE_TIMEOUT,
-        memory_mb=settings.GRADER_MEMORY_MB,
-    )
 
 
 def _check_target(item: tuple[_Target, list[Problem], list[int]]) -> ExerciseCheck:
