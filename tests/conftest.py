@@ -69,9 +69,13 @@ def course_dir(tmp_path: Path, settings) -> Path:  # noqa: ANN001 - pytest-djang
     return target
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Start headless Chromium once per session (Debian's package, no downloaded browser)."""
+    """Start headless Chromium for one test module (Debian's package, no downloaded browser).
+
+    Module scope closes it right after its tests: a browser left open until the end of the whole
+    session outlives hundreds of other tests, and closing one that died meanwhile hangs.
+    """
     from playwright.sync_api import sync_playwright
 
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
