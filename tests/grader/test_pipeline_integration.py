@@ -93,7 +93,9 @@ def test_a_worker_killed_mid_grade_is_replaced_and_grades_once(
     submission = Submission.objects.get(pk=submission_id)
     assert submission.status == Submission.Status.FINISHED
     assert submission.verdict["status"] == "correct"
-    assert submission.tries == 2 and submission.attempt_number == 1
+    # Redelivery and the sweeper may both hand it out again (more tries under load); the guarded
+    # claim and finish still let exactly one worker grade it into progress.
+    assert submission.tries >= 2 and submission.attempt_number == 1
     assert ExerciseProgress.objects.get(user=student, exercise=relu).attempts == 1
     assert f"submission_finished submission_id={submission_id}" in second.output()
     assert f"submission_finished submission_id={submission_id}" not in first.output()
