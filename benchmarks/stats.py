@@ -38,7 +38,9 @@ def ratio(baseline: dict[str, Any], measured: dict[str, Any]) -> float:
 def print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
     """Print summaries as an aligned table of milliseconds."""
     print(f"\n{title}")
-    header = f"  {'series':<44} {'n':>6} {'p50 ms':>10} {'p95 ms':>10} {'p99 ms':>10} {'max ms':>10}"
+    header = (
+        f"  {'series':<44} {'n':>6} {'p50 ms':>10} {'p95 ms':>10} {'p99 ms':>10} {'max ms':>10}"
+    )
     print(header)
     print("  " + "-" * (len(header) - 2))
     for row in rows:
