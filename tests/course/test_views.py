@@ -183,3 +183,12 @@ def test_admin_is_for_staff_only(client: Client, synced: Path, student: User) ->
         "root", password="x-long-password", is_staff=True, is_superuser=True, role="staff"
     )
     assert logged_in(staff).get("/admin/course/exercise/").status_code == 200
+
+
+def test_the_navigation_offers_instructor_tools_to_instructors_only(
+    synced: Path, student: User, instructor: User
+) -> None:
+    assert "Insight" not in logged_in(student).get("/dashboard/").content.decode()
+    body = logged_in(instructor).get("/dashboard/").content.decode()
+    assert 'href="/instructor/exercises/"' in body and 'href="/insight/"' in body
+    assert 'href="/groups/"' in body
