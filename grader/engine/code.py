@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.engine.problem import COMMON_KEYS
 from grader.engine.sandbox import SandboxRun, SandboxUnavailable, get_sandbox
 from grader.engine.sandbox import settings as sandbox_settings
 from grader.engine.sandbox_wire import Unsupported
@@ -1094,11 +1095,36 @@ def variant_code(spec: dict[str, Any], seed: int) -> dict[str, Any]:
     }
 
 
+CODE_KEYS = frozenset(
+    {
+        "function",
+        "signature",
+        "starter",
+        "reference",
+        "inputs",
+        "tests",
+        "checks",
+        "tolerance",
+        "outputs",
+        "timeout",
+        "max_answer_bytes",
+        "mistakes",
+        "also_correct",
+    }
+)
+
+
 def validate_code_spec(spec: dict[str, Any]) -> list[str]:
     """Return the problems with a code spec, in words; run the reference on every case it declares."""
     problems: list[str] = []
     if spec.get("kind") != "code":
         problems.append("kind must be code")
+    unknown = sorted(set(spec) - COMMON_KEYS - CODE_KEYS)
+    if unknown:
+        problems.append(
+            f"unknown field(s) {', '.join(unknown)} (a code exercise may use: "
+            f"{', '.join(sorted(CODE_KEYS))})"
+        )
     for key in ("function", "signature", "starter", "reference", "inputs", "tests"):
         if not spec.get(key):
             problems.append(f"{key} is missing")

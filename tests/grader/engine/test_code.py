@@ -296,3 +296,13 @@ def test_a_name_that_is_not_callable_is_reported_as_missing() -> None:
     verdict = grade(_spec(), "score = 3\n", seed=1)
     assert verdict.status == Status.INVALID
     assert verdict.diagnosis == "missing_function"
+
+
+def test_a_misspelt_field_is_named_by_validation() -> None:
+    from course.content import exercise_spec_by_slug
+    from grader.engine import validate_spec
+
+    spec = dict(exercise_spec_by_slug("relu-backward"))
+    spec["mistake"] = spec.pop("mistakes")
+    (problem,) = [p for p in validate_spec(spec) if "unknown field" in p]
+    assert problem.startswith("unknown field(s) mistake (a code exercise may use: also_correct, checks,")
