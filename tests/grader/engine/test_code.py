@@ -305,4 +305,6 @@ def test_a_misspelt_field_is_named_by_validation() -> None:
     spec = dict(exercise_spec_by_slug("relu-backward"))
     spec["mistake"] = spec.pop("mistakes")
     (problem,) = [p for p in validate_spec(spec) if "unknown field" in p]
-    assert problem.startswith("unknown field(s) mistake (a code exercise may use: also_correct, checks,")
+    assert problem.startswith(
+        "unknown field(s) mistake (a code exercise may use: also_correct, checks,"
+    )
