@@ -45,6 +45,11 @@ REQUIRED_LAYERS = (
     "seccomp",
 )
 NOBODY_UID = 65534
+# OpenBLAS's kernel choice, which some machines pin because the default kernel computes wrong
+# results on their processors. The zygote inherits it so that the student's code runs the same
+# kernel as the trusted worker that compares with it: on ill-conditioned inputs another kernel
+# rounds differently, and "behaves like this known mistake" would stop matching.
+BLAS_KERNEL_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 ZYGOTE_BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[3]); "
     "from grader.engine.sandbox_zygote import main; main()"
@@ -156,6 +161,7 @@ class Sandbox:
             "MKL_NUM_THREADS": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
+        environment.update({n: os.environ[n] for n in BLAS_KERNEL_VARIABLES if n in os.environ})
         try:
             self._process = subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter
                 [

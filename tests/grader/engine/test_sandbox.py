@@ -15,7 +15,12 @@ import pytest
 import yaml
 
 from grader.engine import grade, sandbox
-from grader.engine.sandbox import REQUIRED_LAYERS, get_sandbox, sandbox_layers
+from grader.engine.sandbox import (
+    BLAS_KERNEL_VARIABLES,
+    REQUIRED_LAYERS,
+    get_sandbox,
+    sandbox_layers,
+)
 from grader.engine.sandbox_seccomp import build_program
 from grader.engine.sandbox_zygote import SPARE_CHILDREN
 from grader.engine.verdict import Status
@@ -89,6 +94,19 @@ def test_the_zygote_environment_is_scrubbed() -> None:
         "CELERY_BROKER_URL",
         "CHAINRULE_CANARY_SECRET",
     }
+
+
+def test_the_zygote_runs_the_workers_blas_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Known mistakes are matched by comparing the student's output with the mistake's, computed
+    # here: on ill-conditioned inputs that only holds when both run the same OpenBLAS kernel.
+    monkeypatch.setenv("OPENBLAS_L2_SIZE", os.environ.get("OPENBLAS_L2_SIZE", "512"))
+    box = get_sandbox()
+    box.start()
+    environ = Path(f"/proc/{box.pid()}/environ").read_bytes().split(b"\0")
+    values = dict(entry.decode().split("=", 1) for entry in environ if entry)
+    for name in BLAS_KERNEL_VARIABLES:
+        assert values.get(name) == os.environ.get(name)
+    assert values["OPENBLAS_L2_SIZE"] == os.environ["OPENBLAS_L2_SIZE"]
 
 
 def test_a_dead_zygote_is_restarted() -> None:
