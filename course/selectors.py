@@ -49,9 +49,17 @@ def lesson_get(*, module_slug: str, lesson_slug: str) -> Lesson:
 
 
 def exercise_get_for_user(*, slug: str, user: AnyUser) -> Exercise:
-    """Return the exercise if this user may open it: published for everyone, any for instructors."""
-    exercise = Exercise.objects.live().select_related("lesson__module").filter(slug=slug).first()
-    if exercise is None or exercise.lesson.retired_at is not None:
+    """Return the exercise if this user may open it: published for everyone, any for instructors.
+
+    An exercise whose lesson or module was retired is gone too, for everyone.
+    """
+    exercise = (
+        Exercise.objects.live()
+        .select_related("lesson__module")
+        .filter(slug=slug, lesson__retired_at__isnull=True, lesson__module__retired_at__isnull=True)
+        .first()
+    )
+    if exercise is None:
         raise Http404("No such exercise.")
     if not exercise.published and not (user.is_authenticated and user.is_instructor):
         raise Http404("No such exercise.")

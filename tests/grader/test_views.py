@@ -9,6 +9,7 @@ import time
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from config.celery import app
 from course.models import Exercise, ExerciseProgress
@@ -60,6 +61,26 @@ def test_unpublished_exercises_are_hidden_from_students(client, student, instruc
     assert not Submission.objects.exists()
     client.force_login(instructor)
     assert client.get(url(sigmoid)).status_code == 200
+
+
+@pytest.mark.parametrize("retired", ["lesson", "module"])
+def test_exercises_of_a_retired_lesson_or_module_are_gone(
+    client, student, instructor, sigmoid, retired
+):
+    client.force_login(student)
+    client.post(url(sigmoid), {"answer": "42*exp(x)"})
+    submission = Submission.objects.get()
+    target = sigmoid.lesson if retired == "lesson" else sigmoid.lesson.module
+    type(target).objects.filter(pk=target.pk).update(retired_at=timezone.now())
+    for user in (student, instructor):
+        client.force_login(user)
+        assert client.get(url(sigmoid)).status_code == 404
+        assert client.post(url(sigmoid), {"answer": SIGMOID_RIGHT}).status_code == 404
+        preview = reverse("answer_preview", args=[sigmoid.slug])
+        assert client.get(preview, {"answer": "x"}).status_code == 404
+    client.force_login(student)
+    assert client.get(submission.get_absolute_url()).status_code == 404
+    assert Submission.objects.count() == 1
 
 
 def test_without_javascript_it_redirects_to_the_submission_page(client, student, sigmoid, eager):
