@@ -1,4 +1,8 @@
-"""Small typed readers for configuration taken from the environment."""
+"""Small typed readers for configuration taken from the environment.
+
+An empty (or blank) variable counts as unset: `.env.example` lists every variable, many of them
+empty, and `DATABASE_URL=` must mean "the default database", not a URL with no scheme.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,24 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _env_raw(name: str) -> str | None:
+    """Return the variable's value, or None when it is unset or blank."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return raw
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    raw = _env_raw(name)
+    return default if raw is None else raw
 
 
 def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
+    raw = _env_raw(name)
     if raw is None:
         return default
     value = raw.strip().lower()
@@ -27,8 +40,8 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 
 def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
+    raw = _env_raw(name)
+    if raw is None:
         return default
     try:
         return int(raw)
@@ -37,8 +50,8 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
+    raw = _env_raw(name)
+    if raw is None:
         return default
     try:
         return float(raw)
@@ -47,7 +60,7 @@ def env_float(name: str, default: float) -> float:
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    raw = os.environ.get(name)
+    raw = _env_raw(name)
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]

@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
+
+from config.env import env_bool, env_float, env_int, env_list, env_str
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,3 +76,55 @@ def test_the_startup_line_names_the_database_and_broker(settings) -> None:  # no
     line = describe_backends()
     assert line.startswith("Chainrule: database = ")
     assert "; broker = " in line
+
+
+@pytest.mark.parametrize(
+    ("reader", "default"),
+    [
+        (lambda: env_str("CHAINRULE_TEST_VAR", "fallback"), "fallback"),
+        (lambda: env_bool("CHAINRULE_TEST_VAR", default=True), True),
+        (lambda: env_int("CHAINRULE_TEST_VAR", 7), 7),
+        (lambda: env_float("CHAINRULE_TEST_VAR", 0.5), 0.5),
+        (lambda: env_list("CHAINRULE_TEST_VAR", ["a"]), ["a"]),
+    ],
+    ids=["str", "bool", "int", "float", "list"],
+)
+@pytest.mark.parametrize("blank", ["", "  "], ids=["empty", "spaces"])
+def test_an_empty_variable_means_its_default(
+    monkeypatch: pytest.MonkeyPatch, reader: Callable[[], object], default: object, blank: str
+) -> None:
+    monkeypatch.setenv("CHAINRULE_TEST_VAR", blank)
+    assert reader() == default
+
+
+def test_the_settings_use_their_defaults_for_empty_variables() -> None:
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; "
+        "print(s.VAR_DIR); print(s.DATABASES['default']['NAME']); print(s.EMAIL_BACKEND)",
+        DEBUG="1",
+        DATABASE_URL="",
+        CHAINRULE_VAR_DIR="",
+        EMAIL_BACKEND="",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        str(ROOT / "var"),
+        str(ROOT / "var" / "chainrule.sqlite3"),
+        "django.core.mail.backends.console.EmailBackend",
+    ]
+
+
+def test_none_switches_the_course_spec_validator_off() -> None:
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; print(repr(s.COURSE_SPEC_VALIDATOR))",
+        DEBUG="1",
+        COURSE_SPEC_VALIDATOR="none",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "''"
