@@ -124,13 +124,14 @@ class ModuleRow:
 
 
 def track_modules(track: Track) -> list[Module]:
-    """Return the track's live modules in order, with their live lessons and published exercises."""
+    """Return the track's live modules in order, with live lessons, published exercises, prerequisites."""
     lessons = Lesson.objects.live().order_by("order").prefetch_related(visible_exercises(None))
     return list(
         track.modules.live()
         .order_by("trackmodule__order")
         .prefetch_related(
-            Prefetch("lessons", queryset=lessons, to_attr="live_lessons"), "prerequisites"
+            Prefetch("lessons", queryset=lessons, to_attr="live_lessons"),
+            Prefetch("prerequisites", queryset=Module.objects.live(), to_attr="live_prerequisites"),
         )
     )
 

@@ -10,8 +10,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from course.models import Enrollment, Exercise, LessonVisit, User
+from course.models import Enrollment, Exercise, LessonVisit, Module, User
 from course.services import progress_record_verdict
+from tests.course import groupkit
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +41,21 @@ def test_track_page_shows_modules_and_lessons_to_anyone(client: Client, synced: 
     assert response.status_code == 200
     assert b"Basics" in response.content and b"First steps" in response.content
     assert b"Sign up to enrol" in response.content
+
+
+def test_track_page_names_only_live_prerequisites(client: Client) -> None:
+    catalogue = groupkit.build_catalogue()
+    first, second = catalogue.modules
+    gone = Module.objects.create(
+        slug="gone", title="Forgotten basics", skill="Old", retired_at=timezone.now()
+    )
+    second.prerequisites.set([first, gone])
+    body = client.get("/tracks/applied/").content.decode()
+    assert "Builds on: Module 0</p>" in body
+    assert "Forgotten basics" not in body
+    first.retired_at = timezone.now()
+    first.save(update_fields=["retired_at"])
+    assert "Builds on" not in client.get("/tracks/applied/").content.decode()
 
 
 def test_unknown_track_is_404(client: Client, synced: Path) -> None:
