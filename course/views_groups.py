@@ -24,14 +24,20 @@ from course.forms_groups import (
 )
 from course.models import User
 
+# A cell starting with one of these runs as a formula in a spreadsheet (OWASP, CSV injection).
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(cell: str) -> str:
+    return f"'{cell}" if cell.startswith(CSV_FORMULA_STARTS) else cell
+
 
 def _csv_response(filename: str, rows: list[list[str]]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
     for row in rows:
-        # A leading =, +, - or @ would run as a formula in a spreadsheet.
-        writer.writerow([f"'{cell}" if cell[:1] in ("=", "+", "-", "@") else cell for cell in row])
+        writer.writerow([_csv_cell(cell) for cell in row])
     return response
 
 

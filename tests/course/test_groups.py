@@ -263,16 +263,20 @@ def test_group_progress_csv_has_a_row_per_member_and_module(
     assert by_name["fay"][1:5] == ["0/3", "0/3", "0", "6"]
 
 
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_csv_cells_cannot_smuggle_spreadsheet_formulas(
-    catalogue: groupkit.Catalogue, instructor: User
+    catalogue: groupkit.Catalogue, instructor: User, start: str
 ) -> None:
     from course.services import enrollment_create
 
-    sneaky = UserFactory(username="=cmd")
+    sneaky = UserFactory(username=f"{start}cmd|' /C calc'!A0")
     enrollment_create(user=sneaky, track=catalogue.track)
+    Module.objects.filter(pk=catalogue.modules[0].pk).update(title=f"{start}HYPERLINK(x)")
     response = groupkit.logged_in(instructor).get("/insight/tracks/applied/?format=csv")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[1][0] == "'=cmd"
+    assert rows[0][1] == f"'{start}HYPERLINK(x)"
+    assert rows[1][0] == f"'{start}cmd|' /C calc'!A0"
+    assert rows[1][1] == "0/3"  # harmless cells are left alone
 
 
 def test_track_progress_lists_enrolled_learners_for_instructors(
