@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,11 @@ import pytest
 from config.env import env_bool, env_float, env_int, env_list, env_str
 
 ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+    "ALLOWED_HOSTS": "chainrule.example.com",
+}
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -50,9 +56,7 @@ def test_the_deploy_check_is_clean_in_production(tmp_path: Path) -> None:
         "--deploy",
         "--fail-level",
         "WARNING",
-        DEBUG="0",
-        SECRET_KEY="a-long-random-production-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        ALLOWED_HOSTS="chainrule.example.com",
+        **PRODUCTION,
         CHAINRULE_VAR_DIR=str(tmp_path),
     )
     assert result.returncode == 0, result.stderr
@@ -97,34 +101,31 @@ def test_an_empty_variable_means_its_default(
     assert reader() == default
 
 
+def setting_values(*names: str, **env: str) -> list[object]:
+    """Return the named settings as a fresh process started with this environment sees them."""
+    code = (
+        "import json; from django.conf import settings; "
+        f"print(json.dumps([getattr(settings, n) for n in {list(names)!r}], default=str))"
+    )
+    result = manage("shell", "--no-imports", "-c", code, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_the_settings_use_their_defaults_for_empty_variables() -> None:
-    result = manage(
-        "shell",
-        "--no-imports",
-        "-c",
-        "from django.conf import settings as s; "
-        "print(s.VAR_DIR); print(s.DATABASES['default']['NAME']); print(s.EMAIL_BACKEND)",
+    values = setting_values(
+        "VAR_DIR",
+        "DATABASES",
+        "EMAIL_BACKEND",
         DEBUG="1",
         DATABASE_URL="",
         CHAINRULE_VAR_DIR="",
         EMAIL_BACKEND="",
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [
-        str(ROOT / "var"),
-        str(ROOT / "var" / "chainrule.sqlite3"),
-        "django.core.mail.backends.console.EmailBackend",
-    ]
+    assert values[0] == str(ROOT / "var")
+    assert values[1]["default"]["NAME"] == str(ROOT / "var" / "chainrule.sqlite3")
+    assert values[2] == "django.core.mail.backends.console.EmailBackend"
 
 
 def test_none_switches_the_course_spec_validator_off() -> None:
-    result = manage(
-        "shell",
-        "--no-imports",
-        "-c",
-        "from django.conf import settings as s; print(repr(s.COURSE_SPEC_VALIDATOR))",
-        DEBUG="1",
-        COURSE_SPEC_VALIDATOR="none",
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "''"
+    assert setting_values("COURSE_SPEC_VALIDATOR", DEBUG="1", COURSE_SPEC_VALIDATOR="none") == [""]

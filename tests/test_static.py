@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from tests.test_settings import manage
+from tests.test_settings import PRODUCTION, manage
 
 MANIFEST_STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -22,8 +22,7 @@ def test_collectstatic_succeeds_with_the_production_settings(tmp_path: Path) -> 
     result = manage(
         "collectstatic",
         "--noinput",
-        DEBUG="0",
-        SECRET_KEY="a-long-random-production-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        **PRODUCTION,
         CHAINRULE_VAR_DIR=str(tmp_path),
         STATIC_ROOT=str(tmp_path / "static"),
     )
