@@ -129,3 +129,29 @@ def test_the_settings_use_their_defaults_for_empty_variables() -> None:
 
 def test_none_switches_the_course_spec_validator_off() -> None:
     assert setting_values("COURSE_SPEC_VALIDATOR", DEBUG="1", COURSE_SPEC_VALIDATOR="none") == [""]
+
+
+def test_hsts_preload_is_opt_in(tmp_path: Path) -> None:
+    names = ("SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD")
+    assert setting_values(*names, **PRODUCTION, CHAINRULE_VAR_DIR=str(tmp_path)) == [
+        31536000,
+        True,
+        False,
+    ]
+    opted_in = setting_values(
+        *names, **PRODUCTION, CHAINRULE_VAR_DIR=str(tmp_path), SECURE_HSTS_PRELOAD="1"
+    )
+    assert opted_in == [31536000, True, True]
+
+
+def test_the_deploy_check_is_clean_with_preload_opted_in(tmp_path: Path) -> None:
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        **PRODUCTION,
+        CHAINRULE_VAR_DIR=str(tmp_path),
+        SECURE_HSTS_PRELOAD="1",
+    )
+    assert result.returncode == 0, result.stderr
