@@ -140,6 +140,21 @@ def post_get_for_member(*, membership: GroupMembership, post_id: int) -> GroupPo
     return post
 
 
+def member_get_for_facilitator(*, membership: GroupMembership, user_id: int) -> GroupMembership:
+    """Return a membership of the facilitator's group by its user, or raise 404.
+
+    Users outside the group get the same 404 as ids nobody has, so the page cannot probe accounts.
+    """
+    member = (
+        GroupMembership.objects.select_related("user")
+        .filter(group_id=membership.group_id, user_id=user_id)
+        .first()
+    )
+    if member is None:
+        raise Http404("No such member.")
+    return member
+
+
 def schedule_entry_get_for_facilitator(
     *, membership: GroupMembership, entry_id: int
 ) -> GroupScheduleEntry:

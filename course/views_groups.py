@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,7 +22,6 @@ from course.forms_groups import (
     ScheduleEntryForm,
     ThreadForm,
 )
-from course.models import User
 
 # A cell starting with one of these runs as a formula in a spreadsheet (OWASP, CSV injection).
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -163,12 +162,11 @@ def group_rotate_invite(request: HttpRequest, group_id: int) -> HttpResponse:
 @require_POST
 def group_member_role(request: HttpRequest, group_id: int, user_id: int) -> HttpResponse:
     membership = groups.group_get_for_facilitator(group_id=group_id, user=request.user)
-    member = get_object_or_404(User, pk=user_id)
+    member = groups.member_get_for_facilitator(membership=membership, user_id=user_id)
+    role = request.POST.get("role", "")
     try:
-        services.membership_set_role(
-            group=membership.group, member=member, role=request.POST.get("role", "")
-        )
-        messages.success(request, f"{member.username} is now a {request.POST['role']}.")
+        services.membership_set_role(group=membership.group, member=member.user, role=role)
+        messages.success(request, f"{member.user.username} is now a {role}.")
     except ValidationError as error:
         messages.error(request, error.messages[0])
     return redirect("group_settings", group_id)

@@ -135,6 +135,30 @@ def test_facilitator_appoints_and_a_group_keeps_at_least_one(
     assert GroupMembership.objects.get(group=group, user=fay).is_facilitator
 
 
+def test_the_role_page_does_not_tell_an_outsider_from_an_unknown_user_id(
+    group: StudyGroup, fay: User, outsider: User
+) -> None:
+    client = groupkit.logged_in(fay)
+    unknown = User.objects.order_by("-pk").first().pk + 100
+    for user_id in (outsider.pk, unknown):
+        response = client.post(f"/groups/{group.pk}/members/{user_id}/role/", {"role": "member"})
+        assert response.status_code == 404
+    assert not GroupMembership.objects.filter(user=outsider).exists()
+
+
+def test_the_role_page_reaches_members_of_this_group_only(
+    group: StudyGroup, catalogue: groupkit.Catalogue, fay: User, outsider: User
+) -> None:
+    # outsider belongs to another group: fay may not change their role there through hers.
+    other = groupkit.make_group(catalogue=catalogue, facilitator=UserFactory(username="lee"))
+    services_groups.group_join(group=other, user=outsider)
+    response = groupkit.logged_in(fay).post(
+        f"/groups/{group.pk}/members/{outsider.pk}/role/", {"role": "facilitator"}
+    )
+    assert response.status_code == 404
+    assert not GroupMembership.objects.get(group=other, user=outsider).is_facilitator
+
+
 def test_appointing_someone_outside_the_group_is_refused(group: StudyGroup, outsider: User) -> None:
     with pytest.raises(ValidationError):
         services_groups.membership_set_role(group=group, member=outsider, role="facilitator")
