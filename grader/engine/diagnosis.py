@@ -7,10 +7,13 @@ known_mistake. The messages point at the kind of slip without giving the answer 
 
 from __future__ import annotations
 
+import cmath
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+
+import mpmath
 
 SIGN_ERROR = "sign_error"
 CONSTANT_FACTOR = "constant_factor"
@@ -63,7 +66,11 @@ def describe_factor(value: complex) -> str:
         if fraction == Fraction(1, 2):
             return "×½"
         return f"×({fraction.numerator}/{fraction.denominator})"
-    return f"×{real:.4g}"
+    for digits in (4, 7, 10, 13):  # enough digits that a factor near 1 does not read "×1"
+        shown = f"{real:.{digits}g}"
+        if float(shown) != 1:
+            break
+    return f"×{shown}"
 
 
 def diagnose_scalar(
@@ -76,7 +83,9 @@ def diagnose_scalar(
     factor_candidates: named factors such as "n/(n−1)" with their values at the points.
     """
     pairs = [
-        (r, a) for r, a in zip(reference, answer, strict=True) if r is not None and a is not None
+        (r, a)
+        for r, a in zip(reference, answer, strict=True)
+        if r is not None and a is not None and cmath.isfinite(complex(a))
     ]
     if len(pairs) < 3:
         return None
@@ -104,8 +113,11 @@ def diagnose_scalar(
                 CONSTANT_FACTOR,
                 f"Your answer is off by a factor {name}: check what you divide by.",
             )
-    offset = _constant([a - r for r, a in zip(ref, ans, strict=True)])
-    if offset is not None and abs(offset) > 1e-9 * max(abs(r) for r in ref):
+    # Subtract at the values' own precision: in doubles, 1e14 + 1 minus 1e14 is not quite 1.
+    with mpmath.workdps(30):
+        offset = _constant([complex(a - r) for r, a in pairs])
+    typical = sorted(abs(r) for r in ref)[len(ref) // 2]  # not the largest: see typical_magnitude
+    if offset is not None and abs(offset) > 1e-12 * typical:
         return Diagnosis(
             CONSTANT_OFFSET,
             "Your answer differs from the expected one by a constant: check the added terms.",

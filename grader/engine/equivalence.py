@@ -61,8 +61,18 @@ def draw_samples(
         values.append(value)
     if len(points) < max(3, int(count * MIN_VALID_FRACTION)):
         return Samples(names, [], [], 0.0)
-    scale = max(float(abs(v)) for v in values)
-    return Samples(names, points, values, scale)
+    return Samples(names, points, values, typical_magnitude(values))
+
+
+def typical_magnitude(values: list[Value]) -> float:
+    """Return the median of the reference's non-zero magnitudes, the scale of the tolerance floor.
+
+    The floor absorbs rounding residue where the reference crosses zero. It must not follow the
+    largest value: with 10·exp(10x) on [-3, 3] that is 1e14, and a floor of 1e-12 of it would
+    accept the answer plus 1 at every point. The median is what the values typically are.
+    """
+    magnitudes = sorted(float(abs(v)) for v in values if v != 0)
+    return magnitudes[len(magnitudes) // 2] if magnitudes else 0.0
 
 
 def _draw(variable: ScalarVariable, rng: random.Random) -> Any:
@@ -190,6 +200,8 @@ def symbolic_audit(
                 if residual == 0:
                     return "equal"
                 if residual.is_number:
+                    if not residual.is_finite:
+                        return "unknown"  # an infinite or undefined answer proves nothing here
                     value = complex(residual.evalf(30))
                     return "different" if abs(value) > 1e-25 else "equal"
     except AuditTimeout:

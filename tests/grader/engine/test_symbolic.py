@@ -108,6 +108,9 @@ SMALL_VALUES = spec(
     functions=["exp", "log"],
 )
 NORMAL_CDF = spec("Phi(x)", REAL_X, functions=["erf", "sqrt", "Phi", "exp"])
+# A reference spanning 1e-12 to 1e14: a tolerance floor set by its largest value would swallow +1.
+STEEP = spec("10*exp(10*x)", REAL_X, functions=["exp", "max", "min", "sqrt"])
+POWER_SEVEN = spec("8*x^7", {"x": {"domain": "positive", "sample": [0.1, 50]}})
 
 CORRECT, INCORRECT, INVALID = Status.CORRECT, Status.INCORRECT, Status.INVALID
 
@@ -138,6 +141,15 @@ CASES: list[tuple[str, dict[str, Any], str, Status, str | None]] = [
         "constant_factor",
     ),
     ("sigmoid-taylor", SIGMOID, "1/4 - x^2/16", INCORRECT, None),
+    ("steep-correct", STEEP, "10 exp(10x)", CORRECT, None),
+    ("steep-plus-one", STEEP, "10 exp(10x) + 1", INCORRECT, "constant_offset"),
+    ("steep-plus-ten", STEEP, "10 exp(10x) + 10", INCORRECT, "constant_offset"),
+    ("steep-plus-x", STEEP, "10exp(10x)+x", INCORRECT, None),
+    ("steep-max-not-real", STEEP, "max(10 exp(10x), sqrt(-1))", INCORRECT, None),
+    ("steep-min-not-real", STEEP, "min(sqrt(-1), 1)", INCORRECT, None),
+    ("steep-max-infinite", STEEP, "max(10 exp(10x), 1/0)", INCORRECT, None),
+    ("power-seven-correct", POWER_SEVEN, "8x^7", CORRECT, None),
+    ("power-seven-plus-one", POWER_SEVEN, "8x^7 + 1", INCORRECT, "constant_offset"),
     ("sigmoid-itself", SIGMOID, "sigma(x)", INCORRECT, "missing_factor"),
     ("sigmoid-exp-no-square", SIGMOID, "exp(-x)/(1+exp(-x))", INCORRECT, "missing_factor"),
     ("sigmoid-unknown-function", SIGMOID, "1/(4 cosh(x/2)^2)", INVALID, None),
@@ -346,6 +358,15 @@ def test_it_flags_an_audit_disagreement_for_a_difference_below_tolerance(
     assert verdict.status == Status.CORRECT
     assert "audit_disagreement" in verdict.flags
     assert any("audit disagrees" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("answer", ["1/0", "0/0", "log(0)", "sigma(x) + 1/0"])
+def test_an_undefined_answer_is_wrong_without_an_audit_disagreement(answer: str) -> None:
+    # The audit proves nothing about an infinite difference, so it must not flood the
+    # instructors' list of disagreements.
+    verdict = engine.grade(SIGMOID, answer, seed=0)
+    assert verdict.status == Status.INCORRECT
+    assert "audit_disagreement" not in verdict.flags
 
 
 def test_it_is_undetermined_when_the_reference_has_no_valid_points() -> None:
