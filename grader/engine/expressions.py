@@ -110,6 +110,11 @@ def _apply_function(func: str, args: list[sympy.Expr]) -> sympy.Expr:
         "factorial": sympy.factorial,
         "binomial": sympy.binomial,
     }
+    if func in ("max", "min"):
+        try:
+            return simple[func](*args)
+        except (ValueError, TypeError):  # an argument that is not real, such as sqrt(-1)
+            return sympy.nan  # undefined: the answer is wrong, not unreadable
     if func in simple:
         return simple[func](*args)
     if func == "log":

@@ -424,7 +424,7 @@ class MatrixCheck:
     def _usable(self, draw: Draw) -> bool:
         try:
             value = evaluate(self.reference.tree, self.reference.info, draw)
-        except (Singular, FloatingPointError):
+        except (ArithmeticError, ValueError):
             return False
         return bool(np.all(np.isfinite(value)))
 
@@ -435,9 +435,13 @@ class MatrixCheck:
         results = []
         for draw in draws if draws is not None else self.draws:
             try:
-                results.append(_as_array(evaluate(expression.tree, expression.info, draw)))
-            except (Singular, FloatingPointError, ValueError):
+                with np.errstate(all="ignore"):
+                    value = _as_array(evaluate(expression.tree, expression.info, draw))
+            except (ArithmeticError, ValueError):  # singular, 1/0: undefined here
                 return None
+            if not np.all(np.isfinite(value)):
+                return None  # it overflowed or divided by zero; the reference never does
+            results.append(value)
         return results
 
     def agrees(self, got: list[Any] | None, expected: list[Any] | None = None) -> bool:

@@ -130,6 +130,12 @@ CASES: list[tuple[str, dict[str, Any], str, Status, str | None]] = [
     ("trace-scalar", TRACE_SCALAR, "trace(B A)", CORRECT, None),
     ("trace-scalar-sign", TRACE_SCALAR, "-tr(A B)", INCORRECT, "sign_error"),
     ("trace-scalar-nonsquare", TRACE_SCALAR, "trace(A)", INVALID, None),
+    # Values that overflow or divide by zero are undefined, never "equal within tolerance".
+    ("ls-divided-by-zero", LEAST_SQUARES, "2 A^T (A x - b)/0", INCORRECT, None),
+    ("ls-overflow", LEAST_SQUARES, "exp(800) x", INCORRECT, None),
+    ("ls-log-zero", LEAST_SQUARES, "log(0) x", INCORRECT, None),
+    ("ls-zero-over-zero", LEAST_SQUARES, "0/0 x", INCORRECT, None),
+    ("ls-reciprocal-of-zero", LEAST_SQUARES, "1/(x^T x - x^T x) x", INCORRECT, None),
 ]
 
 
