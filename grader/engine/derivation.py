@@ -120,35 +120,47 @@ def grade_derivation(problem: Problem, spec: dict[str, Any], answer: str, *, see
     if not check.samples.enough:
         return undetermined(parsed)
     expressions = [builder.build(tree) for tree in trees]
-    previous_expr = start
-    previous_values = check.samples.reference
-    for (line, _), expr in zip(parsed_lines, expressions, strict=True):
+    chain = [start, *expressions]
+    broken = _first_broken_step(check, chain, seed)
+    if broken is None:
+        return _judge_final(problem, spec, check, parsed_lines, expressions, target, parsed)
+    line = parsed_lines[broken - 1][0]
+    previous_expr, expr = chain[broken - 1], chain[broken]
+    previous_values, values = check.values(previous_expr), check.values(expr)
+    before = "the start" if line.number == 1 else f"line {line.number - 1}"
+    audit = symbolic_audit(previous_expr, expr, problem.audit_seconds, numeric_correct=False)
+    mistakes = build_mistakes(problem, builder, spec)
+    diagnosis = check.known_mistake(values, mistakes) or best_effort(
+        check.diagnose, values, previous_values, previous_expr
+    )
+    counterexample = best_effort(
+        check.counterexample, expr, f"line {line.number}", previous_expr, f"{before} gives"
+    )
+    return incorrect(
+        Message(
+            "step_does_not_follow",
+            f"Line {line.number} does not follow from {before}: it is not equal to it.",
+        ),
+        diagnosis=diagnosis,
+        counterexample=counterexample,
+        parsed=parsed,
+        flags=audit_flags(False, audit),
+    )
+
+
+def _first_broken_step(check: Any, chain: list[Any], seed: int) -> int | None:
+    """Return the index in chain of the first line not equal to the one before it, or None.
+
+    The sample points decide first; a chain that passes them is checked again on the dense
+    points, so a line that differs only on a small part of the domain is still caught.
+    """
+    previous = check.samples.reference
+    for k, expr in enumerate(chain[1:], start=1):
         values = check.values(expr)
-        if not _agree(check, previous_values, values):
-            before = "the start" if line.number == 1 else f"line {line.number - 1}"
-            audit = symbolic_audit(
-                previous_expr, expr, problem.audit_seconds, numeric_correct=False
-            )
-            flags = audit_flags(False, audit)
-            mistakes = build_mistakes(problem, builder, spec)
-            diagnosis = check.known_mistake(values, mistakes) or best_effort(
-                check.diagnose, values, previous_values, previous_expr
-            )
-            counterexample = best_effort(
-                check.counterexample, expr, f"line {line.number}", previous_expr, f"{before} gives"
-            )
-            return incorrect(
-                Message(
-                    "step_does_not_follow",
-                    f"Line {line.number} does not follow from {before}: it is not equal to it.",
-                ),
-                diagnosis=diagnosis,
-                counterexample=counterexample,
-                parsed=parsed,
-                flags=flags,
-            )
-        previous_expr, previous_values = expr, values
-    return _judge_final(problem, spec, check, parsed_lines, expressions, target, parsed)
+        if not _agree(check, previous, values):
+            return k
+        previous = values
+    return check.first_dense_disagreement(chain, seed)
 
 
 def _agree(check: Any, expected: list[Any], values: list[Any]) -> bool:

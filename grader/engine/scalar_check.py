@@ -54,8 +54,7 @@ class ScalarCheck:
 
     def values(self, expr: sympy.Expr) -> list[Value]:
         """Return expr's values at the sample points."""
-        evaluator = Evaluator(expr, self.symbols)
-        return [evaluator.at(point) for point in self.samples.points]
+        return self._values_at(expr, self.samples.points)
 
     def agrees(self, values: list[Value]) -> bool:
         """Say whether values match the reference's at every sample point."""
@@ -67,18 +66,35 @@ class ScalarCheck:
         Run when the symbolic audit could not prove equality: it catches answers that differ
         only on a small part of the domain (a max, an abs or a shifted kink) between the points.
         """
+        return self.first_dense_disagreement([self.reference, expr], seed) is None
+
+    def first_dense_disagreement(self, chain: list[sympy.Expr], seed: int) -> int | None:
+        """Return the first k where chain[k] differs from chain[k - 1] on the dense points, or None.
+
+        The dense points are CONFIRM_POINTS more draws plus the interval ends, taken where the
+        reference is defined and real.
+        """
         extra = draw_samples(
             self.problem, self.reference_evaluator, seed, CONFIRM_POINTS, stream=":confirm"
         )
+        points = [
+            point
+            for point in extra.points + self._interval_ends()
+            if _is_real(self.reference_evaluator.at(point))
+        ]
+        previous = [self.reference_evaluator.at(point) for point in points]
+        if chain[0] is not self.reference:
+            previous = self._values_at(chain[0], points)
+        for k in range(1, len(chain)):
+            values = self._values_at(chain[k], points)
+            if not matches(previous, values, self.problem, self.samples.scale):
+                return k
+            previous = values
+        return None
+
+    def _values_at(self, expr: sympy.Expr, points: list[list[Any]]) -> list[Value]:
         evaluator = Evaluator(expr, self.symbols)
-        points = extra.points + self._interval_ends()
-        for point in points:
-            expected = self.reference_evaluator.at(point)
-            if expected is None or isinstance(expected, mpmath.mpc):
-                continue
-            if not close(expected, evaluator.at(point), self.problem, self.samples.scale):
-                return False
-        return True
+        return [evaluator.at(point) for point in points]
 
     def _interval_ends(self) -> list[list[Any]]:
         variables = list(self.problem.scalars.values())
@@ -181,6 +197,10 @@ def _factors(expr: sympy.Expr) -> list[sympy.Expr]:
     except (AuditTimeout, ArithmeticError, ValueError, TypeError, RecursionError):
         pass
     return factors
+
+
+def _is_real(value: Value) -> bool:
+    return value is not None and not isinstance(value, mpmath.mpc)
 
 
 def _ratio(numerator: Any, denominator: Any) -> Any:

@@ -150,6 +150,15 @@ CASES: list[tuple[str, dict[str, Any], str, Status, str | None, str | None]] = [
         "Line 2 does not follow from line 1",
     ),
     (
+        # The bump is invisible at the 20 sample points; the dense check of every step finds it.
+        "narrow-bump-in-a-middle-line",
+        STEPS,
+        "exp(-x)/(1+exp(-x))^2\n= exp(-x)/(1+exp(-x))^2 + exp(-x^2*1000)\n= sigma(x)(1-sigma(x))",
+        Status.INCORRECT,
+        None,
+        "Line 2 does not follow from line 1",
+    ),
+    (
         "product-rule-not-target",
         PRODUCT_RULE,
         "2x exp(x) + x^2 exp(x)\n= diff(x^2 exp(x), x)",
