@@ -1,5 +1,10 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.http import HttpRequest
 
 from course.models import (
     ActivityDay,
@@ -22,7 +27,22 @@ from course.models import (
 class ChainruleUserAdmin(UserAdmin):
     list_display = ("username", "email", "role", "is_staff", "date_joined")
     list_filter = ("role", "is_staff", "is_active")
-    fieldsets = (*UserAdmin.fieldsets, ("Chainrule", {"fields": ("role",)}))
+    fieldsets = (
+        *UserAdmin.fieldsets,
+        (
+            "Chainrule",
+            {
+                "fields": ("role",),
+                "description": "Instructors and staff get the instructor tools; "
+                "staff also opens this admin site (staff status follows the role).",
+            },
+        ),
+    )
+    readonly_fields = ("is_staff",)
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        obj.set_role(obj.role)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Track)

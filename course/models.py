@@ -19,10 +19,23 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
 
+    # The role decides access: instructors and staff get the instructor tools, and staff (or a
+    # superuser) also gets Django's admin, whose own check reads is_staff, so set the role through
+    # set_role(), which keeps is_staff in step.
+
     @property
     def is_instructor(self) -> bool:
-        """Say whether this user may preview unpublished exercises and see class insight."""
-        return self.role in (self.Role.INSTRUCTOR, self.Role.STAFF) or self.is_superuser
+        """Say whether this user may teach: preview unpublished exercises and see class insight."""
+        return (
+            self.role in (self.Role.INSTRUCTOR, self.Role.STAFF)
+            or self.is_staff
+            or self.is_superuser
+        )
+
+    def set_role(self, role: str) -> None:
+        """Give the user a role and the admin access that goes with it (not saved)."""
+        self.role = role
+        self.is_staff = role == self.Role.STAFF or self.is_superuser
 
 
 class CatalogueQuerySet(models.QuerySet):

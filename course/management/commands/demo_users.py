@@ -31,7 +31,7 @@ class Command(BaseCommand):
             user, created = User.objects.get_or_create(
                 username=username, defaults={"email": f"{username}@example.com"}
             )
-            user.role = role
+            user.set_role(role)
             user.set_password(password)
             user.save()
             track = Track.objects.live().filter(slug="applied").first()
