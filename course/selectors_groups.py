@@ -47,6 +47,11 @@ SOLVED = "solved"
 ATTEMPTED = "attempted"
 NOT_STARTED = "not-started"
 
+# Members who hide their details count in a group's totals only when at least this many of them
+# do: with one, the totals minus the rows shown are that member's own figures; with two, each of
+# the pair can work out the other's.
+HIDDEN_AGGREGATE_MIN = 3
+
 
 # --- Access: one helper per object kind --------------------------------------------------------
 
@@ -328,10 +333,15 @@ class Board:
     entries: list[GroupScheduleEntry]
     exercises: list[Exercise]
     rows: list[BoardRow]
-    hidden_count: int
+    hidden_count: int  # members whose details are hidden from this viewer
     member_count: int
+    counted_count: int  # members the totals, the mastery and the chart are computed over
     totals: list[ExerciseTotals]
     skills: list[GroupSkill] = field(default_factory=list)
+
+    @property
+    def hidden_in_totals(self) -> bool:
+        return self.hidden_count >= HIDDEN_AGGREGATE_MIN
 
     @property
     def skill_chart(self) -> HBarChart:
@@ -346,8 +356,23 @@ def _status(progress: tuple[int, bool, float] | None) -> str:
     return SOLVED if progress[1] else ATTEMPTED
 
 
+def _hidden_from(viewer: AnyUser, membership: GroupMembership) -> bool:
+    return membership.hide_details and membership.user_id != viewer.pk
+
+
+def _counted(viewer: AnyUser, memberships: list[GroupMembership]) -> list[GroupMembership]:
+    """Return the memberships a group's totals may include for this viewer without revealing anyone."""
+    hidden = sum(1 for m in memberships if _hidden_from(viewer, m))
+    if hidden >= HIDDEN_AGGREGATE_MIN:
+        return memberships
+    return [m for m in memberships if not _hidden_from(viewer, m)]
+
+
 def group_board(*, group: StudyGroup, viewer: User, today: date | None = None) -> Board:
     """Return members × this week's exercises and per-skill mastery for the group.
+
+    Members hidden from the viewer get no row; they count in the totals and the mastery only when
+    enough of them hide (HIDDEN_AGGREGATE_MIN) that the totals cannot give one of them away.
 
     A constant number of queries whatever the group's size: memberships, this week's entries,
     the track's modules, their exercises, and the members' progress on them.
@@ -375,14 +400,14 @@ def group_board(*, group: StudyGroup, viewer: User, today: date | None = None) -
     seen: set[int] = set()
     week_exercises = [x for x in week_exercises if not (x.id in seen or seen.add(x.id))]
 
-    rows, hidden = [], 0
+    counted = _counted(viewer, memberships)
     totals = {
         x.id: ExerciseTotals(exercise=x, solved=0, attempted=0, not_started=0)
         for x in week_exercises
     }
-    for membership in memberships:
-        statuses = [_status(progress.get((membership.user_id, x.id))) for x in week_exercises]
-        for exercise, status in zip(week_exercises, statuses, strict=True):
+    for membership in counted:
+        for exercise in week_exercises:
+            status = _status(progress.get((membership.user_id, exercise.id)))
             total = totals[exercise.id]
             if status == SOLVED:
                 total.solved += 1
@@ -390,20 +415,24 @@ def group_board(*, group: StudyGroup, viewer: User, today: date | None = None) -
                 total.attempted += 1
             else:
                 total.not_started += 1
-        is_viewer = membership.user_id == viewer.pk
-        if membership.hide_details and not is_viewer:
-            hidden += 1
-            continue
-        rows.append(BoardRow(membership=membership, statuses=statuses, is_viewer=is_viewer))
+    rows = [
+        BoardRow(
+            membership=membership,
+            statuses=[_status(progress.get((membership.user_id, x.id))) for x in week_exercises],
+            is_viewer=membership.user_id == viewer.pk,
+        )
+        for membership in memberships
+        if not _hidden_from(viewer, membership)
+    ]
 
     skills = []
     for module in modules:
         ids = [x.id for x in per_module.get(module.pk, [])]
-        if not ids or not memberships:
+        if not ids or not counted:
             continue
         per_member = []
         started = 0
-        for membership in memberships:
+        for membership in counted:
             credit = 0.0
             any_started = False
             for exercise_id in ids:
@@ -427,8 +456,9 @@ def group_board(*, group: StudyGroup, viewer: User, today: date | None = None) -
         entries=entries,
         exercises=week_exercises,
         rows=rows,
-        hidden_count=hidden,
+        hidden_count=len(memberships) - len(rows),
         member_count=len(memberships),
+        counted_count=len(counted),
         totals=list(totals.values()),
         skills=skills,
     )
@@ -457,8 +487,13 @@ class ProgressTableRow:
 class ProgressTable:
     modules: list[Module]
     rows: list[ProgressTableRow]
-    hidden_row: ProgressTableRow | None
+    hidden_row: ProgressTableRow | None  # only when HIDDEN_AGGREGATE_MIN or more members hide
     total_row: ProgressTableRow
+    hidden_count: int = 0
+
+    @property
+    def hidden_in_totals(self) -> bool:
+        return self.hidden_count >= HIDDEN_AGGREGATE_MIN
 
     def csv_rows(self) -> list[list[str]]:
         """Return the table as CSV cells: a header, one row per learner, then the totals."""
@@ -482,7 +517,11 @@ class ProgressTable:
 def _progress_table(
     *, track: Track, learners: list[tuple[User, bool]], learner_filter: Q
 ) -> ProgressTable:
-    """Build the per-learner, per-module solved table; hidden learners fold into one row."""
+    """Build the per-learner, per-module solved table.
+
+    Hidden learners fold into one row, and count in the totals, only when there are at least
+    HIDDEN_AGGREGATE_MIN of them; fewer are left out altogether. Their last activity never shows.
+    """
     modules = track_module_choices(track=track)
     per_module = _exercises_for_modules([m.pk for m in modules])
     module_of = {x.id: m.pk for m in modules for x in per_module.get(m.pk, [])}
@@ -507,7 +546,7 @@ def _progress_table(
 
     sizes = [len(per_module.get(m.pk, [])) for m in modules]
 
-    def fold(label: str, users: list[User]) -> ProgressTableRow:
+    def fold(label: str, users: list[User], *, with_last_active: bool = True) -> ProgressTableRow:
         per = [
             (sum(stats[u.pk]["solved"][m.pk] for u in users), n * len(users))  # type: ignore[index]
             for m, n in zip(modules, sizes, strict=True)
@@ -517,29 +556,39 @@ def _progress_table(
             label=label,
             per_module=per,
             attempts=sum(stats[u.pk]["attempts"] for u in users),  # type: ignore[misc]
-            last_active=max(lasts) if lasts else None,  # type: ignore[type-var]
+            last_active=max(lasts) if lasts and with_last_active else None,  # type: ignore[type-var]
         )
 
     visible = [u for u, hidden in learners if not hidden]
     hidden = [u for u, hidden in learners if hidden]
+    hidden_label = f"{len(hidden)} member{'s' if len(hidden) != 1 else ''} with hidden details"
+    if not hidden:
+        hidden_row, total_row = None, fold(f"all {len(learners)} learners", visible)
+    elif len(hidden) >= HIDDEN_AGGREGATE_MIN:
+        hidden_row = fold(hidden_label, hidden, with_last_active=False)
+        total_row = fold(f"all {len(learners)} learners", visible + hidden, with_last_active=False)
+    else:
+        hidden_row = None
+        shown = f"{len(visible)} shown learner{'s' if len(visible) != 1 else ''}"
+        total_row = fold(f"{shown} ({hidden_label} not counted)", visible)
     return ProgressTable(
         modules=modules,
         rows=[fold(u.username, [u]) for u in visible],
-        hidden_row=fold(
-            f"{len(hidden)} member{'s' if len(hidden) != 1 else ''} with hidden details", hidden
-        )
-        if hidden
-        else None,
-        total_row=fold(f"all {len(learners)} learners", [u for u, _ in learners]),
+        hidden_row=hidden_row,
+        total_row=total_row,
+        hidden_count=len(hidden),
     )
 
 
-def group_progress_table(*, group: StudyGroup) -> ProgressTable:
-    """Return the group's progress per member and module; hidden members count only in totals."""
+def group_progress_table(*, group: StudyGroup, viewer: AnyUser) -> ProgressTable:
+    """Return the group's progress per member and module, as far as the viewer may see it.
+
+    Members who hide their details get no row of their own (the viewer always sees their own).
+    """
     members = group_members(group=group)
     return _progress_table(
         track=group.track,
-        learners=[(m.user, m.hide_details) for m in members],
+        learners=[(m.user, _hidden_from(viewer, m)) for m in members],
         learner_filter=Q(user__group_memberships__group=group),
     )
 

@@ -298,7 +298,7 @@ def post_helpful(request: HttpRequest, group_id: int, post_id: int) -> HttpRespo
 @require_GET
 def group_progress(request: HttpRequest, group_id: int) -> HttpResponse:
     group, membership = groups.group_get_for_insight(group_id=group_id, user=request.user)
-    table = groups.group_progress_table(group=group)
+    table = groups.group_progress_table(group=group, viewer=request.user)
     if request.GET.get("format") == "csv":
         return _csv_response(f"group-{group.pk}-progress.csv", table.csv_rows())
     context = {"group": group, "membership": membership, "table": table}

@@ -251,7 +251,7 @@ def test_group_mastery_averages_members_and_marks_the_viewer(
     assert board.skills[1].mastery == 0.0
 
 
-def test_a_hidden_member_counts_only_in_the_totals(
+def test_a_member_can_hide_their_row_from_the_group(
     group: StudyGroup, fay: User, student: User, catalogue: groupkit.Catalogue
 ) -> None:
     groupkit.solve(student, catalogue.exercises[catalogue.modules[0].pk][0])
@@ -260,16 +260,21 @@ def test_a_hidden_member_counts_only_in_the_totals(
 
     page = groupkit.logged_in(fay).get(f"/groups/{group.pk}/board/").content.decode()
     assert "sam" not in page
-    assert "+ 1 member who keeps their details private" in page
-    assert "1 solved, 0 tried" in page  # the totals still count sam's solve
+    assert "+ 1 member who keeps their details private (not counted below" in page
+    assert "0 solved, 0 tried" in page and "1 solved" not in page
     own = groupkit.logged_in(student).get(f"/groups/{group.pk}/board/").content.decode()
-    assert "hidden from others" in own
+    assert "hidden from others" in own and "1 solved, 0 tried" in own
 
     table = groupkit.logged_in(fay).get(f"/groups/{group.pk}/progress/?format=csv")
     rows = list(csv.reader(io.StringIO(table.content.decode())))
     labels = [row[0] for row in rows]
-    assert "sam" not in labels and "1 member with hidden details" in labels
-    assert rows[-1][0] == "all 2 learners" and rows[-1][1] == "1/6"
+    assert "sam" not in labels and not any("with hidden details" in x for x in labels[1:-1])
+    assert rows[-1][0] == "1 shown learner (1 member with hidden details not counted)"
+    assert rows[-1][1] == "0/3"
+
+    groupkit.logged_in(student).post(f"/groups/{group.pk}/visibility/", {"hide_details": "0"})
+    page = groupkit.logged_in(fay).get(f"/groups/{group.pk}/board/").content.decode()
+    assert "sam" in page and "1 solved, 0 tried" in page
 
 
 def test_group_progress_csv_has_a_row_per_member_and_module(
