@@ -179,7 +179,7 @@ def group_visibility(request: HttpRequest, group_id: int) -> HttpResponse:
     hidden = request.POST.get("hide_details") == "1"
     services.membership_set_hidden(membership=membership, hidden=hidden)
     if hidden:
-        messages.info(request, "Your details are hidden; the board counts you only in totals.")
+        messages.info(request, "Your details are hidden; others see you only inside the totals.")
     else:
         messages.info(request, "Your progress now shows on the group board.")
     return redirect("group_board", group_id)
