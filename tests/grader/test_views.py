@@ -198,12 +198,22 @@ def test_the_page_shows_the_latest_answer_for_a_retry(client, student, sigmoid, 
 def test_progress_reaches_the_track_page_and_the_dashboard(client, student, sigmoid, eager):
     client.force_login(student)
     client.post(reverse("track_enrol", args=["pipeline"]))
+
+    def pages() -> tuple[str, str]:
+        track = client.get(reverse("track_detail", args=["pipeline"])).content.decode()
+        return track, client.get(reverse("dashboard")).content.decode()
+
+    for answer in ("", SIGMOID_WRONG):  # before any answer, and after a wrong one
+        if answer:
+            client.post(url(sigmoid), {"answer": answer})
+        track, dashboard = pages()
+        assert "You have solved 0 of 1 exercises." in track and "0/1 solved" in track
+        assert "0/1 exercises" in dashboard and "1/1 exercises" not in dashboard
     client.post(url(sigmoid), {"answer": SIGMOID_RIGHT})
     assert ExerciseProgress.objects.get(user=student, exercise=sigmoid).solved
-    track = client.get(reverse("track_detail", args=["pipeline"])).content.decode()
-    assert "You have solved 1 of 1 exercises." in track
-    dashboard = client.get(reverse("dashboard")).content.decode()
-    assert "1/1 exercises" in dashboard
+    track, dashboard = pages()
+    assert "You have solved 1 of 1 exercises." in track and "1/1 solved" in track
+    assert "1/1 exercises" in dashboard and "0/1 exercises" not in dashboard
 
 
 def test_an_oversized_answer_is_refused_and_kept(client, student, sigmoid, settings):
