@@ -339,7 +339,7 @@ class Sandbox:
                 run.result = decode(
                     report, WireLimits(max_total_bytes=self.settings.max_result_bytes)
                 )
-            except FrameTooLarge:
+            except (FrameTooLarge, MemoryError):
                 run.output_too_large = True
             except WireError as error:
                 run.unreadable = str(error)

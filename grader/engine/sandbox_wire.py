@@ -161,15 +161,28 @@ def decode(frame: bytes, limits: WireLimits | None = None) -> Any:
         offset += length
     if offset != len(frame):
         raise WireError("trailing bytes after the last buffer")
-    counter = [0]
-    return _decode_value(header.get("value"), views, limits, 0, counter)
+    return _decode_value(header.get("value"), _Decoding(views, limits), 0)
 
 
-def _decode_value(
-    value: Any, views: list[memoryview], limits: WireLimits, depth: int, counter: list[int]
-) -> Any:
-    counter[0] += 1
-    if counter[0] > limits.max_items:
+class _Decoding:
+    """What one decode has used so far: values, buffers (each at most once) and array bytes.
+
+    A buffer referenced twice would let a small frame expand into many copies in the worker, so
+    the arrays a frame yields never hold more bytes than the frame carried.
+    """
+
+    def __init__(self, views: list[memoryview], limits: WireLimits) -> None:
+        self.views = views
+        self.limits = limits
+        self.items = 0
+        self.used_buffers: set[int] = set()
+        self.array_bytes = 0
+
+
+def _decode_value(value: Any, state: _Decoding, depth: int) -> Any:
+    limits = state.limits
+    state.items += 1
+    if state.items > limits.max_items:
         raise FrameTooLarge("too many values")
     if depth > limits.max_depth:
         raise WireError("value nested too deeply")
@@ -180,16 +193,14 @@ def _decode_value(
             raise FrameTooLarge("string too long")
         return value
     if isinstance(value, list):
-        return [_decode_value(item, views, limits, depth + 1, counter) for item in value]
+        return [_decode_value(item, state, depth + 1) for item in value]
     if not isinstance(value, dict) or len(value) == 0:
         raise WireError("bad value")
     if "__tuple__" in value and isinstance(value["__tuple__"], list):
-        return tuple(
-            _decode_value(item, views, limits, depth + 1, counter) for item in value["__tuple__"]
-        )
+        return tuple(_decode_value(item, state, depth + 1) for item in value["__tuple__"])
     if "__dict__" in value and isinstance(value["__dict__"], dict):
         return {
-            str(key): _decode_value(item, views, limits, depth + 1, counter)
+            str(key): _decode_value(item, state, depth + 1)
             for key, item in value["__dict__"].items()
         }
     if "__float__" in value:
@@ -205,14 +216,18 @@ def _decode_value(
     if "__unsupported__" in value:
         return Unsupported(str(value["__unsupported__"])[:200])
     if "__array__" in value:
-        return _decode_array(value, views, limits)
+        return _decode_array(value, state)
     raise WireError("unknown tagged value")
 
 
-def _decode_array(value: dict[str, Any], views: list[memoryview], limits: WireLimits) -> Any:
+def _decode_array(value: dict[str, Any], state: _Decoding) -> Any:
+    limits, views = state.limits, state.views
     index, dtype_name, shape = value.get("__array__"), value.get("dtype"), value.get("shape")
     if type(index) is not int or not 0 <= index < len(views):
         raise WireError("bad array buffer index")
+    if index in state.used_buffers:
+        raise WireError("an array buffer is referenced more than once")
+    state.used_buffers.add(index)
     if dtype_name not in ALLOWED_DTYPES:
         raise WireError(f"dtype {dtype_name!r} is not allowed")
     if not isinstance(shape, list) or len(shape) > limits.max_ndim:
@@ -226,6 +241,9 @@ def _decode_array(value: dict[str, Any], views: list[memoryview], limits: WireLi
     view = views[index]
     if len(view) != elements * dtype.itemsize:
         raise WireError("array buffer length does not match its shape")
+    state.array_bytes += len(view)
+    if state.array_bytes > limits.max_total_bytes:
+        raise FrameTooLarge("the arrays exceed the byte cap")
     array = np.frombuffer(view, dtype=dtype).astype(dtype.newbyteorder("="), copy=True)
     array = array.reshape(shape)
     if value.get("scalar") is True and array.ndim == 0:

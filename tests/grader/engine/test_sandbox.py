@@ -278,6 +278,17 @@ HOSTILE: dict[str, tuple[str, str]] = {
         "os.write(4, b'CRW1' + b'\\xff' * 64)\nos._exit(0)",
     ),
     "a huge return value": ("import numpy as np", "return np.zeros(20_000_000)"),
+    "one buffer referenced by many arrays": (
+        "import json, os, struct",
+        """
+        buffer = b'\\0' * (1 << 20)
+        array = {'__array__': 0, 'dtype': 'float64', 'shape': [1 << 17]}
+        value = {'__dict__': {'output': [array] * 300, 'calls': [array] * 300}}
+        header = json.dumps({'value': value, 'buffers': [len(buffer)]}).encode()
+        os.write(4, b'CRW1' + struct.pack('<I', len(header)) + header + buffer)
+        os._exit(0)
+        """,
+    ),
     "sys.exit at import": ("import sys\nsys.exit(0)", "return grad_out * (x > 0)"),
     "os._exit at import": ("import os\nos._exit(0)", "return grad_out * (x > 0)"),
     "raise SystemExit in the function": ("", "raise SystemExit(0)"),
@@ -341,6 +352,7 @@ EXPECTED_DIAGNOSES: dict[str, set[str]] = {
     "pickle-style payload": {"wrong_type"},
     "patch np.allclose": {"wrong_values"},
     "a huge return value": {"output_too_large"},
+    "one buffer referenced by many arrays": {"forbidden_operation"},
     "sys.exit at import": {"exited"},
     "os._exit at import": {"exited"},
     "forged result frame": {"forbidden_operation"},

@@ -95,6 +95,14 @@ def test_it_refuses_frames_beyond_the_byte_cap() -> None:
         decode(encode(np.zeros(1000)), WireLimits(max_total_bytes=1000))
 
 
+def test_it_refuses_a_buffer_referenced_twice() -> None:
+    # One 1 MiB buffer named by many arrays would make the worker allocate a copy for each.
+    reference = {"__array__": 0, "dtype": "float64", "shape": [1 << 17]}
+    frame = _frame([reference, reference], [b"\0" * (1 << 20)])
+    with pytest.raises(WireError, match="more than once"):
+        decode(frame)
+
+
 def test_it_refuses_pickle_bytes() -> None:
     with pytest.raises(WireError):
         decode(pickle.dumps(np.zeros(3)))
