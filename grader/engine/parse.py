@@ -143,6 +143,8 @@ class Limits:
     max_expanded_nodes: int = 5000
     max_factorial_argument: int = 200
     max_diff_nesting: int = 2
+    max_growth_nesting: int = 3
+    max_exp_argument: float = 10_000
 
 
 @dataclass(frozen=True)
@@ -538,9 +540,18 @@ class _Parser:
             )
         if function == "diff":
             self.check_diff(args, token.pos)
-        if function in ("factorial", "gamma"):
+        if function in EXPONENTIAL_FUNCTIONS:
             value = constant_value(args[0])
-            if value is not None and abs(value) > self.limits.max_factorial_argument:
+            if value is not None and abs(value) > self.limits.max_exp_argument:
+                raise ParseError(
+                    f"{token.text} of a number this large is refused "
+                    f"(at most {self.limits.max_exp_argument:g} in size)",
+                    token.pos,
+                    code="too_large",
+                )
+        if function in FACTORIAL_FUNCTIONS:
+            values = [constant_value(arg) for arg in args]
+            if any(v is not None and abs(v) > self.limits.max_factorial_argument for v in values):
                 raise ParseError(
                     f"{token.text} of a number this large is refused "
                     f"(at most {self.limits.max_factorial_argument})",
@@ -600,6 +611,9 @@ def constant_value(node: Node) -> float | None:
 def _constant_value(node: Node) -> float | None:
     if isinstance(node, Num):
         return float(node.text)
+    if isinstance(node, Call) and node.func in EXPONENTIAL_FUNCTIONS:
+        inner = _constant_value(node.args[0])
+        return None if inner is None else EXPONENTIAL_FUNCTIONS[node.func](inner)
     if isinstance(node, Neg):
         inner = _constant_value(node.operand)
         return None if inner is None else -inner
@@ -727,7 +741,55 @@ def parse_expression(text: str, vocab: Vocabulary, *, author: bool = False) -> N
             0,
             code="too_large",
         )
+    check_growth(node, vocab)
     return node
+
+
+# Functions whose values explode: nested, they reach numbers no check can evaluate in time
+# (exp(exp(exp(exp(x)))), x^x^x^x, factorial(factorial(100))).
+GROWING_FUNCTIONS = frozenset({"exp", "sinh", "cosh", "factorial", "gamma", "binomial"})
+EXPONENTIAL_FUNCTIONS = {"exp": math.exp, "sinh": math.sinh, "cosh": math.cosh}
+FACTORIAL_FUNCTIONS = frozenset({"factorial", "gamma", "binomial"})
+
+
+def check_growth(node: Node, vocab: Vocabulary) -> None:
+    """Refuse fast-growing functions nested too deeply, and factorials of growing arguments."""
+    depths: dict[int, int] = {}
+
+    def depth(current: Node) -> int:
+        key = id(current)
+        if key not in depths:
+            inner = max((depth(child) for child in children_of(current)), default=0)
+            if isinstance(current, Call) and current.func in vocab.helpers:
+                inner += depth(vocab.helpers[current.func].body)
+            elif isinstance(current, Call) and current.func in GROWING_FUNCTIONS:
+                inner += 1
+            elif isinstance(current, BinOp) and current.op == "^":
+                inner += constant_value(current.right) is None  # a variable exponent grows
+            depths[key] = inner
+        return depths[key]
+
+    limit = vocab.limits.max_growth_nesting
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if depth(current) > limit:
+            if all(depth(child) <= limit for child in children_of(current)):
+                raise ParseError(
+                    "exponentials, powers with a variable exponent and factorials are nested too "
+                    f"deeply here (at most {limit} levels): the values are too large to check",
+                    current.pos,
+                    code="too_large",
+                )
+        if isinstance(current, Call) and current.func in FACTORIAL_FUNCTIONS:
+            if any(depth(arg) for arg in current.args):
+                raise ParseError(
+                    f"{current.func} of an exponential, a power or a factorial is refused: "
+                    "the values are too large to check",
+                    current.pos,
+                    code="too_large",
+                )
+        stack.extend(children_of(current))
 
 
 def names_used(node: Node) -> set[str]:

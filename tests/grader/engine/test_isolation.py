@@ -56,6 +56,44 @@ HOSTILE: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
+WITH_GROWTH = {**SIGMOID, "functions": ["exp", "log", "cosh", "factorial", "gamma", "binomial"]}
+# Each of these ran into the 5 s deadline (a timeout, which uses an attempt) before the parser
+# learnt to refuse them.
+GROWTH_BOMBS = [
+    "factorial(factorial(100))",
+    "gamma(gamma(100))",
+    "factorial(factorial(factorial(5)))",
+    "binomial(10^20, 10^10)",
+    "exp(exp(10^100))",
+    "exp(exp(exp(10)))",
+    "exp(exp(exp(exp(exp(exp(x))))))",
+    "x^x^x^x^x^x",
+    "cosh(cosh(cosh(cosh(x))))",
+    "sigma(sigma(sigma(sigma(x))))",
+]
+GROWTH_READ = [
+    "exp(-exp(x))",
+    "exp(exp(exp(x)))",
+    "x^x",
+    "gamma(x + 1)",
+    "factorial(5)",
+    "exp(100)",
+]
+
+
+@pytest.mark.parametrize("answer", GROWTH_BOMBS)
+def test_fast_growing_bombs_are_refused_as_too_large(answer: str) -> None:
+    verdict = engine.grade(WITH_GROWTH, answer, seed=0)
+    assert verdict.status == Status.INVALID, verdict.messages
+    assert verdict.messages[0].code == "too_large"
+    assert not verdict.counts_as_attempt
+
+
+@pytest.mark.parametrize("answer", GROWTH_READ)
+def test_ordinary_growth_is_still_read(answer: str) -> None:
+    assert engine.grade(WITH_GROWTH, answer, seed=0).status == Status.INCORRECT
+
+
 @pytest.fixture(scope="module", autouse=True)
 def warm_worker() -> None:
     isolation.warm_up()
