@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -66,6 +67,11 @@ def _upsert(
     return obj
 
 
+def _source_path(path: Path) -> str:
+    """Return the file's absolute, resolved path, so `sync_course exercises` and the default agree."""
+    return str(path.resolve())
+
+
 @transaction.atomic
 def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
     """Make the database match the course files: add, update and retire by permanent id."""
@@ -95,7 +101,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "title": m.title,
                 "summary": m.summary,
                 "skill": m.skill,
-                "source_path": str(m.path),
+                "source_path": _source_path(m.path),
             },
             report,
         )
@@ -117,7 +123,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "title": t.title,
                 "summary": t.summary,
                 "order": t.order,
-                "source_path": str(t.path),
+                "source_path": _source_path(t.path),
             },
             report,
         )
@@ -146,7 +152,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "order": lf.order,
                 "body": lf.body,
                 "body_html": render_markdown(lf.body),
-                "source_path": str(lf.path),
+                "source_path": _source_path(lf.path),
             },
             report,
         )
@@ -163,7 +169,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "order": ef.order,
                 "published": ef.published,
                 "spec": ef.spec,
-                "source_path": str(ef.path),
+                "source_path": _source_path(ef.path),
             },
             report,
         )

@@ -92,3 +92,15 @@ def test_each_learner_has_a_stable_seed_per_exercise(course_dir: Path, student, 
     assert exercise.seed_for(student.pk) == exercise.seed_for(student.pk)
     assert exercise.seed_for(student.pk) != exercise.seed_for(outsider.pk)
     assert 0 <= exercise.seed_for(student.pk) < 2**31
+
+
+def test_a_relative_and_an_absolute_path_are_the_same_course(
+    course_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sync(course_dir)
+    monkeypatch.chdir(course_dir.parent)
+    assert "0 added, 0 changed, 0 retired, 5 unchanged" in sync(Path(course_dir.name))
+    stored = Exercise.objects.get().source_path
+    assert stored == str(
+        course_dir.resolve() / "basics" / "01-first-steps" / "square-derivative.yaml"
+    )
