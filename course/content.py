@@ -206,13 +206,31 @@ class _Reader:
                 )
 
 
-def _read_yaml(path: Path, problems: list[Problem]) -> _Document | None:
+def _read_text(path: Path, problems: list[Problem]) -> str | None:
+    """Return the file's text, or record why it cannot be read (naming the line of a bad byte)."""
     try:
-        return _Document(path, path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.append(Problem(path, 1, f"cannot read the file: {exc.strerror or exc}"))
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        byte = data[exc.start]
+        message = f"the file is not UTF-8 text (byte 0x{byte:02x} cannot be read); save it as UTF-8"
+        problems.append(Problem(path, line, message))
+        return None
+
+
+def _read_yaml(path: Path, problems: list[Problem]) -> _Document | None:
+    text = _read_text(path, problems)
+    if text is None:
+        return None
+    try:
+        return _Document(path, text)
     except ContentError as exc:
         problems.extend(exc.problems)
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(path, 1, f"cannot read the file: {exc}"))
     return None
 
 
@@ -284,7 +302,9 @@ def _read_lesson(folder: Path, module: str, problems: list[Problem]) -> LessonFi
     if not path.exists():
         problems.append(Problem(path, 1, "missing: every lesson folder holds a lesson.md"))
         return None
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path, problems)
+    if text is None:
+        return None
     front = FRONT_MATTER.match(text)
     if not front:
         problems.append(

@@ -117,3 +117,23 @@ def test_it_explains_a_hint_that_yaml_read_as_a_mapping(course_dir: Path) -> Non
         f"{path}:{line}: hints item 2 is not text: YAML read it as a mapping because it contains ': ' "
         "— put the text in quotes"
     )
+
+
+def test_it_reports_a_lesson_that_is_not_utf8(course_dir: Path) -> None:
+    path = course_dir / "basics" / "02-second-steps" / "lesson.md"
+    lines = path.read_bytes().split(b"\n")
+    lines[4] = "Caf\u00e9 au lait".encode("latin-1")
+    path.write_bytes(b"\n".join(lines))
+    (problem,) = problems_of(course_dir)
+    assert problem == (
+        f"{path}:5: the file is not UTF-8 text (byte 0xe9 cannot be read); save it as UTF-8"
+    )
+
+
+def test_it_reports_an_exercise_file_that_is_not_utf8(course_dir: Path) -> None:
+    path = course_dir / "basics" / "01-first-steps" / "square-derivative.yaml"
+    path.write_bytes(path.read_bytes().replace(b"a square", "a carr\u00e9".encode("cp1252")))
+    (problem,) = problems_of(course_dir)
+    assert problem == (
+        f"{path}:2: the file is not UTF-8 text (byte 0xe9 cannot be read); save it as UTF-8"
+    )
