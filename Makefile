@@ -15,12 +15,13 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 # The embedded default: SQLite under var/, Redis if one answers (else files under var/), DEBUG on.
+RUN_ADDRESS ?= 127.0.0.1:8000
 run: export DEBUG ?= 1
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py sync_course
 	$(PY) manage.py demo_users
-	$(PY) manage.py serve
+	$(PY) manage.py serve $(RUN_ADDRESS)
 
 test: install
 	$(PY) -m pytest
