@@ -90,7 +90,7 @@ def wait_for_page(base: str, process: subprocess.Popen[bytes], log: Path) -> flo
     while time.monotonic() - started < 180:
         assert process.poll() is None, log.read_text()
         try:
-            with urllib.request.urlopen(base + "/", timeout=5) as response:  # noqa: S310
+            with urllib.request.urlopen(base + "/", timeout=5) as response:
                 if response.status == 200:
                     return time.monotonic() - started
         except OSError:
