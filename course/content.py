@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ class TrackFile:
     modules: list[str]
     path: Path
     order: int
+    line: int = 1  # where its entry starts in tracks.yaml
 
 
 @dataclass
@@ -246,7 +247,7 @@ def _read_tracks(root: Path, problems: list[Problem]) -> list[TrackFile]:
     if not isinstance(entries, list):
         problems.append(doc.problem("tracks", "'tracks' must be a list of tracks"))
         return []
-    tracks = []
+    tracks: list[TrackFile] = []
     node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     item_nodes = next((v.value for k, v in node.value if k.value == "tracks"), [])
     for order, (entry, item_node) in enumerate(zip(entries, item_nodes, strict=False)):
@@ -262,17 +263,31 @@ def _read_tracks(root: Path, problems: list[Problem]) -> list[TrackFile]:
             problems.append(
                 item.problem("slug", f"'{slug}' is not a slug (lowercase words joined by -)")
             )
-        tracks.append(
-            TrackFile(
-                id=reader.uuid(),
-                slug=slug,
-                title=reader.text("title"),
-                summary=reader.text("summary"),
-                modules=reader.slugs("modules"),
-                path=path,
-                order=order,
-            )
+        track = TrackFile(
+            id=reader.uuid(),
+            slug=slug,
+            title=reader.text("title"),
+            summary=reader.text("summary"),
+            modules=reader.slugs("modules"),
+            path=path,
+            order=order,
+            line=line,
         )
+        # Two entries of one file escape the cross-file id check, and a repeated id or slug would
+        # make sync_course flip the row between them or break the live-slug constraint.
+        for other in tracks:
+            if track.id == other.id and track.id.int != 0:
+                problems.append(
+                    item.problem("id", f"id {track.id} is already used by {path}:{other.line}")
+                )
+            if slug and track.slug == other.slug:
+                problems.append(
+                    item.problem(
+                        "slug",
+                        f"track slug '{slug}' is also used by the track at line {other.line}",
+                    )
+                )
+        tracks.append(track)
     return tracks
 
 
@@ -481,17 +496,80 @@ def _cross_check(course: Course, root: Path, problems: list[Problem]) -> None:
         for slug in module.prerequisites:
             if slug not in module_slugs and not (root / slug).is_dir():
                 problems.append(Problem(module.path, 1, f"prerequisite '{slug}' is not a module"))
-    exercise_slugs: dict[str, Path] = {}
-    for exercise in course.exercises:
-        if exercise.slug in exercise_slugs:
+    _check_unique(
+        course.lessons,
+        lambda lesson: (lesson.module, lesson.slug),
+        lambda lesson, first: (
+            f"lesson slug '{lesson.slug}' is also used by {first} in module '{lesson.module}'"
+        ),
+        problems,
+    )
+    _check_unique(
+        course.exercises,
+        lambda exercise: exercise.slug,
+        lambda exercise, first: f"exercise slug '{exercise.slug}' is also used by {first}",
+        problems,
+    )
+
+
+def _check_unique(
+    items: list[Any],
+    key: Callable[[Any], Hashable],
+    message: Callable[[Any, Path], str],
+    problems: list[Problem],
+) -> None:
+    """Record a problem for each item whose key an earlier item has (message gets that one's path)."""
+    first: dict[Hashable, Path] = {}
+    for item in items:
+        if key(item) in first:
+            problems.append(Problem(item.path, 1, message(item, first[key(item)])))
+        first.setdefault(key(item), item.path)
+
+
+@dataclass
+class CatalogueNames:
+    """The names the live catalogue gives out now, each mapped to the id of the item holding it."""
+
+    tracks: dict[str, uuid.UUID] = field(default_factory=dict)
+    modules: dict[str, uuid.UUID] = field(default_factory=dict)
+    # A lesson's name is its slug within its module: (module id, slug).
+    lessons: dict[tuple[uuid.UUID, str], uuid.UUID] = field(default_factory=dict)
+    exercises: dict[str, uuid.UUID] = field(default_factory=dict)
+
+
+def check_name_takeovers(course: Course, live: CatalogueNames) -> list[Problem]:
+    """Return a problem for each item taking a name that another item still in the course holds.
+
+    Two file names swapped (each file keeping its id) would hand each item's address, and every
+    link to it, to the other in one sync; a name may pass on only after its holder gave it up.
+    """
+    module_ids = {m.slug: m.id for m in course.modules}
+    kinds: list[tuple[str, list[Any], Callable[[Any], Hashable], dict[Any, uuid.UUID]]] = [
+        ("track", course.tracks, lambda t: t.slug, live.tracks),
+        ("module", course.modules, lambda m: m.slug, live.modules),
+        ("lesson", course.lessons, lambda le: (module_ids.get(le.module), le.slug), live.lessons),
+        ("exercise", course.exercises, lambda e: e.slug, live.exercises),
+    ]
+    problems = []
+    for kind, items, name_of, holders in kinds:
+        by_id = {item.id: item for item in items}
+        for item in items:
+            holder_id = holders.get(name_of(item))
+            holder = by_id.get(holder_id) if holder_id not in (None, item.id) else None
+            if holder is None:
+                continue
+            line = item.line if isinstance(item, TrackFile) else 1
             problems.append(
                 Problem(
-                    exercise.path,
-                    1,
-                    f"exercise slug '{exercise.slug}' is also used by {exercise_slugs[exercise.slug]}",
+                    item.path,
+                    line,
+                    f"{kind} '{item.slug}' takes the name of the {kind} now at {holder.path} "
+                    f"(id {holder.id}), which the course still has: were the two names swapped? "
+                    f"A name can pass to another {kind} only in a later sync, after its holder "
+                    "has given it up",
                 )
             )
-        exercise_slugs.setdefault(exercise.slug, exercise.path)
+    return problems
 
 
 def load_exercise_path(path: Path | str) -> dict[str, Any]:

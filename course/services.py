@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from course.content import Course
+from course.content import CatalogueNames, ContentError, Course, check_name_takeovers
 from course.markdown import render_markdown
 from course.models import (
     ActivityDay,
@@ -67,6 +67,20 @@ def _upsert(
     return obj
 
 
+def _catalogue_names() -> CatalogueNames:
+    return CatalogueNames(
+        tracks=dict(Track.objects.live().values_list("slug", "uuid")),
+        modules=dict(Module.objects.live().values_list("slug", "uuid")),
+        lessons={
+            (module, slug): lesson
+            for module, slug, lesson in Lesson.objects.live().values_list(
+                "module__uuid", "slug", "uuid"
+            )
+        },
+        exercises=dict(Exercise.objects.live().values_list("slug", "uuid")),
+    )
+
+
 def _source_path(path: Path) -> str:
     """Return the file's absolute, resolved path, so `sync_course exercises` and the default agree."""
     return str(path.resolve())
@@ -74,7 +88,13 @@ def _source_path(path: Path) -> str:
 
 @transaction.atomic
 def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
-    """Make the database match the course files: add, update and retire by permanent id."""
+    """Make the database match the course files: add, update and retire by permanent id.
+
+    Raise ContentError, changing nothing, when an item would take a name another one still holds.
+    """
+    problems = check_name_takeovers(course, _catalogue_names())
+    if problems:
+        raise ContentError(problems)
     now = now or timezone.now()
     report = SyncReport()
     # Retire first, so a live item may take over the slug of one that has gone.

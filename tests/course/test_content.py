@@ -119,6 +119,46 @@ def test_it_explains_a_hint_that_yaml_read_as_a_mapping(course_dir: Path) -> Non
     )
 
 
+def test_it_refuses_two_lessons_with_one_slug_in_a_module(course_dir: Path) -> None:
+    basics = course_dir / "basics"
+    (basics / "02-second-steps").rename(basics / "02-first-steps")
+    (problem,) = problems_of(course_dir)
+    assert problem == (
+        f"{basics / '02-first-steps' / 'lesson.md'}:1: lesson slug 'first-steps' is also used by "
+        f"{basics / '01-first-steps' / 'lesson.md'} in module 'basics'"
+    )
+
+
+SECOND_TRACK = """  - id: {id}
+    slug: {slug}
+    title: Another
+    summary: A second track.
+    modules: [basics]
+"""
+
+
+def add_track(course_dir: Path, *, id: str, slug: str) -> tuple[Path, int]:
+    """Append a second track to tracks.yaml; return the file and the line of the new entry."""
+    path = course_dir / "tracks.yaml"
+    text = path.read_text()
+    path.write_text(text + SECOND_TRACK.format(id=id, slug=slug))
+    return path, text.count("\n") + 1
+
+
+def test_it_refuses_two_tracks_with_one_slug(course_dir: Path) -> None:
+    path, line = add_track(course_dir, id="66666666-6666-4666-8666-666666666666", slug="applied")
+    (problem,) = problems_of(course_dir)
+    assert problem == f"{path}:{line + 1}: track slug 'applied' is also used by the track at line 2"
+
+
+def test_it_refuses_a_track_id_used_twice_in_tracks_yaml(course_dir: Path) -> None:
+    path, line = add_track(course_dir, id="11111111-1111-4111-8111-111111111111", slug="other")
+    (problem,) = problems_of(course_dir)
+    assert problem == (
+        f"{path}:{line}: id 11111111-1111-4111-8111-111111111111 is already used by {path}:2"
+    )
+
+
 def test_it_reports_a_lesson_that_is_not_utf8(course_dir: Path) -> None:
     path = course_dir / "basics" / "02-second-steps" / "lesson.md"
     lines = path.read_bytes().split(b"\n")

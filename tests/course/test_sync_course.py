@@ -104,3 +104,59 @@ def test_a_relative_and_an_absolute_path_are_the_same_course(
     assert stored == str(
         course_dir.resolve() / "basics" / "01-first-steps" / "square-derivative.yaml"
     )
+
+
+def refused(path: Path) -> str:
+    """Run sync_course expecting a refusal; return what it printed to stderr."""
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="nothing was changed"):
+        call_command("sync_course", str(path), stderr=err)
+    return err.getvalue()
+
+
+def test_it_refuses_swapped_exercise_file_names(course_dir: Path) -> None:
+    lesson = course_dir / "basics" / "01-first-steps"
+    first, second = lesson / "square-derivative.yaml", lesson / "cube-derivative.yaml"
+    second.write_text(
+        first.read_text().replace(
+            "44444444-4444-4444-8444-444444444444", "77777777-7777-4777-8777-777777777777"
+        )
+    )
+    sync(course_dir)
+    swap = lesson / "swap.yaml"
+    first.rename(swap)
+    second.rename(first)
+    swap.rename(second)
+    assert refused(course_dir).splitlines() == [
+        f"{second}:1: exercise 'cube-derivative' takes the name of the exercise now at "
+        f"{first} (id 77777777-7777-4777-8777-777777777777), which the course still has: "
+        "were the two names swapped? A name can pass to another exercise only in a later sync, "
+        "after its holder has given it up",
+        f"{first}:1: exercise 'square-derivative' takes the name of the exercise now at "
+        f"{second} (id 44444444-4444-4444-8444-444444444444), which the course still has: "
+        "were the two names swapped? A name can pass to another exercise only in a later sync, "
+        "after its holder has given it up",
+    ]
+    assert Exercise.objects.get(slug="square-derivative").uuid.hex.startswith("4444")
+
+
+def test_it_refuses_swapped_lesson_folder_names(course_dir: Path) -> None:
+    basics = course_dir / "basics"
+    sync(course_dir)
+    (basics / "01-first-steps").rename(basics / "swap")
+    (basics / "02-second-steps").rename(basics / "02-first-steps")
+    (basics / "swap").rename(basics / "01-second-steps")
+    stderr = refused(course_dir)
+    assert (
+        f"{basics / '02-first-steps' / 'lesson.md'}:1: lesson 'first-steps' takes the name of "
+        f"the lesson now at {basics / '01-second-steps' / 'lesson.md'}"
+    ) in stderr
+    assert Lesson.objects.get(slug="first-steps").uuid.hex.startswith("3333")
+
+
+def test_it_refuses_a_duplicate_lesson_slug_without_a_traceback(course_dir: Path) -> None:
+    basics = course_dir / "basics"
+    sync(course_dir)
+    (basics / "02-second-steps").rename(basics / "02-first-steps")
+    assert "lesson slug 'first-steps' is also used by" in refused(course_dir)
+    assert Lesson.objects.filter(slug="second-steps").exists()

@@ -24,13 +24,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            course = load_course(Path(options["path"]))
+            report = course_sync(course=load_course(Path(options["path"])))
         except ContentError as exc:
             for problem in exc.problems:
                 self.stderr.write(str(problem))
             raise CommandError(
                 f"{len(exc.problems)} problem(s) in the course files; nothing was changed."
             ) from None
-        report = course_sync(course=course)
         for line in report.lines():
             self.stdout.write(line)
