@@ -437,6 +437,8 @@ class MatrixCheck:
             try:
                 with np.errstate(all="ignore"):
                     value = _as_array(evaluate(expression.tree, expression.info, draw))
+            except ShapeError:
+                raise  # a size that cannot be told (trace(I)) is a format error, not undefined
             except (ArithmeticError, ValueError):  # singular, 1/0: undefined here
                 return None
             if not np.all(np.isfinite(value)):

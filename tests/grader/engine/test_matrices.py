@@ -136,6 +136,7 @@ CASES: list[tuple[str, dict[str, Any], str, Status, str | None]] = [
     ("ls-log-zero", LEAST_SQUARES, "log(0) x", INCORRECT, None),
     ("ls-zero-over-zero", LEAST_SQUARES, "0/0 x", INCORRECT, None),
     ("ls-reciprocal-of-zero", LEAST_SQUARES, "1/(x^T x - x^T x) x", INCORRECT, None),
+    ("ls-identity-without-size", LEAST_SQUARES, "trace(I) x", INVALID, None),
 ]
 
 
