@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
@@ -110,6 +111,18 @@ def logged_in(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def expect(response: HttpResponse, wanted: int | str) -> None:
+    """Assert a permission outcome: a status code, "login" (sent to log in) or a redirect target."""
+    if wanted == "login":
+        assert response.status_code == 302, response.content[:300]
+        assert response["Location"].startswith("/accounts/login/"), response["Location"]
+    elif isinstance(wanted, str):
+        assert response.status_code == 302, response.content[:300]
+        assert response["Location"] == wanted
+    else:
+        assert response.status_code == wanted, response.content[:300]
 
 
 def today() -> date:

@@ -1,4 +1,5 @@
-"""Who may open and do what in a study group: every view × anonymous, outsider, member, facilitator, instructor."""
+"""Who may open and do what in a study group: every view × anonymous, outsider, member, facilitator,
+instructor and staff. The rest of the site's views are in tests/test_permissions.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ["anonymous", "outsider", "member", "facilitator", "instructor"]
+ROLES = ["anonymous", "outsider", "member", "facilitator", "instructor", "staff"]
 
 
 @dataclass
@@ -28,6 +29,7 @@ class World:
 
 @pytest.fixture
 def world(student: User, outsider: User, instructor: User) -> World:
+    staff = UserFactory(username="stella", role=User.Role.STAFF, is_staff=True)
     catalogue = groupkit.build_catalogue()
     facilitator = UserFactory(username="fay")
     group = groupkit.make_group(catalogue=catalogue, facilitator=facilitator, members=[student])
@@ -42,6 +44,7 @@ def world(student: User, outsider: User, instructor: User) -> World:
             "member": student,
             "facilitator": facilitator,
             "instructor": instructor,
+            "staff": staff,
         },
         thread_id=thread.pk,
         post_id=post.pk,
@@ -56,29 +59,24 @@ def client_for(world: World, role: str) -> Client:
     return client
 
 
-def expect(response, wanted: int | str) -> None:  # noqa: ANN001 - a test client response
-    if wanted == "login":
-        assert response.status_code == 302
-        assert response["Location"].startswith("/accounts/login/")
-    else:
-        assert response.status_code == wanted, response.content[:300]
-
-
-# Private group: outsiders and instructors cannot tell it exists; members read; facilitators manage.
+# A private group: outsiders, instructors and staff cannot tell it exists; facilitators manage it.
 GET_CASES = {
-    "detail": ("/groups/{g}/", ["login", 404, 200, 200, 404]),
-    "board": ("/groups/{g}/board/", ["login", 404, 200, 200, 404]),
-    "schedule": ("/groups/{g}/schedule/", ["login", 404, 200, 200, 404]),
-    "threads": ("/groups/{g}/threads/", ["login", 404, 200, 200, 404]),
-    "thread": ("/groups/{g}/threads/{t}/", ["login", 404, 200, 200, 404]),
-    "settings": ("/groups/{g}/settings/", ["login", 404, 403, 200, 404]),
-    "progress": ("/groups/{g}/progress/", ["login", 404, 403, 200, 200]),
-    "progress_csv": ("/groups/{g}/progress/?format=csv", ["login", 404, 403, 200, 200]),
-    "list": ("/groups/", ["login", 200, 200, 200, 200]),
-    "create": ("/groups/new/", ["login", 200, 200, 200, 200]),
-    "join_code": ("/groups/join/", ["login", 200, 200, 200, 200]),
-    "track_progress": ("/insight/tracks/applied/", ["login", 403, 403, 403, 200]),
-    "track_progress_csv": ("/insight/tracks/applied/?format=csv", ["login", 403, 403, 403, 200]),
+    "detail": ("/groups/{g}/", ["login", 404, 200, 200, 404, 404]),
+    "board": ("/groups/{g}/board/", ["login", 404, 200, 200, 404, 404]),
+    "schedule": ("/groups/{g}/schedule/", ["login", 404, 200, 200, 404, 404]),
+    "threads": ("/groups/{g}/threads/", ["login", 404, 200, 200, 404, 404]),
+    "thread": ("/groups/{g}/threads/{t}/", ["login", 404, 200, 200, 404, 404]),
+    "settings": ("/groups/{g}/settings/", ["login", 404, 403, 200, 404, 404]),
+    "progress": ("/groups/{g}/progress/", ["login", 404, 403, 200, 200, 200]),
+    "progress_csv": ("/groups/{g}/progress/?format=csv", ["login", 404, 403, 200, 200, 200]),
+    "list": ("/groups/", ["login", 200, 200, 200, 200, 200]),
+    "create": ("/groups/new/", ["login", 200, 200, 200, 200, 200]),
+    "join_code": ("/groups/join/", ["login", 200, 200, 200, 200, 200]),
+    "track_progress": ("/insight/tracks/applied/", ["login", 403, 403, 403, 200, 200]),
+    "track_progress_csv": (
+        "/insight/tracks/applied/?format=csv",
+        ["login", 403, 403, 403, 200, 200],
+    ),
 }
 
 
@@ -87,46 +85,58 @@ GET_CASES = {
 def test_get_permissions(world: World, case: str, role: str) -> None:
     url, wanted = GET_CASES[case]
     url = url.format(g=world.group.pk, t=world.thread_id)
-    expect(client_for(world, role).get(url), wanted[ROLES.index(role)])
+    groupkit.expect(client_for(world, role).get(url), wanted[ROLES.index(role)])
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_invite_link_opens_the_group_to_anyone_logged_in(world: World, role: str) -> None:
     response = client_for(world, role).get(f"/groups/join/{world.group.invite_code}/")
-    wanted = {"anonymous": "login", "outsider": 200, "instructor": 200}.get(role, 302)
-    expect(response, wanted)
+    wanted = {"anonymous": "login", "outsider": 200, "instructor": 200, "staff": 200}.get(role, 302)
+    groupkit.expect(response, wanted)
 
 
 POST_CASES = {
-    "leave": ("/groups/{g}/leave/", {}, ["login", 404, 302, 302, 404]),
-    "rotate": ("/groups/{g}/invite/rotate/", {}, ["login", 404, 403, 302, 404]),
+    "leave": ("/groups/{g}/leave/", {}, ["login", 404, 302, 302, 404, 404]),
+    "rotate": ("/groups/{g}/invite/rotate/", {}, ["login", 404, 403, 302, 404, 404]),
     "role": (
         "/groups/{g}/members/{m}/role/",
         {"role": "facilitator"},
-        ["login", 404, 403, 302, 404],
+        ["login", 404, 403, 302, 404, 404],
     ),
-    "visibility": ("/groups/{g}/visibility/", {"hide_details": "1"}, ["login", 404, 302, 302, 404]),
+    "visibility": (
+        "/groups/{g}/visibility/",
+        {"hide_details": "1"},
+        ["login", 404, 302, 302, 404, 404],
+    ),
     "schedule_add": (
         "/groups/{g}/schedule/",
         {"module": "{mod}", "week_start": "2026-01-05", "due_date": "2026-01-11"},
-        ["login", 404, 403, 302, 404],
+        ["login", 404, 403, 302, 404, 404],
     ),
-    "schedule_delete": ("/groups/{g}/schedule/{e}/delete/", {}, ["login", 404, 403, 302, 404]),
+    "schedule_delete": ("/groups/{g}/schedule/{e}/delete/", {}, ["login", 404, 403, 302, 404, 404]),
     "settings": (
         "/groups/{g}/settings/",
         {"name": "Renamed", "description": "", "privacy": "listed"},
-        ["login", 404, 403, 302, 404],
+        ["login", 404, 403, 302, 404, 404],
     ),
-    "ask": ("/groups/{g}/threads/", {"title": "Q", "body": "Why?"}, ["login", 404, 302, 302, 404]),
-    "reply": ("/groups/{g}/threads/{t}/", {"body": "Because."}, ["login", 404, 302, 302, 404]),
-    "helpful": ("/groups/{g}/posts/{p}/helpful/", {"helpful": "1"}, ["login", 404, 403, 302, 404]),
-    "join_listed": ("/groups/{g}/join/", {}, ["login", 404, 302, 302, 404]),
+    "ask": (
+        "/groups/{g}/threads/",
+        {"title": "Q", "body": "Why?"},
+        ["login", 404, 302, 302, 404, 404],
+    ),
+    "reply": ("/groups/{g}/threads/{t}/", {"body": "Because."}, ["login", 404, 302, 302, 404, 404]),
+    "helpful": (
+        "/groups/{g}/posts/{p}/helpful/",
+        {"helpful": "1"},
+        ["login", 404, 403, 302, 404, 404],
+    ),
+    "join_listed": ("/groups/{g}/join/", {}, ["login", 404, 302, 302, 404, 404]),
     # The invite code is the key: anyone logged in who holds it may join.
-    "join_invite": ("/groups/join/{code}/", {}, ["login", 302, 302, 302, 302]),
+    "join_invite": ("/groups/join/{code}/", {}, ["login", 302, 302, 302, 302, 302]),
     "create": (
         "/groups/new/",
         {"name": "Another", "track": "{track}", "privacy": "private"},
-        ["login", 302, 302, 302, 302],
+        ["login", 302, 302, 302, 302, 302],
     ),
 }
 
@@ -148,7 +158,7 @@ def test_post_permissions(world: World, case: str, role: str) -> None:
     }
     url = url.format(**ids)
     data = {k: v.format(**ids) for k, v in data.items()}
-    expect(client_for(world, role).post(url, data), wanted[ROLES.index(role)])
+    groupkit.expect(client_for(world, role).post(url, data), wanted[ROLES.index(role)])
     if case == "join_invite" and role != "anonymous":
         assert world.group.memberships.filter(user=world.users[role]).exists()
 

@@ -9,10 +9,9 @@ import pytest
 import yaml
 from django.urls import reverse
 
-from course.models import Exercise, Lesson, Module, User
+from course.models import Exercise, Lesson, Module
 from grader import engine
 from grader.models import Submission
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -61,27 +60,7 @@ def a_of(seed: int) -> int:
     return engine.variant(SCALED_SQUARE, seed)["parameters"]["a"]
 
 
-def test_anonymous_users_are_sent_to_log_in(client, draft):
-    for address in (reverse("instructor_exercise_index"), url(draft)):
-        response = client.get(address)
-        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
-    response = client.post(url(draft), {"answer": "2*a*x", "seed": 1})
-    assert response.status_code == 302
-
-
-def test_students_and_outsiders_are_refused(client, student, outsider, draft):
-    for user in (student, outsider):
-        client.force_login(user)
-        assert client.get(reverse("instructor_exercise_index")).status_code == 403
-        assert client.get(url(draft)).status_code == 403
-        assert client.post(url(draft), {"answer": "2*a*x", "seed": 1}, **HTMX).status_code == 403
-
-
-@pytest.mark.parametrize("role", [User.Role.INSTRUCTOR, User.Role.STAFF])
-def test_instructors_and_staff_may_preview(client, draft, role):
-    client.force_login(UserFactory(username=f"preview-{role}", role=role))
-    assert client.get(reverse("instructor_exercise_index")).status_code == 200
-    assert client.get(url(draft)).status_code == 200
+# Who may open the index and the preview (and use the bench) is in tests/test_permissions.py.
 
 
 def test_the_index_lists_unpublished_exercises_with_kind_and_lesson(
