@@ -17,10 +17,17 @@ import yaml
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from course.models import CatalogueItem, Exercise
+
 EXERCISE_KINDS = ("expression", "matrix", "derivation", "code")
 LESSON_DIR = re.compile(r"^(?P<order>\d+)-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)$")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<meta>.*?\n)---[ \t]*\n", re.DOTALL)
+# What the database columns hold (PostgreSQL refuses longer values with a DataError).
+TITLE_MAX = CatalogueItem._meta.get_field("title").max_length or 0
+PATH_MAX = CatalogueItem._meta.get_field("source_path").max_length or 0
+SLUG_MAX = Exercise._meta.get_field("slug").max_length or 0  # the same for every slugged kind
+TEXT_MAX = {"title": TITLE_MAX, "slug": SLUG_MAX, "skill": TITLE_MAX}
 
 
 @dataclass
@@ -157,7 +164,15 @@ class _Reader:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             self.problems.append(self.doc.problem(key, f"'{key}' must be text"))
             return default
-        return str(value).strip()
+        text = str(value).strip()
+        limit = TEXT_MAX.get(key)
+        if limit and len(text) > limit:
+            self.problems.append(
+                self.doc.problem(
+                    key, f"'{key}' is {len(text)} characters long; at most {limit} fit"
+                )
+            )
+        return text
 
     def uuid(self, key: str = "id") -> uuid.UUID:
         raw = self.text(key)
@@ -297,6 +312,7 @@ def _read_module(folder: Path, problems: list[Problem]) -> ModuleFile | None:
         return None
     reader = _Reader(doc, problems)
     reader.unknown_keys({"id", "title", "summary", "skill", "prerequisites"})
+    _check_name_length(folder.name, "folder", doc.path, problems)
     return ModuleFile(
         id=reader.uuid(),
         slug=folder.name,
@@ -333,6 +349,7 @@ def _read_lesson(folder: Path, module: str, problems: list[Problem]) -> LessonFi
         return None
     reader = _Reader(doc, problems)
     reader.unknown_keys({"id", "title"})
+    _check_name_length(match.group("slug"), "folder", path, problems)
     body = text[front.end() :].strip()
     if not body:
         problems.append(
@@ -378,6 +395,7 @@ def read_exercise(
                 f"the file name '{path.name}' must be <slug>.yaml, e.g. sigmoid-derivative.yaml",
             )
         )
+    _check_name_length(slug, "file", path, problems)
     kind = reader.text("kind")
     if kind and kind not in EXERCISE_KINDS:
         problems.append(
@@ -408,6 +426,19 @@ def read_exercise(
                 key = message.split(":", 1)[0].split(" ", 1)[0].strip("'\"")
                 problems.append(doc.problem(key if key in doc.lines else "kind", message))
     return exercise
+
+
+def _check_name_length(slug: str, named_by: str, path: Path, problems: list[Problem]) -> None:
+    """Refuse a slug taken from a folder or file name that is longer than the database keeps."""
+    if len(slug) > SLUG_MAX:
+        problems.append(
+            Problem(
+                path,
+                1,
+                f"the slug '{slug}' (the {named_by} name) is {len(slug)} characters long; "
+                f"at most {SLUG_MAX} fit",
+            )
+        )
 
 
 def _check_texts(doc: _Document, key: str, problems: list[Problem]) -> None:
@@ -473,6 +504,11 @@ def load_course(root: Path | None = None) -> Course:
 def _cross_check(course: Course, root: Path, problems: list[Problem]) -> None:
     seen_ids: dict[uuid.UUID, Path] = {}
     items: list[Any] = [*course.tracks, *course.modules, *course.lessons, *course.exercises]
+    for path in dict.fromkeys(item.path for item in items):
+        if len(str(path.resolve())) > PATH_MAX:
+            problems.append(
+                Problem(path, 1, f"the file's full path is longer than {PATH_MAX} characters")
+            )
     for item in items:
         if item.id.int == 0:
             continue

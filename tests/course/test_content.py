@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from course.content import ContentError, exercise_spec_by_slug, load_course, load_exercise_path
+from tests.conftest import FIXTURE_COURSE
 
 
 def problems_of(root: Path) -> list[str]:
@@ -176,4 +178,34 @@ def test_it_reports_an_exercise_file_that_is_not_utf8(course_dir: Path) -> None:
     (problem,) = problems_of(course_dir)
     assert problem == (
         f"{path}:2: the file is not UTF-8 text (byte 0xe9 cannot be read); save it as UTF-8"
+    )
+
+
+def test_it_refuses_a_title_longer_than_the_database_keeps(course_dir: Path) -> None:
+    path = course_dir / "basics" / "01-first-steps" / "square-derivative.yaml"
+    path.write_text(path.read_text().replace("Derivative of a square", "x" * 201))
+    (problem,) = problems_of(course_dir)
+    assert problem == f"{path}:2: 'title' is 201 characters long; at most 200 fit"
+
+
+def test_it_refuses_slugs_longer_than_the_database_keeps(course_dir: Path) -> None:
+    long = "a" * 101
+    lesson = course_dir / "basics" / "01-first-steps"
+    exercise = lesson / f"{long}.yaml"
+    (lesson / "square-derivative.yaml").rename(exercise)
+    tracks = course_dir / "tracks.yaml"
+    tracks.write_text(tracks.read_text().replace("slug: applied", f"slug: {long}"))
+    assert problems_of(course_dir) == [
+        f"{tracks}:3: 'slug' is 101 characters long; at most 100 fit",
+        f"{exercise}:1: the slug '{long}' (the file name) is 101 characters long; at most 100 fit",
+    ]
+
+
+def test_it_refuses_a_course_whose_paths_are_longer_than_the_database_keeps(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 240) / ("e" * 240) / "course"
+    shutil.copytree(FIXTURE_COURSE, deep)
+    problems = problems_of(deep)
+    assert len(problems) == 5
+    assert (
+        f"{deep / 'tracks.yaml'}:1: the file's full path is longer than 500 characters" in problems
     )
