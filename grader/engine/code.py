@@ -9,6 +9,7 @@ reference, the input generators, the tests, the checks and the tolerances.
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 import errno
 import hashlib
@@ -340,9 +341,10 @@ class Problem:
     text: str
 
 
-def _describe_type(value: Any) -> str:
+def _describe_type(value: Any, *, hidden: bool = False) -> str:
     if isinstance(value, Unsupported):
-        return f"a {value.type_name}"
+        # The submission names its own classes: on a hidden test the name could carry its inputs.
+        return "a value of a type the grader cannot compare" if hidden else f"a {value.type_name}"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}"
     if value is None:
@@ -386,10 +388,17 @@ def compare_value(
     scalar_expected = expected_array.ndim == 0
     if got_array is None:
         wanted = "a number" if scalar_expected else f"a NumPy array of shape {expected_array.shape}"
-        return Problem("wrong_type", f"{label} is {_describe_type(got)}; expected {wanted}.")
+        return Problem(
+            "wrong_type", f"{label} is {_describe_type(got, hidden=hidden)}; expected {wanted}."
+        )
     if got_array.shape != expected_array.shape:
         if not exercise.checks.get("shape", True) and got_array.size == expected_array.size:
             got_array = got_array.reshape(expected_array.shape)
+        elif hidden:
+            # The submission chooses its shape freely (even empty ones): on a hidden test it
+            # could spell out the inputs, so only the expected shape is named.
+            wanted = "a single number" if scalar_expected else f"shape {expected_array.shape}"
+            return Problem("wrong_shape", f"{label} has the wrong shape; expected {wanted}.")
         elif scalar_expected:
             return Problem(
                 "wrong_shape", f"{label} has shape {got_array.shape}; expected a single number."
@@ -597,10 +606,13 @@ def grade_code(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
 
     try:
         sandbox = get_sandbox()
+        # Hidden tests go last: the child gets each call only after answering the one before,
+        # so nothing it says on loading or on a visible test can carry a hidden test's inputs.
+        in_order = sorted(calls, key=lambda call: bool(call.test and call.test.hidden))
         run = sandbox.run(
             answer,
             exercise.function,
-            [{"id": call.id, "args": call.args} for call in calls],
+            [{"id": call.id, "args": call.args} for call in in_order],
             timeout_s=exercise.timeout_s,
         )
     except SandboxUnavailable as error:
@@ -710,10 +722,10 @@ def _fatal(
 
 def _exception_problem(error: dict[str, Any], *, hidden: bool, during: str) -> Problem:
     """Turn an exception raised by the submission into words a student can act on."""
-    kind = str(error.get("type", "Exception"))
+    kind = _exception_kind(error.get("type"), hidden=hidden)
     base = str(error.get("base", kind))
     line = error.get("line")
-    at = f" on line {line}" if line else ""
+    at = f" on line {line}" if type(line) is int and 0 < line <= 100_000 else ""
     if base == "MemoryError":
         return Problem(
             "memory_limit",
@@ -749,6 +761,21 @@ def _exception_problem(error: dict[str, Any], *, hidden: bool, during: str) -> P
     detail = f": {message}" if message else ""
     trace_text = f"\nTraceback (your code only):\n{trace}" if trace else ""
     return Problem("exception", f"Your code raised {kind}{at} {during}{detail}{trace_text}")
+
+
+def _exception_kind(kind: Any, *, hidden: bool) -> str:
+    """Return the exception's type name as the student may see it.
+
+    The child reports the name, and a submission can name its own exception classes after the
+    inputs it was given: on a hidden test only the names of Python's built-in exceptions are shown.
+    """
+    name = str(kind if kind is not None else "Exception")[:200]
+    if not hidden:
+        return name
+    builtin = getattr(builtins, name, None) if name.isidentifier() else None
+    if isinstance(builtin, type) and issubclass(builtin, BaseException):
+        return name
+    return "an exception of its own type"
 
 
 def _judge_run(
@@ -805,12 +832,6 @@ def _judge_run(
             "exited",
             f"Your code stopped the program (exit code {run.exit_code}) before its results could be "
             "checked. Remove calls to exit() or os._exit().",
-            calls,
-        )
-    if result.get("output_too_large"):
-        return [], _fatal(
-            "output_too_large",
-            "Your function returned more data than the grader accepts. Return only what the exercise asks for.",
             calls,
         )
     if "syntax_error" in result:

@@ -1,10 +1,12 @@
 """Run untrusted submissions in a warm zygote's locked-down children, from the trusted worker.
 
 One zygote per worker process, started lazily by exec with a scrubbed environment and reused;
-restarted when it dies. The zygote keeps one child forked and locked down ahead of time; per job
-it hands the worker that child's two pipe ends over a Unix socket, the worker writes the job
-(source + inputs) to one and reads the results from the other, and the zygote enforces the
+restarted when it dies. The zygote keeps children forked and locked down ahead of time; per job
+it hands the worker one child's two pipe ends over a Unix socket, and the zygote enforces the
 deadline, reaps the child and reports how it ended. The job never passes through the zygote.
+On the pipes the worker sends the source and reads the child's report on loading it, then sends
+one call at a time and reads its answer before sending the next: the child never holds inputs
+it has not yet been asked about.
 
 Policy: by default every isolation layer must be active (fail closed). Set
 CHAINRULE_SANDBOX_REQUIRE_FULL=0, or call configure(require_full=False) (the Django layer passes
@@ -31,7 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.engine.sandbox_wire import FrameTooLarge, WireError, WireLimits, decode, encode
+from grader.engine.sandbox_wire import (
+    FrameTooLarge,
+    WireError,
+    WireLimits,
+    decode,
+    encode,
+    read_frame,
+)
 
 logger = logging.getLogger("grader.sandbox")
 
@@ -313,39 +322,24 @@ class Sandbox:
                 os.close(fd)
             raise HandoverFailed("the sandbox zygote did not hand over a child")
         job_write, result_read = fds
-        frame = encode({"source": source, "function": function, "calls": calls})
+        run = SandboxRun()
+        reader = _AnswerReader(
+            result_read, self.settings.max_result_bytes, time.monotonic() + timeout_s + 5
+        )
         try:
-            _write_all(job_write, frame)
-        except BrokenPipeError:
-            pass  # the child died before reading; the zygote says why
+            _exchange(run, job_write, reader, source, function, calls)
         finally:
-            os.close(job_write)
-        deadline = time.monotonic() + timeout_s + 5
-        report, too_large = _read_capped(result_read, self.settings.max_result_bytes, deadline)
-        self._control.settimeout(max(deadline - time.monotonic(), 0) + 5)
+            os.close(job_write)  # the child reads the end of its job and exits
+            os.close(result_read)  # a child still writing now gets EPIPE and ends
+        self._control.settimeout(max(reader.deadline - time.monotonic(), 0) + 5)
         done = json.loads(self._control.recv(65536) or b"{}")
         if done.get("op") != "done":
             raise RuntimeError("the sandbox zygote stopped answering")
-        run = SandboxRun(
-            timed_out=bool(done.get("timed_out")),
-            signal_name=done.get("signal_name"),
-            exit_code=done.get("exit_code"),
-            cpu_ms=float(done.get("cpu_ms", 0.0)),
-            wall_ms=float(done.get("wall_ms", 0.0)),
-            output_too_large=too_large,
-        )
-        if report and not too_large:
-            try:
-                run.result = decode(
-                    report, WireLimits(max_total_bytes=self.settings.max_result_bytes)
-                )
-            except (FrameTooLarge, MemoryError):
-                run.output_too_large = True
-            except WireError as error:
-                run.unreadable = str(error)
-        if isinstance(run.result, dict) and "sandbox_error" in run.result:
-            run.infrastructure_error = str(run.result["sandbox_error"])
-            run.result = None
+        run.timed_out = bool(done.get("timed_out"))
+        run.signal_name = done.get("signal_name")
+        run.exit_code = done.get("exit_code")
+        run.cpu_ms = float(done.get("cpu_ms", 0.0))
+        run.wall_ms = float(done.get("wall_ms", 0.0))
         return run
 
 
@@ -363,30 +357,106 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _read_capped(fd: int, cap: int, deadline: float) -> tuple[bytes, bool]:
-    """Read fd to end of file, stopping (and closing it) past cap bytes or the deadline."""
-    chunks: list[bytes] = []
-    total = 0
-    too_large = False
+ENDED = object()
+LOAD_FAILURES = ("syntax_error", "load_error", "missing_function")
+ANSWER_KEYS = ("output", "error", "args_digest", "elapsed_ms")
+
+
+def _exchange(
+    run: SandboxRun,
+    job_write: int,
+    reader: _AnswerReader,
+    source: str,
+    function: str,
+    calls: list[dict[str, Any]],
+) -> None:
+    """Send the source and read the load report; then send each call and read its answer.
+
+    One call at a time, in the order given: the child never holds the inputs of a call before
+    the worker has read every earlier answer, so callers put hidden tests last.
+    """
     try:
-        while True:
-            remaining = deadline - time.monotonic()
+        if not _send(job_write, encode({"source": source, "function": function})):
+            return
+        report = reader.next_value()
+        if report is ENDED:
+            return
+        if not isinstance(report, dict):
+            run.unreadable = "the report on loading the code is malformed"
+            return
+        if "sandbox_error" in report:
+            run.infrastructure_error = str(report["sandbox_error"])
+            return
+        if report.get("loaded") is not True:
+            failure = [key for key in LOAD_FAILURES if key in report]
+            if failure:
+                run.result = {failure[0]: report[failure[0]]}
+            else:
+                run.unreadable = "the report on loading the code is malformed"
+            return
+        answers: list[dict[str, Any]] = []
+        run.result = {"calls": answers}
+        for call in calls:
+            frame = encode({"args": call["args"], "digest": call.get("digest", True)})
+            if not _send(job_write, frame):
+                return
+            answer = reader.next_value()
+            if answer is ENDED:
+                return
+            entry = {"id": call["id"]}
+            if isinstance(answer, dict):
+                entry.update({key: answer[key] for key in ANSWER_KEYS if key in answer})
+            answers.append(entry)
+    except (FrameTooLarge, MemoryError):
+        run.output_too_large = True
+    except WireError as error:
+        run.unreadable = str(error)
+
+
+def _send(fd: int, frame: bytes) -> bool:
+    """Write a frame to the child; say False when the child is gone (the zygote says why)."""
+    try:
+        _write_all(fd, frame)
+    except BrokenPipeError:
+        return False
+    return True
+
+
+class _AnswerReader:
+    """Read the child's frames one at a time, within a deadline and a cap on all bytes read."""
+
+    def __init__(self, fd: int, cap: int, deadline: float) -> None:
+        self.fd = fd
+        self.deadline = deadline
+        self.limits = WireLimits(max_total_bytes=cap)
+        self.total = 0
+
+    def read(self, count: int) -> bytes:
+        """Return count bytes, or fewer when the child ends its output or the deadline passes."""
+        chunks: list[bytes] = []
+        while count > 0:
+            remaining = self.deadline - time.monotonic()
             if remaining <= 0:
                 break
-            ready, _, _ = select.select([fd], [], [], remaining)
+            ready, _, _ = select.select([self.fd], [], [], remaining)
             if not ready:
                 break
-            chunk = os.read(fd, 1 << 20)
+            chunk = os.read(self.fd, min(count, 1 << 20))
             if not chunk:
                 break
-            total += len(chunk)
-            if total > cap:
-                too_large = True
-                break
+            self.total += len(chunk)
+            if self.total > self.limits.max_total_bytes:
+                raise FrameTooLarge("the answers exceed the byte cap")
             chunks.append(chunk)
-    finally:
-        os.close(fd)  # a child still writing now gets EPIPE and ends
-    return b"".join(chunks), too_large
+            count -= len(chunk)
+        return b"".join(chunks)
+
+    def next_value(self) -> Any:
+        """Return the next frame's value, or ENDED when the child's output ended first."""
+        frame = read_frame(self.read, self.limits)
+        if not frame:
+            return ENDED
+        return decode(frame, self.limits)
 
 
 def _log_layers(layers: dict[str, bool | str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 
 MAGIC = b"CRW1"
 HEADER_LENGTH = struct.Struct("<I")
+HEADER_OPENING = b'{"value": '
 ALLOWED_DTYPES = frozenset(
     [
         "bool",
@@ -131,6 +133,45 @@ def _type_name(value: Any) -> str:
     module = getattr(kind, "__module__", "") or ""
     name = getattr(kind, "__qualname__", "object")
     return name if module in ("builtins", "") else f"{module}.{name}"
+
+
+def read_frame(read: Callable[[int], bytes], limits: WireLimits | None = None) -> bytes:
+    """Read exactly one frame through read(n), which returns n bytes or fewer at end of input.
+
+    Return b"" when the input ends before a frame starts. The frame's own header says how long
+    it is, so one stream carries several frames; decode() still checks everything it holds.
+    """
+    limits = limits or WireLimits()
+    prefix = read(8)
+    if not prefix:
+        return b""
+    if len(prefix) < 8 or prefix[:4] != MAGIC:
+        raise WireError("bad frame magic")
+    (header_length,) = HEADER_LENGTH.unpack_from(prefix, 4)
+    # Every header encode() writes opens the same way: anything else is not a frame at all.
+    opening = read(min(header_length, len(HEADER_OPENING)))
+    if opening != HEADER_OPENING[: len(opening)] or len(opening) < len(HEADER_OPENING):
+        raise WireError("bad header")
+    if header_length > limits.max_header_bytes:
+        raise FrameTooLarge("header too large")
+    header = opening + read(header_length - len(opening))
+    if len(header) < header_length:
+        raise WireError("truncated header")
+    try:
+        buffers = json.loads(header.decode())["buffers"]
+    except (UnicodeDecodeError, ValueError, RecursionError, KeyError, TypeError):
+        raise WireError("bad header") from None
+    if not isinstance(buffers, list) or not all(
+        type(length) is int and length >= 0 for length in buffers
+    ):
+        raise WireError("bad buffer length")
+    body_length = sum(buffers)
+    if 8 + header_length + body_length > limits.max_total_bytes:
+        raise FrameTooLarge("frame exceeds the byte cap")
+    body = read(body_length)
+    if len(body) < body_length:
+        raise WireError("truncated frame")
+    return b"".join([prefix, header, body])
 
 
 def decode(frame: bytes, limits: WireLimits | None = None) -> Any:

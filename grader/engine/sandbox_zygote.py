@@ -4,7 +4,8 @@ Started by exec from grader.engine.sandbox with a scrubbed environment. It never
 it forks the next child ahead of time (the child applies every isolation layer, then blocks on
 its job pipe), hands the worker the job pipe's write end and the result pipe's read end over a
 Unix socket, enforces the wall-clock deadline, reaps, and reports the exit status and the
-kernel's CPU accounting.
+kernel's CPU accounting. The child loads the source it is sent, reports on that, then answers
+one call per frame until the worker closes the job pipe.
 """
 
 from __future__ import annotations
@@ -562,19 +563,6 @@ def _current_vm_size() -> int:
     return 512 * 1024 * 1024
 
 
-def _read_all(fd: int, limit: int) -> bytes:
-    chunks = []
-    total = 0
-    while True:
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            return b"".join(chunks)
-        total += len(chunk)
-        if total > limit:
-            raise ValueError("job too large")
-        chunks.append(chunk)
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -582,52 +570,99 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+def _read_exactly(fd: int, count: int) -> bytes:
+    """Read count bytes from fd, or fewer when it ends first."""
+    chunks = []
+    while count > 0:
+        chunk = os.read(fd, min(count, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        count -= len(chunk)
+    return b"".join(chunks)
+
+
 def _serve_job(job_fd: int, result_fd: int) -> None:
-    """Read one job, run the submission on every call, and write the results back."""
-    from grader.engine.sandbox_wire import decode, encode
+    """Load the submission and report on it; then answer one call per frame until the job ends.
 
-    job = decode(_read_all(job_fd, MAX_JOB_BYTES))
-    os.close(job_fd)
-    result = run_submission(job["source"], job["function"], job["calls"])
-    try:
-        frame = encode(result)
-    except MemoryError:
-        del result
-        frame = encode({"output_too_large": True})
-    _write_all(result_fd, frame)
-    os.close(result_fd)
+    The worker sends a call only after it has read the answer to the previous one, and the source
+    before any call: what the code sends back at load time, or from one call, cannot contain the
+    inputs of a call it has not been given yet.
+    """
+    from grader.engine.sandbox_wire import WireLimits, decode, encode, read_frame
+
+    limits = WireLimits(max_total_bytes=MAX_JOB_BYTES)
+
+    def next_job_frame() -> bytes:
+        return read_frame(lambda count: _read_exactly(job_fd, count), limits)
+
+    job = decode(next_job_frame(), limits)
+    function, report = load_submission(job["source"], job["function"])
+    _write_all(result_fd, encode(report))
+    if function is None:
+        return
+    while frame := next_job_frame():
+        _write_all(result_fd, encode_answer(run_call(function, decode(frame, limits))))
 
 
-def run_submission(source: str, function_name: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
-    """Load the submission and call its function once per call; report outputs and errors."""
+def load_submission(source: str, function_name: str) -> tuple[Any, dict[str, Any]]:
+    """Run the submission's file; return its function (or None) and the report for the worker."""
     lines = source.splitlines(keepends=True)
     linecache.cache[SUBMISSION_FILENAME] = (len(source), None, lines, SUBMISSION_FILENAME)
     try:
         code = compile(source, SUBMISSION_FILENAME, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as error:
-        return {"syntax_error": {"line": getattr(error, "lineno", None), "message": str(error)}}
+        return None, {
+            "syntax_error": {"line": getattr(error, "lineno", None), "message": str(error)}
+        }
     module = types.ModuleType("submission")
     module.__file__ = SUBMISSION_FILENAME
     sys.modules["submission"] = module
     try:
         exec(code, module.__dict__)  # noqa: S102 - this is the sandboxed child
     except BaseException as error:  # noqa: BLE001
-        return {"load_error": describe_exception(error)}
+        return None, {"load_error": describe_exception(error)}
     function = module.__dict__.get(function_name)
     if not callable(function):
-        return {"missing_function": True}
-    results = []
-    for call in calls:
-        args = list(call["args"])
-        started = time.perf_counter()
-        try:
-            output = function(*args)
-            digests = digest_arguments(args) if call.get("digest", True) else []
-            results.append({"id": call["id"], "output": output, "args_digest": digests})
-        except BaseException as error:  # noqa: BLE001
-            results.append({"id": call["id"], "error": describe_exception(error)})
-        results[-1]["elapsed_ms"] = (time.perf_counter() - started) * 1000
-    return {"calls": results}
+        return None, {"missing_function": True}
+    return function, {"loaded": True}
+
+
+def run_call(function: Any, call: dict[str, Any]) -> dict[str, Any]:
+    """Call the submission's function once; report its output or its exception."""
+    args = list(call["args"])
+    started = time.perf_counter()
+    answer: dict[str, Any]
+    try:
+        output = function(*args)
+        digests = digest_arguments(args) if call.get("digest", True) else []
+        answer = {"output": output, "args_digest": digests}
+    except BaseException as error:  # noqa: BLE001
+        answer = {"error": describe_exception(error)}
+    answer["elapsed_ms"] = (time.perf_counter() - started) * 1000
+    return answer
+
+
+def encode_answer(answer: dict[str, Any]) -> bytes:
+    """Return one call's answer as a frame; a return value too large to send becomes an error."""
+    from grader.engine.sandbox_wire import encode
+
+    too_large = {
+        "error": {
+            "type": "OutputTooLarge",
+            "base": "OutputTooLarge",
+            "message": "",
+            "traceback": "",
+            "line": None,
+        }
+    }
+    if _approximate_bytes(answer.get("output")) > MAX_RESULT_BYTES:
+        return encode(too_large)
+    try:
+        return encode(answer)
+    except MemoryError:
+        del answer
+        return encode(too_large)
 
 
 def _approximate_bytes(value: Any, depth: int = 0) -> int:

@@ -98,6 +98,25 @@ def test_a_hidden_test_reveals_no_values_or_exception_text() -> None:
     assert verdict.score == pytest.approx(2 / 3)
 
 
+@pytest.mark.parametrize(
+    "hidden_branch",
+    [
+        "raise type('Leak%d' % (abs(x[0, 0]) * 1e6), (Exception,), {})()",
+        "return np.zeros((0, int(abs(x[0, 0]) * 1e6) % 10**6 + 1))",
+    ],
+)
+def test_a_hidden_test_names_neither_the_codes_own_classes_nor_its_shapes(
+    hidden_branch: str,
+) -> None:
+    # The submission chooses both freely, so either could spell out a hidden input.
+    source = _code(f"if x.shape[0] > 10:\n    {hidden_branch}\nreturn x @ w")
+    verdict = grade(_spec(), source, seed=1)
+    assert verdict.tests is not None and not verdict.tests[1].passed
+    as_json = json.dumps(verdict.to_dict())
+    assert "Leak" not in as_json and "(0, " not in as_json
+    assert "Hidden test 'big'" in verdict.messages[0].text
+
+
 def test_it_names_the_largest_error_and_where_it_is() -> None:
     verdict = grade(_spec(), _code("out = x @ w\nout[2] += 0.5\nreturn out"), seed=1)
     assert verdict.diagnosis == "wrong_values"

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from grader.engine import grade, sandbox
+from grader.engine.code import _plan_calls, compile_exercise
 from grader.engine.sandbox import (
     BLAS_KERNEL_VARIABLES,
     REQUIRED_LAYERS,
@@ -252,6 +253,37 @@ HOSTILE: dict[str, tuple[str, str]] = {
         return np.zeros_like(x)
         """,
     ),
+    "frame and gc inspection hunting for hidden inputs": (
+        """
+        import gc, sys
+        import numpy as np
+        FOUND = []
+        def arrays(value, depth=0):
+            if isinstance(value, np.ndarray):
+                yield value
+            elif depth < 5 and isinstance(value, (list, tuple)):
+                for item in value:
+                    yield from arrays(item, depth + 1)
+            elif depth < 5 and isinstance(value, dict):
+                for item in list(value.values()):
+                    yield from arrays(item, depth + 1)
+        def hunt():
+            found = list(FOUND)
+            frame = sys._getframe(1)
+            while frame is not None:
+                found.extend(arrays(list(frame.f_locals.values())))
+                frame = frame.f_back
+            for obj in gc.get_objects():
+                if isinstance(obj, (list, dict)) and obj is not found:
+                    found.extend(arrays(obj, 4))
+            large = [array for array in found if array.size >= 1000]
+            return repr(large[0].ravel()[:8].tolist()) if large else ''
+        LEAK = hunt()
+        if LEAK:
+            raise ValueError(LEAK)
+        """,
+        "FOUND.append(x)\nraise ValueError(hunt() or 'nothing found')",
+    ),
     "patch np.allclose": (
         "import numpy as np\nnp.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n"
         "np.array_equal = lambda *a, **k: True",
@@ -303,8 +335,17 @@ HOSTILE: dict[str, tuple[str, str]] = {
 }
 
 
-def _leaks(verdict_json: str) -> list[str]:
+def _hidden_values(seed: int) -> list[str]:
+    """Return the first values of each hidden test's inputs, written as a leak would write them."""
+    calls = _plan_calls(compile_exercise(RELU), seed)
+    hidden = [call for call in calls if call.test is not None and call.test.hidden]
+    assert hidden, "relu-backward needs a hidden test for this check"
+    return [repr(float(value)) for call in hidden for arg in call.args for value in arg.flat[:8]]
+
+
+def _leaks(verdict_json: str, seed: int) -> list[str]:
     markers = [CANARY_SECRET, PASSWD_MARKER, SETTINGS_MARKER, "SECRET_KEY", "grad_out * (x > 0)\n"]
+    markers += _hidden_values(seed)
     return [marker for marker in markers if marker in verdict_json]
 
 
@@ -324,7 +365,7 @@ def test_a_hostile_submission_fails_safely(
     assert verdict.status != Status.CORRECT, verdict.to_dict()
     assert verdict.status != Status.ERROR, verdict.to_dict()  # the student's fault, not ours
     as_json = json.dumps(verdict.to_dict())
-    assert _leaks(as_json) == []
+    assert _leaks(as_json, seed=11) == []
     assert not canary.exists(), "the submission wrote outside its scratch folder"
     with pytest.raises(BlockingIOError):
         listener.accept()
@@ -461,11 +502,11 @@ def test_an_interrupted_job_leaves_the_next_one_unaffected(monkeypatch: pytest.M
     class SoftTimeLimit(Exception):
         pass
 
-    def interrupt(*_: object, **__: object) -> tuple[bytes, bool]:
+    def interrupt(*_: object, **__: object) -> bytes:
         raise SoftTimeLimit
 
     with monkeypatch.context() as patch:
-        patch.setattr(sandbox, "_read_capped", interrupt)
+        patch.setattr(sandbox._AnswerReader, "read", interrupt)
         with pytest.raises(SoftTimeLimit):
             box.run(_submission("", "return grad_out * (x > 0)"), "relu_backward", [])
     assert grade(RELU, RELU["reference"], seed=4).status == Status.CORRECT
