@@ -46,3 +46,10 @@ def test_signup_errors_are_the_ones_the_inputs_point_to(client: Client) -> None:
     assert "This password is too short" in body
     assert 'aria-describedby="id_password2_helptext id_password2_error"' in body
     assert missing_description_targets(body) == []
+
+
+def test_study_group_forms_point_their_inputs_at_their_help_and_errors(client: Client, student):
+    client.force_login(student)
+    refused = client.post("/groups/new/", {"name": ""}).content.decode()
+    assert "_error" in refused
+    assert missing_description_targets(refused) == []
