@@ -60,6 +60,11 @@ PRIORITY = (
 )
 
 
+INTERFERED = (
+    "Your code interfered with the way the grader collects results, so it could not be checked."
+)
+
+
 class SpecError(ValueError):
     """The exercise's grading fields are unusable; the author must fix the file."""
 
@@ -356,17 +361,14 @@ def _as_number_array(value: Any) -> np.ndarray | None:
     """Return value as a numeric array, or None when it is not numbers."""
     if isinstance(value, Unsupported) or value is None or isinstance(value, str):
         return None
-    if isinstance(value, np.ndarray | np.generic):
-        return np.asarray(value)
-    if isinstance(value, bool | int | float):
-        return np.asarray(value)
-    if isinstance(value, list):
-        try:
-            array = np.asarray(value)
-        except (ValueError, TypeError):
-            return None
-        return array if array.dtype.kind in "biufc" else None
-    return None
+    if not isinstance(value, np.ndarray | np.generic | bool | int | float | list):
+        return None
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    # An integer beyond 64 bits becomes an array of Python objects, which NumPy cannot compare.
+    return array if array.dtype.kind in "biufc" else None
 
 
 def _index_text(index: tuple[int, ...]) -> str:
@@ -571,9 +573,13 @@ def grade_code(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
         )
     try:
         tree = ast.parse(answer, filename="submission.py")
+        # Compiling (which runs nothing) also finds what the parser accepts, such as a return
+        # outside a function: the child need never report a syntax error, so it is never trusted to.
+        compile(tree, "submission.py", "exec", dont_inherit=True)
     except SyntaxError as error:
         line = error.lineno or 0
-        text = (error.text or "").rstrip()
+        lines = answer.splitlines()
+        text = (error.text or (lines[line - 1] if 0 < line <= len(lines) else "")).rstrip()
         shown = f"\n    {text.strip()}" if text else ""
         return _invalid(
             "syntax_error", f"Syntax error on line {line}: {error.msg}.{shown}", started
@@ -821,11 +827,7 @@ def _judge_run(
             calls,
         )
     if run.unreadable is not None:
-        return [], _fatal(
-            "forbidden_operation",
-            "Your code interfered with the way the grader collects results, so it could not be checked.",
-            calls,
-        )
+        return [], _fatal("forbidden_operation", INTERFERED, calls)
     result = run.result
     if not isinstance(result, dict):
         return [], _fatal(
@@ -834,22 +836,23 @@ def _judge_run(
             "checked. Remove calls to exit() or os._exit().",
             calls,
         )
-    if "syntax_error" in result:
-        info = result["syntax_error"] if isinstance(result["syntax_error"], dict) else {}
-        return [], _fatal(
-            "syntax_error", f"Syntax error on line {info.get('line')}.", calls, Status.INVALID
-        )
+    # The code compiled here before it was sent, so a syntax error can only be a forged report.
+    if "syntax_error" in result or (
+        "load_error" in result and not isinstance(result["load_error"], dict)
+    ):
+        return [], _fatal("forbidden_operation", INTERFERED, calls)
     if "load_error" in result:
         problem = _exception_problem(
             result["load_error"], hidden=False, during="while your file was loading"
         )
         return [], _fatal(problem.code, problem.text, calls)
     if result.get("missing_function"):
+        # The code defines the name but, once it ran, the name was not a function: counted.
         return [], _fatal(
             "missing_function",
-            f"Your code does not define a function named {exercise.function}.",
+            f"After your code ran, {exercise.function} was not a function. Define it with "
+            f"def {exercise.function}(...) at the top level of your code.",
             calls,
-            Status.INVALID,
         )
     reported = {
         entry.get("id"): entry for entry in result.get("calls", []) if isinstance(entry, dict)
@@ -893,8 +896,10 @@ def _judge_call(
 ) -> Problem | None:
     if not isinstance(entry, dict):
         return Problem("crashed", "Your function did not return from this call.")
-    if "error" in entry:
+    if isinstance(entry.get("error"), dict):
         return _exception_problem(entry["error"], hidden=hidden, during="while running this test")
+    if "output" not in entry:
+        return Problem("forbidden_operation", INTERFERED)
     got = entry.get("output")
     if call.kind == "gradient":
         return _judge_gradient(got, call.expected, exercise)

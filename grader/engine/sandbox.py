@@ -127,7 +127,8 @@ class SandboxRun:
     wall_ms: float = 0.0
     output_too_large: bool = False
     unreadable: str | None = None  # why the child's report could not be read
-    infrastructure_error: str | None = None  # the sandbox itself failed: not the student's fault
+    # The sandbox itself failed (only the zygote says so, never the child): not the student's fault.
+    infrastructure_error: str | None = None
 
 
 class HandoverFailed(RuntimeError):
@@ -317,6 +318,10 @@ class Sandbox:
         except OSError as error:
             raise HandoverFailed(str(error)) from None
         started = json.loads(message or b"{}")
+        if started.get("op") == "setup_failed" and not fds:
+            # Reported by the zygote from a pipe the child closed before any job reached it.
+            error = str(started.get("error", ""))[:1000]
+            return SandboxRun(infrastructure_error=f"the child could not lock itself down: {error}")
         if started.get("op") != "started" or len(fds) != 2:
             for fd in fds:
                 os.close(fd)
@@ -383,9 +388,6 @@ def _exchange(
             return
         if not isinstance(report, dict):
             run.unreadable = "the report on loading the code is malformed"
-            return
-        if "sandbox_error" in report:
-            run.infrastructure_error = str(report["sandbox_error"])
             return
         if report.get("loaded") is not True:
             failure = [key for key in LOAD_FAILURES if key in report]

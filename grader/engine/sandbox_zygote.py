@@ -70,6 +70,9 @@ CHILD_SETUP_FAILED = 70
 SPARE_CHILDREN = 2
 JOB_FD = 3
 RESULT_FD = 4
+STATUS_FD = 5
+READY = b"ready"
+SETUP_TIMEOUT_S = 10.0
 MAX_JOB_BYTES = 64 * 1024 * 1024
 MAX_RESULT_BYTES = 48 * 1024 * 1024  # below the worker's 64 MiB cap on the whole frame
 LIMIT_KEYS = ("memory_mb", "file_mb", "require_full", "cpu_s")
@@ -287,17 +290,20 @@ class Zygote:
             os.chown(scratch, self.sandbox_uid, self.sandbox_uid)
         job_read, job_write = os.pipe()
         result_read, result_write = os.pipe()
+        status_read, status_write = os.pipe()
         for end in (job_write, result_read):
             _widen_pipe(end)
         limits = {key: request.get(key) for key in LIMIT_KEYS}
         pid = os.fork()
         if pid == 0:
-            os.close(job_write)
-            os.close(result_read)
-            _child_main(self, limits, job_read, result_write, scratch)  # never returns
-        os.close(job_read)
-        os.close(result_write)
-        return Spare(pid, os.pidfd_open(pid), job_write, result_read, scratch, limits)
+            for end in (job_write, result_read, status_read):
+                os.close(end)
+            _child_main(
+                self, limits, job_read, result_write, status_write, scratch
+            )  # never returns
+        for end in (job_read, result_write, status_write):
+            os.close(end)
+        return Spare(pid, os.pidfd_open(pid), job_write, result_read, status_read, scratch, limits)
 
     def _discard(self, spare: Spare) -> None:
         _kill(spare.pid, spare.pidfd)
@@ -306,18 +312,24 @@ class Zygote:
         shutil.rmtree(spare.scratch, ignore_errors=True)
 
     def run(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Hand a locked-down child's pipes to the worker, enforce the deadline, report how it ended."""
+        """Hand a locked-down child's pipes to the worker, enforce the deadline, report how it ended.
+
+        Only a child that said it is locked down is handed over; when two in a row cannot lock
+        themselves down, the answer is "setup_failed" and no part of the job has run.
+        """
         started = time.perf_counter()
         limits = {key: request.get(key) for key in LIMIT_KEYS}
         spare = None
-        while self.spares and spare is None:
-            candidate = self.spares.pop(0)
-            if candidate.limits == limits and not _has_exited(candidate.pidfd):
-                spare = candidate
-            else:
-                self._discard(candidate)
+        failure = ""
+        for _ in range(2):
+            spare = self._ready_spare(request, limits)
+            failure = spare.await_ready()
+            if not failure:
+                break
+            self._discard(spare)
+            spare = None
         if spare is None:
-            spare = self._prefork(request)
+            return {"op": "setup_failed", "error": failure}
         try:
             # The worker writes the job straight to the child and reads its results straight
             # back: the submission and its data never pass through this process.
@@ -330,6 +342,15 @@ class Zygote:
         outcome["wall_ms"] = (time.perf_counter() - started) * 1000
         outcome["op"] = "done"
         return outcome
+
+    def _ready_spare(self, request: dict[str, Any], limits: dict[str, Any]) -> Spare:
+        """Return a pre-forked child made with these limits, forking a new one when none is left."""
+        while self.spares:
+            candidate = self.spares.pop(0)
+            if candidate.limits == limits and not _has_exited(candidate.pidfd):
+                return candidate
+            self._discard(candidate)
+        return self._prefork(request)
 
     def _await_child(self, pid: int, pidfd: int, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -378,14 +399,37 @@ class Spare:
     pidfd: int
     job_write: int
     result_read: int
+    status_read: int
     scratch: str
     limits: dict[str, Any]
 
+    def await_ready(self) -> str:
+        """Read the child's set-up status to its end: "" when it is locked down, else why not.
+
+        The child closes the status pipe before it can receive a job, so nothing the submission
+        does can write here: a set-up failure is only ever reported on this pipe.
+        """
+        status = b""
+        deadline = time.monotonic() + SETUP_TIMEOUT_S
+        while (remaining := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.status_read], [], [], remaining)
+            if not ready:
+                return "the child did not finish locking itself down in time"
+            chunk = os.read(self.status_read, 4096)
+            if not chunk:
+                break
+            status += chunk
+        os.close(self.status_read)
+        self.status_read = -1
+        if status == READY:
+            return ""
+        return status.decode(errors="replace")[:1000] or "the child ended while locking itself down"
+
     def close_pipes(self) -> None:
-        for fd in (self.job_write, self.result_read):
+        for fd in (self.job_write, self.result_read, self.status_read):
             if fd >= 0:
                 os.close(fd)
-        self.job_write = self.result_read = -1
+        self.job_write = self.result_read = self.status_read = -1
 
     def close(self) -> None:
         self.close_pipes()
@@ -445,44 +489,54 @@ def _kill(pid: int, pidfd: int) -> None:
 
 
 def _child_main(
-    zygote: Zygote, request: dict[str, Any], job_fd: int, result_fd: int, scratch: str
+    zygote: Zygote,
+    request: dict[str, Any],
+    job_fd: int,
+    result_fd: int,
+    status_fd: int,
+    scratch: str,
 ) -> None:
-    """Lock this freshly forked process down, then read, run and answer one job; never return."""
-    code = CHILD_SETUP_FAILED
+    """Lock this freshly forked process down, say so, then read, run and answer one job; never return."""
+    status = status_fd
     try:
         os.setsid()
-        _arrange_descriptors(job_fd, result_fd)
+        _arrange_descriptors(job_fd, result_fd, status_fd)
+        status = STATUS_FD
         _lock_down(zygote, request, scratch)
-        code = 0
-        _serve_job(JOB_FD, RESULT_FD)
     except BaseException as error:  # noqa: BLE001 - the child must never fall back into the zygote loop
-        if code == CHILD_SETUP_FAILED:
-            try:
-                from grader.engine.sandbox_wire import encode
-
-                _write_all(RESULT_FD, encode({"sandbox_error": f"{type(error).__name__}: {error}"}))
-            except BaseException:  # noqa: BLE001,S110
-                pass
+        try:
+            os.write(status, f"{type(error).__name__}: {error}".encode(errors="replace")[:1000])
+        except BaseException:  # noqa: BLE001,S110
+            pass
+        os._exit(CHILD_SETUP_FAILED)
+    try:
+        # Closed before the job can arrive: from here on only the zygote's view of this process
+        # (its exit and CPU time) and the result pipe speak for it.
+        os.write(STATUS_FD, READY)
+        os.close(STATUS_FD)
+        _serve_job(JOB_FD, RESULT_FD)
     finally:
-        os._exit(code)
+        os._exit(0)
 
 
-def _arrange_descriptors(job_fd: int, result_fd: int) -> None:
-    """Leave only 0 = /dev/null, 1 and 2 = /dev/null until the scratch folder exists, 3 = job, 4 = result."""
+def _arrange_descriptors(job_fd: int, result_fd: int, status_fd: int) -> None:
+    """Leave only 0, 1 and 2 = /dev/null (until the scratch folder exists), 3 = job, 4 = result, 5 = status."""
     output = os.open("/dev/null", os.O_WRONLY)
     devnull = os.open("/dev/null", os.O_RDONLY)
-    # Move the pipes above every fd we are about to reuse before placing them at 3 and 4.
+    # Move the pipes above every fd we are about to reuse before placing them at 3, 4 and 5.
     job_high = os.dup(job_fd)
     result_high = os.dup(result_fd)
+    status_high = os.dup(status_fd)
     for source, target in (
         (devnull, 0),
         (output, 1),
         (output, 2),
         (job_high, JOB_FD),
         (result_high, RESULT_FD),
+        (status_high, STATUS_FD),
     ):
         os.dup2(source, target, inheritable=False)
-    os.closerange(RESULT_FD + 1, 65536)
+    os.closerange(STATUS_FD + 1, 65536)
 
 
 def _lock_down(zygote: Zygote, request: dict[str, Any], scratch: str) -> None:

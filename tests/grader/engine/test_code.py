@@ -311,10 +311,29 @@ def test_a_function_defined_inside_a_block_is_found() -> None:
     assert grade(_spec(), source, seed=1).status == Status.CORRECT
 
 
-def test_a_name_that_is_not_callable_is_reported_as_missing() -> None:
+def test_a_name_that_is_not_callable_once_the_code_ran_counts_as_an_attempt() -> None:
+    # The code ran in the sandbox and then had no function: that is the student's doing.
     verdict = grade(_spec(), "score = 3\n", seed=1)
-    assert verdict.status == Status.INVALID
+    assert verdict.status == Status.INCORRECT
     assert verdict.diagnosis == "missing_function"
+    assert verdict.counts_as_attempt
+
+
+def test_a_compile_time_error_is_found_before_the_code_runs() -> None:
+    verdict = grade(_spec(), _code("return x @ w") + "return 5\n", seed=1)
+    assert verdict.status == Status.INVALID
+    assert verdict.diagnosis == "syntax_error"
+    assert "line 5: 'return' outside function.\n    return 5" in verdict.messages[0].text
+
+
+def test_an_integer_beyond_64_bits_is_a_wrong_type_not_a_grader_crash() -> None:
+    spec = _spec(
+        reference="def score(x, w):\n    return float((x @ w).sum())\n",
+        mistakes=[{"code": _code("return 0.0"), "feedback": "Sum the scores."}],
+    )
+    verdict = grade(spec, _code("return 2 ** 70"), seed=1)
+    assert verdict.status == Status.INCORRECT
+    assert verdict.diagnosis == "wrong_type"
 
 
 def test_a_misspelt_field_is_named_by_validation() -> None:

@@ -309,6 +309,25 @@ HOSTILE: dict[str, tuple[str, str]] = {
         "import os",
         "os.write(4, b'CRW1' + b'\\xff' * 64)\nos._exit(0)",
     ),
+    "forged infrastructure error at import": (
+        "import os, sys\nWIRE = sys.modules['grader.engine.sandbox_wire']\n"
+        "os.write(4, WIRE.encode({'sandbox_error': 'the grader broke'}))",
+        "return grad_out * (x > 0)",
+    ),
+    "forged infrastructure error in a call": (
+        "import os, sys\nWIRE = sys.modules['grader.engine.sandbox_wire']",
+        "os.write(4, WIRE.encode({'sandbox_error': 'the grader broke'}))\nos._exit(0)",
+    ),
+    "forged syntax error report": (
+        "import os, sys\nWIRE = sys.modules['grader.engine.sandbox_wire']\n"
+        "os.write(4, WIRE.encode({'syntax_error': {'line': 1, 'message': 'nothing'}}))\nos._exit(0)",
+        "return grad_out * (x > 0)",
+    ),
+    "forged missing-function report": (
+        "import os, sys\nWIRE = sys.modules['grader.engine.sandbox_wire']\n"
+        "os.write(4, WIRE.encode({'missing_function': True}))\nos._exit(0)",
+        "return grad_out * (x > 0)",
+    ),
     "a huge return value": ("import numpy as np", "return np.zeros(20_000_000)"),
     "one buffer referenced by many arrays": (
         "import json, os, struct",
@@ -393,6 +412,10 @@ EXPECTED_DIAGNOSES: dict[str, set[str]] = {
     "pickle-style payload": {"wrong_type"},
     "patch np.allclose": {"wrong_values"},
     "a huge return value": {"output_too_large"},
+    "forged infrastructure error at import": {"forbidden_operation"},
+    "forged infrastructure error in a call": {"forbidden_operation"},
+    "forged syntax error report": {"forbidden_operation"},
+    "forged missing-function report": {"missing_function"},
     "one buffer referenced by many arrays": {"forbidden_operation"},
     "sys.exit at import": {"exited"},
     "os._exit at import": {"exited"},
@@ -408,6 +431,28 @@ def test_a_hostile_submission_gets_plain_words(name: str, canary: Path) -> None:
     verdict = grade(RELU, source, seed=5)
     assert verdict.diagnosis in EXPECTED_DIAGNOSES[name], verdict.to_dict()
     assert verdict.messages and all(message.text for message in verdict.messages)
+
+
+@pytest.mark.parametrize("name", [name for name in HOSTILE if name.startswith("forged")])
+def test_a_forged_report_counts_as_an_attempt(name: str) -> None:
+    # Only the zygote reports set-up failures, and syntax is checked before the code runs: what
+    # the child says after the code ran is the student's output, never a free retry.
+    verdict = grade(RELU, _submission(*HOSTILE[name]), seed=5)
+    assert verdict.status == Status.INCORRECT, verdict.to_dict()
+    assert verdict.counts_as_attempt
+
+
+def test_a_child_that_cannot_lock_itself_down_is_our_error_not_the_students(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    box = get_sandbox()
+    monkeypatch.setattr(box.settings, "file_mb", -1)  # the scratch tmpfs refuses a negative size
+    verdict = grade(RELU, RELU["reference"], seed=1)
+    assert verdict.status == Status.ERROR
+    assert verdict.diagnosis == "sandbox_failed"
+    assert not verdict.counts_as_attempt
+    monkeypatch.undo()
+    assert grade(RELU, RELU["reference"], seed=1).status == Status.CORRECT
 
 
 def test_a_submission_cannot_read_the_previous_ones_files() -> None:
