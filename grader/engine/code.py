@@ -42,6 +42,7 @@ SIGNATURE_PATTERN = re.compile(
     r"^\s*(?P<name>[A-Za-z_]\w*)\s*\((?P<params>[^)]*)\)\s*(?:->\s*(?P<returns>.+?))?\s*$"
 )
 PRIORITY = (
+    "timeout",
     "exception",
     "memory_limit",
     "output_too_large",
@@ -553,6 +554,7 @@ class Outcome:
     result: TestResult
     code: str = ""
     weight: float = 1.0
+    static: bool = False  # read from the source, not from running it
 
 
 def _invalid(code: str, text: str, started: float) -> Verdict:
@@ -612,13 +614,10 @@ def grade_code(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
 
     try:
         sandbox = get_sandbox()
-        # Hidden tests go last: the child gets each call only after answering the one before,
-        # so nothing it says on loading or on a visible test can carry a hidden test's inputs.
-        in_order = sorted(calls, key=lambda call: bool(call.test and call.test.hidden))
         run = sandbox.run(
             answer,
             exercise.function,
-            [{"id": call.id, "args": call.args} for call in in_order],
+            [{"id": call.id, "args": call.args} for call in _send_order(calls)],
             timeout_s=exercise.timeout_s,
         )
     except SandboxUnavailable as error:
@@ -687,9 +686,16 @@ def _with_sandbox_warning(verdict: Verdict, layers: dict[str, bool | str]) -> Ve
 
 
 def _verdict(outcomes: list[Outcome]) -> Verdict:
+    """Score the outcomes and name the most basic failure.
+
+    A static check earns its share only once some behavioural test passes: otherwise code that
+    does nothing (the starter's `...`) would score for not using ^.
+    """
     total = sum(outcome.weight for outcome in outcomes) or 1.0
+    behaves = any(outcome.result.passed and not outcome.static for outcome in outcomes)
     for outcome in outcomes:
-        outcome.result.score = outcome.weight / total if outcome.result.passed else 0.0
+        earns = outcome.result.passed and (behaves or not outcome.static)
+        outcome.result.score = outcome.weight / total if earns else 0.0
     failed = [outcome for outcome in outcomes if not outcome.result.passed]
     messages: list[Message] = []
     seen_codes: set[str] = set()
@@ -706,8 +712,11 @@ def _verdict(outcomes: list[Outcome]) -> Verdict:
         diagnosis = min(
             codes, key=lambda code: PRIORITY.index(code) if code in PRIORITY else len(PRIORITY)
         )
+    status = Status.INCORRECT if failed else Status.CORRECT
+    if diagnosis == "timeout":
+        status = Status.TIMEOUT
     return Verdict(
-        status=Status.INCORRECT if failed else Status.CORRECT,
+        status=status,
         score=round(sum(outcome.result.score for outcome in outcomes), 6),
         messages=messages,
         diagnosis=diagnosis,
@@ -784,53 +793,51 @@ def _exception_kind(kind: Any, *, hidden: bool) -> str:
     return "an exception of its own type"
 
 
-def _judge_run(
-    run: SandboxRun, calls: list[PlannedCall], exercise: CodeExercise, *, timeout_s: float
-) -> tuple[list[Outcome], Verdict | None]:
-    """Return one outcome per test and check, or a verdict for a run that ended abnormally."""
-    if run.infrastructure_error:
-        verdict = _fatal(
-            "sandbox_failed",
-            "The grader could not run your code because of a problem on our side; it was not counted. Try again.",
-            calls,
-            Status.ERROR,
-        )
-        verdict.flags.append("sandbox_failed")
-        return [], verdict
-    if run.timed_out or run.signal_name == "SIGXCPU":
-        verdict = _fatal(
-            "timeout",
-            f"Your code did not finish within {timeout_s:g} seconds. Look for an infinite loop, or for "
-            "Python loops that NumPy operations could replace.",
-            calls,
-            Status.TIMEOUT,
-        )
-        return [], verdict
+def _send_order(calls: list[PlannedCall]) -> list[PlannedCall]:
+    """Return the calls in the order the child gets them: every hidden test after the rest.
+
+    The child gets each call only after answering the one before, so nothing it says on loading
+    or on a visible test or check can carry a hidden test's inputs.
+    """
+    return sorted(calls, key=lambda call: bool(call.test and call.test.hidden))
+
+
+def _timeout_text(timeout_s: float) -> str:
+    return (
+        f"Your code did not finish within {timeout_s:g} seconds. Look for an infinite loop, or for "
+        "Python loops that NumPy operations could replace."
+    )
+
+
+def _abnormal_end(
+    run: SandboxRun, calls: list[PlannedCall], exercise: CodeExercise
+) -> Verdict | None:
+    """Return the verdict for a run that crashed, was stopped or never loaded, else None."""
     if run.signal_name == "SIGXFSZ" or run.output_too_large:
-        return [], _fatal(
+        return _fatal(
             "output_too_large",
             "Your code produced too much output (printing or writing files, or returning a huge result). "
             "Remove large prints and return only what the function should.",
             calls,
         )
     if run.signal_name == "SIGSYS":
-        return [], _fatal(
+        return _fatal(
             "forbidden_operation",
             "Your code made a system call the grader does not allow and was stopped.",
             calls,
         )
     if run.signal_name:
-        return [], _fatal(
+        return _fatal(
             "crashed",
             f"The Python process running your code crashed ({run.signal_name}). This can happen when "
             "memory runs out inside NumPy; check the sizes of the arrays you build.",
             calls,
         )
     if run.unreadable is not None:
-        return [], _fatal("forbidden_operation", INTERFERED, calls)
+        return _fatal("forbidden_operation", INTERFERED, calls)
     result = run.result
     if not isinstance(result, dict):
-        return [], _fatal(
+        return _fatal(
             "exited",
             f"Your code stopped the program (exit code {run.exit_code}) before its results could be "
             "checked. Remove calls to exit() or os._exit().",
@@ -840,30 +847,66 @@ def _judge_run(
     if "syntax_error" in result or (
         "load_error" in result and not isinstance(result["load_error"], dict)
     ):
-        return [], _fatal("forbidden_operation", INTERFERED, calls)
+        return _fatal("forbidden_operation", INTERFERED, calls)
     if "load_error" in result:
         problem = _exception_problem(
             result["load_error"], hidden=False, during="while your file was loading"
         )
-        return [], _fatal(problem.code, problem.text, calls)
+        return _fatal(problem.code, problem.text, calls)
     if result.get("missing_function"):
         # The code defines the name but, once it ran, the name was not a function: counted.
-        return [], _fatal(
+        return _fatal(
             "missing_function",
             f"After your code ran, {exercise.function} was not a function. Define it with "
             f"def {exercise.function}(...) at the top level of your code.",
             calls,
         )
-    reported = {
-        entry.get("id"): entry for entry in result.get("calls", []) if isinstance(entry, dict)
-    }
+    return None
+
+
+def _judge_run(
+    run: SandboxRun, calls: list[PlannedCall], exercise: CodeExercise, *, timeout_s: float
+) -> tuple[list[Outcome], Verdict | None]:
+    """Return one outcome per test and check, or a verdict for a run that ended abnormally.
+
+    When the deadline ends a run that had loaded, the calls answered before it are judged as
+    usual, the call that was running fails with a timeout and the calls after it were not run.
+    """
+    if run.infrastructure_error:
+        verdict = _fatal(
+            "sandbox_failed",
+            "The grader could not run your code because of a problem on our side; it was not counted. Try again.",
+            calls,
+            Status.ERROR,
+        )
+        verdict.flags.append("sandbox_failed")
+        return [], verdict
+    timed_out = run.timed_out or run.signal_name == "SIGXCPU"
+    answers = run.result.get("calls") if isinstance(run.result, dict) else None
+    if timed_out and not isinstance(answers, list):
+        return [], _fatal("timeout", _timeout_text(timeout_s), calls, Status.TIMEOUT)
+    if not timed_out:
+        fatal = _abnormal_end(run, calls, exercise)
+        if fatal is not None:
+            return [], fatal
+    order = _send_order(calls)
+    answers = answers if isinstance(answers, list) else []
+    running = order[len(answers)].id if timed_out and len(answers) < len(order) else None
+    reported = {entry.get("id"): entry for entry in answers if isinstance(entry, dict)}
     outcomes: list[Outcome] = []
     stability_problems: list[Problem] = []
     gradient_problem: Problem | None = None
     for call in calls:
         entry = reported.get(call.id)
         hidden = bool(call.test and call.test.hidden)
-        problem = _judge_call(call, entry, exercise, hidden=hidden)
+        if running is not None and entry is None:
+            problem = (
+                Problem("timeout", _timeout_text(timeout_s))
+                if call.id == running
+                else Problem("not_run", "Not run: an earlier test did not finish in time.")
+            )
+        else:
+            problem = _judge_call(call, entry, exercise, hidden=hidden)
         if call.kind == "test" and call.test is not None:
             outcomes.append(
                 Outcome(
@@ -975,13 +1018,15 @@ def _caret_outcome(tree: ast.AST) -> Outcome:
     lines = caret_power_lines(tree)
     name = "no ^ used as a power"
     if not lines:
-        return Outcome(TestResult(name=name, passed=True, message="Passed."))
+        return Outcome(TestResult(name=name, passed=True, message="Passed."), static=True)
     where = ", ".join(str(line) for line in lines)
     text = (
         f"Line {where} uses ^ with a number. In Python ^ is bitwise XOR, not a power: "
         "write x ** 2 (or np.square(x)) instead of x ^ 2."
     )
-    return Outcome(TestResult(name=name, passed=False, message=text), code="caret_power")
+    return Outcome(
+        TestResult(name=name, passed=False, message=text), code="caret_power", static=True
+    )
 
 
 def _speed_outcome(exercise: CodeExercise, answer: str, seed: int, warm_args: list[Any]) -> Outcome:

@@ -117,6 +117,33 @@ def test_a_hidden_test_names_neither_the_codes_own_classes_nor_its_shapes(
     assert "Hidden test 'big'" in verdict.messages[0].text
 
 
+def test_the_unchanged_starter_scores_nothing_for_the_static_check() -> None:
+    verdict = grade(_spec(), _spec()["starter"], seed=1)
+    assert verdict.tests is not None and verdict.tests[-1].passed  # no ^ in `...`
+    assert verdict.score == 0.0
+
+
+@pytest.mark.parametrize(
+    ("loops_when", "passed", "failed_codes"),
+    [
+        ("x.shape[0] > 10", [True, False, True], ["timeout"]),  # the hidden test runs last
+        ("x.shape[0] < 10", [False, False, True], ["timeout", "not_run"]),
+    ],
+)
+def test_a_timeout_fails_the_test_that_was_running_and_keeps_the_earlier_ones(
+    loops_when: str, passed: list[bool], failed_codes: list[str]
+) -> None:
+    source = _code(f"if {loops_when}:\n    while True:\n        pass\nreturn x @ w")
+    verdict = grade(_spec(timeout=1), source, seed=1)
+    assert verdict.status == Status.TIMEOUT
+    assert verdict.diagnosis == "timeout"
+    assert verdict.tests is not None
+    assert [test.passed for test in verdict.tests] == passed
+    assert [message.code for message in verdict.messages] == failed_codes
+    assert "did not finish within 1 seconds" in verdict.messages[0].text
+    assert verdict.score == pytest.approx(2 / 3 if passed[0] else 0.0)
+
+
 def test_it_names_the_largest_error_and_where_it_is() -> None:
     verdict = grade(_spec(), _code("out = x @ w\nout[2] += 0.5\nreturn out"), seed=1)
     assert verdict.diagnosis == "wrong_values"
