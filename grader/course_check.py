@@ -26,6 +26,7 @@ from django.test.utils import override_settings
 from course.content import ContentError, ExerciseFile, Problem, load_course, read_exercise
 from grader import engine
 from grader.engine import Status, Verdict
+from grader.engine.reference_check import derivative_problems
 
 DEFAULT_SEEDS = 5
 UNDEFINED_VARIANT = (
@@ -354,6 +355,7 @@ def exercise_check(exercise: ExerciseFile, *, seeds: list[int], problems: list[P
             failure = _judge(expected, verdict)
             if failure is not None:
                 findings.note(expected.line, *failure, seed, parameters)
+        _check_derivative(spec, seed, lines, findings, parameters)
     if (
         spec.get("parameters")
         and len(drawn_parameters) == len(seeds) > 1
@@ -373,6 +375,27 @@ def exercise_check(exercise: ExerciseFile, *, seeds: list[int], problems: list[P
     for finding in findings.found.values():
         problems.append(Problem(exercise.path, finding.line, _describe(finding, len(seeds))))
     return graded
+
+
+def _check_derivative(
+    spec: dict[str, Any],
+    seed: int,
+    lines: _FieldLines,
+    findings: _Findings,
+    parameters: dict[str, Any] | None,
+) -> None:
+    """Note where the reference is not the derivative its `derivative_of` names, for one seed."""
+    try:
+        found = derivative_problems(spec, seed)
+    except Exception as exc:  # noqa: BLE001 - the author's spec, reported with its line
+        line = lines.of("derivative_of", fallback="answer")
+        findings.note(
+            line, "the derivative check crashed", f"{type(exc).__name__}: {exc}", seed, None
+        )
+        return
+    for problem in found:
+        line = lines.of(problem.key, fallback="answer")
+        findings.note(line, problem.summary, problem.detail, seed, parameters)
 
 
 def _expectations(spec: dict[str, Any], lines: _FieldLines) -> list[_Expectation]:

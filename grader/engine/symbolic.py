@@ -341,7 +341,10 @@ def validate_symbolic_spec(spec: dict[str, Any]) -> list[str]:
     kind = spec.get("kind")
     if kind not in KIND_KEYS:
         return [f"kind must be expression, matrix or derivation, not {kind!r}"]
-    allowed = COMMON_KEYS | SYMBOLIC_KEYS | KIND_KEYS[kind]
+    from grader.engine.reference_check import DERIVATIVE_KEYS
+
+    # Checked by check_course (grader/engine/reference_check.py), not while grading.
+    allowed = COMMON_KEYS | SYMBOLIC_KEYS | KIND_KEYS[kind] | DERIVATIVE_KEYS[kind]
     unknown = sorted(str(k) for k in spec if k not in allowed and not str(k).startswith("_"))
     if unknown:
         problems.append(f"unknown keys: {', '.join(unknown)}")

@@ -395,3 +395,62 @@ def test_it_grades_other_correct_code_solutions(course_root: Path) -> None:
     (problem,) = [line for line in output.splitlines() if "also_correct" in line]
     assert f"{path}:{line_of(path, 'return x * 3') - 2}: also_correct #2" in problem
     assert "grades incorrect, not correct" in problem
+
+
+def test_it_passes_a_reference_that_is_the_derivative_it_names(course_root: Path) -> None:
+    text = SQUARE.format(id=new_id()).replace(
+        "answer: 2*a*x", "derivative_of: a*x^2\nanswer: 2*a*x"
+    )
+    write(course_root, "square-derivative", text)
+    code, output = run(str(course_root), "--seeds", "2")
+    assert code == 0, output
+
+
+def test_it_reports_a_reference_that_is_not_the_derivative_it_names(course_root: Path) -> None:
+    """The file agrees with itself, but its reference is twice the derivative."""
+    text = (
+        SQUARE.format(id=new_id())
+        .replace("answer: 2*a*x", "derivative_of: a*x^2\nwrt: x\nanswer: 4*a*x")
+        .replace("  - a*x + a*x\n", "  - 2*a*x + 2*a*x\n")
+    )
+    path = write(course_root, "square-derivative", text)
+    code, output = run(str(path), "--seeds", "2")
+    assert code == 1
+    (problem,) = [line for line in output.splitlines() if "derivative_of" in line]
+    assert problem.strip() == (
+        f"{path}:{line_of(path, 'answer: 4*a*x')}: the reference is not the derivative of "
+        "derivative_of with respect to x: central finite differences disagree (on every seed): "
+        + problem.split("(on every seed): ", 1)[1]
+    )
+    assert "the reference gives" in problem and "finite differences" in problem
+
+
+def test_it_reports_a_matrix_reference_that_is_not_the_gradient(course_root: Path) -> None:
+    text = f"""\
+        id: {new_id()}
+        title: Least squares
+        kind: matrix
+        prompt: Give the gradient of |Ax - b|^2.
+        variables:
+          A: {{shape: [m, n]}}
+          x: {{shape: [n, 1]}}
+          b: {{shape: [m, 1]}}
+        wrt: x
+        derivative_of: (A*x - b)^T*(A*x - b)
+        answer: A^T*(A*x - b)
+        mistakes:
+          - answer: A^T*(A*x + b)
+            feedback: Mind the sign of b.
+          - answer: -A^T*(A*x - b)
+            feedback: Mind the sign.
+        hints:
+          - Expand the square.
+          - Use the chain rule.
+        """
+    path = write(course_root, "least-squares", text)
+    code, output = run(str(path), "--seeds", "1")
+    assert code == 1
+    assert (
+        f"{path}:{line_of(path, 'answer: A^T')}: the reference is not the derivative of "
+        "derivative_of with respect to x"
+    ) in output
