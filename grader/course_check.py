@@ -261,11 +261,16 @@ def _check_target(item: tuple[_Target, list[Problem], list[int]]) -> ExerciseChe
             Problem(target.path, 1, f"the spec validator crashed: {type(exc).__name__}: {exc}")
         )
     result = ExerciseCheck(slug=target.path.stem, path=target.path)
-    _point_at_items(problems, _FieldLines(target.path))
+    lines = _FieldLines(target.path)
+    _point_at_items(problems, lines)
+    # A file that reads cleanly can be graded even if it breaks a course rule (too few hints).
+    gradable = not problems
+    if exercise is not None and isinstance(exercise.spec, dict):
+        problems.extend(course_rule_problems(exercise.spec, target.path, lines))
     result.problems = _merge(problems, known)
     if exercise is not None:
         result.kind, result.published = exercise.kind, exercise.published
-        if not problems:  # the file itself reads cleanly, so its answers can be graded
+        if gradable:
             result.graded = exercise_check(exercise, seeds=seeds, problems=result.problems)
     result.seconds = time.monotonic() - started
     return result
@@ -285,6 +290,41 @@ def _merge(first: list[Problem], second: list[Problem]) -> list[Problem]:
     for problem in [*first, *second]:
         merged.setdefault(str(problem), problem)
     return list(merged.values())
+
+
+# --- course rules the grader's spec validators leave open ---------------------------------------
+
+MIN_MISTAKES = 2  # known wrong answers with feedback, per exercise (issue 6's course policy)
+MIN_HINTS = 2
+
+
+def course_rule_problems(spec: dict[str, Any], path: Path, lines: _FieldLines) -> list[Problem]:
+    """Return what breaks the course's own rules: too few hints or known mistakes."""
+    found: list[Problem] = []
+    hints = _listed(spec, "hints")
+    if len(hints) < MIN_HINTS:
+        found.append(
+            Problem(
+                path,
+                lines.of("hints", fallback="kind"),
+                f"an exercise needs at least {MIN_HINTS} hints (found {len(hints)})",
+            )
+        )
+    with_feedback = [
+        m
+        for m in _listed(spec, "mistakes")
+        if isinstance(m, dict) and _squash(m.get("feedback") or "")
+    ]
+    if len(with_feedback) < MIN_MISTAKES:
+        found.append(
+            Problem(
+                path,
+                lines.of("mistakes", fallback="kind"),
+                f"an exercise needs at least {MIN_MISTAKES} known mistakes with feedback "
+                f"(found {len(with_feedback)})",
+            )
+        )
+    return found
 
 
 # --- checking one exercise -------------------------------------------------------------------------

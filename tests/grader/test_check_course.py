@@ -34,8 +34,11 @@ also_correct:
 mistakes:
   - answer: a*x
     feedback: The power rule brings the exponent down as a factor.
+  - answer: a*x^2
+    feedback: Differentiate; x^2 is the function itself.
 hints:
   - Use the power rule.
+  - The derivative of x^2 is 2x.
 """
 
 DOUBLE = """\
@@ -56,6 +59,21 @@ inputs: |
       return {{"x": rng.normal(size=5)}}
 tests:
   - {{name: five numbers, case: basic}}
+hints:
+  - Multiply by two.
+  - Write 2 * x.
+"""
+# Two known mistakes, for a code exercise with no others.
+DOUBLE_MISTAKES = """\
+mistakes:
+  - code: |
+      def double(x):
+          return x
+    feedback: Multiply by two.
+  - code: |
+      def double(x):
+          return 3 * x
+    feedback: Twice, not three times.
 """
 
 
@@ -137,7 +155,7 @@ def test_it_passes_a_sound_course(course_root: Path) -> None:
 
 
 def test_it_passes_a_sound_code_exercise(course_root: Path) -> None:
-    write(course_root, "double", DOUBLE.format(id=new_id()))
+    write(course_root, "double", DOUBLE.format(id=new_id()) + DOUBLE_MISTAKES)
     code, output = run(str(course_root), "--seeds", "2")
     assert code == 0, output
 
@@ -187,7 +205,7 @@ def test_it_reports_a_mistake_accepted_only_on_some_variants(tmp_path: Path) -> 
     path.write_text(text)
     problems: list[Problem] = []
     graded = exercise_check(loaded(path), seeds=[bad[0], good[0]], problems=problems)
-    assert graded == 2 * 4  # reference, also_correct, mistake and the variant's reference, per seed
+    assert graded == 2 * 5  # reference, also_correct, 2 mistakes, the variant's reference, per seed
     (problem,) = problems
     assert problem.line == line_of(path, "- answer: 2*x")
     assert "mistake #1 `2*x` grades correct" in problem.message
@@ -454,3 +472,29 @@ def test_it_reports_a_matrix_reference_that_is_not_the_gradient(course_root: Pat
         f"{path}:{line_of(path, 'answer: A^T')}: the reference is not the derivative of "
         "derivative_of with respect to x"
     ) in output
+
+
+def test_it_requires_two_hints_and_two_known_mistakes(course_root: Path) -> None:
+    text = SQUARE.format(id=new_id())
+    text = text[: text.index("mistakes:")] + "mistakes: []\nhints: []\n"
+    path = write(course_root, "square-derivative", text)
+    code, output = run(str(path), "--seeds", "1")
+    assert code == 1
+    assert (
+        f"{path}:{line_of(path, 'hints: []')}: an exercise needs at least 2 hints (found 0)"
+        in output
+    )
+    assert (
+        f"{path}:{line_of(path, 'mistakes: []')}: an exercise needs at least 2 known mistakes "
+        "with feedback (found 0)"
+    ) in output
+
+
+def test_it_requires_the_known_mistakes_to_have_feedback(course_root: Path) -> None:
+    text = DOUBLE.format(id=new_id()) + DOUBLE_MISTAKES.replace(
+        "    feedback: Twice, not three times.\n", ""
+    )
+    path = write(course_root, "double", text)
+    code, output = run(str(path), "--seeds", "1")
+    assert code == 1
+    assert "an exercise needs at least 2 known mistakes with feedback (found 1)" in output
