@@ -33,6 +33,7 @@ UNDEFINED_VARIANT = (
     "the reference is undefined for this variant: too few sample points where it has a real value"
 )
 LISTED_ITEM = re.compile(r"^(mistakes|also_correct)\[(\d+)\]")
+UNKNOWN_KEYS = re.compile(r"^unknown (?:keys:|field\(s\)) ([^\s,]+)")  # the validators' wording
 AUDIT_DISAGREEMENT = "audit_disagreement"  # a flag the symbolic grader puts on a verdict
 UNDECIDED = (Status.UNDETERMINED, Status.TIMEOUT, Status.ERROR)
 # Spellings of an undefined value in a reference's LaTeX or text (SymPy's zoo is complex infinity).
@@ -277,11 +278,14 @@ def _check_target(item: tuple[_Target, list[Problem], list[int]]) -> ExerciseChe
 
 
 def _point_at_items(problems: list[Problem], lines: _FieldLines) -> None:
-    """Move a validator message about `mistakes[2]` or `also_correct[0]` to that item's line."""
+    """Move a validator message about `mistakes[2]`, `also_correct[0]` or unknown keys to its line."""
     for problem in problems:
         match = LISTED_ITEM.match(problem.message)
         if match:
             problem.line = lines.of(match.group(1), int(match.group(2)))
+        unknown = UNKNOWN_KEYS.match(problem.message)
+        if unknown:
+            problem.line = lines.of(unknown.group(1), fallback="kind")
 
 
 def _merge(first: list[Problem], second: list[Problem]) -> list[Problem]:
@@ -296,11 +300,30 @@ def _merge(first: list[Problem], second: list[Problem]) -> list[Problem]:
 
 MIN_MISTAKES = 2  # known wrong answers with feedback, per exercise (issue 6's course policy)
 MIN_HINTS = 2
+# The keys exercises/README.md documents for a code exercise's tests and checks; the code grader
+# ignores any other key, so a typo such as `hiden: true` would silently show a hidden test.
+TEST_KEYS = frozenset({"name", "case", "hidden", "weight"})
+CHECK_KEYS = {
+    "stability": frozenset({"case", "cases", "name", "describe", "feedback", "weight"}),
+    "gradient": frozenset({"forward", "wrt", "upstream", "case", "eps", "rtol", "atol"}),
+    "speed": frozenset({"case", "cases", "name", "max_slowdown", "margin_ms", "timeout"}),
+}
+SWITCH_CHECKS = ("shape", "dtype", "no_mutation", "caret_power")
 
 
 def course_rule_problems(spec: dict[str, Any], path: Path, lines: _FieldLines) -> list[Problem]:
-    """Return what breaks the course's own rules: too few hints or known mistakes."""
+    """Return what breaks the course's own rules: hint and mistake counts, typo'd keys, the slug."""
     found: list[Problem] = []
+    slug = spec.get("slug")
+    if slug is not None and str(slug) != path.stem:
+        found.append(
+            Problem(
+                path,
+                lines.of("slug"),
+                f"slug '{slug}' differs from the file name's slug '{path.stem}': the slug is "
+                "the file name; rename the file or drop the field",
+            )
+        )
     hints = _listed(spec, "hints")
     if len(hints) < MIN_HINTS:
         found.append(
@@ -324,6 +347,45 @@ def course_rule_problems(spec: dict[str, Any], path: Path, lines: _FieldLines) -
                 f"(found {len(with_feedback)})",
             )
         )
+    if spec.get("kind") in engine.CODE_KINDS:
+        found.extend(_code_key_problems(spec, path, lines))
+    return found
+
+
+def _code_key_problems(spec: dict[str, Any], path: Path, lines: _FieldLines) -> list[Problem]:
+    found = []
+    for index, test in enumerate(_listed(spec, "tests")):
+        if not isinstance(test, dict):
+            continue
+        for key in sorted(set(map(str, test)) - TEST_KEYS):
+            found.append(
+                Problem(
+                    path,
+                    lines.at(f"tests[{index}].{key}"),
+                    f"tests[{index}]: unknown key '{key}' (a test may use: "
+                    f"{', '.join(sorted(TEST_KEYS))})",
+                )
+            )
+    checks = spec.get("checks")
+    if not isinstance(checks, dict):
+        return found
+    for name, options in checks.items():
+        if name in SWITCH_CHECKS and not isinstance(options, bool):
+            found.append(
+                Problem(path, lines.at(f"checks.{name}"), f"checks.{name} must be true or false")
+            )
+        allowed = CHECK_KEYS.get(str(name))
+        if allowed is None or not isinstance(options, dict):
+            continue
+        for key in sorted(set(map(str, options)) - allowed):
+            found.append(
+                Problem(
+                    path,
+                    lines.at(f"checks.{name}.{key}"),
+                    f"checks.{name}: unknown key '{key}' ({name} may use: "
+                    f"{', '.join(sorted(allowed))})",
+                )
+            )
     return found
 
 
@@ -596,10 +658,11 @@ def _describe(finding: _Finding, total_seeds: int) -> str:
 
 
 class _FieldLines:
-    """Find the line of a top-level field, or of one item of a list field, in an exercise file."""
+    """Find the line of a field, of one item of a list field, or of a nested key, in an exercise file."""
 
     def __init__(self, path: Path) -> None:
         self.keys: dict[str, tuple[int, list[int]]] = {}
+        self.paths: dict[str, int] = {}  # "tests[2].hidden", "checks.speed.timeout" -> line
         try:
             node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
@@ -612,9 +675,28 @@ class _FieldLines:
                 key.start_mark.line + 1,
                 [item.start_mark.line + 1 for item in items],
             )
+        self._walk(node, "")
+
+    def _walk(self, node: yaml.Node, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                path = f"{prefix}.{key.value}" if prefix else str(key.value)
+                self.paths.setdefault(path, key.start_mark.line + 1)
+                self._walk(value, path)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                path = f"{prefix}[{index}]"
+                self.paths.setdefault(path, item.start_mark.line + 1)
+                self._walk(item, path)
 
     def of(self, key: str, index: int | None = None, *, fallback: str | None = None) -> int:
         if key not in self.keys:
             return self.of(fallback) if fallback else 1
         line, items = self.keys[key]
         return items[index] if index is not None and index < len(items) else line
+
+    def at(self, path: str, *, fallback: str = "kind") -> int:
+        """Return the line of a nested key such as `checks.speed.timeout`."""
+        return self.paths.get(path) or self.of(
+            path.split(".", 1)[0].split("[", 1)[0], fallback=fallback
+        )

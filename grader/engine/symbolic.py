@@ -345,7 +345,7 @@ def validate_symbolic_spec(spec: dict[str, Any]) -> list[str]:
 
     # Checked by check_course (grader/engine/reference_check.py), not while grading.
     allowed = COMMON_KEYS | SYMBOLIC_KEYS | KIND_KEYS[kind] | DERIVATIVE_KEYS[kind]
-    unknown = sorted(str(k) for k in spec if k not in allowed and not str(k).startswith("_"))
+    unknown = sorted(str(k) for k in spec if k not in allowed)
     if unknown:
         problems.append(f"unknown keys: {', '.join(unknown)}")
     required = ("start", "target") if kind == "derivation" else ("answer",)

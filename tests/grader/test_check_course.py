@@ -498,3 +498,63 @@ def test_it_requires_the_known_mistakes_to_have_feedback(course_root: Path) -> N
     code, output = run(str(path), "--seeds", "1")
     assert code == 1
     assert "an exercise needs at least 2 known mistakes with feedback (found 1)" in output
+
+
+def test_it_refuses_typos_in_the_keys_of_code_tests_and_checks(course_root: Path) -> None:
+    text = (
+        DOUBLE.format(id=new_id())
+        .replace(
+            "  - {name: five numbers, case: basic}\n",
+            "  - {name: five numbers, case: basic}\n"
+            "  - {name: hidden five, case: basic, hiden: true, wieght: 2}\n",
+        )
+        .replace(
+            "hints:\n",
+            "checks:\n  shape: {rtol: 1}\n  speed:\n    case: basic\n    max_slowdow: 5\n"
+            "  gradient:\n    forward: 'def forward(x):\\n    return x'\n    wrt: [x]\n"
+            "    epsilon: 1e-6\nhints:\n",
+        )
+    )
+    path = write(course_root, "double", text + DOUBLE_MISTAKES)
+    code, output = run(str(path), "--seeds", "1")
+    assert code == 1
+    test_line = line_of(path, "hiden: true")
+    assert (
+        f"{path}:{test_line}: tests[1]: unknown key 'hiden' (a test may use: case, hidden, name, "
+        "weight)"
+    ) in output
+    assert f"{path}:{test_line}: tests[1]: unknown key 'wieght'" in output
+    assert (
+        f"{path}:{line_of(path, 'max_slowdow')}: checks.speed: unknown key 'max_slowdow' (speed "
+        "may use: case, cases, margin_ms, max_slowdown, name, timeout)"
+    ) in output
+    assert f"{path}:{line_of(path, 'epsilon')}: checks.gradient: unknown key 'epsilon'" in output
+    assert f"{path}:{line_of(path, 'shape: {')}: checks.shape must be true or false" in output
+
+
+def test_it_refuses_a_slug_field_that_differs_from_the_file_name(course_root: Path) -> None:
+    text = SQUARE.format(id=new_id()).replace(
+        "kind: expression\n", "kind: expression\nslug: square\n"
+    )
+    path = write(course_root, "square-derivative", text)
+    code, output = run(str(path), "--seeds", "1")
+    assert code == 1
+    assert (
+        f"{path}:{line_of(path, 'slug: square')}: slug 'square' differs from the file name's "
+        "slug 'square-derivative'"
+    ) in output
+    path.write_text(text.replace("slug: square\n", "slug: square-derivative\n"))
+    assert run(str(path), "--seeds", "1")[0] == 0
+
+
+def test_it_refuses_underscored_keys_in_symbolic_exercises_as_in_code_ones(
+    course_root: Path,
+) -> None:
+    square = write(course_root, "square-derivative", SQUARE.format(id=new_id()) + "_draft: x\n")
+    double = write(
+        course_root, "double", DOUBLE.format(id=new_id()) + DOUBLE_MISTAKES + "_draft: x\n"
+    )
+    code, output = run(str(course_root), "--seeds", "1")
+    assert code == 1
+    assert f"{square}:{line_of(square, '_draft')}: unknown keys: _draft" in output
+    assert f"{double}:{line_of(double, '_draft')}: unknown field(s) _draft (a code" in output

@@ -153,9 +153,10 @@ def test_it_leaves_exercises_without_a_function_alone() -> None:
     assert derivative_problems({"kind": "code"}, 1) == []
 
 
-def test_the_spec_validator_accepts_the_fields() -> None:
+def test_the_spec_validator_accepts_the_fields_and_refuses_underscored_keys() -> None:
     spec = {**scalar("2*x", "x^2"), "mistakes": [], "hints": []}
     assert engine.validate_spec(spec) == []
+    assert engine.validate_spec({**spec, "_draft": "notes"}) == ["unknown keys: _draft"]
     derivation = {"kind": "derivation", "id": "d", "title": "t", "prompt": "p"}
     problems = engine.validate_spec({**derivation, "start": "x", "target": "x", "wrt": "x"})
     assert "unknown keys: wrt" in problems
