@@ -4,7 +4,9 @@ For every exercise in scope: the file must load (each problem with its file and 
 seeds, each variant must build with a defined reference, and the variants must not all be the same;
 the reference answer and every `also_correct` form must grade correct; every known mistake must grade
 non-correct with its feedback among the messages the student sees. A verdict the grader cannot decide
-(undetermined, timeout, error) is a problem too. Nothing is written anywhere.
+(undetermined, timeout, error) is a problem too. A reference that says which function it is the
+derivative of (`derivative_of`) must match its finite differences, and every exercise must keep the
+course's rules (two hints, two known mistakes, documented keys). Nothing is written anywhere.
 """
 
 from __future__ import annotations
