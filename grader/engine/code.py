@@ -70,6 +70,14 @@ class SpecError(ValueError):
     """The exercise's grading fields are unusable; the author must fix the file."""
 
 
+class SandboxFailed(RuntimeError):
+    """The sandbox could not run a child (the zygote said so): not the student's fault."""
+
+
+# What the speed check subtracts: a child's fixed cost, measured with a function that does nothing.
+SPEED_BASELINE_SOURCE = "def speed_baseline(*args):\n    return None\n"
+
+
 # --- the compiled exercise -------------------------------------------------------------------------
 
 
@@ -631,9 +639,13 @@ def grade_code(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
     if exercise.checks.get("speed"):
         if all(outcome.result.passed for outcome in outcomes):
             try:
-                outcomes.append(_speed_outcome(exercise, answer, seed, calls[0].args))
+                outcomes.append(_speed_outcome(exercise, answer, seed))
             except SandboxUnavailable as error:
                 return _sandbox_unavailable(error, started)
+            except SandboxFailed:
+                verdict = _sandbox_failed(calls)
+                verdict.elapsed_ms = (time.perf_counter() - started) * 1000
+                return _with_sandbox_warning(verdict, sandbox.layers)
             except Exception as error:  # noqa: BLE001 - the reference or generator failed: the author's bug
                 return _grader_error(
                     f"This exercise's speed check failed ({type(error).__name__}).",
@@ -864,6 +876,17 @@ def _abnormal_end(
     return None
 
 
+def _sandbox_failed(calls: list[PlannedCall]) -> Verdict:
+    verdict = _fatal(
+        "sandbox_failed",
+        "The grader could not run your code because of a problem on our side; it was not counted. Try again.",
+        calls,
+        Status.ERROR,
+    )
+    verdict.flags.append("sandbox_failed")
+    return verdict
+
+
 def _judge_run(
     run: SandboxRun, calls: list[PlannedCall], exercise: CodeExercise, *, timeout_s: float
 ) -> tuple[list[Outcome], Verdict | None]:
@@ -873,14 +896,7 @@ def _judge_run(
     usual, the call that was running fails with a timeout and the calls after it were not run.
     """
     if run.infrastructure_error:
-        verdict = _fatal(
-            "sandbox_failed",
-            "The grader could not run your code because of a problem on our side; it was not counted. Try again.",
-            calls,
-            Status.ERROR,
-        )
-        verdict.flags.append("sandbox_failed")
-        return [], verdict
+        return [], _sandbox_failed(calls)
     timed_out = run.timed_out or run.signal_name == "SIGXCPU"
     answers = run.result.get("calls") if isinstance(run.result, dict) else None
     if timed_out and not isinstance(answers, list):
@@ -1029,12 +1045,13 @@ def _caret_outcome(tree: ast.AST) -> Outcome:
     )
 
 
-def _speed_outcome(exercise: CodeExercise, answer: str, seed: int, warm_args: list[Any]) -> Outcome:
+def _speed_outcome(exercise: CodeExercise, answer: str, seed: int) -> Outcome:
     """Time the submission against the reference on a large input, by the kernel's CPU accounting.
 
-    Two children run the submission: one on a small input only, one on the small and then the
-    large input. The difference of their CPU times is the large call, warm, without the fixed cost
-    of starting a child; nothing the submission reports about itself is trusted.
+    The zygote measures the CPU time of the whole child that runs the submission on the large
+    input, which the submission can raise but never lower. The fixed cost of a child comes off:
+    the CPU time of an identical child, given the same input, that runs a trusted function doing
+    nothing. No student code runs in that child, and nothing the submission reports is trusted.
     """
     settings = exercise.checks["speed"]
     name = str(settings.get("name", "fast enough on a large input"))
@@ -1049,15 +1066,15 @@ def _speed_outcome(exercise: CodeExercise, answer: str, seed: int, warm_args: li
         reference_ms.append((time.process_time() - begun) * 1000)
     best_reference = max(min(reference_ms), 0.05)
     timeout = float(settings.get("timeout", 5.0))
-    warm_call = {"id": "warm", "args": warm_args, "digest": False}
-    baseline = get_sandbox().run(answer, exercise.function, [warm_call], timeout_s=timeout)
-    run = get_sandbox().run(
-        answer,
-        exercise.function,
-        # No mutation digest here: the tests checked that, and hashing would count as the student's time.
-        [warm_call, {"id": "speed", "args": args, "digest": False}],
-        timeout_s=timeout,
-    )
+    # No mutation digest: the tests checked that. Both children get the very same job frames.
+    job = [{"id": "speed", "args": args, "digest": False}]
+    baseline = get_sandbox().run(SPEED_BASELINE_SOURCE, "speed_baseline", job, timeout_s=timeout)
+    run = get_sandbox().run(answer, exercise.function, job, timeout_s=timeout)
+    for measured in (baseline, run):
+        if measured.infrastructure_error:
+            raise SandboxFailed(measured.infrastructure_error)
+    if not isinstance(baseline.result, dict) or len(baseline.result.get("calls", [])) != 1:
+        raise SandboxFailed("the speed check's baseline child did not answer")
     factor = float(settings.get("max_slowdown", 10.0))
     margin = float(settings.get("margin_ms", 30.0))
     if run.timed_out or run.signal_name == "SIGXCPU":

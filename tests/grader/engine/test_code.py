@@ -258,6 +258,42 @@ def test_a_fast_reference_fails_a_slow_loop() -> None:
     assert grade(spec, _code("return x @ w"), seed=1).status == Status.CORRECT
 
 
+def test_a_slow_loop_cannot_pass_by_burning_time_where_the_baseline_is_measured() -> None:
+    # Subtracting a second child that ran the submission on one small call let code that burned
+    # CPU whenever its job ended after a single call pass with a loop: the baseline is trusted now.
+    spec = _spec(
+        inputs=INPUTS.replace('"huge": 6', '"huge": 6, "speed": 200_000'),
+        checks={"speed": {"case": "speed", "max_slowdown": 10, "margin_ms": 50}},
+    )
+    cheat = textwrap.dedent(
+        """
+            import os, time
+            import numpy as np
+            CALLS = []
+            READ = os.read
+            def read(fd, count):
+                data = READ(fd, count)
+                if fd == 3 and not data and len(CALLS) == 1:
+                    begun = time.process_time()
+                    while time.process_time() - begun < 1.5:
+                        pass
+                return data
+            os.read = read
+            """
+    ) + _code(
+        """
+            CALLS.append(len(x))
+            out = np.zeros(len(x))
+            for i in range(len(x)):
+                for j in range(3):
+                    out[i] += x[i, j] * w[j]
+            return out
+            """
+    )
+    verdict = grade(spec, cheat, seed=1)
+    assert verdict.diagnosis == "too_slow", verdict.to_dict()
+
+
 def test_the_same_seed_gives_the_same_verdict_and_another_seed_other_inputs() -> None:
     wrong = _code("out = x @ w\nout[0] += 1e-3\nreturn out")
     first = grade(_spec(), wrong, seed=9).messages[0].text
