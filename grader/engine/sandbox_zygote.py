@@ -66,6 +66,7 @@ CLONE_NEWNS = 0x00020000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
+PR_GET_NO_NEW_PRIVS = 39
 CHILD_SETUP_FAILED = 70
 SPARE_CHILDREN = 2
 JOB_FD = 3
@@ -124,13 +125,14 @@ def _probe_in_child(action: Any) -> str | bool:
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(reader)
         try:
+            os.close(reader)
             action()
             os.write(writer, b"ok")
-        except Exception as error:  # noqa: BLE001 - any failure means the layer is missing
-            os.write(writer, str(error).encode()[:200])
-        os._exit(0)
+        except BaseException as error:  # noqa: BLE001 - any failure means the layer is missing
+            os.write(writer, (str(error) or type(error).__name__).encode()[:200])
+        finally:
+            os._exit(0)
     os.close(writer)
     answer = os.read(reader, 256).decode(errors="replace")
     os.close(reader)
@@ -177,6 +179,86 @@ def probe_network_namespace(sandbox_uid: int | None) -> str | bool:
     return True if answer == "ok" else (answer or "unshare failed")
 
 
+def probe_rlimits() -> str | bool:
+    """Return True when a child can set the limits a sandboxed child sets, else the reason."""
+    return _probe_in_child(_check_rlimits)
+
+
+def probe_no_new_privs() -> str | bool:
+    """Return True when a child can set NO_NEW_PRIVS and reads it back, else the reason."""
+    return _probe_in_child(_check_no_new_privs)
+
+
+def _check_rlimits() -> None:
+    """Set limits the way a child does and check that the kernel holds and enforces them."""
+    wanted = {
+        resource.RLIMIT_CPU: (5, 6),
+        resource.RLIMIT_AS: (_current_vm_size() + (1 << 30),) * 2,
+        resource.RLIMIT_FSIZE: (1 << 20, 1 << 20),
+        resource.RLIMIT_NOFILE: (32, 32),
+        resource.RLIMIT_CORE: (0, 0),
+    }
+    for kind, limit in wanted.items():
+        resource.setrlimit(kind, limit)
+        if resource.getrlimit(kind) != limit:
+            raise OSError(f"rlimit {kind} reads back as {resource.getrlimit(kind)}")
+    opened = []
+    try:
+        for _ in range(40):
+            opened.append(os.open("/dev/null", os.O_RDONLY))
+    except OSError:
+        return  # EMFILE before the 32nd descriptor: the limit holds
+    finally:
+        for fd in opened:
+            os.close(fd)
+    raise OSError("RLIMIT_NOFILE did not stop 40 open files")
+
+
+def _check_no_new_privs() -> None:
+    from grader.engine import sandbox_seccomp
+
+    sandbox_seccomp.set_no_new_privs()
+    if _libc.prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1:
+        raise OSError("NO_NEW_PRIVS does not read back as set")
+
+
+def probe_unprivileged_uid(sandbox_uid: int | None) -> str | bool:
+    """Return True when a child runs as a uid other than root that cannot regain root or fork.
+
+    As root the child drops to sandbox_uid exactly as a sandboxed child does; otherwise it keeps
+    the worker's own uid. Either way it then checks every id, setuid(0) and RLIMIT_NPROC.
+    """
+    if os.getuid() == 0 and sandbox_uid is None:
+        return "no sandbox uid configured"
+
+    def drop_and_check() -> None:
+        if os.getuid() == 0:
+            assert sandbox_uid is not None
+            os.setgroups([])
+            os.setresgid(sandbox_uid, sandbox_uid, sandbox_uid)
+            os.setresuid(sandbox_uid, sandbox_uid, sandbox_uid)
+        ids = (*os.getresuid(), *os.getresgid())
+        if 0 in ids or 0 in os.getgroups():
+            raise OSError(f"the child still has a root id: {ids}")
+        try:
+            os.setuid(0)
+        except PermissionError:
+            pass
+        else:
+            raise OSError("the child could become root again")
+        resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
+        try:
+            pid = os.fork()
+        except OSError:
+            return  # one process per uid: no fork, no threads
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        raise OSError("RLIMIT_NPROC did not stop a fork")
+
+    return _probe_in_child(drop_and_check)
+
+
 def probe_layers(sandbox_uid: int | None) -> dict[str, bool | str]:
     """Return which isolation layers this machine supports: True, or the reason it does not."""
     from grader.engine import sandbox_landlock, sandbox_seccomp
@@ -184,14 +266,9 @@ def probe_layers(sandbox_uid: int | None) -> dict[str, bool | str]:
     layers: dict[str, bool | str] = {}
     layers["network_namespace"] = probe_network_namespace(sandbox_uid)
     layers["private_scratch_tmpfs"] = probe_private_scratch()
-    layers["rlimits"] = True
-    if os.getuid() == 0:
-        layers["unprivileged_uid"] = (
-            True if sandbox_uid is not None else "no sandbox uid configured"
-        )
-    else:
-        layers["unprivileged_uid"] = True  # the worker itself is unprivileged
-    layers["no_new_privs"] = True
+    layers["rlimits"] = probe_rlimits()
+    layers["unprivileged_uid"] = probe_unprivileged_uid(sandbox_uid)
+    layers["no_new_privs"] = probe_no_new_privs()
     abi = sandbox_landlock.abi_version()
     layers["landlock"] = True if abi >= 1 else "Landlock is not enabled in this kernel"
     layers["landlock_abi"] = str(abi)

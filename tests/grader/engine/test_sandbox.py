@@ -23,7 +23,12 @@ from grader.engine.sandbox import (
     sandbox_layers,
 )
 from grader.engine.sandbox_seccomp import build_program
-from grader.engine.sandbox_zygote import SPARE_CHILDREN
+from grader.engine.sandbox_zygote import (
+    SPARE_CHILDREN,
+    probe_no_new_privs,
+    probe_rlimits,
+    probe_unprivileged_uid,
+)
 from grader.engine.verdict import Status
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -70,6 +75,16 @@ def test_it_reports_every_layer() -> None:
     for name in REQUIRED_LAYERS:
         assert name in layers
     assert "full" in layers and "running_as" in layers
+
+
+def test_the_rlimit_uid_and_no_new_privs_layers_are_probed_not_assumed() -> None:
+    assert probe_rlimits() is True
+    assert probe_no_new_privs() is True
+    assert probe_unprivileged_uid(sandbox.NOBODY_UID) is True
+    if os.getuid() == 0:
+        # A child that would stay root is reported as such, not as dropped.
+        assert "root id" in str(probe_unprivileged_uid(0))
+        assert probe_unprivileged_uid(None) == "no sandbox uid configured"
 
 
 def test_the_full_sandbox_is_active_on_this_machine() -> None:
