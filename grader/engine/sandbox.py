@@ -119,6 +119,9 @@ def configure(
 class SandboxRun:
     """How one job ended: the child's decoded report (if any) and the zygote's account of its exit."""
 
+    # {"calls": [one answer per call answered, in order, each with the worker's id]} once the code
+    # loaded; {"load_error" | "missing_function" | "syntax_error": ...} when it did not; None when
+    # the child said nothing.
     result: Any = None
     timed_out: bool = False
     signal_name: str | None = None
