@@ -357,17 +357,8 @@ def course_rule_problems(spec: dict[str, Any], path: Path, lines: _FieldLines) -
 def _code_key_problems(spec: dict[str, Any], path: Path, lines: _FieldLines) -> list[Problem]:
     found = []
     for index, test in enumerate(_listed(spec, "tests")):
-        if not isinstance(test, dict):
-            continue
-        for key in sorted(set(map(str, test)) - TEST_KEYS):
-            found.append(
-                Problem(
-                    path,
-                    lines.at(f"tests[{index}].{key}"),
-                    f"tests[{index}]: unknown key '{key}' (a test may use: "
-                    f"{', '.join(sorted(TEST_KEYS))})",
-                )
-            )
+        if isinstance(test, dict):
+            found += _unknown_keys(test, TEST_KEYS, f"tests[{index}]", "a test", path, lines)
     checks = spec.get("checks")
     if not isinstance(checks, dict):
         return found
@@ -377,18 +368,28 @@ def _code_key_problems(spec: dict[str, Any], path: Path, lines: _FieldLines) -> 
                 Problem(path, lines.at(f"checks.{name}"), f"checks.{name} must be true or false")
             )
         allowed = CHECK_KEYS.get(str(name))
-        if allowed is None or not isinstance(options, dict):
-            continue
-        for key in sorted(set(map(str, options)) - allowed):
-            found.append(
-                Problem(
-                    path,
-                    lines.at(f"checks.{name}.{key}"),
-                    f"checks.{name}: unknown key '{key}' ({name} may use: "
-                    f"{', '.join(sorted(allowed))})",
-                )
-            )
+        if allowed is not None and isinstance(options, dict):
+            found += _unknown_keys(options, allowed, f"checks.{name}", str(name), path, lines)
     return found
+
+
+def _unknown_keys(
+    mapping: dict[str, Any],
+    allowed: frozenset[str] | set[str],
+    where: str,
+    what: str,
+    path: Path,
+    lines: _FieldLines,
+) -> list[Problem]:
+    """Return a problem at its own line for each key of mapping that is not allowed."""
+    return [
+        Problem(
+            path,
+            lines.at(f"{where}.{key}"),
+            f"{where}: unknown key '{key}' ({what} may use: {', '.join(sorted(allowed))})",
+        )
+        for key in sorted(set(map(str, mapping)) - set(allowed))
+    ]
 
 
 # --- checking one exercise -------------------------------------------------------------------------
