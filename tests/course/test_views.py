@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from course.models import Enrollment, Exercise, LessonVisit, Module, User
+from course.models import Enrollment, Exercise, LessonVisit, Module, Track, User
 from course.services import progress_record_verdict
 from tests.course import groupkit
 
@@ -119,6 +120,15 @@ def test_dashboard_counts_solved_exercises_per_skill_and_track(synced: Path, stu
     assert "Basic derivatives" in body
     assert "1/1 exercises" in body
     assert "100%" in body
+
+
+def test_dashboard_offers_the_tracks_to_a_learner_not_enrolled(synced: Path, student: User) -> None:
+    body = logged_in(student).get("/dashboard/").content.decode()
+    assert "You are not enrolled in a track yet." in body
+    assert "A small track for tests." in body
+    Track.objects.update(summary="")
+    body = logged_in(student).get("/dashboard/").content.decode()
+    assert re.search(r"Applied</a>\s*</li>", body)  # no dash left hanging before a missing summary
 
 
 def test_dashboard_requires_login(client: Client, synced: Path) -> None:
