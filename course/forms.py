@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.forms import UserCreationForm
 
 from course.models import User
@@ -11,3 +13,9 @@ class SignupForm(UserCreationForm):
     class Meta:
         model = User
         fields = ("username", "email")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Without an address a forgotten password could never be reset.
+        self.fields["email"].required = True
+        self.fields["email"].help_text = "Used only to reset your password."

@@ -159,6 +159,22 @@ def test_signup_logs_the_new_learner_in(client: Client, synced: Path) -> None:
     assert user.role == User.Role.STUDENT
 
 
+def test_signup_asks_for_an_email_address_for_password_resets(client: Client, synced: Path) -> None:
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "username": "newbie",
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+        },
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "This field is required." in body and "reset your password" in body
+    assert 'value="newbie"' in body
+    assert not User.objects.filter(username="newbie").exists()
+
+
 def test_signup_explains_a_bad_password_and_keeps_the_username(
     client: Client, synced: Path
 ) -> None:
