@@ -91,6 +91,10 @@ def test_a_student_sees_a_diagnosis_then_success_then_code_test_results(
 
     page.goto(live_server.url + "/exercises/relu-backward/")
     page.locator(".CodeMirror").wait_for()
+    page.locator(".CodeMirror").click()
+    page.keyboard.press("Escape")  # as the help line says: Esc, then Tab, leaves the editor
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Check"
     page.evaluate("code => window.chainrule.codeEditor.setValue(code)", RELU_RIGHT)
     check(page)
     results = page.locator("#result table.test-results")
