@@ -261,6 +261,7 @@ def skill_progress(*, user: User) -> list[SkillProgress]:
 class Continuation:
     lesson: Lesson
     exercise: Exercise | None
+    next_lesson: Lesson | None = None  # where to go once every exercise here is solved
 
 
 def continue_where_left_off(*, user: User) -> Continuation | None:
@@ -281,4 +282,8 @@ def continue_where_left_off(*, user: User) -> Continuation | None:
         .order_by("order", "slug")
         .first()
     )
-    return Continuation(lesson=visit.lesson, exercise=next_exercise)
+    next_lesson = None
+    if next_exercise is None:
+        track = lesson_track(lesson=visit.lesson, user=user, requested=None)
+        next_lesson = lesson_neighbours(lesson=visit.lesson, track=track)[1]
+    return Continuation(lesson=visit.lesson, exercise=next_exercise, next_lesson=next_lesson)

@@ -110,6 +110,20 @@ def test_lesson_page_records_the_visit_for_the_dashboard(synced: Path, student: 
     assert "Next exercise: Derivative of a square" in dashboard
 
 
+def test_dashboard_points_to_the_next_lesson_once_this_one_is_solved(
+    synced: Path, student: User
+) -> None:
+    client = logged_in(student)
+    client.post("/tracks/applied/enrol/")
+    client.get("/modules/basics/first-steps/")
+    progress_record_verdict(
+        user=student, exercise=Exercise.objects.get(), score=1.0, correct=True, at=timezone.now()
+    )
+    dashboard = client.get("/dashboard/").content.decode()
+    assert "You have solved every exercise in this lesson." in dashboard
+    assert "Next lesson: Second steps" in dashboard
+
+
 def test_dashboard_counts_solved_exercises_per_skill_and_track(synced: Path, student: User) -> None:
     client = logged_in(student)
     client.post("/tracks/applied/enrol/")
