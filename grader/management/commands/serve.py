@@ -40,6 +40,15 @@ def worker_command(*, queues: list[str], concurrency: int, beat: bool, name: str
     return command
 
 
+def child_environment() -> dict[str, str]:
+    """Return the children's environment, with the broker this process chose written down.
+
+    Without a configured broker each process probes for Redis on its own; the web server and
+    the worker, started a moment apart, could then choose different brokers.
+    """
+    return {**os.environ, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+
+
 class Command(BaseCommand):
     help = (
         "Start the development web server and a Celery grader worker (with its scheduler) together."
@@ -61,9 +70,10 @@ class Command(BaseCommand):
             name="serve",
         )
         web = [sys.executable, "manage.py", "runserver", options["addrport"], "--noreload"]
+        environment = child_environment()
         children = [
-            subprocess.Popen(worker, start_new_session=True),  # noqa: S603 - our own argv
-            subprocess.Popen(web, start_new_session=True),  # noqa: S603 - our own argv
+            subprocess.Popen(worker, env=environment, start_new_session=True),  # noqa: S603
+            subprocess.Popen(web, env=environment, start_new_session=True),  # noqa: S603
         ]
         self.stdout.write(
             f"Serving http://{options['addrport']}/ — press Ctrl-C to stop the server and the worker."
