@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ import numpy as np
 MAGIC = b"CRW1"
 HEADER_LENGTH = struct.Struct("<I")
 HEADER_OPENING = b'{"value": '
+FLOAT_NAMES = ("nan", "inf", "-inf")
+BIGINT_PATTERN = re.compile(r"-?[0-9]{1,4000}")
+ARRAY_KEYS = frozenset({"__array__", "dtype", "shape"})
 ALLOWED_DTYPES = frozenset(
     [
         "bool",
@@ -187,8 +191,9 @@ def decode(frame: bytes, limits: WireLimits | None = None) -> Any:
     if header_length > limits.max_header_bytes:
         raise FrameTooLarge("header too large")
     try:
+        # ValueError also covers an integer literal beyond Python's digit limit.
         header = json.loads(frame[8 : 8 + header_length].decode())
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+    except (ValueError, RecursionError) as error:
         raise WireError(f"bad header: {error}") from None
     if not isinstance(header, dict) or not isinstance(header.get("buffers"), list):
         raise WireError("bad header shape")
@@ -202,7 +207,14 @@ def decode(frame: bytes, limits: WireLimits | None = None) -> Any:
         offset += length
     if offset != len(frame):
         raise WireError("trailing bytes after the last buffer")
-    return _decode_value(header.get("value"), _Decoding(views, limits), 0)
+    try:
+        return _decode_value(header.get("value"), _Decoding(views, limits), 0)
+    except WireError:
+        raise
+    except (ArithmeticError, LookupError, TypeError, ValueError) as error:
+        # The checks in _decode_value should leave nothing for this to catch; should a frame
+        # still trip int() or NumPy, it is malformed output, never a failure of the grader.
+        raise WireError(f"malformed value ({type(error).__name__})") from None
 
 
 class _Decoding:
@@ -235,28 +247,34 @@ def _decode_value(value: Any, state: _Decoding, depth: int) -> Any:
         return value
     if isinstance(value, list):
         return [_decode_value(item, state, depth + 1) for item in value]
-    if not isinstance(value, dict) or len(value) == 0:
+    if not isinstance(value, dict):
         raise WireError("bad value")
-    if "__tuple__" in value and isinstance(value["__tuple__"], list):
-        return tuple(_decode_value(item, state, depth + 1) for item in value["__tuple__"])
-    if "__dict__" in value and isinstance(value["__dict__"], dict):
-        return {
-            str(key): _decode_value(item, state, depth + 1)
-            for key, item in value["__dict__"].items()
-        }
-    if "__float__" in value:
-        text = value["__float__"]
-        if text not in ("nan", "inf", "-inf"):
+    return _decode_tagged(value, state, depth)
+
+
+def _decode_tagged(value: dict[str, Any], state: _Decoding, depth: int) -> Any:
+    """Decode one of the tagged objects encode() writes, with exactly the keys it writes."""
+    keys = set(value)
+    tag = next(iter(keys)) if len(keys) == 1 else None
+    content = value[tag] if tag is not None else None
+    if tag == "__tuple__" and isinstance(content, list):
+        return tuple(_decode_value(item, state, depth + 1) for item in content)
+    if tag == "__dict__" and isinstance(content, dict):
+        return {key: _decode_value(item, state, depth + 1) for key, item in content.items()}
+    if tag == "__float__":
+        if not isinstance(content, str) or content not in FLOAT_NAMES:
             raise WireError("bad float")
-        return float(text)
-    if "__bigint__" in value:
-        text = str(value["__bigint__"])
-        if len(text) > 4000 or not text.lstrip("-").isdigit():
+        return float(content)
+    if tag == "__bigint__":
+        # Strictly ASCII digits: str.isdigit() also accepts "²", which int() refuses.
+        if not isinstance(content, str) or not BIGINT_PATTERN.fullmatch(content):
             raise WireError("bad integer")
-        return int(text)
-    if "__unsupported__" in value:
-        return Unsupported(str(value["__unsupported__"])[:200])
-    if "__array__" in value:
+        return int(content)
+    if tag == "__unsupported__":
+        if not isinstance(content, str):
+            raise WireError("bad type name")
+        return Unsupported(content[:200])
+    if ARRAY_KEYS <= keys <= ARRAY_KEYS | {"scalar"}:
         return _decode_array(value, state)
     raise WireError("unknown tagged value")
 
@@ -269,8 +287,11 @@ def _decode_array(value: dict[str, Any], state: _Decoding) -> Any:
     if index in state.used_buffers:
         raise WireError("an array buffer is referenced more than once")
     state.used_buffers.add(index)
-    if dtype_name not in ALLOWED_DTYPES:
-        raise WireError(f"dtype {dtype_name!r} is not allowed")
+    if not isinstance(dtype_name, str) or dtype_name not in ALLOWED_DTYPES:
+        shown = dtype_name[:40] if isinstance(dtype_name, str) else type(dtype_name).__name__
+        raise WireError(f"dtype {shown!r} is not allowed")
+    if type(value.get("scalar", False)) is not bool:
+        raise WireError("bad scalar flag")
     if not isinstance(shape, list) or len(shape) > limits.max_ndim:
         raise WireError("bad array shape")
     if not all(type(size) is int and 0 <= size <= limits.max_array_elements for size in shape):

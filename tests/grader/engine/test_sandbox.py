@@ -153,6 +153,16 @@ def test_development_policy_warns_on_every_verdict(monkeypatch: pytest.MonkeyPat
     assert "sandbox_reduced" in [message.code for message in verdict.messages]
 
 
+# Writes a hand-made answer frame straight to the result pipe, as a hostile child can.
+FORGE = """
+import json, os, struct
+def forge(header_json, body=b''):
+    header = ('{"value": ' + header_json + ', "buffers": ' + json.dumps([len(body)] if body else []) + '}').encode()
+    os.write(4, b'CRW1' + struct.pack('<I', len(header)) + header + body)
+    os._exit(0)
+"""
+
+
 def _submission(attack: str, body: str = "raise RuntimeError('attack failed')") -> str:
     return (
         textwrap.dedent(attack).strip()
@@ -343,6 +353,18 @@ HOSTILE: dict[str, tuple[str, str]] = {
         "os.write(4, WIRE.encode({'missing_function': True}))\nos._exit(0)",
         "return grad_out * (x > 0)",
     ),
+    "forged integer that only looks like digits": (
+        FORGE,
+        """forge('{"__dict__": {"output": {"__bigint__": "--5"}}}')""",
+    ),
+    "forged integer in superscript digits": (
+        FORGE,
+        """forge('{"__dict__": {"output": {"__bigint__": "\\u00b2"}}}')""",
+    ),
+    "forged array with a list for its dtype": (
+        FORGE,
+        """forge('{"__dict__": {"output": {"__array__": 0, "dtype": [], "shape": []}}}', bytes(8))""",
+    ),
     "a huge return value": ("import numpy as np", "return np.zeros(20_000_000)"),
     "one buffer referenced by many arrays": (
         "import json, os, struct",
@@ -435,6 +457,9 @@ EXPECTED_DIAGNOSES: dict[str, set[str]] = {
     "sys.exit at import": {"exited"},
     "os._exit at import": {"exited"},
     "forged result frame": {"forbidden_operation"},
+    "forged integer that only looks like digits": {"forbidden_operation"},
+    "forged integer in superscript digits": {"forbidden_operation"},
+    "forged array with a list for its dtype": {"forbidden_operation"},
     "write outside the scratch folder": {"forbidden_operation"},
 }
 

@@ -121,3 +121,45 @@ def test_it_refuses_deep_nesting() -> None:
         value = [value]
     with pytest.raises(WireError, match="deeply"):
         decode(_frame(value, []))
+
+
+ARRAY = {"__array__": 0, "dtype": "float64", "shape": [1]}
+
+
+@pytest.mark.parametrize(
+    ("value", "buffers"),
+    [
+        ({"__bigint__": "--5"}, []),  # passes a test of lstrip("-").isdigit(), fails int()
+        ({"__bigint__": "\u00b2"}, []),  # "²" is a digit to str.isdigit()
+        ({"__bigint__": "1_000"}, []),
+        ({"__bigint__": " 5"}, []),
+        ({"__bigint__": "5\n"}, []),
+        ({"__bigint__": 5}, []),
+        ({"__bigint__": "9" * 4001}, []),
+        ({"__float__": ["nan"]}, []),
+        ({"__float__": "NaN"}, []),
+        ({"__unsupported__": ["a list"]}, []),
+        ({"__tuple__": "not a list"}, []),
+        ({"__dict__": [1]}, []),
+        ({"__tuple__": [], "__dict__": {}}, []),
+        ({}, []),
+        ({**ARRAY, "dtype": []}, [b"\0" * 8]),  # unhashable: `in ALLOWED_DTYPES` raised TypeError
+        ({**ARRAY, "dtype": {"float64": 1}}, [b"\0" * 8]),
+        ({**ARRAY, "shape": [True]}, [b"\0" * 8]),
+        ({**ARRAY, "shape": "1"}, [b"\0" * 8]),
+        ({**ARRAY, "__array__": 0.0}, [b"\0" * 8]),
+        ({**ARRAY, "scalar": "yes"}, [b"\0" * 8]),
+        ({**ARRAY, "extra": 1}, [b"\0" * 8]),
+        ({"dtype": "float64", "shape": [1]}, [b"\0" * 8]),
+    ],
+)
+def test_every_malformed_value_is_a_wire_error(value: object, buffers: list[bytes]) -> None:
+    # Anything else (ValueError from int(), TypeError from a set lookup) escaped as a grader failure.
+    with pytest.raises(WireError):
+        decode(_frame(value, buffers))
+
+
+def test_a_json_integer_beyond_pythons_digit_limit_is_a_wire_error() -> None:
+    header = b'{"value": ' + b"7" * 5000 + b', "buffers": []}'
+    with pytest.raises(WireError):
+        decode(MAGIC + struct.pack("<I", len(header)) + header)
