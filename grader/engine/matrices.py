@@ -40,7 +40,8 @@ from grader.engine.problem import Problem, read_problem
 from grader.engine.variants import SpecError
 from grader.engine.verdict import Message, Status, Verdict
 
-SIZE_TRIALS = ((3, 5, 4, 6, 7), (4, 2, 5, 3, 6), (2, 3, 6, 5, 4))
+SIZE_TRIALS = 3  # sets of sizes per check, each with DRAWS_PER_TRIAL random draws
+MIN_SIZE, MAX_SIZE = 2, 8
 DRAWS_PER_TRIAL = 2
 SCALAR_FUNCTIONS = {
     "exp": np.exp,
@@ -265,12 +266,19 @@ class Draw:
     values: dict[str, Any]
 
 
-def _size_trials(problem: Problem) -> list[dict[str, int]]:
-    trials = []
-    for pool in SIZE_TRIALS:
-        values = list(pool) + list(range(8, 8 + len(problem.size_names)))
-        trials.append({name: values[i] for i, name in enumerate(problem.size_names)})
-    return trials
+def _size_trials(problem: Problem, rng: np.random.Generator) -> list[dict[str, int]]:
+    """Return SIZE_TRIALS assignments of sizes to the size names, drawn from the seed.
+
+    Sizes are dealt from one shuffled pool: within a trial every name gets its own size (an m
+    confused with an n shows), and with up to two names no size repeats across trials either.
+    Across seeds the sizes change, so no answer can be tailored to a fixed few.
+    """
+    names = problem.size_names
+    pool = rng.permutation(np.arange(MIN_SIZE, max(MAX_SIZE, MIN_SIZE + len(names)) + 1))
+    return [
+        {name: int(pool[(trial * len(names) + i) % len(pool)]) for i, name in enumerate(names)}
+        for trial in range(SIZE_TRIALS)
+    ]
 
 
 def _resolve(dim: str, dims: dict[str, int]) -> int:
@@ -283,8 +291,9 @@ def make_draws(problem: Problem, seed: int, *, symmetrise: str | None = None) ->
     """Return random concrete values for every variable at several distinct sizes."""
     digest = hashlib.sha256(f"chainrule-matrices:{seed}:{problem.exercise_id}".encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
+    sizes = np.random.default_rng(int.from_bytes(digest[8:16], "big"))
     draws = []
-    for dims in _size_trials(problem):
+    for dims in _size_trials(problem, sizes):
         for _ in range(DRAWS_PER_TRIAL):
             values: dict[str, Any] = {}
             for name, matrix in problem.matrices.items():

@@ -10,6 +10,8 @@ import yaml
 
 from grader import engine
 from grader.engine import Status
+from grader.engine.matrices import make_draws
+from grader.engine.problem import read_problem
 
 EXERCISES = Path(__file__).resolve().parents[3] / "exercises"
 CORRECT, INCORRECT, INVALID = Status.CORRECT, Status.INCORRECT, Status.INVALID
@@ -193,8 +195,25 @@ def test_assumed_symmetry_names_the_matrix() -> None:
 def test_a_wrong_matrix_answer_gets_a_counterexample() -> None:
     verdict = engine.grade(LEAST_SQUARES, "2 A^T A x", seed=0)
     assert verdict.counterexample is not None
-    assert verdict.counterexample["sizes"] == {"m": 3, "n": 5}
+    sizes = verdict.counterexample["sizes"]
+    assert set(sizes) == {"m", "n"} and sizes["m"] != sizes["n"]
+    assert all(2 <= size <= 8 for size in sizes.values())
+    assert f"(m = {sizes['m']}, n = {sizes['n']})" in verdict.messages[-1].text
     assert verdict.counterexample["relative_difference"] > 0.01
+
+
+def test_the_sizes_change_with_the_seed_and_differ_within_a_draw() -> None:
+    # An answer tailored to a few fixed sizes (a factor vanishing at n = 2, 3, 4) must not pass.
+    problem = read_problem(QUADRATIC, 0)
+    seen = set()
+    for seed in range(10):
+        draws = make_draws(problem, seed)
+        seen |= {draw.dims["n"] for draw in draws}
+        assert len({draw.dims["n"] for draw in draws}) == 3  # three trials, three sizes of n
+    assert len(seen) >= 5
+    tailored = "(B+B^T)x + (trace(B inv(B))-2)(trace(B inv(B))-3)(trace(B inv(B))-4) x"
+    verdicts = [engine.grade(QUADRATIC, tailored, seed=seed).status for seed in range(5)]
+    assert Status.CORRECT not in verdicts
 
 
 def test_matrix_validation_catches_a_bad_reference() -> None:

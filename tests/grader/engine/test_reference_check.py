@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import pytest
@@ -96,7 +98,9 @@ def test_it_names_the_point_where_a_scalar_reference_is_wrong() -> None:
 
 def test_it_names_the_sizes_where_a_matrix_reference_is_wrong() -> None:
     (problem,) = derivative_problems(matrix("4*B*x", "x^T*B*x"), 1)
-    assert problem.detail.startswith("with random matrices (m = 3, n = 5) they differ by 0.")
+    assert re.match(
+        r"with random matrices \(m = [2-8], n = [2-8]\) they differ by 0\.", problem.detail
+    )
 
 
 @pytest.mark.parametrize(
