@@ -31,7 +31,7 @@ DIAGNOSIS_CODES = (
     ASSUMED_SYMMETRY,
     KNOWN_MISTAKE,
 )
-_AGREE = 1e-7
+_AGREE = 1e-10  # the values come from 30-digit arithmetic: a real factor is constant to ~1e-16
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,9 @@ def _missing_factor(
     factor_values = [
         [complex(f[i]) if f[i] is not None else None for i in kept] for f in reference_factors
     ]
-    for size in range(1, min(len(factor_values), 4) + 1):
+    # Proper subsets only: multiplying by every factor of the reference turns any constant
+    # answer into "the reference times a constant", which is no missing factor.
+    for size in range(1, min(len(factor_values) - 1, 4) + 1):
         for subset in itertools.combinations(factor_values, size):
             quotients = []
             for index, (r, a) in enumerate(pairs):
