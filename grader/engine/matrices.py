@@ -275,10 +275,15 @@ def _size_trials(problem: Problem, rng: np.random.Generator) -> list[dict[str, i
     """
     names = problem.size_names
     pool = rng.permutation(np.arange(MIN_SIZE, max(MAX_SIZE, MIN_SIZE + len(names)) + 1))
-    return [
-        {name: int(pool[(trial * len(names) + i) % len(pool)]) for i, name in enumerate(names)}
-        for trial in range(SIZE_TRIALS)
-    ]
+    trials = []
+    for trial in range(SIZE_TRIALS):
+        dims = {
+            name: int(pool[(trial * len(names) + i) % len(pool)]) for i, name in enumerate(names)
+        }
+        ordered = sorted(dims[name] for name in problem.increasing_sizes)
+        dims.update(zip(problem.increasing_sizes, ordered, strict=True))
+        trials.append(dims)
+    return trials
 
 
 def _resolve(dim: str, dims: dict[str, int]) -> int:

@@ -39,7 +39,7 @@ SYMBOLIC_KEYS = frozenset(
 )
 KIND_KEYS = {
     "expression": frozenset(),
-    "matrix": frozenset({"wrt"}),
+    "matrix": frozenset({"wrt", "increasing_sizes"}),
     "derivation": frozenset({"start", "target", "min_lines", "final_must_use"}),
 }
 DEFAULT_FUNCTIONS = ("exp", "log", "sqrt")
@@ -86,6 +86,7 @@ class Problem:
     audit_seconds: float = 0.2
     wrt: str | None = None
     size_names: tuple[str, ...] = field(default_factory=tuple)
+    increasing_sizes: tuple[str, ...] = ()  # size names drawn in increasing order (p ≥ n …)
 
     def parse_author(self, text: Any, where: str) -> Node:
         """Parse an expression written by the author; a failure is a SpecError naming where."""
@@ -138,7 +139,22 @@ def read_problem(spec: dict[str, Any], seed: int | None) -> Problem:
         audit_seconds=_positive_number(spec.get("audit_seconds", 0.2), "audit_seconds"),
         wrt=normalise_name(str(spec["wrt"])) if spec.get("wrt") is not None else None,
         size_names=tuple(sizes),
+        increasing_sizes=_read_increasing_sizes(spec.get("increasing_sizes"), sizes),
     )
+
+
+def _read_increasing_sizes(declared: Any, sizes: list[str]) -> tuple[str, ...]:
+    if declared is None:
+        return ()
+    if not isinstance(declared, list) or len(set(map(str, declared))) != len(declared):
+        raise SpecError("increasing_sizes must list size names once each, smallest first")
+    unknown = [str(name) for name in declared if str(name) not in sizes]
+    if unknown:
+        raise SpecError(
+            f"increasing_sizes: {', '.join(unknown)} is not a size of any matrix "
+            f"(sizes: {', '.join(sizes) or 'none'})"
+        )
+    return tuple(str(name) for name in declared)
 
 
 def _positive_number(value: Any, where: str) -> float:

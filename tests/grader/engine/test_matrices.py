@@ -202,6 +202,26 @@ def test_a_wrong_matrix_answer_gets_a_counterexample() -> None:
     assert verdict.counterexample["relative_difference"] > 0.01
 
 
+TALL = matrix_spec(
+    "inv(A^T*A)*A^T*b",
+    {"A": {"shape": ["p", "n"]}, "b": {"shape": ["p", 1]}},
+    increasing_sizes=["n", "p"],
+)
+
+
+def test_increasing_sizes_keep_a_tall_matrix_tall_in_every_draw() -> None:
+    problem = read_problem(TALL, 0)
+    for seed in range(10):
+        assert all(d.dims["p"] > d.dims["n"] for d in make_draws(problem, seed))
+    assert engine.grade(TALL, "inv(A' A) A' b", seed=3).status == Status.CORRECT
+
+
+def test_increasing_sizes_must_name_sizes() -> None:
+    verdict = engine.grade({**TALL, "increasing_sizes": ["n", "q"]}, "b", seed=0)
+    assert verdict.status == Status.ERROR
+    assert "increasing_sizes: q is not a size of any matrix" in verdict.messages[0].text
+
+
 def test_the_sizes_change_with_the_seed_and_differ_within_a_draw() -> None:
     # An answer tailored to a few fixed sizes (a factor vanishing at n = 2, 3, 4) must not pass.
     problem = read_problem(QUADRATIC, 0)
