@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from grader.engine.isolation import ChildOutcome, limits, register_job, run_job, warm_up
-from grader.engine.parse import Num, ParseError, parse_expression, substitute
+from grader.engine.parse import BinOp, Node, Num, ParseError, parse_expression, substitute
 from grader.engine.printing import to_latex, to_text
 from grader.engine.problem import COMMON_KEYS, KIND_KEYS, SYMBOLIC_KEYS, Problem, read_problem
 from grader.engine.variants import (
@@ -310,7 +310,7 @@ def _preview_error(text: str, position: int) -> dict[str, Any]:
 def variant_symbolic(spec: dict[str, Any], seed: int) -> dict[str, Any]:
     """Return this seed's parameters, prompt and reference answer (text and LaTeX)."""
     problem = read_problem(spec, seed)
-    values = {name: Num(format_parameter(value), 0) for name, value in problem.parameters.items()}
+    values = {name: _parameter_node(value) for name, value in problem.parameters.items()}
     if problem.kind == "derivation":
         start = substitute(problem.parse_author(spec.get("start"), "start"), values)
         target = substitute(problem.parse_author(spec.get("target"), "target"), values)
@@ -326,6 +326,15 @@ def variant_symbolic(spec: dict[str, Any], seed: int) -> dict[str, Any]:
         "reference": reference,
         "reference_latex": reference_latex,
     }
+
+
+def _parameter_node(value: Any) -> Node:
+    """Return a parameter as the tree the displayed reference shows: 2.5, or 1/3 as a division."""
+    text = format_parameter(value)
+    if "/" in text:
+        numerator, denominator = text.split("/")
+        return BinOp("/", Num(numerator, 0), Num(denominator, 0), 0)
+    return Num(text, 0)
 
 
 def _json_number(value: Any) -> int | float:

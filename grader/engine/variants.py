@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
@@ -66,12 +67,23 @@ def _exact(value: Any, name: str) -> ParameterValue:
 
 
 def format_parameter(value: ParameterValue) -> str:
-    """Return a parameter as the student reads it in the prompt (1.5, not 3/2)."""
+    """Return a parameter exactly as the student reads it in the prompt (1.5, not 3/2).
+
+    Exactly: the grader uses the exact value, so a prompt showing 344.499 for 344.4989 would
+    mark the number the student was given wrong. A value with no finite decimal reads as 1/3.
+    """
     if isinstance(value, int):
         return str(value)
-    as_float = float(value)
-    text = f"{as_float:.6g}"
-    return text
+    denominator = value.denominator
+    for factor in (2, 5):
+        while denominator % factor == 0:
+            denominator //= factor
+    if denominator != 1:
+        return f"{value.numerator}/{value.denominator}"
+    with localcontext() as context:
+        context.prec = 60  # more than any finite decimal a spec can write
+        text = format(Decimal(value.numerator) / Decimal(value.denominator), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def render_prompt(prompt: str, values: dict[str, ParameterValue]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -435,6 +436,22 @@ def test_variants_differ_between_seeds_and_repeat_for_one() -> None:
     drawn = {tuple(engine.variant(POWER_RULE, s)["parameters"].items()) for s in range(12)}
     assert len(drawn) >= 6
     assert engine.variant(POWER_RULE, 7) == engine.variant(POWER_RULE, 7)
+
+
+PRECISE = spec(
+    "c*x",
+    REAL_X,
+    parameters={"c": {"uniform": [100, 900], "digits": 4}, "k": {"choice": ["1/3"]}},
+    prompt="Differentiate {{c}} x^2/2 + {{k}} with respect to x.",
+)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_prompt_shows_each_parameter_exactly_as_it_is_graded(seed: int) -> None:
+    shown = engine.variant(PRECISE, seed)
+    c = re.search(r"Differentiate (\S+) x", shown["prompt"]).group(1)
+    assert shown["prompt"].endswith("+ 1/3 with respect to x.")
+    assert engine.grade(PRECISE, f"{c} x", seed=seed).status == Status.CORRECT
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4, 5])
