@@ -367,10 +367,12 @@ def _describe_type(value: Any, *, hidden: bool = False) -> str:
 
 
 def _as_number_array(value: Any) -> np.ndarray | None:
-    """Return value as a numeric array, or None when it is not numbers."""
-    if isinstance(value, Unsupported) or value is None or isinstance(value, str):
-        return None
-    if not isinstance(value, np.ndarray | np.generic | bool | int | float | list):
+    """Return value as a numeric array, or None when it is not numbers.
+
+    Only numbers, numeric arrays and lists of them reach np.asarray: given a list holding one
+    long string, NumPy pads every element to that length, and a small answer fills the worker.
+    """
+    if not _holds_only_numbers(value):
         return None
     try:
         array = np.asarray(value)
@@ -378,6 +380,15 @@ def _as_number_array(value: Any) -> np.ndarray | None:
         return None
     # An integer beyond 64 bits becomes an array of Python objects, which NumPy cannot compare.
     return array if array.dtype.kind in "biufc" else None
+
+
+def _holds_only_numbers(value: Any) -> bool:
+    """Say whether value is a number, a numeric array, or a list whose leaves are only those."""
+    if isinstance(value, bool | int | float):
+        return True
+    if isinstance(value, np.ndarray | np.generic):
+        return value.dtype.kind in "biufc"
+    return isinstance(value, list) and all(_holds_only_numbers(item) for item in value)
 
 
 def _index_text(index: tuple[int, ...]) -> str:

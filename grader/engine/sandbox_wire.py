@@ -54,6 +54,7 @@ class WireLimits:
     max_depth: int = 8
     max_items: int = 100_000
     max_string: int = 100_000
+    max_buffers: int = 100_000
 
 
 class WireError(ValueError):
@@ -161,14 +162,7 @@ def read_frame(read: Callable[[int], bytes], limits: WireLimits | None = None) -
     header = opening + read(header_length - len(opening))
     if len(header) < header_length:
         raise WireError("truncated header")
-    try:
-        buffers = json.loads(header.decode())["buffers"]
-    except (UnicodeDecodeError, ValueError, RecursionError, KeyError, TypeError):
-        raise WireError("bad header") from None
-    if not isinstance(buffers, list) or not all(
-        type(length) is int and length >= 0 for length in buffers
-    ):
-        raise WireError("bad buffer length")
+    _, buffers = _parse_header(header, limits)
     body_length = sum(buffers)
     if 8 + header_length + body_length > limits.max_total_bytes:
         raise FrameTooLarge("frame exceeds the byte cap")
@@ -188,33 +182,58 @@ def decode(frame: bytes, limits: WireLimits | None = None) -> Any:
     (header_length,) = HEADER_LENGTH.unpack_from(frame, 4)
     if header_length > len(frame) - 8:
         raise WireError("truncated header")
-    if header_length > limits.max_header_bytes:
-        raise FrameTooLarge("header too large")
-    try:
-        # ValueError also covers an integer literal beyond Python's digit limit.
-        header = json.loads(frame[8 : 8 + header_length].decode())
-    except (ValueError, RecursionError) as error:
-        raise WireError(f"bad header: {error}") from None
-    if not isinstance(header, dict) or not isinstance(header.get("buffers"), list):
-        raise WireError("bad header shape")
-    views: list[memoryview] = []
+    value, lengths = _parse_header(frame[8 : 8 + header_length], limits)
+    starts = []
     offset = 8 + header_length
-    body = memoryview(frame)
-    for length in header["buffers"]:
-        if type(length) is not int or length < 0 or offset + length > len(frame):
-            raise WireError("bad buffer length")
-        views.append(body[offset : offset + length])
+    for length in lengths:
+        starts.append(offset)
         offset += length
+    if offset > len(frame):
+        raise WireError("bad buffer length")
     if offset != len(frame):
         raise WireError("trailing bytes after the last buffer")
+    state = _Decoding(memoryview(frame), starts, lengths, limits)
     try:
-        return _decode_value(header.get("value"), _Decoding(views, limits), 0)
+        decoded = _decode_value(value, state, 0)
     except WireError:
         raise
+    except MemoryError:
+        raise FrameTooLarge("the frame's values do not fit in memory") from None
     except (ArithmeticError, LookupError, TypeError, ValueError) as error:
         # The checks in _decode_value should leave nothing for this to catch; should a frame
         # still trip int() or NumPy, it is malformed output, never a failure of the grader.
         raise WireError(f"malformed value ({type(error).__name__})") from None
+    if len(state.used_buffers) != len(lengths):
+        raise WireError("a buffer that no value refers to")
+    return decoded
+
+
+def _parse_header(data: bytes, limits: WireLimits) -> tuple[Any, list[int]]:
+    """Return a header's value and buffer lengths, refusing what would blow up while parsing it."""
+    if len(data) > limits.max_header_bytes:
+        raise FrameTooLarge("header too large")
+    # Each list or tagged object opens with [ or {, and a value opens at most two (an array's
+    # object and its shape): this bounds what json.loads builds before it builds it. Brackets
+    # inside strings count too, which only errs on the side of refusing.
+    if data.count(b"[") + data.count(b"{") > 2 * limits.max_items + 2:
+        raise FrameTooLarge("too many values")
+    try:
+        # ValueError also covers an integer literal beyond Python's digit limit.
+        header = json.loads(data.decode())
+    except MemoryError:
+        raise FrameTooLarge("the header does not fit in memory") from None
+    except (ValueError, RecursionError) as error:
+        raise WireError(f"bad header: {error}") from None
+    if not isinstance(header, dict) or set(header) != {"value", "buffers"}:
+        raise WireError("bad header shape")
+    buffers = header["buffers"]
+    if not isinstance(buffers, list):
+        raise WireError("bad buffer list")
+    if len(buffers) > limits.max_buffers:
+        raise FrameTooLarge("too many buffers")
+    if not all(type(length) is int and length >= 0 for length in buffers):
+        raise WireError("bad buffer length")
+    return header["value"], buffers
 
 
 class _Decoding:
@@ -224,8 +243,13 @@ class _Decoding:
     the arrays a frame yields never hold more bytes than the frame carried.
     """
 
-    def __init__(self, views: list[memoryview], limits: WireLimits) -> None:
-        self.views = views
+    def __init__(
+        self, body: memoryview, starts: list[int], lengths: list[int], limits: WireLimits
+    ) -> None:
+        # Buffers are sliced out of the frame only when an array names them.
+        self.body = body
+        self.starts = starts
+        self.lengths = lengths
         self.limits = limits
         self.items = 0
         self.used_buffers: set[int] = set()
@@ -280,9 +304,9 @@ def _decode_tagged(value: dict[str, Any], state: _Decoding, depth: int) -> Any:
 
 
 def _decode_array(value: dict[str, Any], state: _Decoding) -> Any:
-    limits, views = state.limits, state.views
+    limits = state.limits
     index, dtype_name, shape = value.get("__array__"), value.get("dtype"), value.get("shape")
-    if type(index) is not int or not 0 <= index < len(views):
+    if type(index) is not int or not 0 <= index < len(state.lengths):
         raise WireError("bad array buffer index")
     if index in state.used_buffers:
         raise WireError("an array buffer is referenced more than once")
@@ -300,7 +324,8 @@ def _decode_array(value: dict[str, Any], state: _Decoding) -> Any:
     if elements > limits.max_array_elements:
         raise FrameTooLarge("array has too many elements")
     dtype = np.dtype(dtype_name).newbyteorder("<")
-    view = views[index]
+    start = state.starts[index]
+    view = state.body[start : start + state.lengths[index]]
     if len(view) != elements * dtype.itemsize:
         raise WireError("array buffer length does not match its shape")
     state.array_bytes += len(view)

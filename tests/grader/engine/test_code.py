@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+import tracemalloc
 from typing import Any
 
 import pytest
 
 from grader.engine import grade, validate_spec, variant
-from grader.engine.code import caret_power_lines, parse_signature
+from grader.engine.code import _as_number_array, caret_power_lines, parse_signature
 from grader.engine.verdict import Status
 
 INPUTS = """
@@ -409,3 +410,30 @@ def test_a_misspelt_field_is_named_by_validation() -> None:
     assert problem.startswith(
         "unknown field(s) mistake (a code exercise may use: also_correct, checks,"
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["x" * 100_000] + ["a"] * 1000,  # np.asarray pads every string to the longest: 400 MB
+        [1.0, "x" * 100_000, *([2.0] * 1000)],
+        [[1.0, 2.0], ["x" * 100_000] * 2],
+    ],
+)
+def test_a_list_that_holds_strings_is_not_turned_into_an_array(value: list[Any]) -> None:
+    tracemalloc.start()
+    try:
+        assert _as_number_array(value) is None
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+
+
+def test_a_list_of_numbers_and_numeric_arrays_is_still_compared() -> None:
+    import numpy as np
+
+    assert _as_number_array([1, 2.5, True]).tolist() == [1.0, 2.5, 1.0]
+    assert _as_number_array([np.float64(1.0), np.float32(2.0)]).dtype.kind == "f"
+    assert _as_number_array([np.zeros(2), np.ones(2)]).shape == (2, 2)
+    assert _as_number_array([np.array(["a"])]) is None

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import textwrap
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,9 @@ RELU = yaml.safe_load(
 )
 CANARY_SECRET = f"canary-secret-{uuid.uuid4().hex}"
 PASSWD_MARKER = "root:x:0:0"
+# What the worker may allocate to read and judge one hostile answer to relu-backward, whose inputs
+# are a few hundred KiB: small frames once expanded into hundreds of MiB, even gigabytes.
+WORKER_MEMORY_BOUND = 64 * 2**20
 SETTINGS_MARKER = "def describe_backends"
 
 
@@ -377,6 +381,24 @@ HOSTILE: dict[str, tuple[str, str]] = {
         os._exit(0)
         """,
     ),
+    "a list of one long string and many short ones": (
+        "",
+        "return ['x' * 100_000] + ['a'] * 1000",
+    ),
+    "a header listing two million empty buffers": (
+        FORGE,
+        """
+        import json
+        header = {'value': None, 'buffers': [0] * 2_000_000}
+        data = json.dumps(header, separators=(',', ':')).replace('{"value":', '{"value": ', 1)
+        os.write(4, b'CRW1' + struct.pack('<I', len(data)) + data.encode())
+        os._exit(0)
+        """,
+    ),
+    "a header of a million empty lists": (
+        FORGE,
+        "forge('[' + ','.join(['[]'] * 1_000_000) + ']')",
+    ),
     "sys.exit at import": ("import sys\nsys.exit(0)", "return grad_out * (x > 0)"),
     "os._exit at import": ("import os\nos._exit(0)", "return grad_out * (x > 0)"),
     "raise SystemExit in the function": ("", "raise SystemExit(0)"),
@@ -416,7 +438,14 @@ def test_a_hostile_submission_fails_safely(
     )
     zygote_before = get_sandbox().pid()
 
-    verdict = grade(RELU, source, seed=11)
+    tracemalloc.start()
+    try:
+        verdict = grade(RELU, source, seed=11)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < WORKER_MEMORY_BOUND, f"the worker allocated {peak / 2**20:.0f} MiB"
 
     assert verdict.status != Status.CORRECT, verdict.to_dict()
     assert verdict.status != Status.ERROR, verdict.to_dict()  # the student's fault, not ours
@@ -454,6 +483,9 @@ EXPECTED_DIAGNOSES: dict[str, set[str]] = {
     "forged syntax error report": {"forbidden_operation"},
     "forged missing-function report": {"missing_function"},
     "one buffer referenced by many arrays": {"forbidden_operation"},
+    "a list of one long string and many short ones": {"wrong_type"},
+    "a header listing two million empty buffers": {"output_too_large"},
+    "a header of a million empty lists": {"output_too_large"},
     "sys.exit at import": {"exited"},
     "os._exit at import": {"exited"},
     "forged result frame": {"forbidden_operation"},

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import pickle
 import struct
+import tracemalloc
 
 import numpy as np
 import pytest
 
+from grader.engine import sandbox_wire
 from grader.engine.sandbox_wire import (
     MAGIC,
     FrameTooLarge,
@@ -163,3 +165,42 @@ def test_a_json_integer_beyond_pythons_digit_limit_is_a_wire_error() -> None:
     header = b'{"value": ' + b"7" * 5000 + b', "buffers": []}'
     with pytest.raises(WireError):
         decode(MAGIC + struct.pack("<I", len(header)) + header)
+
+
+def _raw_frame(header: bytes) -> bytes:
+    return MAGIC + struct.pack("<I", len(header)) + header
+
+
+def test_it_refuses_more_buffers_than_the_cap() -> None:
+    # 1.9 million empty buffers in a 3.8 MB header once became 434 MB of memoryviews.
+    header = json.dumps({"value": None, "buffers": [0] * 200_001}).encode()
+    with pytest.raises(FrameTooLarge, match="buffers"):
+        decode(_raw_frame(header))
+
+
+def test_it_refuses_a_buffer_no_value_refers_to() -> None:
+    with pytest.raises(WireError, match="no value"):
+        decode(_frame(None, [b"\0" * 8]))
+
+
+def test_it_refuses_a_header_of_many_containers_before_parsing_it() -> None:
+    header = b'{"value": [' + b",".join([b"[]"] * 1_000_000) + b'], "buffers": []}'
+    tracemalloc.start()
+    try:
+        with pytest.raises(FrameTooLarge, match="too many values"):
+            decode(_raw_frame(header))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20  # json.loads would have built a million lists: about 80 MB
+
+
+def test_running_out_of_memory_while_decoding_is_a_frame_too_large(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def exhausted(*_: object, **__: object) -> object:
+        raise MemoryError
+
+    monkeypatch.setattr(sandbox_wire.json, "loads", exhausted)
+    with pytest.raises(FrameTooLarge):
+        decode(encode([1, 2, 3]))
