@@ -121,6 +121,8 @@ for _letter in GREEK_LETTERS:
 _GREEK_BY_CHAR["ς"] = "sigma"
 _GREEK_BY_CHAR["ϕ"] = "phi"
 _GREEK_BY_CHAR["ε"] = "epsilon"
+_GREEK_BY_CHAR["ϵ"] = "epsilon"
+_GREEK_BY_CHAR["µ"] = "mu"  # the micro sign, which keyboards type for μ
 
 
 def canonical_function(name: str) -> str:
@@ -262,8 +264,11 @@ def tokenize(text: str, limits: Limits) -> list[Token]:
             i += 1
             continue
         if text[i] in _GREEK_BY_CHAR:
-            tokens.append(Token("name", _GREEK_BY_CHAR[text[i]], i))
-            i += 1
+            # A Greek letter takes the digits and underscores after it: σ2 is sigma2, μ_1 mu_1.
+            start, i = i, i + 1
+            while i < len(text) and (text[i] in DIGITS or text[i] == "_"):
+                i += 1
+            tokens.append(Token("name", _GREEK_BY_CHAR[text[start]] + text[start + 1 : i], start))
             continue
         if _is_name_start(ch):
             start = i

@@ -44,6 +44,8 @@ EXERCISE: dict[str, Any] = {
         ("1/(2x)", r"\frac{1}{2 \cdot x}"),
         ("σ^2 + μ", r"{\sigma}^{2} + \mu"),
         ("sigma^2 + mu", r"{\sigma}^{2} + \mu"),
+        ("µ + σ", r"\mu + \sigma"),  # the micro sign is a mu
+        ("σ S1", r"\sigma \cdot S_{1}"),
         ("S1/n", r"\frac{S_{1}}{n}"),
         ("|x - y|", r"\left|x - y\right|"),
         ("e^-x", r"{e}^{-x}"),
@@ -68,6 +70,8 @@ def test_preview_shows_the_reading_with_explicit_multiplication(answer: str, lat
         ("2 + ny", 4, "unknown name 'ny' — did you mean n*y?"),
         ("xcos(x)", 0, "unknown name 'xcos' — did you mean x*cos(…)?"),
         ("sigm", 0, "unknown name 'sigm' — did you mean sigma?"),
+        # σ2 is one name, as sigma2 is: never silently σ·2.
+        ("x + σ2", 4, "unknown name 'sigma2' — did you mean sigma*2?"),
         ("cos(x", 5, "expected ',' or ')' to close the call of cos"),
         ("(x + 1", 6, "expected ')' to close the '(' at character 1"),
         ("x + ", 3, "expected a number, a name or '(' but the input ended"),
