@@ -45,6 +45,9 @@ from grader.engine.sandbox_wire import (
 logger = logging.getLogger("grader.sandbox")
 
 PROJECT_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+# Not landlock_signals: Landlock scopes signals only from Linux 6.12, and requiring it would refuse
+# every older kernel. Seccomp already keeps every signal inside the child on any kernel (kill,
+# tkill and tgkill only to itself, fcntl's F_SETOWN family refused); the scoping is a second wall.
 REQUIRED_LAYERS = (
     "network_namespace",
     "rlimits",

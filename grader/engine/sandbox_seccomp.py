@@ -49,7 +49,7 @@ X86_64_ALLOWED = {
     "rt_sigprocmask": 14, "rt_sigreturn": 15, "pread64": 17, "pwrite64": 18, "readv": 19,
     "writev": 20, "access": 21, "select": 23, "sched_yield": 24, "mremap": 25, "msync": 26,
     "mincore": 27, "madvise": 28, "dup": 32, "dup2": 33, "nanosleep": 35, "getitimer": 36,
-    "alarm": 37, "setitimer": 38, "getpid": 39, "exit": 60, "uname": 63, "fcntl": 72,
+    "alarm": 37, "setitimer": 38, "getpid": 39, "exit": 60, "uname": 63,
     "fsync": 74, "fdatasync": 75, "ftruncate": 77, "getcwd": 79, "chdir": 80, "fchdir": 81,
     "rename": 82, "mkdir": 83, "rmdir": 84, "unlink": 87, "readlink": 89, "umask": 95,
     "gettimeofday": 96, "getrlimit": 97, "getrusage": 98, "sysinfo": 99, "times": 100,
@@ -72,9 +72,17 @@ X86_64_KILL = 62
 X86_64_TKILL = 200
 X86_64_TGKILL = 234
 X86_64_IOCTL = 16
+X86_64_FCNTL = 72
 X86_64_PRLIMIT64 = 302
 
 ALLOWED_IOCTLS = (TCGETS, FIONREAD, FIOCLEX, FIONBIO)
+# fcntl commands by which the kernel later signals a process: F_SETOWN and F_SETOWN_EX name any
+# process (and answer ESRCH for a pid that does not exist), F_SETSIG picks the signal, O_ASYNC
+# I/O then sends it, even SIGSTOP to the worker when it shares the child's uid; F_SETLEASE and
+# F_NOTIFY arm SIGIO on a lease break or a directory change. Landlock scopes signals only from
+# Linux 6.12 (ABI 6), so this filter refuses them on every kernel.
+F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE, F_NOTIFY = 8, 10, 15, 1024, 1026
+SIGNALLING_FCNTLS = (F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE, F_NOTIFY)
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -135,6 +143,8 @@ def build_program(own_pid: int) -> list[tuple[int, int, int, int]]:
     program += _argument_rule(X86_64_TGKILL, 0, equal=(own_pid,), deny=deny)
     program += _argument_rule(X86_64_PRLIMIT64, 0, equal=(0, own_pid), deny=deny)
     program += _argument_rule(X86_64_IOCTL, 1, equal=ALLOWED_IOCTLS, deny=_errno(errno.ENOTTY))
+    # The kernel reads fcntl's cmd as an unsigned int, so its low 32 bits are all there is to test.
+    program += _refusal_rule(X86_64_FCNTL, 1, refused=SIGNALLING_FCNTLS, deny=deny)
     program.append(_ret(deny))
     return program
 
@@ -154,6 +164,19 @@ def _argument_rule(
         body.append((code, remaining + 1, 0, k))
     body += [_ret(deny), _ret(SECCOMP_RET_ALLOW)]
     # Reload nr afterwards is unnecessary: every path through body returns.
+    return [(BPF_JMP_JEQ_K, 0, len(body), number), *body]
+
+
+def _refusal_rule(
+    number: int, arg: int, *, refused: tuple[int, ...], deny: int
+) -> list[tuple[int, int, int, int]]:
+    """Allow syscall `number` unless its argument `arg` is one of `refused`; then return `deny`."""
+    body: list[tuple[int, int, int, int]] = [(BPF_LD_W_ABS, 0, 0, _offset_arg_low(arg))]
+    # Each test jumps to the deny (just past the allow) when true.
+    for index, value in enumerate(refused):
+        remaining = len(refused) - index - 1
+        body.append((BPF_JMP_JEQ_K, remaining + 1, 0, value & 0xFFFFFFFF))
+    body += [_ret(SECCOMP_RET_ALLOW), _ret(deny)]
     return [(BPF_JMP_JEQ_K, 0, len(body), number), *body]
 
 

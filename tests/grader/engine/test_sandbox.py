@@ -257,6 +257,10 @@ HOSTILE: dict[str, tuple[str, str]] = {
         "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
         "return grad_out * (x > 0)",
     ),
+    "signal the parent through fcntl F_SETOWN": (
+        "import fcntl, os\nREAD, WRITE = os.pipe()\nfcntl.fcntl(READ, fcntl.F_SETOWN, os.getppid())",
+        "return grad_out * (x > 0)",
+    ),
     "kill every process": (
         "import os, signal\nos.kill(-1, signal.SIGKILL)",
         "return grad_out * (x > 0)",
@@ -471,6 +475,7 @@ EXPECTED_DIAGNOSES: dict[str, set[str]] = {
     "threads": {"forbidden_operation"},
     "fork bomb": {"forbidden_operation"},
     "kill the parent": {"forbidden_operation"},
+    "signal the parent through fcntl F_SETOWN": {"forbidden_operation"},
     "socket to redis": {"forbidden_operation"},
     "socket to postgres": {"forbidden_operation"},
     "fake __eq__": {"wrong_type"},
@@ -603,6 +608,49 @@ def test_the_child_cannot_import_the_project() -> None:
 
 def _runner_result(run: Any) -> dict[str, Any]:
     return run.result if isinstance(run.result, dict) else {}
+
+
+def test_fcntl_commands_that_signal_other_processes_are_refused_in_the_child() -> None:
+    # Refused by seccomp whatever the kernel's Landlock ABI, so no submission can SIGSTOP the
+    # next child, the zygote or (running as the worker's uid) the worker through O_ASYNC.
+    source = textwrap.dedent(
+        """
+        import errno, fcntl, os, struct
+        def f():
+            read, write = os.pipe()
+            folder = os.open('.', os.O_RDONLY)
+            owner = struct.pack('ii', 1, os.getppid())  # F_OWNER_PID
+            attempts = {
+                'F_SETOWN': (read, 8, os.getppid()),
+                'F_SETSIG': (read, 10, 19),
+                'F_SETOWN_EX': (read, 15, owner),
+                'F_SETLEASE': (read, 1024, 0),
+                'F_NOTIFY': (folder, 1026, 0x80000001),
+            }
+            refused = {}
+            for name, (fd, command, argument) in attempts.items():
+                try:
+                    fcntl.fcntl(fd, command, argument)
+                except OSError as error:
+                    refused[name] = errno.errorcode.get(error.errno, str(error.errno))
+                else:
+                    refused[name] = 'allowed'
+            flags = fcntl.fcntl(read, fcntl.F_GETFL)
+            fcntl.fcntl(read, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+            refused['F_SETFL still works'] = bool(fcntl.fcntl(read, fcntl.F_GETFL) & os.O_NONBLOCK)
+            return refused
+        """
+    )
+    run = get_sandbox().run(source, "f", [{"id": "a", "args": []}])
+    (entry,) = _runner_result(run).get("calls", [{}])
+    assert entry.get("output") == {
+        "F_SETOWN": "EPERM",
+        "F_SETSIG": "EPERM",
+        "F_SETOWN_EX": "EPERM",
+        "F_SETLEASE": "EPERM",
+        "F_NOTIFY": "EPERM",
+        "F_SETFL still works": True,
+    }, entry
 
 
 def test_the_child_sees_no_network_interfaces_but_loopback() -> None:
