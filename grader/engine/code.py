@@ -24,7 +24,15 @@ from typing import Any
 import numpy as np
 
 from grader.engine.problem import COMMON_KEYS
-from grader.engine.sandbox import SandboxRun, SandboxUnavailable, get_sandbox
+from grader.engine.sandbox import (
+    CallAnswer,
+    ChildReport,
+    RaisedError,
+    SandboxRun,
+    SandboxUnavailable,
+    get_sandbox,
+    read_report,
+)
 from grader.engine.sandbox import settings as sandbox_settings
 from grader.engine.sandbox_wire import Unsupported
 from grader.engine.sandbox_zygote import digest_arguments
@@ -515,9 +523,11 @@ def compare_output(
     )
 
 
-def _mutation(original: list[Any], digests: Any, exercise: CodeExercise) -> Problem | None:
+def _mutation(
+    original: list[Any], digests: tuple[str | None, ...], exercise: CodeExercise
+) -> Problem | None:
     """Return a problem when an array argument's digest after the call differs from the original's."""
-    if not isinstance(digests, list) or len(digests) != len(original):
+    if len(digests) != len(original):
         return None
     for name, before, digest in zip(exercise.params, original, digests, strict=True):
         if (
@@ -641,8 +651,9 @@ def grade_code(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
         )
     except SandboxUnavailable as error:
         return _sandbox_unavailable(error, started)
+    report = read_report(run.result)
     outcomes, fatal = _judge_run(
-        run, calls, exercise, timeout_s=exercise.timeout_s or sandbox_settings.timeout_s
+        run, report, calls, exercise, timeout_s=exercise.timeout_s or sandbox_settings.timeout_s
     )
     if fatal is not None:
         fatal.elapsed_ms = (time.perf_counter() - started) * 1000
@@ -657,11 +668,9 @@ def grade_code(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
                 verdict = _sandbox_failed(calls)
                 verdict.elapsed_ms = (time.perf_counter() - started) * 1000
                 return _with_sandbox_warning(verdict, sandbox.layers)
-            except Exception as error:  # noqa: BLE001 - the reference or generator failed: the author's bug
+            except SpecError as error:
                 return _grader_error(
-                    f"This exercise's speed check failed ({type(error).__name__}).",
-                    "spec_error",
-                    started,
+                    f"This exercise's speed check failed ({error}).", "spec_error", started
                 )
         else:
             name = str(exercise.checks["speed"].get("name", "fast enough on a large input"))
@@ -672,7 +681,7 @@ def grade_code(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
     if exercise.checks.get("caret_power"):
         outcomes.append(_caret_outcome(tree))
     verdict = _verdict(outcomes)
-    _attach_mistake_feedback(verdict, exercise, run, calls)
+    _attach_mistake_feedback(verdict, exercise, report, calls)
     verdict.elapsed_ms = (time.perf_counter() - started) * 1000
     return _with_sandbox_warning(verdict, sandbox.layers)
 
@@ -758,12 +767,12 @@ def _fatal(
     return Verdict(status=status, messages=[Message(code, text)], diagnosis=code, tests=tests)
 
 
-def _exception_problem(error: dict[str, Any], *, hidden: bool, during: str) -> Problem:
+def _exception_problem(error: RaisedError, *, hidden: bool, during: str) -> Problem:
     """Turn an exception raised by the submission into words a student can act on."""
-    kind = _exception_kind(error.get("type"), hidden=hidden)
-    base = str(error.get("base", kind))
-    line = error.get("line")
-    at = f" on line {line}" if type(line) is int and 0 < line <= 100_000 else ""
+    kind = _exception_kind(error.type_name, hidden=hidden)
+    base = error.base
+    line = error.line
+    at = f" on line {line}" if line is not None and 0 < line <= 100_000 else ""
     if base == "MemoryError":
         return Problem(
             "memory_limit",
@@ -774,7 +783,7 @@ def _exception_problem(error: dict[str, Any], *, hidden: bool, during: str) -> P
             "output_too_large",
             f"Your function returned too much data {during}. Return only the array the exercise asks for.",
         )
-    if error.get("errno") in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
+    if error.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
         return Problem(
             "output_too_large",
             f"Your code wrote too much to a file or to the screen{at} {during}. Remove large prints and files.",
@@ -784,7 +793,7 @@ def _exception_problem(error: dict[str, Any], *, hidden: bool, during: str) -> P
             "exited", f"Your code called exit(){at} {during}. Return a value instead of exiting."
         )
     if base in ("PermissionError", "ImportError") or (
-        kind == "RuntimeError" and "thread" in str(error.get("message", ""))
+        kind == "RuntimeError" and "thread" in error.message
     ):
         return Problem(
             "forbidden_operation",
@@ -794,20 +803,20 @@ def _exception_problem(error: dict[str, Any], *, hidden: bool, during: str) -> P
         )
     if hidden:
         return Problem("exception", f"Your code raised {kind}{at} {during}.")
-    message = str(error.get("message", ""))[:500]
-    trace = str(error.get("traceback", ""))
+    message = error.message[:500]
+    trace = error.traceback
     detail = f": {message}" if message else ""
     trace_text = f"\nTraceback (your code only):\n{trace}" if trace else ""
     return Problem("exception", f"Your code raised {kind}{at} {during}{detail}{trace_text}")
 
 
-def _exception_kind(kind: Any, *, hidden: bool) -> str:
+def _exception_kind(kind: str, *, hidden: bool) -> str:
     """Return the exception's type name as the student may see it.
 
     The child reports the name, and a submission can name its own exception classes after the
     inputs it was given: on a hidden test only the names of Python's built-in exceptions are shown.
     """
-    name = str(kind if kind is not None else "Exception")[:200]
+    name = kind[:200]
     if not hidden:
         return name
     builtin = getattr(builtins, name, None) if name.isidentifier() else None
@@ -833,7 +842,7 @@ def _timeout_text(timeout_s: float) -> str:
 
 
 def _abnormal_end(
-    run: SandboxRun, calls: list[PlannedCall], exercise: CodeExercise
+    run: SandboxRun, report: ChildReport, calls: list[PlannedCall], exercise: CodeExercise
 ) -> Verdict | None:
     """Return the verdict for a run that crashed, was stopped or never loaded, else None."""
     if run.signal_name == "SIGXFSZ" or run.output_too_large:
@@ -856,32 +865,26 @@ def _abnormal_end(
             "memory runs out inside NumPy; check the sizes of the arrays you build.",
             calls,
         )
-    if run.unreadable is not None:
+    if run.unreadable is not None or report.malformed:
         return _fatal("forbidden_operation", INTERFERED, calls)
-    result = run.result
-    if not isinstance(result, dict):
-        return _fatal(
-            "exited",
-            f"Your code stopped the program (exit code {run.exit_code}) before its results could be "
-            "checked. Remove calls to exit() or os._exit().",
-            calls,
-        )
-    # The code compiled here before it was sent, so a syntax error can only be a forged report.
-    if "syntax_error" in result or (
-        "load_error" in result and not isinstance(result["load_error"], dict)
-    ):
-        return _fatal("forbidden_operation", INTERFERED, calls)
-    if "load_error" in result:
+    if report.load_error is not None:
         problem = _exception_problem(
-            result["load_error"], hidden=False, during="while your file was loading"
+            report.load_error, hidden=False, during="while your file was loading"
         )
         return _fatal(problem.code, problem.text, calls)
-    if result.get("missing_function"):
+    if report.missing_function:
         # The code defines the name but, once it ran, the name was not a function: counted.
         return _fatal(
             "missing_function",
             f"After your code ran, {exercise.function} was not a function. Define it with "
             f"def {exercise.function}(...) at the top level of your code.",
+            calls,
+        )
+    if not report.loaded:
+        return _fatal(
+            "exited",
+            f"Your code stopped the program (exit code {run.exit_code}) before its results could be "
+            "checked. Remove calls to exit() or os._exit().",
             calls,
         )
     return None
@@ -899,7 +902,12 @@ def _sandbox_failed(calls: list[PlannedCall]) -> Verdict:
 
 
 def _judge_run(
-    run: SandboxRun, calls: list[PlannedCall], exercise: CodeExercise, *, timeout_s: float
+    run: SandboxRun,
+    report: ChildReport,
+    calls: list[PlannedCall],
+    exercise: CodeExercise,
+    *,
+    timeout_s: float,
 ) -> tuple[list[Outcome], Verdict | None]:
     """Return one outcome per test and check, or a verdict for a run that ended abnormally.
 
@@ -909,31 +917,29 @@ def _judge_run(
     if run.infrastructure_error:
         return [], _sandbox_failed(calls)
     timed_out = run.timed_out or run.signal_name == "SIGXCPU"
-    answers = run.result.get("calls") if isinstance(run.result, dict) else None
-    if timed_out and not isinstance(answers, list):
+    if timed_out and not report.loaded:
         return [], _fatal("timeout", _timeout_text(timeout_s), calls, Status.TIMEOUT)
     if not timed_out:
-        fatal = _abnormal_end(run, calls, exercise)
+        fatal = _abnormal_end(run, report, calls, exercise)
         if fatal is not None:
             return [], fatal
     order = _send_order(calls)
-    answers = answers if isinstance(answers, list) else []
-    running = order[len(answers)].id if timed_out and len(answers) < len(order) else None
-    reported = {entry.get("id"): entry for entry in answers if isinstance(entry, dict)}
+    answered = len(report.answers)
+    running = order[answered].id if timed_out and answered < len(order) else None
     outcomes: list[Outcome] = []
     stability_problems: list[Problem] = []
     gradient_problem: Problem | None = None
     for call in calls:
-        entry = reported.get(call.id)
+        answer = report.answers.get(call.id)
         hidden = bool(call.test and call.test.hidden)
-        if running is not None and entry is None:
+        if running is not None and answer is None:
             problem = (
                 Problem("timeout", _timeout_text(timeout_s))
                 if call.id == running
                 else Problem("not_run", "Not run: an earlier test did not finish in time.")
             )
         else:
-            problem = _judge_call(call, entry, exercise, hidden=hidden)
+            problem = _judge_call(call, answer, exercise, hidden=hidden)
         if call.kind == "test" and call.test is not None:
             outcomes.append(
                 Outcome(
@@ -962,20 +968,20 @@ def _judge_run(
 
 
 def _judge_call(
-    call: PlannedCall, entry: Any, exercise: CodeExercise, *, hidden: bool
+    call: PlannedCall, answer: CallAnswer | None, exercise: CodeExercise, *, hidden: bool
 ) -> Problem | None:
-    if not isinstance(entry, dict):
+    if answer is None:
         return Problem("crashed", "Your function did not return from this call.")
-    if isinstance(entry.get("error"), dict):
-        return _exception_problem(entry["error"], hidden=hidden, during="while running this test")
-    if "output" not in entry:
+    if answer.error is not None:
+        return _exception_problem(answer.error, hidden=hidden, during="while running this test")
+    if not answer.returned:
         return Problem("forbidden_operation", INTERFERED)
-    got = entry.get("output")
+    got = answer.output
     if call.kind == "gradient":
         return _judge_gradient(got, call.expected, exercise)
     problem = compare_output(got, call.expected, exercise=exercise, hidden=hidden)
     if problem is None and exercise.checks.get("no_mutation", True):
-        problem = _mutation(call.args, entry.get("args_digest"), exercise)
+        problem = _mutation(call.args, answer.args_digest, exercise)
     return problem
 
 
@@ -1067,14 +1073,19 @@ def _speed_outcome(exercise: CodeExercise, answer: str, seed: int) -> Outcome:
     settings = exercise.checks["speed"]
     name = str(settings.get("name", "fast enough on a large input"))
     case = _check_cases(settings)[0]
-    args = _inputs(exercise, seed, 3000, case)
     reference_ms = []
     expected = None
-    for _ in range(3):
-        copies = copy.deepcopy(args)
-        begun = time.process_time()
-        expected = exercise.reference(*copies)
-        reference_ms.append((time.process_time() - begun) * 1000)
+    try:
+        args = _inputs(exercise, seed, 3000, case)
+        for _ in range(3):
+            copies = copy.deepcopy(args)
+            begun = time.process_time()
+            expected = exercise.reference(*copies)
+            reference_ms.append((time.process_time() - begun) * 1000)
+    except SpecError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the generator or reference failed: the author's bug
+        raise SpecError(type(error).__name__) from None
     best_reference = max(min(reference_ms), 0.05)
     timeout = float(settings.get("timeout", 5.0))
     # No mutation digest: the tests checked that. Both children get the very same job frames.
@@ -1084,7 +1095,7 @@ def _speed_outcome(exercise: CodeExercise, answer: str, seed: int) -> Outcome:
     for measured in (baseline, run):
         if measured.infrastructure_error:
             raise SandboxFailed(measured.infrastructure_error)
-    if not isinstance(baseline.result, dict) or len(baseline.result.get("calls", [])) != 1:
+    if len(read_report(baseline.result).answers) != 1:
         raise SandboxFailed("the speed check's baseline child did not answer")
     factor = float(settings.get("max_slowdown", 10.0))
     margin = float(settings.get("margin_ms", 30.0))
@@ -1100,6 +1111,7 @@ def _speed_outcome(exercise: CodeExercise, answer: str, seed: int) -> Outcome:
         )
     outcomes, fatal = _judge_run(
         run,
+        read_report(run.result),
         [PlannedCall("speed", "test", args, expected, TestCase(name, case, False, 1.0), case)],
         exercise,
         timeout_s=timeout,
@@ -1132,7 +1144,7 @@ def _speed_outcome(exercise: CodeExercise, answer: str, seed: int) -> Outcome:
 
 
 def _attach_mistake_feedback(
-    verdict: Verdict, exercise: CodeExercise, run: SandboxRun, calls: list[PlannedCall]
+    verdict: Verdict, exercise: CodeExercise, report: ChildReport, calls: list[PlannedCall]
 ) -> None:
     """Add a known mistake's feedback when the submission earns its diagnosis or behaves like it."""
     if verdict.status is Status.CORRECT or not exercise.mistakes:
@@ -1142,16 +1154,11 @@ def _attach_mistake_feedback(
         if mistake.diagnosis and mistake.diagnosis in failed_codes:
             verdict.messages.insert(0, Message("known_mistake", mistake.feedback))
             return
-    if not isinstance(run.result, dict):
-        return
-    reported = {
-        entry.get("id"): entry for entry in run.result.get("calls", []) if isinstance(entry, dict)
-    }
     for call in calls:
-        entry = reported.get(call.id)
-        if call.kind == "gradient" or not isinstance(entry, dict) or "output" not in entry:
+        answer = report.answers.get(call.id)
+        if call.kind == "gradient" or answer is None or not answer.returned:
             continue
-        got, after = entry["output"], entry.get("args_digest")
+        got, after = answer.output, answer.args_digest
         wrong = compare_output(got, call.expected, exercise=exercise, hidden=True)
         if wrong is None and _mutation(call.args, after, exercise) is None:
             continue
@@ -1165,7 +1172,11 @@ def _attach_mistake_feedback(
 
 
 def _behaves_like(
-    mistake: Callable[..., Any], args: list[Any], got: Any, after: Any, exercise: CodeExercise
+    mistake: Callable[..., Any],
+    args: list[Any],
+    got: Any,
+    after: tuple[str | None, ...],
+    exercise: CodeExercise,
 ) -> bool:
     """Say whether the mistake, on the same inputs, returns what the student returned and mutates alike."""
     copies = copy.deepcopy(args)
@@ -1176,9 +1187,9 @@ def _behaves_like(
         return False
     if compare_output(got, mistaken, exercise=exercise, hidden=True, check_dtype=False) is not None:
         return False
-    if not isinstance(after, list):
+    if len(after) != len(args):
         return True
-    return digest_arguments(copies) == after
+    return tuple(digest_arguments(copies)) == after
 
 
 # --- variants and validation -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 
 from grader.engine import grade, validate_spec, variant
 from grader.engine.code import _as_number_array, caret_power_lines, parse_signature
+from grader.engine.sandbox import read_report
 from grader.engine.verdict import Status
 
 INPUTS = """
@@ -293,6 +294,81 @@ def test_a_slow_loop_cannot_pass_by_burning_time_where_the_baseline_is_measured(
     )
     verdict = grade(spec, cheat, seed=1)
     assert verdict.diagnosis == "too_slow", verdict.to_dict()
+
+
+def test_a_forged_answer_on_the_speed_input_is_the_students_output_not_a_spec_error() -> None:
+    # An ndarray where the digests go made `digest != ...` raise in the worker, and the verdict
+    # became "This exercise's speed check failed": not counted, blamed on the author.
+    spec = _spec(
+        inputs=INPUTS.replace('"huge": 6', '"huge": 6, "speed": 200_000'),
+        checks={"speed": {"case": "speed", "max_slowdown": 10, "margin_ms": 50}},
+    )
+    forger = "import os, sys\nWIRE = sys.modules['grader.engine.sandbox_wire']\n" + _code(
+        """
+        out = np.zeros(len(x))
+        for i in range(len(x)):
+            out[i] = x[i] @ w
+        if len(x) == 200_000:
+            answer = {'output': out, 'args_digest': [np.zeros(2), np.zeros(2)], 'elapsed_ms': 1.0}
+            os.write(4, WIRE.encode(answer))
+            os._exit(0)
+        return out
+        """
+    )
+    verdict = grade(spec, forger, seed=1)
+    assert verdict.status == Status.INCORRECT, verdict.to_dict()
+    assert verdict.counts_as_attempt and "spec_error" not in verdict.flags
+    assert verdict.diagnosis == "forbidden_operation"
+
+
+def test_a_failing_speed_generator_is_still_the_authors_error() -> None:
+    inputs = INPUTS.replace('"huge": 6', '"huge": 6, "speed": -1')
+    spec = _spec(inputs=inputs, checks={"speed": {"case": "speed"}})
+    verdict = grade(spec, _code("return x @ w"), seed=1)
+    assert verdict.status == Status.ERROR and verdict.diagnosis == "spec_error"
+    assert "speed check failed (ValueError)" in verdict.messages[0].text
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"output": 1.0},  # no digests
+        {"output": 1.0, "args_digest": "abc"},
+        {"output": 1.0, "args_digest": [3]},
+        {"output": 1.0, "args_digest": [], "error": {"type": "ValueError"}},
+        {"output": 1.0, "args_digest": [], "elapsed_ms": "1"},
+        {"error": "ValueError"},
+        {"error": {"type": 3}},
+        {"error": {"type": "OSError", "errno": True}},
+        {"error": {"type": "OSError", "errno": 2.0}},
+        {"error": {"type": "ValueError", "line": "7"}},
+        {"error": {"type": "ValueError", "base": "KeyboardInterrupt"}},
+        {"error": {"type": "ValueError", "message": ["x"]}},
+        {"error": {"type": "ValueError", "secret": 1}},
+        {},
+    ],
+)
+def test_a_child_answer_that_no_honest_child_sends_is_malformed(entry: dict[str, Any]) -> None:
+    answer = read_report({"calls": [{"id": "t0", **entry}]}).answers["t0"]
+    assert answer.malformed and not answer.returned and answer.error is None
+
+
+def test_an_honest_childs_answers_are_read_into_types() -> None:
+    report = read_report(
+        {
+            "calls": [
+                {"id": "t0", "output": [1.0], "args_digest": ["ab", None], "elapsed_ms": 0.5},
+                {"id": "t1", "error": {"type": "OSError", "message": "m", "line": 3, "errno": 27}},
+            ]
+        }
+    )
+    assert report.loaded and report.answers["t0"].args_digest == ("ab", None)
+    error = report.answers["t1"].error
+    assert error is not None and (error.type_name, error.line, error.errno) == ("OSError", 3, 27)
+    assert read_report({"load_error": {"type": 1}}).malformed
+    assert read_report({"syntax_error": {"line": 1, "message": ""}}).malformed
+    assert read_report({"missing_function": True}).missing_function
+    assert read_report({"missing_function": "yes"}).malformed
 
 
 def test_the_same_seed_gives_the_same_verdict_and_another_seed_other_inputs() -> None:

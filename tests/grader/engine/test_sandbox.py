@@ -373,6 +373,30 @@ HOSTILE: dict[str, tuple[str, str]] = {
         FORGE,
         """forge('{"__dict__": {"output": {"__array__": 0, "dtype": [], "shape": []}}}', bytes(8))""",
     ),
+    "forged errno of the wrong type": (
+        "import os, sys\nimport numpy as np\nWIRE = sys.modules['grader.engine.sandbox_wire']",
+        """
+        error = {'type': 'OSError', 'message': '', 'traceback': '', 'line': None, 'errno': np.zeros(3)}
+        os.write(4, WIRE.encode({'error': error, 'elapsed_ms': 1.0}))
+        os._exit(0)
+        """,
+    ),
+    "forged argument digests of the wrong type": (
+        "import os, sys\nimport numpy as np\nWIRE = sys.modules['grader.engine.sandbox_wire']",
+        """
+        answer = {'output': grad_out * (x > 0), 'args_digest': [np.zeros(3), np.zeros(3)]}
+        os.write(4, WIRE.encode({**answer, 'elapsed_ms': 1.0}))
+        os._exit(0)
+        """,
+    ),
+    "forged exception fields of the wrong types": (
+        "import os, sys\nimport numpy as np\nWIRE = sys.modules['grader.engine.sandbox_wire']",
+        """
+        error = {'type': 'ValueError', 'base': np.zeros(3), 'line': np.zeros(3), 'message': np.zeros(2)}
+        os.write(4, WIRE.encode({'error': error, 'elapsed_ms': 1.0}))
+        os._exit(0)
+        """,
+    ),
     "a huge return value": ("import numpy as np", "return np.zeros(20_000_000)"),
     "one buffer referenced by many arrays": (
         "import json, os, struct",
@@ -494,6 +518,9 @@ EXPECTED_DIAGNOSES: dict[str, set[str]] = {
     "sys.exit at import": {"exited"},
     "os._exit at import": {"exited"},
     "forged result frame": {"forbidden_operation"},
+    "forged errno of the wrong type": {"forbidden_operation"},
+    "forged argument digests of the wrong type": {"forbidden_operation"},
+    "forged exception fields of the wrong types": {"forbidden_operation"},
     "forged integer that only looks like digits": {"forbidden_operation"},
     "forged integer in superscript digits": {"forbidden_operation"},
     "forged array with a list for its dtype": {"forbidden_operation"},
