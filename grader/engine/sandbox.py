@@ -40,6 +40,7 @@ from grader.engine.sandbox_wire import (
     decode,
     encode,
     read_frame,
+    storable_text,
 )
 
 logger = logging.getLogger("grader.sandbox")
@@ -139,8 +140,9 @@ class SandboxRun:
 
 # --- what the child reported, in checked types --------------------------------------------------
 # Every field below comes from the sandboxed child, that is from the submission: read_report() is
-# the one place that checks their types, so nothing the child sends reaches a comparison or a
-# message as anything other than these. What an honest child never sends is malformed output.
+# the one place that checks their types and makes their text storable, so nothing the child sends
+# reaches a comparison or a message as anything other than these. What an honest child never
+# sends is malformed output.
 
 # The bases describe_exception() names, and the one encode_answer() uses for a too-large result.
 ERROR_BASES = (
@@ -254,9 +256,9 @@ def _read_error(value: Any) -> RaisedError:
     if not isinstance(value.get("exit_code", ""), str):
         raise MalformedReport("exit code")
     return RaisedError(
-        type_name=type_name[:MAX_TYPE_NAME],
-        message=message[:MAX_MESSAGE],
-        traceback=traceback[:MAX_TRACEBACK],
+        type_name=storable_text(type_name[:MAX_TYPE_NAME]),
+        message=storable_text(message[:MAX_MESSAGE]),
+        traceback=storable_text(traceback[:MAX_TRACEBACK]),
         line=line,
         base=base,
         errno=errno,

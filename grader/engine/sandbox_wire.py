@@ -75,6 +75,18 @@ class Unsupported:
         return f"Unsupported({self.type_name!r})"
 
 
+def storable_text(text: str) -> str:
+    """Return text with NUL and unpaired surrogates replaced by U+FFFD.
+
+    Text the child chose reaches verdicts, which are saved as PostgreSQL jsonb: it refuses
+    \\u0000 and a lone \\ud800, and a lone surrogate cannot even be encoded as UTF-8.
+    Round-tripping through UTF-16 keeps a surrogate pair written as two code points as the one
+    character it stands for.
+    """
+    text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text.replace("\x00", "\ufffd")
+
+
 def encode(value: Any) -> bytes:
     """Return value as one frame; values the wire cannot carry become Unsupported markers."""
     buffers: list[bytes] = []
@@ -297,7 +309,7 @@ def _decode_tagged(value: dict[str, Any], state: _Decoding, depth: int) -> Any:
     if tag == "__unsupported__":
         if not isinstance(content, str):
             raise WireError("bad type name")
-        return Unsupported(content[:200])
+        return Unsupported(storable_text(content[:200]))
     if ARRAY_KEYS <= keys <= ARRAY_KEYS | {"scalar"}:
         return _decode_array(value, state)
     raise WireError("unknown tagged value")

@@ -397,6 +397,10 @@ HOSTILE: dict[str, tuple[str, str]] = {
         os._exit(0)
         """,
     ),
+    "NUL and lone surrogates in a message and a class name": (
+        "class Odd:\n    pass\nOdd.__qualname__ = 'Odd\\x00\\ud800'",
+        "if x.ndim == 1:\n    return Odd()\nraise ValueError('\\x00 \\udfff \\ud800')",
+    ),
     "a huge return value": ("import numpy as np", "return np.zeros(20_000_000)"),
     "one buffer referenced by many arrays": (
         "import json, os, struct",
@@ -479,6 +483,9 @@ def test_a_hostile_submission_fails_safely(
     assert verdict.status != Status.ERROR, verdict.to_dict()  # the student's fault, not ours
     as_json = json.dumps(verdict.to_dict())
     assert _leaks(as_json, seed=11) == []
+    # Saved as PostgreSQL jsonb, which refuses NUL and unpaired surrogates (UTF-8 cannot hold them).
+    stored = json.dumps(verdict.to_dict(), ensure_ascii=False)
+    assert "\x00" not in stored and stored.encode("utf-8")
     assert not canary.exists(), "the submission wrote outside its scratch folder"
     with pytest.raises(BlockingIOError):
         listener.accept()
@@ -507,6 +514,7 @@ EXPECTED_DIAGNOSES: dict[str, set[str]] = {
     "pickle-style payload": {"wrong_type"},
     "patch np.allclose": {"wrong_values"},
     "a huge return value": {"output_too_large"},
+    "NUL and lone surrogates in a message and a class name": {"exception"},
     "forged infrastructure error at import": {"forbidden_operation"},
     "forged infrastructure error in a call": {"forbidden_operation"},
     "forged syntax error report": {"forbidden_operation"},
@@ -702,3 +710,14 @@ def test_an_interrupted_job_leaves_the_next_one_unaffected(monkeypatch: pytest.M
         with pytest.raises(SoftTimeLimit):
             box.run(_submission("", "return grad_out * (x > 0)"), "relu_backward", [])
     assert grade(RELU, RELU["reference"], seed=4).status == Status.CORRECT
+
+
+def test_text_the_child_chose_reaches_the_verdict_storable() -> None:
+    name = "NUL and lone surrogates in a message and a class name"
+    verdict = grade(RELU, _submission(*HOSTILE[name]), seed=3)
+    texts = [test.message for test in verdict.tests or []]
+    assert any("ValueError" in text and "\ufffd \ufffd \ufffd" in text for text in texts), texts
+    assert any("submission.Odd\ufffd\ufffd" in text for text in texts), texts
+    stored = json.dumps(verdict.to_dict(), ensure_ascii=False).encode("utf-8")
+    assert b"\x00" not in stored and b"\\u0000" not in stored
+    assert json.loads(stored) == verdict.to_dict()

@@ -19,6 +19,7 @@ from grader.engine.sandbox_wire import (
     WireLimits,
     decode,
     encode,
+    storable_text,
 )
 
 
@@ -204,3 +205,24 @@ def test_running_out_of_memory_while_decoding_is_a_frame_too_large(
     monkeypatch.setattr(sandbox_wire.json, "loads", exhausted)
     with pytest.raises(FrameTooLarge):
         decode(encode([1, 2, 3]))
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("plain", "plain"),
+        ("a\x00b", "a\ufffdb"),
+        ("\ud800", "\ufffd"),
+        ("x\udfffy\ud800", "x\ufffdy\ufffd"),
+        ("\ud83d\ude00", "\U0001f600"),  # a pair written as two code points is one character
+        ("\U0001f600 ok", "\U0001f600 ok"),
+    ],
+)
+def test_storable_text_replaces_nul_and_unpaired_surrogates(text: str, stored: str) -> None:
+    assert storable_text(text) == stored
+    storable_text(text).encode("utf-8")
+
+
+def test_an_unsupported_type_name_is_decoded_storable() -> None:
+    decoded = decode(_frame({"__unsupported__": "Odd\x00\ud800"}, []))
+    assert decoded.type_name == "Odd\ufffd\ufffd"
