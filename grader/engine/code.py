@@ -357,16 +357,50 @@ def _numeric_gradient(exercise: CodeExercise, args: list[Any]) -> list[np.ndarra
 # --- comparing one value ---------------------------------------------------------------------------
 
 
+# A hidden test's words, by problem code: nothing in them comes from its inputs, its expected
+# values or what the child sent, only from this table, the exercise's own names and the names of
+# Python's built-in exceptions.
+HIDDEN_WORDS = {
+    "wrong_type": "Your result has the wrong type.",
+    "wrong_shape": "Your result has the wrong shape.",
+    "wrong_dtype": "Your result holds the wrong kind of numbers.",
+    "wrong_values": "Your result has wrong values.",
+    "mutated_input": "Your function changed one of its inputs in place.",
+    "exception": "Your code raised an exception while running this test.",
+    "memory_limit": "Your code ran out of memory while running this test.",
+    "output_too_large": "Your code produced too much output while running this test.",
+    "exited": "Your code called exit() while running this test.",
+    "forbidden_operation": "Your code tried something the grader does not allow.",
+    "crashed": "Your function did not return from this call.",
+}
+
+
 @dataclass
 class Problem:
+    """What is wrong with one call: all the details for a visible test, fixed words for a hidden one.
+
+    Whatever a hidden test's message says about the answer can be made to say something about the
+    inputs: the child chooses its line numbers, shapes, lengths, class names and where its values
+    go wrong, and the size of an error spells out the reference output in a few attempts. So a
+    hidden test shows hidden_text, built only from fixed words (HIDDEN_WORDS when empty); every
+    builder fills text freely, and words() is the one place that chooses.
+    """
+
     code: str
     text: str
+    hidden_text: str = ""
+
+    def words(self, *, hidden: bool) -> str:
+        """Return the message for a visible test, or the fixed one for a hidden test."""
+        if not hidden:
+            return self.text
+        return self.hidden_text or HIDDEN_WORDS.get(self.code, "Failed.")
 
 
-def _describe_type(value: Any, *, hidden: bool = False) -> str:
+def _describe_type(value: Any) -> str:
+    """Name what the code returned, for visible tests only: the code chooses the names and shapes."""
     if isinstance(value, Unsupported):
-        # The submission names its own classes: on a hidden test the name could carry its inputs.
-        return "a value of a type the grader cannot compare" if hidden else f"a {value.type_name}"
+        return f"a {value.type_name}"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}"
     if value is None:
@@ -409,44 +443,46 @@ def compare_value(
     *,
     label: str,
     exercise: CodeExercise,
-    hidden: bool,
     check_dtype: bool = True,
 ) -> Problem | None:
-    """Return what is wrong with got compared with expected, or None when they agree."""
+    """Return what is wrong with got compared with expected, or None when they agree.
+
+    The hidden wording names only the label (the exercise's own name for the part) and the kind
+    of problem: never a shape, an index, a count, an error or a value.
+    """
     expected_array = np.asarray(expected)
     got_array = _as_number_array(got)
     scalar_expected = expected_array.ndim == 0
     if got_array is None:
         wanted = "a number" if scalar_expected else f"a NumPy array of shape {expected_array.shape}"
         return Problem(
-            "wrong_type", f"{label} is {_describe_type(got, hidden=hidden)}; expected {wanted}."
+            "wrong_type",
+            f"{label} is {_describe_type(got)}; expected {wanted}.",
+            f"{label} has the wrong type.",
         )
     if got_array.shape != expected_array.shape:
         if not exercise.checks.get("shape", True) and got_array.size == expected_array.size:
             got_array = got_array.reshape(expected_array.shape)
-        elif hidden:
-            # The submission chooses its shape freely (even empty ones): on a hidden test it
-            # could spell out the inputs, so only the expected shape is named.
-            wanted = "a single number" if scalar_expected else f"shape {expected_array.shape}"
-            return Problem("wrong_shape", f"{label} has the wrong shape; expected {wanted}.")
-        elif scalar_expected:
-            return Problem(
-                "wrong_shape", f"{label} has shape {got_array.shape}; expected a single number."
-            )
         else:
+            wanted = "a single number" if scalar_expected else f"{expected_array.shape}"
             return Problem(
                 "wrong_shape",
-                f"{label} has shape {got_array.shape}; expected {expected_array.shape}.",
+                f"{label} has shape {got_array.shape}; expected {wanted}.",
+                f"{label} has the wrong shape.",
             )
+    wrong_kind = f"{label} holds the wrong kind of numbers."
     if check_dtype and exercise.checks.get("dtype", True) and expected_array.dtype.kind == "f":
         if got_array.dtype.kind not in "f":
             return Problem(
                 "wrong_dtype",
                 f"{label} holds {got_array.dtype} values; expected floating-point numbers "
                 f"({expected_array.dtype}). Integer or boolean results usually mean a missing float conversion.",
+                wrong_kind,
             )
     if got_array.dtype.kind == "c" and expected_array.dtype.kind != "c":
-        return Problem("wrong_dtype", f"{label} holds complex numbers; expected real ones.")
+        return Problem(
+            "wrong_dtype", f"{label} holds complex numbers; expected real ones.", wrong_kind
+        )
     got_values = got_array.astype(np.result_type(got_array.dtype, np.float64))
     expected_values = (
         expected_array.astype(np.float64) if expected_array.dtype.kind in "biuf" else expected_array
@@ -464,20 +500,22 @@ def compare_value(
     index = np.unravel_index(int(np.argmax(error)), error.shape) if error.ndim else ()
     index = tuple(int(i) for i in index)
     got_at, expected_at = got_values[index], expected_values[index]
+    wrong_values = f"{label} has wrong values."
     if not np.isfinite(got_at) and np.isfinite(expected_at):
-        what = f"{label} contains {got_at}{_index_text(index)} where the answer is finite"
-        if hidden:
-            return Problem("wrong_values", f"{what}.")
-        return Problem("wrong_values", f"{what} ({float(expected_at):.6g}).")
+        return Problem(
+            "wrong_values",
+            f"{label} contains {got_at}{_index_text(index)} where the answer is finite "
+            f"({float(expected_at):.6g}).",
+            wrong_values,
+        )
     count = int(np.sum(bad))
     where = f"{count} of {bad.size} values are wrong; " if bad.size > 1 else ""
     largest = float(error[index])
-    if hidden:
-        return Problem("wrong_values", f"{label} is wrong: {where}largest error {largest:.3g}.")
     return Problem(
         "wrong_values",
         f"{label} is wrong: {where}largest error {largest:.3g}{_index_text(index)} "
         f"(got {_fmt(got_at)}, expected {_fmt(expected_at)}; tolerance rtol={exercise.rtol:g}, atol={exercise.atol:g}).",
+        wrong_values,
     )
 
 
@@ -486,40 +524,33 @@ def _fmt(value: Any) -> str:
 
 
 def compare_output(
-    got: Any, expected: Any, *, exercise: CodeExercise, hidden: bool, check_dtype: bool = True
+    got: Any, expected: Any, *, exercise: CodeExercise, check_dtype: bool = True
 ) -> Problem | None:
     """Compare a whole return value, part by part for tuple outputs."""
     names = exercise.output_names
     if names:
+        parts = ", ".join(names)
         if not isinstance(got, tuple | list):
             return Problem(
                 "wrong_type",
-                f"Your function returned {_describe_type(got)}; expected a tuple ({', '.join(names)}).",
+                f"Your function returned {_describe_type(got)}; expected a tuple ({parts}).",
+                f"Your function did not return a tuple ({parts}).",
             )
         if len(got) != len(names):
             return Problem(
                 "wrong_type",
-                f"Your function returned {len(got)} values; expected {len(names)} ({', '.join(names)}).",
+                f"Your function returned {len(got)} values; expected {len(names)} ({parts}).",
+                f"Your function did not return one value for each of {parts}.",
             )
         for name, got_part, expected_part in zip(names, got, expected, strict=True):
             problem = compare_value(
-                got_part,
-                expected_part,
-                label=name,
-                exercise=exercise,
-                hidden=hidden,
-                check_dtype=check_dtype,
+                got_part, expected_part, label=name, exercise=exercise, check_dtype=check_dtype
             )
             if problem:
                 return problem
         return None
     return compare_value(
-        got,
-        expected,
-        label="Your result",
-        exercise=exercise,
-        hidden=hidden,
-        check_dtype=check_dtype,
+        got, expected, label="Your result", exercise=exercise, check_dtype=check_dtype
     )
 
 
@@ -767,18 +798,36 @@ def _fatal(
     return Verdict(status=status, messages=[Message(code, text)], diagnosis=code, tests=tests)
 
 
-def _exception_problem(error: RaisedError, *, hidden: bool, during: str) -> Problem:
-    """Turn an exception raised by the submission into words a student can act on."""
-    kind = _exception_kind(error.type_name, hidden=hidden)
-    base = error.base
+def _exception_problem(error: RaisedError, *, during: str) -> Problem:
+    """Turn an exception raised by the submission into words a student can act on.
+
+    The hidden wording drops the line number, the message and the traceback, and names the
+    exception only when it is one of Python's built-in ones.
+    """
     line = error.line
     at = f" on line {line}" if line is not None and 0 < line <= 100_000 else ""
-    if base == "MemoryError":
+    message, trace = error.message[:500], error.traceback
+    detail = (f": {message}" if message else "") + (
+        f"\nTraceback (your code only):\n{trace}" if trace else ""
+    )
+    visible = _exception_words(
+        error, kind=error.type_name[:200], at=at, during=during, detail=detail
+    )
+    hidden = _exception_words(
+        error, kind=_builtin_exception_name(error.type_name), at="", during=during, detail="."
+    )
+    return Problem(visible.code, visible.text, hidden.text)
+
+
+def _exception_words(
+    error: RaisedError, *, kind: str, at: str, during: str, detail: str
+) -> Problem:
+    if error.base == "MemoryError":
         return Problem(
             "memory_limit",
             f"Your code ran out of memory{at} {during}. Avoid building huge intermediate arrays.",
         )
-    if base == "OutputTooLarge":
+    if error.base == "OutputTooLarge":
         return Problem(
             "output_too_large",
             f"Your function returned too much data {during}. Return only the array the exercise asks for.",
@@ -788,12 +837,12 @@ def _exception_problem(error: RaisedError, *, hidden: bool, during: str) -> Prob
             "output_too_large",
             f"Your code wrote too much to a file or to the screen{at} {during}. Remove large prints and files.",
         )
-    if base == "SystemExit":
+    if error.base == "SystemExit":
         return Problem(
             "exited", f"Your code called exit(){at} {during}. Return a value instead of exiting."
         )
-    if base in ("PermissionError", "ImportError") or (
-        kind == "RuntimeError" and "thread" in error.message
+    if error.base in ("PermissionError", "ImportError") or (
+        error.type_name == "RuntimeError" and "thread" in error.message
     ):
         return Problem(
             "forbidden_operation",
@@ -801,27 +850,18 @@ def _exception_problem(error: RaisedError, *, hidden: bool, during: str) -> Prob
             "its working folder, the network, other processes, threads and most modules other than "
             "numpy and math are off limits.",
         )
-    if hidden:
-        return Problem("exception", f"Your code raised {kind}{at} {during}.")
-    message = error.message[:500]
-    trace = error.traceback
-    detail = f": {message}" if message else ""
-    trace_text = f"\nTraceback (your code only):\n{trace}" if trace else ""
-    return Problem("exception", f"Your code raised {kind}{at} {during}{detail}{trace_text}")
+    return Problem("exception", f"Your code raised {kind}{at} {during}{detail}")
 
 
-def _exception_kind(kind: str, *, hidden: bool) -> str:
-    """Return the exception's type name as the student may see it.
+def _builtin_exception_name(kind: str) -> str:
+    """Return the exception's type name if it is one of Python's built-in exceptions.
 
     The child reports the name, and a submission can name its own exception classes after the
     inputs it was given: on a hidden test only the names of Python's built-in exceptions are shown.
     """
-    name = kind[:200]
-    if not hidden:
-        return name
-    builtin = getattr(builtins, name, None) if name.isidentifier() else None
+    builtin = getattr(builtins, kind, None) if kind.isidentifier() else None
     if isinstance(builtin, type) and issubclass(builtin, BaseException):
-        return name
+        return kind
     return "an exception of its own type"
 
 
@@ -859,18 +899,20 @@ def _abnormal_end(
             calls,
         )
     if run.signal_name:
+        # A process can end itself with the signal of its choice: once it held a hidden test's
+        # inputs, the signal's name could be one of them.
+        which = "" if _saw_hidden_inputs(report, calls) else f" ({run.signal_name})"
         return _fatal(
             "crashed",
-            f"The Python process running your code crashed ({run.signal_name}). This can happen when "
+            f"The Python process running your code crashed{which}. This can happen when "
             "memory runs out inside NumPy; check the sizes of the arrays you build.",
             calls,
         )
     if run.unreadable is not None or report.malformed:
         return _fatal("forbidden_operation", INTERFERED, calls)
     if report.load_error is not None:
-        problem = _exception_problem(
-            report.load_error, hidden=False, during="while your file was loading"
-        )
+        # Before any call: nothing the code says at load time can carry a test's inputs.
+        problem = _exception_problem(report.load_error, during="while your file was loading")
         return _fatal(problem.code, problem.text, calls)
     if report.missing_function:
         # The code defines the name but, once it ran, the name was not a function: counted.
@@ -888,6 +930,14 @@ def _abnormal_end(
             calls,
         )
     return None
+
+
+def _saw_hidden_inputs(report: ChildReport, calls: list[PlannedCall]) -> bool:
+    """Say whether the child may have been sent a hidden test's inputs before it ended."""
+    if not report.loaded:
+        return False
+    sent = _send_order(calls)[: len(report.answers) + 1]
+    return any(call.test is not None and call.test.hidden for call in sent)
 
 
 def _sandbox_failed(calls: list[PlannedCall]) -> Verdict:
@@ -933,20 +983,23 @@ def _judge_run(
         answer = report.answers.get(call.id)
         hidden = bool(call.test and call.test.hidden)
         if running is not None and answer is None:
+            # Which call was running is all these say: the deadline is the exercise's.
+            timeout_text = _timeout_text(timeout_s)
+            not_run_text = "Not run: an earlier test did not finish in time."
             problem = (
-                Problem("timeout", _timeout_text(timeout_s))
+                Problem("timeout", timeout_text, timeout_text)
                 if call.id == running
-                else Problem("not_run", "Not run: an earlier test did not finish in time.")
+                else Problem("not_run", not_run_text, not_run_text)
             )
         else:
-            problem = _judge_call(call, answer, exercise, hidden=hidden)
+            problem = _judge_call(call, answer, exercise)
         if call.kind == "test" and call.test is not None:
             outcomes.append(
                 Outcome(
                     TestResult(
                         name=call.test.name,
                         passed=problem is None,
-                        message=problem.text if problem else "Passed.",
+                        message=problem.words(hidden=hidden) if problem else "Passed.",
                         hidden=call.test.hidden,
                     ),
                     code=problem.code if problem else "",
@@ -968,18 +1021,18 @@ def _judge_run(
 
 
 def _judge_call(
-    call: PlannedCall, answer: CallAnswer | None, exercise: CodeExercise, *, hidden: bool
+    call: PlannedCall, answer: CallAnswer | None, exercise: CodeExercise
 ) -> Problem | None:
     if answer is None:
         return Problem("crashed", "Your function did not return from this call.")
     if answer.error is not None:
-        return _exception_problem(answer.error, hidden=hidden, during="while running this test")
+        return _exception_problem(answer.error, during="while running this test")
     if not answer.returned:
         return Problem("forbidden_operation", INTERFERED)
     got = answer.output
     if call.kind == "gradient":
         return _judge_gradient(got, call.expected, exercise)
-    problem = compare_output(got, call.expected, exercise=exercise, hidden=hidden)
+    problem = compare_output(got, call.expected, exercise=exercise)
     if problem is None and exercise.checks.get("no_mutation", True):
         problem = _mutation(call.args, answer.args_digest, exercise)
     return problem
@@ -1159,7 +1212,7 @@ def _attach_mistake_feedback(
         if call.kind == "gradient" or answer is None or not answer.returned:
             continue
         got, after = answer.output, answer.args_digest
-        wrong = compare_output(got, call.expected, exercise=exercise, hidden=True)
+        wrong = compare_output(got, call.expected, exercise=exercise)
         if wrong is None and _mutation(call.args, after, exercise) is None:
             continue
         for mistake in exercise.mistakes:
@@ -1185,7 +1238,7 @@ def _behaves_like(
             mistaken = mistake(*copies)
     except Exception:  # noqa: BLE001 - a mistake that raises cannot match an output
         return False
-    if compare_output(got, mistaken, exercise=exercise, hidden=True, check_dtype=False) is not None:
+    if compare_output(got, mistaken, exercise=exercise, check_dtype=False) is not None:
         return False
     if len(after) != len(args):
         return True
@@ -1264,9 +1317,7 @@ def validate_code_spec(spec: dict[str, Any]) -> list[str]:
             problem = _judge_gradient(reference_output, call.expected, exercise)
             if problem:
                 problems.append(f"the reference fails its own gradient check: {problem.text}")
-        elif (
-            compare_output(call.expected, call.expected, exercise=exercise, hidden=True) is not None
-        ):
+        elif compare_output(call.expected, call.expected, exercise=exercise) is not None:
             problems.append(f"the reference returns unusable values on case {call.case!r}")
         elif exercise.output_names and (
             not isinstance(call.expected, tuple | list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 import tracemalloc
 from typing import Any
@@ -117,6 +118,66 @@ def test_a_hidden_test_names_neither_the_codes_own_classes_nor_its_shapes(
     as_json = json.dumps(verdict.to_dict())
     assert "Leak" not in as_json and "(0, " not in as_json
     assert "Hidden test 'big'" in verdict.messages[0].text
+
+
+TUPLE_SPEC = {
+    "signature": "score(x, w) -> (total, mean)",
+    "reference": "def score(x, w):\n    return float((x @ w).sum()), float((x @ w).mean())\n",
+}
+# Hidden branches that try to spell out the hidden input x (50 × 3 on test 'big', 4 × 3 on the
+# visible one) in their feedback. Each takes k, a number drawn from x, so two seeds give two ks.
+HIDDEN_LEAKS: dict[str, tuple[dict[str, Any], str]] = {
+    "the line of an exception": (
+        {},
+        "exec(compile('\\n' * (k % 5000) + 'raise ValueError()', 'submission.py', 'exec'))",
+    ),
+    "the index of a non-finite value": ({}, "out = x @ w\nout[k % 50] = np.inf\nreturn out"),
+    "how many values are wrong": ({}, "out = x @ w\nout[: k % 50] += 1.0\nreturn out"),
+    "the size of the largest error": ({}, "out = x @ w\nout[0] += k\nreturn out"),
+    "a constant read back from the error": ({}, "return np.full(50, float(k))"),
+    "the shape of an empty array": ({}, "return np.zeros((0, k % 1000 + 1))"),
+    "an integer dtype of its choice": ({}, "return (x @ w).astype(['int8', 'int64'][k % 2])"),
+    "which input it mutates": ({}, "out = x @ w\n[x, w][k % 2][0] = 7.0\nreturn out"),
+    "an exception class of its own": ({}, "raise type('Leak%d' % k, (Exception,), {})()"),
+    "a MemoryError's line": (
+        {},
+        "exec(compile('\\n' * (k % 5000) + 'raise MemoryError()', 'submission.py', 'exec'))",
+    ),
+    "a tuple's class name": (
+        TUPLE_SPEC,
+        "Leak = type('Leak', (), {})\nLeak.__qualname__ = 'x%d' % k\nreturn Leak()",
+    ),
+    "a tuple's shape": (TUPLE_SPEC, "return np.zeros((k % 1000, 0))"),
+    "a tuple's length": (TUPLE_SPEC, "return [0.0] * (k % 1000)"),
+    "a part's value": (TUPLE_SPEC, "return float((x @ w).sum()), float(k)"),
+    "the signal it ends with": (
+        {},
+        "import os, signal\nos.kill(os.getpid(), [signal.SIGUSR1, signal.SIGUSR2][k % 2])",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(HIDDEN_LEAKS))
+def test_a_hidden_tests_feedback_carries_nothing_the_code_chose(name: str) -> None:
+    overrides, hidden_branch = HIDDEN_LEAKS[name]
+    spec = _spec(**overrides)
+    correct = "s = x @ w\nreturn float(s.sum()), float(s.mean())" if overrides else "return x @ w"
+    source = _code(
+        "if x.shape[0] > 10:\n    k = int(abs(x[0, 0]) * 1e6)\n"
+        + textwrap.indent(hidden_branch, "    ")
+        + f"\n{correct}"
+    )
+    shown = []
+    for seed in (1, 2):
+        verdict = grade(spec, source, seed=seed)
+        assert verdict.tests is not None and not verdict.tests[1].passed, verdict.to_dict()
+        hidden = verdict.tests[1]
+        assert hidden.hidden and re.search("[0-9]", hidden.message) is None, hidden.message
+        assert "Leak" not in json.dumps(verdict.to_dict()), verdict.to_dict()
+        assert "SIGUSR" not in json.dumps(verdict.to_dict()), verdict.to_dict()
+        shown.append((hidden.message, [m.text for m in verdict.messages if "Hidden" in m.text]))
+    # Two seeds, two hidden inputs, two different choices by the code: the same words.
+    assert shown[0] == shown[1]
 
 
 def test_the_unchanged_starter_scores_nothing_for_the_static_check() -> None:
