@@ -557,7 +557,13 @@ def compare_output(
 def _mutation(
     original: list[Any], digests: tuple[str | None, ...], exercise: CodeExercise
 ) -> Problem | None:
-    """Return a problem when an array argument's digest after the call differs from the original's."""
+    """Return a problem when an array argument's digest after the call differs from the original's.
+
+    The digests are taken in the child, where the submission runs: this catches an accidental
+    in-place change, not a deliberate forger, who can report the digests of untouched arguments.
+    That hides only its own mistake (the child changes its own copies, never the worker's), and
+    read_report() has already refused digests of any other form as malformed output.
+    """
     if len(digests) != len(original):
         return None
     for name, before, digest in zip(exercise.params, original, digests, strict=True):

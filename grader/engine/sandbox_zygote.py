@@ -809,7 +809,11 @@ def _approximate_bytes(value: Any, depth: int = 0) -> int:
 
 
 def digest_arguments(args: list[Any]) -> list[str | None]:
-    """Return a digest of each array argument's dtype, shape and bytes, to detect mutation cheaply."""
+    """Return a digest of each array argument's dtype, shape and bytes, to detect mutation cheaply.
+
+    Run in the child after the submission's code, which can replace this function: the digests
+    reveal accidental in-place changes, not deliberate ones (see code._mutation).
+    """
     import hashlib
 
     import numpy as np
