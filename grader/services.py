@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
@@ -156,15 +157,18 @@ def submission_claim(*, submission_id: int, task_id: str, worker: str) -> Submis
     return submission
 
 
-def submission_grade(*, submission: Submission) -> Verdict:
-    """Ask the engine for the verdict on a claimed submission; an engine failure is an ERROR verdict."""
+def answer_grade(*, spec: dict[str, Any], answer: str, seed: int, context: str) -> Verdict:
+    """Ask the engine for a verdict; an engine failure is an ERROR verdict, never an exception.
+
+    context names the answer in the log line (submission_id=12, or a batch line).
+    """
     started = time.perf_counter()
     try:
-        verdict = engine.grade(submission.exercise.spec, submission.answer, seed=submission.seed)
+        verdict = engine.grade(spec, answer, seed=seed)
     except SoftTimeLimitExceeded:
         raise
     except Exception:
-        log.exception("submission_engine_failed submission_id=%s", submission.pk)
+        log.exception("engine_failed %s", context)
         verdict = Verdict(
             status=Status.ERROR,
             messages=[Message("grader_failed", NOT_COUNTED)],
@@ -173,6 +177,16 @@ def submission_grade(*, submission: Submission) -> Verdict:
     if not verdict.elapsed_ms:
         verdict.elapsed_ms = (time.perf_counter() - started) * 1000
     return verdict
+
+
+def submission_grade(*, submission: Submission) -> Verdict:
+    """Ask the engine for the verdict on a claimed submission."""
+    return answer_grade(
+        spec=submission.exercise.spec,
+        answer=submission.answer,
+        seed=submission.seed,
+        context=f"submission_id={submission.pk}",
+    )
 
 
 @dataclass

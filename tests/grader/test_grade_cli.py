@@ -131,6 +131,28 @@ def test_batch_prints_one_verdict_per_line_in_order(tmp_path: Path) -> None:
     assert verdicts[1]["diagnosis"] == "known_mistake"
 
 
+def test_a_grader_failure_on_one_line_does_not_stop_the_batch(tmp_path: Path, monkeypatch) -> None:
+    from grader import engine
+
+    real_grade = engine.grade
+
+    def failing_on_xy(spec: dict[str, Any], answer: str, *, seed: int) -> Any:
+        if answer == "xy":
+            raise RuntimeError("a bug in the engine")
+        return real_grade(spec, answer, seed=seed)
+
+    monkeypatch.setattr(engine, "grade", failing_on_xy)
+    batch = tmp_path / "answers.jsonl"
+    answers = ["sigma(x)(1-sigma(x))", "xy", "sigma(x)"]
+    batch.write_text(
+        "\n".join(json.dumps({"exercise": "sigmoid-derivative", "answer": a}) for a in answers),
+        encoding="utf-8",
+    )
+    verdicts = grade("--batch", str(batch))
+    assert [v["status"] for v in verdicts] == ["correct", "error", "incorrect"]
+    assert verdicts[1]["flags"] == ["engine_exception"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -21,6 +21,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from course.content import ContentError, exercise_spec_by_slug, load_exercise_path
 from grader import engine
 from grader.engine import isolation
+from grader.services import answer_grade
 
 
 def _usage_error(message: str) -> CommandError:
@@ -101,6 +102,11 @@ class Command(BaseCommand):
         )
         if any(spec.get("kind") in engine.SYMBOLIC_KINDS for spec in specs.values()):
             isolation.warm_up()
-        for exercise, answer, seed in jobs:
-            verdict = engine.grade(specs[exercise], answer.rstrip("\n"), seed=seed)
+        for number, (exercise, answer, seed) in enumerate(jobs, start=1):
+            verdict = answer_grade(
+                spec=specs[exercise],
+                answer=answer.rstrip("\n"),
+                seed=seed,
+                context=f"answer={number} exercise={exercise}",
+            )
             self.stdout.write(json.dumps(verdict.to_dict(), ensure_ascii=False))
