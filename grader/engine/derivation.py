@@ -160,7 +160,7 @@ def _first_broken_step(check: Any, chain: list[Any], seed: int) -> int | None:
         if not _agree(check, previous, values):
             return k
         previous = values
-    return check.first_dense_disagreement(chain, seed)
+    return check.first_dense_disagreement(chain[1:], seed)
 
 
 def _agree(check: Any, expected: list[Any], values: list[Any]) -> bool:

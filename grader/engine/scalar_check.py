@@ -66,27 +66,25 @@ class ScalarCheck:
         Run when the symbolic audit could not prove equality: it catches answers that differ
         only on a small part of the domain (a max, an abs or a shifted kink) between the points.
         """
-        return self.first_dense_disagreement([self.reference, expr], seed) is None
+        return self.first_dense_disagreement([expr], seed) is None
 
-    def first_dense_disagreement(self, chain: list[sympy.Expr], seed: int) -> int | None:
-        """Return the first k where chain[k] differs from chain[k - 1] on the dense points, or None.
+    def first_dense_disagreement(self, lines: list[sympy.Expr], seed: int) -> int | None:
+        """Return the 1-based k where lines[k - 1] differs from the line before, or None.
 
-        The dense points are CONFIRM_POINTS more draws plus the interval ends, taken where the
-        reference is defined and real.
+        The line before the first is the reference. The dense points are CONFIRM_POINTS more
+        draws plus the interval ends, taken where the reference is defined and real.
         """
         extra = draw_samples(
             self.problem, self.reference_evaluator, seed, CONFIRM_POINTS, stream=":confirm"
         )
-        points = [
-            point
+        reference = [
+            (point, self.reference_evaluator.at(point))
             for point in extra.points + self._interval_ends()
-            if _is_real(self.reference_evaluator.at(point))
         ]
-        previous = [self.reference_evaluator.at(point) for point in points]
-        if chain[0] is not self.reference:
-            previous = self._values_at(chain[0], points)
-        for k in range(1, len(chain)):
-            values = self._values_at(chain[k], points)
+        points = [point for point, value in reference if _is_real(value)]
+        previous = [value for _, value in reference if _is_real(value)]
+        for k, line in enumerate(lines, start=1):
+            values = self._values_at(line, points)
             if not matches(previous, values, self.problem, self.samples.scale):
                 return k
             previous = values
