@@ -15,6 +15,8 @@ from fractions import Fraction
 
 import mpmath
 
+from grader.engine.equivalence import typical_magnitude
+
 SIGN_ERROR = "sign_error"
 CONSTANT_FACTOR = "constant_factor"
 CONSTANT_OFFSET = "constant_offset"
@@ -116,8 +118,7 @@ def diagnose_scalar(
     # Subtract at the values' own precision: in doubles, 1e14 + 1 minus 1e14 is not quite 1.
     with mpmath.workdps(30):
         offset = _constant([complex(a - r) for r, a in pairs])
-    typical = sorted(abs(r) for r in ref)[len(ref) // 2]  # not the largest: see typical_magnitude
-    if offset is not None and abs(offset) > 1e-12 * typical:
+    if offset is not None and abs(offset) > 1e-12 * typical_magnitude(ref):
         return Diagnosis(
             CONSTANT_OFFSET,
             "Your answer differs from the expected one by a constant: check the added terms.",
