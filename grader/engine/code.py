@@ -357,19 +357,11 @@ def _numeric_gradient(exercise: CodeExercise, args: list[Any]) -> list[np.ndarra
 # --- comparing one value ---------------------------------------------------------------------------
 
 
-# A hidden test's words, by problem code: nothing in them comes from its inputs, its expected
-# values or what the child sent, only from this table, the exercise's own names and the names of
-# Python's built-in exceptions.
+# A hidden test's words for the problems whose builders give none: nothing in them comes from
+# its inputs, its expected values or what the child sent. (The comparisons and exceptions build
+# their own hidden wording from the exercise's names and Python's built-in exception names.)
 HIDDEN_WORDS = {
-    "wrong_type": "Your result has the wrong type.",
-    "wrong_shape": "Your result has the wrong shape.",
-    "wrong_dtype": "Your result holds the wrong kind of numbers.",
-    "wrong_values": "Your result has wrong values.",
     "mutated_input": "Your function changed one of its inputs in place.",
-    "exception": "Your code raised an exception while running this test.",
-    "memory_limit": "Your code ran out of memory while running this test.",
-    "output_too_large": "Your code produced too much output while running this test.",
-    "exited": "Your code called exit() while running this test.",
     "forbidden_operation": "Your code tried something the grader does not allow.",
     "crashed": "Your function did not return from this call.",
 }
