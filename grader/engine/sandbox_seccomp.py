@@ -137,46 +137,45 @@ def build_program(own_pid: int) -> list[tuple[int, int, int, int]]:
         program += [(BPF_JMP_JEQ_K, 0, 1, number), _ret(SECCOMP_RET_ALLOW)]
     # clone3 passes its flags in memory BPF cannot read: ENOSYS makes glibc fall back to clone.
     program += [(BPF_JMP_JEQ_K, 0, 1, X86_64_CLONE3), _ret(_errno(errno.ENOSYS))]
-    program += _argument_rule(X86_64_CLONE, 0, jset=CLONE_THREAD, deny=deny)
-    program += _argument_rule(X86_64_KILL, 0, equal=(own_pid,), deny=deny)
-    program += _argument_rule(X86_64_TKILL, 0, equal=(own_pid,), deny=deny)
-    program += _argument_rule(X86_64_TGKILL, 0, equal=(own_pid,), deny=deny)
-    program += _argument_rule(X86_64_PRLIMIT64, 0, equal=(0, own_pid), deny=deny)
-    program += _argument_rule(X86_64_IOCTL, 1, equal=ALLOWED_IOCTLS, deny=_errno(errno.ENOTTY))
+    allow = SECCOMP_RET_ALLOW
+    program += _argument_rule(X86_64_CLONE, 0, jset=CLONE_THREAD, on_match=allow, otherwise=deny)
+    for number in (X86_64_KILL, X86_64_TKILL, X86_64_TGKILL):
+        program += _argument_rule(number, 0, equal=(own_pid,), on_match=allow, otherwise=deny)
+    program += _argument_rule(
+        X86_64_PRLIMIT64, 0, equal=(0, own_pid), on_match=allow, otherwise=deny
+    )
+    program += _argument_rule(
+        X86_64_IOCTL, 1, equal=ALLOWED_IOCTLS, on_match=allow, otherwise=_errno(errno.ENOTTY)
+    )
     # The kernel reads fcntl's cmd as an unsigned int, so its low 32 bits are all there is to test.
-    program += _refusal_rule(X86_64_FCNTL, 1, refused=SIGNALLING_FCNTLS, deny=deny)
+    program += _argument_rule(
+        X86_64_FCNTL, 1, equal=SIGNALLING_FCNTLS, on_match=deny, otherwise=allow
+    )
     program.append(_ret(deny))
     return program
 
 
 def _argument_rule(
-    number: int, arg: int, *, deny: int, equal: tuple[int, ...] = (), jset: int | None = None
+    number: int,
+    arg: int,
+    *,
+    on_match: int,
+    otherwise: int,
+    equal: tuple[int, ...] = (),
+    jset: int | None = None,
 ) -> list[tuple[int, int, int, int]]:
-    """Allow syscall `number` when its argument `arg` matches; otherwise return `deny`."""
+    """For syscall `number`, return `on_match` when its argument `arg` matches, else `otherwise`."""
     tests: list[tuple[int, int, int, int]] = []
     if jset is not None:
         tests.append((BPF_JMP_JSET_K, 0, 0, jset))
     tests += [(BPF_JMP_JEQ_K, 0, 0, value & 0xFFFFFFFF) for value in equal]
     body: list[tuple[int, int, int, int]] = [(BPF_LD_W_ABS, 0, 0, _offset_arg_low(arg))]
-    # Each test jumps to ALLOW (just past the deny) when true.
+    # Each test jumps to the on_match return (just past the otherwise return) when true.
     for index, (code, _, _, k) in enumerate(tests):
         remaining = len(tests) - index - 1
         body.append((code, remaining + 1, 0, k))
-    body += [_ret(deny), _ret(SECCOMP_RET_ALLOW)]
+    body += [_ret(otherwise), _ret(on_match)]
     # Reload nr afterwards is unnecessary: every path through body returns.
-    return [(BPF_JMP_JEQ_K, 0, len(body), number), *body]
-
-
-def _refusal_rule(
-    number: int, arg: int, *, refused: tuple[int, ...], deny: int
-) -> list[tuple[int, int, int, int]]:
-    """Allow syscall `number` unless its argument `arg` is one of `refused`; then return `deny`."""
-    body: list[tuple[int, int, int, int]] = [(BPF_LD_W_ABS, 0, 0, _offset_arg_low(arg))]
-    # Each test jumps to the deny (just past the allow) when true.
-    for index, value in enumerate(refused):
-        remaining = len(refused) - index - 1
-        body.append((BPF_JMP_JEQ_K, remaining + 1, 0, value & 0xFFFFFFFF))
-    body += [_ret(SECCOMP_RET_ALLOW), _ret(deny)]
     return [(BPF_JMP_JEQ_K, 0, len(body), number), *body]
 
 
