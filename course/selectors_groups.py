@@ -53,6 +53,11 @@ NOT_STARTED = "not-started"
 HIDDEN_AGGREGATE_MIN = 3
 
 
+def _hidden_in_totals(hidden: int) -> bool:
+    """Return whether this many hidden members are enough to include them in a group's totals."""
+    return hidden >= HIDDEN_AGGREGATE_MIN
+
+
 # --- Access: one helper per object kind --------------------------------------------------------
 
 
@@ -335,13 +340,23 @@ class Board:
     rows: list[BoardRow]
     hidden_count: int  # members whose details are hidden from this viewer
     member_count: int
-    counted_count: int  # members the totals, the mastery and the chart are computed over
     totals: list[ExerciseTotals]
     skills: list[GroupSkill] = field(default_factory=list)
 
     @property
     def hidden_in_totals(self) -> bool:
-        return self.hidden_count >= HIDDEN_AGGREGATE_MIN
+        return _hidden_in_totals(self.hidden_count)
+
+    @property
+    def hidden_aggregate_min(self) -> int:
+        return HIDDEN_AGGREGATE_MIN
+
+    @property
+    def counted_count(self) -> int:
+        """Return how many members the totals, the mastery and the chart are computed over."""
+        if self.hidden_in_totals:
+            return self.member_count
+        return self.member_count - self.hidden_count
 
     @property
     def skill_chart(self) -> HBarChart:
@@ -362,8 +377,7 @@ def _hidden_from(viewer: AnyUser, membership: GroupMembership) -> bool:
 
 def _counted(viewer: AnyUser, memberships: list[GroupMembership]) -> list[GroupMembership]:
     """Return the memberships a group's totals may include for this viewer without revealing anyone."""
-    hidden = sum(1 for m in memberships if _hidden_from(viewer, m))
-    if hidden >= HIDDEN_AGGREGATE_MIN:
+    if _hidden_in_totals(sum(1 for m in memberships if _hidden_from(viewer, m))):
         return memberships
     return [m for m in memberships if not _hidden_from(viewer, m)]
 
@@ -401,13 +415,16 @@ def group_board(*, group: StudyGroup, viewer: User, today: date | None = None) -
     week_exercises = [x for x in week_exercises if not (x.id in seen or seen.add(x.id))]
 
     counted = _counted(viewer, memberships)
+    statuses = {
+        membership.pk: [_status(progress.get((membership.user_id, x.id))) for x in week_exercises]
+        for membership in memberships
+    }
     totals = {
         x.id: ExerciseTotals(exercise=x, solved=0, attempted=0, not_started=0)
         for x in week_exercises
     }
     for membership in counted:
-        for exercise in week_exercises:
-            status = _status(progress.get((membership.user_id, exercise.id)))
+        for exercise, status in zip(week_exercises, statuses[membership.pk], strict=True):
             total = totals[exercise.id]
             if status == SOLVED:
                 total.solved += 1
@@ -418,7 +435,7 @@ def group_board(*, group: StudyGroup, viewer: User, today: date | None = None) -
     rows = [
         BoardRow(
             membership=membership,
-            statuses=[_status(progress.get((membership.user_id, x.id))) for x in week_exercises],
+            statuses=statuses[membership.pk],
             is_viewer=membership.user_id == viewer.pk,
         )
         for membership in memberships
@@ -458,7 +475,6 @@ def group_board(*, group: StudyGroup, viewer: User, today: date | None = None) -
         rows=rows,
         hidden_count=len(memberships) - len(rows),
         member_count=len(memberships),
-        counted_count=len(counted),
         totals=list(totals.values()),
         skills=skills,
     )
@@ -493,7 +509,11 @@ class ProgressTable:
 
     @property
     def hidden_in_totals(self) -> bool:
-        return self.hidden_count >= HIDDEN_AGGREGATE_MIN
+        return _hidden_in_totals(self.hidden_count)
+
+    @property
+    def hidden_aggregate_min(self) -> int:
+        return HIDDEN_AGGREGATE_MIN
 
     def csv_rows(self) -> list[list[str]]:
         """Return the table as CSV cells: a header, one row per learner, then the totals."""
@@ -564,7 +584,7 @@ def _progress_table(
     hidden_label = f"{len(hidden)} member{'s' if len(hidden) != 1 else ''} with hidden details"
     if not hidden:
         hidden_row, total_row = None, fold(f"all {len(learners)} learners", visible)
-    elif len(hidden) >= HIDDEN_AGGREGATE_MIN:
+    elif _hidden_in_totals(len(hidden)):
         hidden_row = fold(hidden_label, hidden, with_last_active=False)
         total_row = fold(f"all {len(learners)} learners", visible + hidden, with_last_active=False)
     else:
