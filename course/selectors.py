@@ -265,7 +265,10 @@ class Continuation:
 
 
 def continue_where_left_off(*, user: User) -> Continuation | None:
-    """Return the last lesson the learner opened and its first unsolved exercise."""
+    """Return the last lesson the learner opened and its first unsolved exercise.
+
+    When every exercise there is solved, next_lesson is the next lesson on the learner's track, if any.
+    """
     visit = (
         LessonVisit.objects.filter(user=user, lesson__retired_at__isnull=True)
         .select_related("lesson__module")

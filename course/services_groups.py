@@ -121,7 +121,10 @@ def membership_set_role(*, group: StudyGroup, member: User, role: str) -> GroupM
 
 
 def membership_set_hidden(*, membership: GroupMembership, hidden: bool) -> GroupMembership:
-    """Choose whether the board shows this member's details or counts them only in totals."""
+    """Choose whether the board shows this member's details or keeps them out of its rows.
+
+    A hidden member still counts in the group's totals once HIDDEN_AGGREGATE_MIN members hide.
+    """
     membership.hide_details = hidden
     membership.save(update_fields=["hide_details"])
     return membership

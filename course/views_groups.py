@@ -179,7 +179,11 @@ def group_visibility(request: HttpRequest, group_id: int) -> HttpResponse:
     hidden = request.POST.get("hide_details") == "1"
     services.membership_set_hidden(membership=membership, hidden=hidden)
     if hidden:
-        messages.info(request, "Your details are hidden; others see you only inside the totals.")
+        messages.info(
+            request,
+            "Your details are hidden; others see you only inside the totals, and only once at "
+            f"least {groups.HIDDEN_AGGREGATE_MIN} members hide theirs.",
+        )
     else:
         messages.info(request, "Your progress now shows on the group board.")
     return redirect("group_board", group_id)
