@@ -191,13 +191,7 @@ def probe_no_new_privs() -> str | bool:
 
 def _check_rlimits() -> None:
     """Set limits the way a child does and check that the kernel holds and enforces them."""
-    wanted = {
-        resource.RLIMIT_CPU: (5, 6),
-        resource.RLIMIT_AS: (_current_vm_size() + (1 << 30),) * 2,
-        resource.RLIMIT_FSIZE: (1 << 20, 1 << 20),
-        resource.RLIMIT_NOFILE: (32, 32),
-        resource.RLIMIT_CORE: (0, 0),
-    }
+    wanted = _child_rlimits(cpu_seconds=5, memory_mb=1024, file_mb=1)
     for kind, limit in wanted.items():
         resource.setrlimit(kind, limit)
         if resource.getrlimit(kind) != limit:
@@ -234,9 +228,7 @@ def probe_unprivileged_uid(sandbox_uid: int | None) -> str | bool:
     def drop_and_check() -> None:
         if os.getuid() == 0:
             assert sandbox_uid is not None
-            os.setgroups([])
-            os.setresgid(sandbox_uid, sandbox_uid, sandbox_uid)
-            os.setresuid(sandbox_uid, sandbox_uid, sandbox_uid)
+            _drop_to_uid(sandbox_uid)
         ids = (*os.getresuid(), *os.getresgid())
         if 0 in ids or 0 in os.getgroups():
             raise OSError(f"the child still has a root id: {ids}")
@@ -645,15 +637,11 @@ def _lock_down(zygote: Zygote, request: dict[str, Any], scratch: str) -> None:
     elif required:
         raise OSError("network namespace unavailable")
 
-    cpu_seconds = int(request.get("cpu_s") or 10) + 1
-    address_space = _current_vm_size() + int(request.get("memory_mb", 1024)) * 1024 * 1024
-    limits = {
-        resource.RLIMIT_CPU: (cpu_seconds, cpu_seconds + 1),
-        resource.RLIMIT_AS: (address_space, address_space),
-        resource.RLIMIT_FSIZE: (file_mb * 1024 * 1024,) * 2,
-        resource.RLIMIT_NOFILE: (32, 32),
-        resource.RLIMIT_CORE: (0, 0),
-    }
+    limits = _child_rlimits(
+        cpu_seconds=int(request.get("cpu_s") or 10) + 1,
+        memory_mb=int(request.get("memory_mb", 1024)),
+        file_mb=file_mb,
+    )
     for kind, limit in limits.items():
         resource.setrlimit(kind, limit)
 
@@ -663,9 +651,7 @@ def _lock_down(zygote: Zygote, request: dict[str, Any], scratch: str) -> None:
             if required:
                 raise OSError("running as root with no sandbox uid")
         else:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
+            _drop_to_uid(uid)
     # Threads count as processes: with one allowed, this uid can neither fork nor start threads.
     resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
 
@@ -684,6 +670,25 @@ def _lock_down(zygote: Zygote, request: dict[str, Any], scratch: str) -> None:
         zygote.seccomp_filter.install(os.getpid())
     elif required:
         raise OSError("seccomp unavailable")
+
+
+def _child_rlimits(*, cpu_seconds: int, memory_mb: int, file_mb: int) -> dict[int, tuple[int, int]]:
+    """Return the resource limits a sandboxed child sets, by kind."""
+    address_space = _current_vm_size() + memory_mb * 1024 * 1024
+    return {
+        resource.RLIMIT_CPU: (cpu_seconds, cpu_seconds + 1),
+        resource.RLIMIT_AS: (address_space, address_space),
+        resource.RLIMIT_FSIZE: (file_mb * 1024 * 1024,) * 2,
+        resource.RLIMIT_NOFILE: (32, 32),
+        resource.RLIMIT_CORE: (0, 0),
+    }
+
+
+def _drop_to_uid(uid: int) -> None:
+    """Give up root for uid: no supplementary groups, and uid as every user and group id."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
 
 
 def _current_vm_size() -> int:
