@@ -124,8 +124,8 @@ class SandboxRun:
     """How one job ended: the child's decoded report (if any) and the zygote's account of its exit."""
 
     # {"calls": [one answer per call answered, in order, each with the worker's id]} once the code
-    # loaded; {"load_error" | "missing_function" | "syntax_error": ...} when it did not; None when
-    # the child said nothing.
+    # loaded; {"load_error" | "missing_function": ...} when it did not; None when the child said
+    # nothing or its load report was malformed (a syntax error is one: the worker compiled first).
     result: Any = None
     timed_out: bool = False
     signal_name: str | None = None
@@ -497,7 +497,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 ENDED = object()
-LOAD_FAILURES = ("syntax_error", "load_error", "missing_function")
+LOAD_FAILURES = ("load_error", "missing_function")
 ANSWER_KEYS = ("output", "error", "args_digest", "elapsed_ms")
 
 
