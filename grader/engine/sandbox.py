@@ -153,7 +153,7 @@ ERROR_BASES = (
     "RecursionError",
     "OutputTooLarge",
 )
-ERROR_KEYS = frozenset({"type", "message", "traceback", "line", "base", "errno", "exit_code"})
+ERROR_KEYS = frozenset({"type", "message", "traceback", "line", "base", "errno"})
 MAX_TYPE_NAME = 200
 MAX_MESSAGE = 1000
 MAX_TRACEBACK = 10_000
@@ -253,8 +253,6 @@ def _read_error(value: Any) -> RaisedError:
         raise MalformedReport("error numbers")
     if not (base is None or (isinstance(base, str) and base in ERROR_BASES)):
         raise MalformedReport("error base")
-    if not isinstance(value.get("exit_code", ""), str):
-        raise MalformedReport("exit code")
     return RaisedError(
         type_name=storable_text(type_name[:MAX_TYPE_NAME]),
         message=storable_text(message[:MAX_MESSAGE]),

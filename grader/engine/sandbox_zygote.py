@@ -861,8 +861,6 @@ def describe_exception(error: BaseException) -> dict[str, Any]:
             break
     if isinstance(error, OSError):
         described["errno"] = error.errno if isinstance(error.errno, int) else None
-    if isinstance(error, SystemExit):
-        described["exit_code"] = str(error.code)[:100]
     return described
 
 
