@@ -37,9 +37,11 @@ SYMBOLIC_KEYS = frozenset(
         "limits",
     }
 )
+# derivative_of and derivative_order (and wrt for expressions) are read by check_course's
+# reference check (grader/engine/reference_check.py), not while grading.
 KIND_KEYS = {
-    "expression": frozenset(),
-    "matrix": frozenset({"wrt", "increasing_sizes"}),
+    "expression": frozenset({"derivative_of", "derivative_order", "wrt"}),
+    "matrix": frozenset({"wrt", "increasing_sizes", "derivative_of", "derivative_order"}),
     "derivation": frozenset({"start", "target", "min_lines", "final_must_use"}),
 }
 DEFAULT_FUNCTIONS = ("exp", "log", "sqrt")

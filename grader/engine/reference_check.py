@@ -30,12 +30,6 @@ from grader.engine.parse import normalise_name
 from grader.engine.problem import Problem, read_problem
 from grader.engine.variants import SpecError
 
-# The fields this check reads, by kind; the spec validator accepts them.
-DERIVATIVE_KEYS = {
-    "expression": frozenset({"derivative_of", "derivative_order", "wrt"}),
-    "matrix": frozenset({"derivative_of", "derivative_order"}),
-    "derivation": frozenset(),
-}
 # 30-digit arithmetic leaves central differences about 20 correct digits; float64 about 8.
 SCALAR_RTOL = 1e-7
 MATRIX_RTOL = 1e-5
@@ -61,7 +55,9 @@ def derivative_problems(spec: dict[str, Any], seed: int) -> list[ReferenceProble
     if kind not in ("expression", "matrix"):
         return []
     if spec.get("derivative_of") is None:
-        stray = [k for k in ("derivative_order", "wrt") if k in spec and k in DERIVATIVE_KEYS[kind]]
+        # A matrix exercise's wrt also names the gradient in feedback, so it is never stray there.
+        only_with = ("derivative_order", "wrt") if kind == "expression" else ("derivative_order",)
+        stray = [k for k in only_with if k in spec]
         return [ReferenceProblem(k, f"{k} is only used with derivative_of") for k in stray]
     order = spec.get("derivative_order", 1)
     if order not in (1, 2) or isinstance(order, bool):

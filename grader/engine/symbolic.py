@@ -350,10 +350,7 @@ def validate_symbolic_spec(spec: dict[str, Any]) -> list[str]:
     kind = spec.get("kind")
     if kind not in KIND_KEYS:
         return [f"kind must be expression, matrix or derivation, not {kind!r}"]
-    from grader.engine.reference_check import DERIVATIVE_KEYS
-
-    # Checked by check_course (grader/engine/reference_check.py), not while grading.
-    allowed = COMMON_KEYS | SYMBOLIC_KEYS | KIND_KEYS[kind] | DERIVATIVE_KEYS[kind]
+    allowed = COMMON_KEYS | SYMBOLIC_KEYS | KIND_KEYS[kind]
     unknown = sorted(str(k) for k in spec if k not in allowed)
     if unknown:
         problems.append(f"unknown keys: {', '.join(unknown)}")
