@@ -42,6 +42,7 @@ from grader.engine.sandbox_wire import (
     read_frame,
     storable_text,
 )
+from grader.engine.sandbox_zygote import DESCRIBED_BASES
 
 logger = logging.getLogger("grader.sandbox")
 
@@ -145,14 +146,7 @@ class SandboxRun:
 # sends is malformed output.
 
 # The bases describe_exception() names, and the one encode_answer() uses for a too-large result.
-ERROR_BASES = (
-    "MemoryError",
-    "PermissionError",
-    "ImportError",
-    "SystemExit",
-    "RecursionError",
-    "OutputTooLarge",
-)
+ERROR_BASES = (*(base.__name__ for base in DESCRIBED_BASES), "OutputTooLarge")
 ERROR_KEYS = frozenset({"type", "message", "traceback", "line", "base", "errno"})
 MAX_TYPE_NAME = 200
 MAX_MESSAGE = 1000

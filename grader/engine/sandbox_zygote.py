@@ -77,6 +77,8 @@ SETUP_TIMEOUT_S = 10.0
 MAX_JOB_BYTES = 64 * 1024 * 1024
 MAX_RESULT_BYTES = 48 * 1024 * 1024  # below the worker's 64 MiB cap on the whole frame
 LIMIT_KEYS = ("memory_mb", "file_mb", "require_full", "cpu_s")
+# The bases describe_exception() names when the exception is an instance of one.
+DESCRIBED_BASES = (MemoryError, PermissionError, ImportError, SystemExit, RecursionError)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -855,7 +857,7 @@ def describe_exception(error: BaseException) -> dict[str, Any]:
         "traceback": "\n".join(lines[-8:]),
         "line": frames[-1].lineno if frames else None,
     }
-    for base in (MemoryError, PermissionError, ImportError, SystemExit, RecursionError):
+    for base in DESCRIBED_BASES:
         if isinstance(error, base):
             described["base"] = base.__name__
             break
