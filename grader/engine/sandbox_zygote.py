@@ -75,7 +75,8 @@ STATUS_FD = 5
 READY = b"ready"
 SETUP_TIMEOUT_S = 10.0
 MAX_JOB_BYTES = 64 * 1024 * 1024
-MAX_RESULT_BYTES = 48 * 1024 * 1024  # below the worker's 64 MiB cap on the whole frame
+# Checked per answer (approximately), below the worker's 64 MiB cap on all answers of a run.
+MAX_RESULT_BYTES = 48 * 1024 * 1024
 LIMIT_KEYS = ("memory_mb", "file_mb", "require_full", "cpu_s")
 # The bases describe_exception() names when the exception is an instance of one.
 DESCRIBED_BASES = (MemoryError, PermissionError, ImportError, SystemExit, RecursionError)
