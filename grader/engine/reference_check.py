@@ -15,7 +15,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from grader.engine.equivalence import draw_samples, format_pair, format_point, typical_magnitude
+from grader.engine.equivalence import format_pair, format_point, typical_magnitude
 from grader.engine.expressions import WORKING_DIGITS, Evaluator, ScalarBuilder
 from grader.engine.matrices import (
     Draw,
@@ -26,8 +26,8 @@ from grader.engine.matrices import (
     infer_shape,
     reference_check,
 )
-from grader.engine.parse import normalise_name
 from grader.engine.problem import Problem, read_problem
+from grader.engine.scalar_check import ScalarCheck, _is_real
 from grader.engine.variants import SpecError
 
 # 30-digit arithmetic leaves central differences about 20 correct digits; float64 about 8.
@@ -83,9 +83,9 @@ def _mismatch(order: int, wrt: str) -> str:
 # --- expressions ---------------------------------------------------------------------------------
 
 
-def _scalar_wrt(problem: Problem, spec: dict[str, Any]) -> str:
-    if spec.get("wrt") is not None:
-        name = normalise_name(str(spec["wrt"]))
+def _scalar_wrt(problem: Problem) -> str:
+    if problem.wrt is not None:
+        name = problem.wrt
     elif len(problem.scalars) == 1:
         (name,) = problem.scalars
     else:
@@ -104,14 +104,13 @@ def _scalar_wrt(problem: Problem, spec: dict[str, Any]) -> str:
 def _scalar_problems(
     problem: Problem, spec: dict[str, Any], seed: int, order: int
 ) -> list[ReferenceProblem]:
-    wrt = _scalar_wrt(problem, spec)
+    wrt = _scalar_wrt(problem)
     builder = ScalarBuilder(problem)
-    symbols = [builder.symbols[name] for name in problem.scalars]
-    reference = Evaluator(builder.build(problem.parse_author(spec["answer"], "answer")), symbols)
-    function = Evaluator(
-        builder.build(problem.parse_author(spec["derivative_of"], "derivative_of")), symbols
-    )
-    samples = draw_samples(problem, reference, seed)
+    reference = builder.build(problem.parse_author(spec["answer"], "answer"))
+    function_expr = builder.build(problem.parse_author(spec["derivative_of"], "derivative_of"))
+    check = ScalarCheck(problem, builder, reference, seed)
+    function = Evaluator(function_expr, check.symbols)
+    samples = check.samples
     position = list(problem.scalars).index(wrt)
     compared: list[tuple[list[Any], Any, Any]] = []  # point, reference, finite difference
     for point, expected in zip(samples.points, samples.reference, strict=True):
@@ -125,6 +124,7 @@ def _scalar_problems(
                 f"derivative_of is undefined around most sample points of {wrt}",
             )
         ]
+    # Over the compared points only: samples.scale also counts points where derivative_of is undefined.
     scale = typical_magnitude([expected for _, expected, _ in compared])
     with mpmath.workdps(WORKING_DIGITS):
         for point, expected, numeric in compared:
@@ -152,7 +152,7 @@ def _scalar_difference(function: Evaluator, point: list[Any], position: int, ord
             moved = list(point)
             moved[position] = x + offset * step
             value = function.at(moved)
-            return None if value is None or isinstance(value, mpmath.mpc) else value
+            return value if _is_real(value) else None
 
         plus, minus = at(1), at(-1)
         if plus is None or minus is None:
