@@ -808,9 +808,7 @@ def _exception_problem(error: RaisedError, *, during: str) -> Problem:
     detail = (f": {message}" if message else "") + (
         f"\nTraceback (your code only):\n{trace}" if trace else ""
     )
-    visible = _exception_words(
-        error, kind=error.type_name[:200], at=at, during=during, detail=detail
-    )
+    visible = _exception_words(error, kind=error.type_name, at=at, during=during, detail=detail)
     hidden = _exception_words(
         error, kind=_builtin_exception_name(error.type_name), at="", during=during, detail="."
     )
