@@ -30,6 +30,14 @@ SLUG_MAX = Exercise._meta.get_field("slug").max_length or 0  # the same for ever
 TEXT_MAX = {"title": TITLE_MAX, "slug": SLUG_MAX, "skill": TITLE_MAX}
 
 
+def source_path(path: Path) -> str:
+    """Return the file's absolute, resolved path as stored, so every way of syncing agrees.
+
+    `sync_course exercises` and the default root must store the same text; PATH_MAX bounds it.
+    """
+    return str(path.resolve())
+
+
 @dataclass
 class Problem:
     path: Path
@@ -505,7 +513,7 @@ def _cross_check(course: Course, root: Path, problems: list[Problem]) -> None:
     seen_ids: dict[uuid.UUID, Path] = {}
     items: list[Any] = [*course.tracks, *course.modules, *course.lessons, *course.exercises]
     for path in dict.fromkeys(item.path for item in items):
-        if len(str(path.resolve())) > PATH_MAX:
+        if len(source_path(path)) > PATH_MAX:
             problems.append(
                 Problem(path, 1, f"the file's full path is longer than {PATH_MAX} characters")
             )

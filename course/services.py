@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from course.content import CatalogueNames, ContentError, Course, check_name_takeovers
+from course.content import (
+    CatalogueNames,
+    ContentError,
+    Course,
+    check_name_takeovers,
+    source_path,
+)
 from course.markdown import render_markdown
 from course.models import (
     ActivityDay,
@@ -81,11 +86,6 @@ def _catalogue_names() -> CatalogueNames:
     )
 
 
-def _source_path(path: Path) -> str:
-    """Return the file's absolute, resolved path, so `sync_course exercises` and the default agree."""
-    return str(path.resolve())
-
-
 @transaction.atomic
 def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
     """Make the database match the course files: add, update and retire by permanent id.
@@ -121,7 +121,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "title": m.title,
                 "summary": m.summary,
                 "skill": m.skill,
-                "source_path": _source_path(m.path),
+                "source_path": source_path(m.path),
             },
             report,
         )
@@ -143,7 +143,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "title": t.title,
                 "summary": t.summary,
                 "order": t.order,
-                "source_path": _source_path(t.path),
+                "source_path": source_path(t.path),
             },
             report,
         )
@@ -172,7 +172,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "order": lf.order,
                 "body": lf.body,
                 "body_html": render_markdown(lf.body),
-                "source_path": _source_path(lf.path),
+                "source_path": source_path(lf.path),
             },
             report,
         )
@@ -189,7 +189,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "order": ef.order,
                 "published": ef.published,
                 "spec": ef.spec,
-                "source_path": _source_path(ef.path),
+                "source_path": source_path(ef.path),
             },
             report,
         )
