@@ -670,19 +670,25 @@ def grade_code(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
             f"This exercise's generators failed ({type(error).__name__}).", "spec_error", started
         )
 
+    order = _send_order(calls)
     try:
         sandbox = get_sandbox()
         run = sandbox.run(
             answer,
             exercise.function,
-            [{"id": call.id, "args": call.args} for call in _send_order(calls)],
+            [{"id": call.id, "args": call.args} for call in order],
             timeout_s=exercise.timeout_s,
         )
     except SandboxUnavailable as error:
         return _sandbox_unavailable(error, started)
     report = read_report(run.result)
     outcomes, fatal = _judge_run(
-        run, report, calls, exercise, timeout_s=exercise.timeout_s or sandbox_settings.timeout_s
+        run,
+        report,
+        calls,
+        exercise,
+        order=order,
+        timeout_s=exercise.timeout_s or sandbox_settings.timeout_s,
     )
     if fatal is not None:
         fatal.elapsed_ms = (time.perf_counter() - started) * 1000
@@ -878,7 +884,11 @@ def _timeout_text(timeout_s: float) -> str:
 
 
 def _abnormal_end(
-    run: SandboxRun, report: ChildReport, calls: list[PlannedCall], exercise: CodeExercise
+    run: SandboxRun,
+    report: ChildReport,
+    calls: list[PlannedCall],
+    order: list[PlannedCall],
+    exercise: CodeExercise,
 ) -> Verdict | None:
     """Return the verdict for a run that crashed, was stopped or never loaded, else None."""
     if run.signal_name == "SIGXFSZ" or run.output_too_large:
@@ -897,7 +907,7 @@ def _abnormal_end(
     if run.signal_name:
         # A process can end itself with the signal of its choice: once it held a hidden test's
         # inputs, the signal's name could be one of them.
-        which = "" if _saw_hidden_inputs(report, calls) else f" ({run.signal_name})"
+        which = "" if _saw_hidden_inputs(report, order) else f" ({run.signal_name})"
         return _fatal(
             "crashed",
             f"The Python process running your code crashed{which}. This can happen when "
@@ -928,11 +938,14 @@ def _abnormal_end(
     return None
 
 
-def _saw_hidden_inputs(report: ChildReport, calls: list[PlannedCall]) -> bool:
-    """Say whether the child may have been sent a hidden test's inputs before it ended."""
+def _saw_hidden_inputs(report: ChildReport, order: list[PlannedCall]) -> bool:
+    """Say whether the child may have been sent a hidden test's inputs before it ended.
+
+    order is the calls in the order they were sent (_send_order).
+    """
     if not report.loaded:
         return False
-    sent = _send_order(calls)[: len(report.answers) + 1]
+    sent = order[: len(report.answers) + 1]
     return any(call.test is not None and call.test.hidden for call in sent)
 
 
@@ -953,6 +966,7 @@ def _judge_run(
     calls: list[PlannedCall],
     exercise: CodeExercise,
     *,
+    order: list[PlannedCall],
     timeout_s: float,
 ) -> tuple[list[Outcome], Verdict | None]:
     """Return one outcome per test and check, or a verdict for a run that ended abnormally.
@@ -966,10 +980,9 @@ def _judge_run(
     if timed_out and not report.loaded:
         return [], _fatal("timeout", _timeout_text(timeout_s), calls, Status.TIMEOUT)
     if not timed_out:
-        fatal = _abnormal_end(run, report, calls, exercise)
+        fatal = _abnormal_end(run, report, calls, order, exercise)
         if fatal is not None:
             return [], fatal
-    order = _send_order(calls)
     answered = len(report.answers)
     running = order[answered].id if timed_out and answered < len(order) else None
     outcomes: list[Outcome] = []
@@ -1158,12 +1171,11 @@ def _speed_outcome(exercise: CodeExercise, answer: str, seed: int) -> Outcome:
             ),
             code="too_slow",
         )
+    speed_calls = [
+        PlannedCall("speed", "test", args, expected, TestCase(name, case, False, 1.0), case)
+    ]
     outcomes, fatal = _judge_run(
-        run,
-        read_report(run.result),
-        [PlannedCall("speed", "test", args, expected, TestCase(name, case, False, 1.0), case)],
-        exercise,
-        timeout_s=timeout,
+        run, read_report(run.result), speed_calls, exercise, order=speed_calls, timeout_s=timeout
     )
     if fatal is not None:
         return Outcome(
