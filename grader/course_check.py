@@ -28,6 +28,7 @@ from django.test.utils import override_settings
 from course.content import ContentError, ExerciseFile, Problem, load_course, read_exercise
 from grader import engine
 from grader.engine import Status, Verdict
+from grader.engine.code import DEFAULT_CHECKS
 from grader.engine.reference_check import derivative_problems
 
 DEFAULT_SEEDS = 5
@@ -310,7 +311,7 @@ CHECK_KEYS = {
     "gradient": frozenset({"forward", "wrt", "upstream", "case", "eps", "rtol", "atol"}),
     "speed": frozenset({"case", "cases", "name", "max_slowdown", "margin_ms", "timeout"}),
 }
-SWITCH_CHECKS = ("shape", "dtype", "no_mutation", "caret_power")
+SWITCH_CHECKS = tuple(DEFAULT_CHECKS)  # the on/off checks, on by default
 
 
 def course_rule_problems(spec: dict[str, Any], path: Path, lines: _FieldLines) -> list[Problem]:
