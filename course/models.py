@@ -43,6 +43,14 @@ class CatalogueQuerySet(models.QuerySet):
         return self.filter(retired_at__isnull=True)
 
 
+class ExerciseQuerySet(CatalogueQuerySet):
+    def reachable(self) -> ExerciseQuerySet:
+        """Keep live exercises whose lesson and module are live too."""
+        return self.live().filter(
+            lesson__retired_at__isnull=True, lesson__module__retired_at__isnull=True
+        )
+
+
 class CatalogueItem(models.Model):
     """Fields every synced item shares: a permanent id from its file, and retirement."""
 
@@ -141,6 +149,8 @@ class Exercise(CatalogueItem):
     order = models.PositiveIntegerField(default=1000)
     published = models.BooleanField(default=True)
     spec = models.JSONField(help_text="The exercise file as loaded; the grading engine reads it")
+
+    objects = ExerciseQuerySet.as_manager()
 
     class Meta:
         ordering = ["lesson_id", "order", "slug"]

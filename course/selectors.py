@@ -54,10 +54,7 @@ def exercise_get_for_user(*, slug: str, user: AnyUser) -> Exercise:
     An exercise whose lesson or module was retired is gone too, for everyone.
     """
     exercise = (
-        Exercise.objects.live()
-        .select_related("lesson__module")
-        .filter(slug=slug, lesson__retired_at__isnull=True, lesson__module__retired_at__isnull=True)
-        .first()
+        Exercise.objects.reachable().select_related("lesson__module").filter(slug=slug).first()
     )
     if exercise is None:
         raise Http404("No such exercise.")

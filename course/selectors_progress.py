@@ -29,9 +29,7 @@ def exercise_credit(*, solved: bool, best_score: float) -> float:
 
 def live_exercise_modules(*, module_ids: Iterable[int] | None = None) -> dict[int, list[int]]:
     """Return published live exercise ids per module id, in one query."""
-    query = Exercise.objects.live().filter(
-        published=True, lesson__retired_at__isnull=True, lesson__module__retired_at__isnull=True
-    )
+    query = Exercise.objects.reachable().filter(published=True)
     if module_ids is not None:
         query = query.filter(lesson__module_id__in=list(module_ids))
     per_module: dict[int, list[int]] = defaultdict(list)
