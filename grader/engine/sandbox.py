@@ -37,9 +37,8 @@ from grader.engine.sandbox_wire import (
     FrameTooLarge,
     WireError,
     WireLimits,
-    decode,
     encode,
-    read_frame,
+    read_value,
     storable_text,
 )
 from grader.engine.sandbox_zygote import DESCRIBED_BASES
@@ -581,10 +580,7 @@ class _AnswerReader:
 
     def next_value(self) -> Any:
         """Return the next frame's value, or ENDED when the child's output ended first."""
-        frame = read_frame(self.read, self.limits)
-        if not frame:
-            return ENDED
-        return decode(frame, self.limits)
+        return read_value(self.read, self.limits, ENDED)
 
 
 def _log_layers(layers: dict[str, bool | str]) -> None:

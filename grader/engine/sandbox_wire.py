@@ -2,7 +2,7 @@
 
 Never pickle, never np.load: a frame is a small JSON header followed by raw buffers, and the
 decoder accepts only plain JSON values and arrays of whitelisted numeric dtypes within size caps.
-Both sides import this module; only `decode` ever reads bytes that came from student code.
+Both sides import this module; only `read_value` and `decode` read bytes from student code.
 """
 
 from __future__ import annotations
@@ -152,16 +152,18 @@ def _type_name(value: Any) -> str:
     return name if module in ("builtins", "") else f"{module}.{name}"
 
 
-def read_frame(read: Callable[[int], bytes], limits: WireLimits | None = None) -> bytes:
+def read_value(
+    read: Callable[[int], bytes], limits: WireLimits | None = None, ended: Any = None
+) -> Any:
     """Read exactly one frame through read(n), which returns n bytes or fewer at end of input.
 
-    Return b"" when the input ends before a frame starts. The frame's own header says how long
-    it is, so one stream carries several frames; decode() still checks everything it holds.
+    Return the frame's value, checked as decode() checks it, or ended when the input ends before
+    a frame starts. The frame's own header says how long it is, so one stream carries several.
     """
     limits = limits or WireLimits()
     prefix = read(8)
     if not prefix:
-        return b""
+        return ended
     if len(prefix) < 8 or prefix[:4] != MAGIC:
         raise WireError("bad frame magic")
     (header_length,) = HEADER_LENGTH.unpack_from(prefix, 4)
@@ -174,14 +176,14 @@ def read_frame(read: Callable[[int], bytes], limits: WireLimits | None = None) -
     header = opening + read(header_length - len(opening))
     if len(header) < header_length:
         raise WireError("truncated header")
-    _, buffers = _parse_header(header, limits)
-    body_length = sum(buffers)
+    value, lengths = _parse_header(header, limits)
+    body_length = sum(lengths)
     if 8 + header_length + body_length > limits.max_total_bytes:
         raise FrameTooLarge("frame exceeds the byte cap")
     body = read(body_length)
     if len(body) < body_length:
         raise WireError("truncated frame")
-    return b"".join([prefix, header, body])
+    return _decode_body(value, lengths, memoryview(body), 0, limits)
 
 
 def decode(frame: bytes, limits: WireLimits | None = None) -> Any:
@@ -195,16 +197,23 @@ def decode(frame: bytes, limits: WireLimits | None = None) -> Any:
     if header_length > len(frame) - 8:
         raise WireError("truncated header")
     value, lengths = _parse_header(frame[8 : 8 + header_length], limits)
+    end = 8 + header_length + sum(lengths)
+    if end > len(frame):
+        raise WireError("bad buffer length")
+    if end != len(frame):
+        raise WireError("trailing bytes after the last buffer")
+    return _decode_body(value, lengths, memoryview(frame), 8 + header_length, limits)
+
+
+def _decode_body(
+    value: Any, lengths: list[int], data: memoryview, offset: int, limits: WireLimits
+) -> Any:
+    """Return the header's value, its buffers laid end to end in data from offset on."""
     starts = []
-    offset = 8 + header_length
     for length in lengths:
         starts.append(offset)
         offset += length
-    if offset > len(frame):
-        raise WireError("bad buffer length")
-    if offset != len(frame):
-        raise WireError("trailing bytes after the last buffer")
-    state = _Decoding(memoryview(frame), starts, lengths, limits)
+    state = _Decoding(data, starts, lengths, limits)
     try:
         decoded = _decode_value(value, state, 0)
     except WireError:

@@ -728,20 +728,23 @@ def _serve_job(job_fd: int, result_fd: int) -> None:
     before any call: what the code sends back at load time, or from one call, cannot contain the
     inputs of a call it has not been given yet.
     """
-    from grader.engine.sandbox_wire import WireLimits, decode, encode, read_frame
+    from grader.engine.sandbox_wire import WireError, WireLimits, encode, read_value
 
     limits = WireLimits(max_total_bytes=MAX_JOB_BYTES)
+    ended = object()
 
-    def next_job_frame() -> bytes:
-        return read_frame(lambda count: _read_exactly(job_fd, count), limits)
+    def next_job_value() -> Any:
+        return read_value(lambda count: _read_exactly(job_fd, count), limits, ended)
 
-    job = decode(next_job_frame(), limits)
+    job = next_job_value()
+    if job is ended:  # the worker sends the source first: a job pipe that ends before it is bad
+        raise WireError("bad frame magic")
     function, report = load_submission(job["source"], job["function"])
     _write_all(result_fd, encode(report))
     if function is None:
         return
-    while frame := next_job_frame():
-        _write_all(result_fd, encode_answer(run_call(function, decode(frame, limits))))
+    while (call := next_job_value()) is not ended:
+        _write_all(result_fd, encode_answer(run_call(function, call)))
 
 
 def load_submission(source: str, function_name: str) -> tuple[Any, dict[str, Any]]:
