@@ -381,6 +381,7 @@ COMMON_EXERCISE_FIELDS = {
     "prompt",
     "hints",
     "hint_after",
+    "solution",
     "published",
     "order",
 }
@@ -411,6 +412,7 @@ def read_exercise(
         )
     reader.text("prompt")
     _check_texts(doc, "hints", problems)
+    reader.text("solution", required=False)
     hint_after = reader.integer("hint_after", 1)
     if hint_after < 0:
         problems.append(doc.problem("hint_after", "'hint_after' cannot be negative"))

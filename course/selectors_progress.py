@@ -123,11 +123,16 @@ def review_queue(*, user: User, now: datetime | None = None, limit: int = 6) -> 
         ReviewItem(
             exercise=p.exercise,
             progress=p,
-            reason=f"took {p.attempts} attempts; solved {(now - p.solved_at).days} days ago",
+            reason=f"took {p.attempts} attempts; solved {_days_between(p.solved_at, now)} days ago",
         )
         for p in cooled
     ]
     return items[:limit]
+
+
+def _days_between(then: datetime, now: datetime) -> int:
+    """Count calendar days from `then` to `now` in the current time zone, not 24-hour periods."""
+    return (timezone.localdate(now) - timezone.localdate(then)).days
 
 
 @dataclass

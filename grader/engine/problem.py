@@ -20,7 +20,18 @@ from grader.engine.parse import (
 from grader.engine.variants import ParameterValue, SpecError, draw_parameters
 
 COMMON_KEYS = frozenset(
-    {"id", "title", "kind", "prompt", "hints", "hint_after", "published", "order", "slug"}
+    {
+        "id",
+        "title",
+        "kind",
+        "prompt",
+        "hints",
+        "hint_after",
+        "solution",
+        "published",
+        "order",
+        "slug",
+    }
 )
 SYMBOLIC_KEYS = frozenset(
     {
