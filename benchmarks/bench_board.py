@@ -70,8 +70,11 @@ def _seed_group(track: Any, modules: list[Any], size: int, tag: str, rng: random
         User,
     )
     from course.selectors_progress import week_start
+    from course.usernames import username_key
 
-    users = User.objects.bulk_create(User(username=f"{tag}-{i}") for i in range(size))
+    users = User.objects.bulk_create(
+        User(username=f"{tag}-{i}", username_key=username_key(f"{tag}-{i}")) for i in range(size)
+    )
     group = services_groups.group_create(creator=users[0], track=track, name=f"Group {tag}")
     GroupMembership.objects.bulk_create(
         GroupMembership(group=group, user=u, hide_details=(i % 7 == 3))

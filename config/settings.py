@@ -147,6 +147,9 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY") else None
 )
+# Reverse proxies in front of the site that append the client to X-Forwarded-For (0: none; the
+# client address is then REMOTE_ADDR). Sign-in throttling per address reads it.
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

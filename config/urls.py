@@ -3,8 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from course.views_accounts import AdminSignInView, PasswordResetView, SignInView
+
 urlpatterns = [
+    path("admin/login/", AdminSignInView.as_view(), name="admin_login"),
     path("admin/", admin.site.urls),
+    path("accounts/login/", SignInView.as_view(), name="login"),
+    path("accounts/password_reset/", PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("course.urls")),
     path("", include("grader.urls")),

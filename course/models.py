@@ -6,9 +6,13 @@ import hashlib
 import uuid
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from course.usernames import mixed_script_problem, username_key
 
 
 class User(AbstractUser):
@@ -18,6 +22,8 @@ class User(AbstractUser):
         STAFF = "staff", "Staff"
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
+    # How the username looks (see course/usernames.py): unique, so no name can pass for another.
+    username_key = models.CharField(max_length=64, unique=True, editable=False)
 
     # The role decides access: instructors and staff get the instructor tools, and staff (or a
     # superuser) also gets Django's admin, whose own check reads is_staff, so set the role through
@@ -31,6 +37,38 @@ class User(AbstractUser):
             or self.is_staff
             or self.is_superuser
         )
+
+    def clean(self) -> None:
+        """Refuse a username that mixes alphabets or looks like another account's name."""
+        super().clean()
+        if not self.username:
+            return
+        mixed = mixed_script_problem(self.username)
+        if mixed:
+            raise ValidationError(
+                {
+                    "username": _(
+                        "Use letters from one alphabet: this name mixes %(scripts)s letters, "
+                        "which can make it look like someone else's."
+                    )
+                    % {"scripts": mixed}
+                },
+                code="mixed_script",
+            )
+        taken = User.objects.filter(username_key=username_key(self.username))
+        if taken.exclude(pk=self.pk).exists():
+            raise ValidationError(
+                {"username": _("That name is taken, or looks the same as one that is.")},
+                code="look_alike",
+            )
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        """Store the username's look-alike key with it (a derived column, kept in step here)."""
+        self.username_key = username_key(self.username)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "username" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "username_key"}  # type: ignore[misc]
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     def set_role(self, role: str) -> None:
         """Give the user a role and the admin access that goes with it (not saved)."""
@@ -394,3 +432,32 @@ class ActivityDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} on {self.day}: {self.attempts} attempts"
+
+
+class AuthThrottle(models.Model):
+    """Recent failed sign-ins (or reset requests) for one account name or one client address.
+
+    `key` is a keyed hash of the name or address (course/throttle.py), so typed names, which may
+    be mistyped passwords, are never stored. A row with `blocked_until` in the future refuses
+    attempts without checking the password at all.
+    """
+
+    class Scope(models.TextChoices):
+        SIGNIN_ACCOUNT = "signin-account", "Sign-in, per account name"
+        SIGNIN_ADDRESS = "signin-address", "Sign-in, per address"
+        RESET_EMAIL = "reset-email", "Password reset, per e-mail address"
+        RESET_ADDRESS = "reset-address", "Password reset, per address"
+
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    key = models.CharField(max_length=64)
+    count = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    blocked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="auth_throttle_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key[:8]}: {self.count}"
