@@ -131,14 +131,22 @@ def test_a_group_forms_solves_together_and_discusses_with_math(
     page.get_by_label("Your reply").fill("Yes: write $e^{-x}/(1+e^{-x})^2$ and split it.")
     page.get_by_role("button", name="Post the reply").click()
     page.locator(".post").nth(1).locator(".math .katex").wait_for()
+    # Math a learner writes cannot draw outside its post: sizes are capped, the post clips.
+    page.get_by_label("Your reply").fill("Huge: $\\rule{100em}{100em}$ and $\\kern{90em}x$")
+    page.get_by_role("button", name="Post the reply").click()
+    huge = page.locator(".post").nth(2)
+    huge.locator(".math .katex").first.wait_for()
+    box = huge.bounding_box()
+    assert box is not None and box["height"] < 300, box
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     sam.goto(base + "/dashboard/")
     notice = sam.locator(".notice-list li", has_text="Why does the sigmoid derivative factor?")
-    assert "1 new" in notice.inner_text()
+    assert "2 new" in notice.inner_text()
     assert sam.locator("svg.hbar-chart").count() == 1
     screenshot(sam, "groups-dashboard")
     notice.get_by_role("link").click()
-    sam.get_by_role("button", name="Mark as helpful").click()
+    sam.get_by_role("button", name="Mark as helpful").first.click()
     sam.get_by_text("1 found this helpful").wait_for()
     screenshot(sam, "groups-thread")
     other.close()
