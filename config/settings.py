@@ -48,6 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security_headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -151,6 +152,8 @@ SECURE_PROXY_SSL_HEADER = (
 # client address is then REMOTE_ADDR). Sign-in throttling per address reads it.
 PROXY_COUNT = env_int("PROXY_COUNT", 0)
 SECURE_REFERRER_POLICY = "same-origin"
+# Serve the Content-Security-Policy as report-only (to trial a change to it); default: enforced.
+CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
