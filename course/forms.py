@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.forms import UserCreationForm
+from django.utils.translation import gettext_lazy as _
 
 from course.models import User
 
@@ -18,4 +19,4 @@ class SignupForm(UserCreationForm):
         super().__init__(*args, **kwargs)
         # Without an address a forgotten password could never be reset.
         self.fields["email"].required = True
-        self.fields["email"].help_text = "Used only to reset your password."
+        self.fields["email"].help_text = _("Used only to reset your password.")
