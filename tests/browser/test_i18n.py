@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
+from config.celery import app
 from course.models import User
 from tests.conftest import screenshot
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -136,4 +139,47 @@ def test_a_chinese_learner_signs_up_switches_language_and_keeps_it(
     page.get_by_role("heading", name="欢迎回来，lin").wait_for()
     assert page.locator("html").get_attribute("lang") == "zh-hans"
     screenshot(page, "i18n-dashboard-zh")
+    context.close()
+
+
+@pytest.fixture
+def eager_grading() -> Iterator[None]:
+    """Grade in the web process: this test is about the page's language, not the worker."""
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def test_the_exercise_page_speaks_chinese_around_the_verdict(
+    live_server,  # noqa: ANN001
+    browser,  # noqa: ANN001
+    course_dir: Path,
+    eager_grading: None,
+    password: str,
+) -> None:
+    call_command("sync_course", str(course_dir), verbosity=0)
+    UserFactory(username="mei", language="zh-hans")
+    context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto(live_server.url + "/accounts/login/")
+    page.locator("#id_username").fill("mei")
+    page.locator("#id_password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="欢迎回来，mei").wait_for()
+
+    page.goto(live_server.url + "/exercises/square-derivative/")
+    page.get_by_text("输入时，系统对你答案的理解会显示在这里。").wait_for()
+    page.locator("#answer").fill("x")
+    page.get_by_text("识别为").wait_for()
+    page.get_by_role("button", name="检查").click()
+    verdict = page.locator("#result [data-verdict]")
+    verdict.wait_for()
+    assert verdict.get_attribute("data-verdict") == "incorrect"
+    assert "还不对" in verdict.inner_text() and "第 1 次尝试" in verdict.inner_text()
+    page.get_by_role("heading", name="你的提交记录").wait_for()
+    page.get_by_role("heading", name="提示").wait_for()
+    assert "目前已尝试：1 次" in page.locator("#progress").inner_text()
+    assert _fits_the_screen(page), "the Chinese exercise page is wider than a phone"
+    screenshot(page, "i18n-exercise-zh-phone")
     context.close()
