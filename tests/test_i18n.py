@@ -8,20 +8,23 @@ import io
 import re
 import tokenize
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import polib
 import pytest
 from django.core import mail
+from django.template import Context, Template
 from django.template.base import Lexer, TokenType
 from django.test import Client
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation.template import templatize
 
 from config.catalogs import compile_catalogs
 from course.models import User
-from course.selectors_progress import _took_and_solved
+from course.selectors_progress import review_queue
+from tests.course import groupkit
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -403,32 +406,43 @@ def test_the_password_reset_email_is_in_the_readers_language(student: User) -> N
     assert "重置" in mail.outbox[0].subject and "密码" in mail.outbox[0].body
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("language", "attempts", "days", "expected"),
+    ("language", "expected"),
     [
-        ("en", 4, 20, "took 4 attempts; solved 20 days ago"),
-        ("en", 1, 1, "took 1 attempt; solved 1 day ago"),
-        (ZH, 4, 20, "尝试了 4 次；20 天前解出"),
+        ("en", ["not solved yet after 1 attempt", "took 4 attempts; solved 20 days ago"]),
+        (ZH, ["已尝试 1 次，尚未解出", "尝试了 4 次；20 天前解出"]),
     ],
 )
 def test_counts_use_the_languages_plural_forms(
-    language: str, attempts: int, days: int, expected: str
+    student: User, language: str, expected: list[str]
 ) -> None:
+    catalogue = groupkit.build_catalogue()
+    tried, solved, *_ = catalogue.exercises[catalogue.modules[0].pk]
+    groupkit.attempt(student, tried)
+    then = timezone.now() - timedelta(days=20)
+    for _ in range(3):
+        groupkit.attempt(student, solved, at=then)
+    groupkit.solve(student, solved, at=then)
     with translation.override(language):
-        assert _took_and_solved(attempts, days) == expected
+        assert [item.reason for item in review_queue(user=student)] == expected
 
 
 @pytest.mark.parametrize(
-    ("language", "expected"),
-    [("en", "5 Dec 2026"), (ZH, "2026年12月5日")],
+    ("language", "name", "expected"),
+    [
+        ("en", "DATE_FORMAT", "5 Dec 2026"),
+        ("en", "MONTH_DAY_FORMAT", "Sat 5 Dec"),
+        ("en", "DATETIME_FORMAT", "5 Dec 2026, 14:05"),
+        ("en", "SHORT_DATETIME_FORMAT", "5 Dec, 14:05:09"),
+        (ZH, "DATE_FORMAT", "2026年12月5日"),
+        (ZH, "MONTH_DAY_FORMAT", "12月5日 星期六"),
+        (ZH, "DATETIME_FORMAT", "2026年12月5日 14:05"),
+        (ZH, "SHORT_DATETIME_FORMAT", "12月5日 14:05:09"),
+    ],
 )
-def test_dates_follow_the_language(language: str, expected: str) -> None:
-    from datetime import date
-
-    from django.template import Context, Template
-
+def test_dates_follow_the_language(language: str, name: str, expected: str) -> None:
+    moment = datetime(2026, 12, 5, 14, 5, 9)
     with translation.override(language):
-        rendered = Template('{{ day|date:"DATE_FORMAT" }}').render(
-            Context({"day": date(2026, 12, 5)})
-        )
+        rendered = Template(f'{{{{ moment|date:"{name}" }}}}').render(Context({"moment": moment}))
     assert rendered == expected
