@@ -12,7 +12,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
+# The interface's translations: locale/*/LC_MESSAGES/*.po compiled to .mo with polib (pure Python,
+# no GNU gettext needed); only catalogs changed since their last compile are rewritten.
 install: $(VENV)/.installed
+	$(PY) -m config.catalogs
 
 # The embedded default: SQLite under var/, Redis if one answers (else files under var/), DEBUG on.
 RUN_ADDRESS ?= 127.0.0.1:8000

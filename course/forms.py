@@ -10,6 +10,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from course import throttle
@@ -27,7 +28,7 @@ class SignupForm(UserCreationForm):
         super().__init__(*args, **kwargs)
         # Without an address a forgotten password could never be reset.
         self.fields["email"].required = True
-        self.fields["email"].help_text = "Used only to reset your password."
+        self.fields["email"].help_text = _("Used only to reset your password.")
 
 
 class ThrottledSignInMixin:

@@ -5,23 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from course.models import Exercise, Lesson, Module, StudyGroup, Track
 from course.services_groups import MAX_POST_CHARS
 
 
 class GroupForm(forms.Form):
-    name = forms.CharField(max_length=120)
+    name = forms.CharField(label=_("Name"), max_length=120)
     description = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
+        label=_("Description"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
     )
     privacy = forms.ChoiceField(
-        choices=StudyGroup.Privacy.choices, initial=StudyGroup.Privacy.PRIVATE
+        label=_("Privacy"), choices=StudyGroup.Privacy.choices, initial=StudyGroup.Privacy.PRIVATE
     )
 
 
 class GroupCreateForm(GroupForm):
-    track = forms.ModelChoiceField(queryset=Track.objects.none(), empty_label=None)
+    track = forms.ModelChoiceField(
+        label=_("Track"), queryset=Track.objects.none(), empty_label=None
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -30,10 +36,19 @@ class GroupCreateForm(GroupForm):
 
 
 class ScheduleEntryForm(forms.Form):
-    module = forms.ModelChoiceField(queryset=Module.objects.none(), empty_label=None)
-    week_start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    due_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    note = forms.CharField(required=False, max_length=200)
+    module = forms.ModelChoiceField(
+        label=_("Module"), queryset=Module.objects.none(), empty_label=None
+    )
+    # A date input takes ISO dates whatever the language (Chinese formats would write 2026/12/05).
+    week_start = forms.DateField(
+        label=_("Week start"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    due_date = forms.DateField(
+        label=_("Due date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    note = forms.CharField(label=_("Note"), required=False, max_length=200)
 
     def __init__(self, *args: Any, track: Track, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -43,28 +58,32 @@ class ScheduleEntryForm(forms.Form):
         data = super().clean()
         start, due = data.get("week_start"), data.get("due_date")
         if start and due and due < start:
-            self.add_error("due_date", "The due date must not be before the start of the week.")
+            self.add_error("due_date", _("The due date must not be before the start of the week."))
         return data
 
 
 class ThreadForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    topic = forms.ChoiceField(required=False, label="About")
+    title = forms.CharField(label=_("Title"), max_length=200)
+    topic = forms.ChoiceField(required=False, label=_("About"))
     body = forms.CharField(
+        label=_("Body"),
         widget=forms.Textarea(attrs={"rows": 6}),
         max_length=MAX_POST_CHARS,
-        help_text="Markdown; write math as $x^2$ or $$\\sum_i x_i$$.",
+        help_text=_("Markdown; write math as $x^2$ or $$\\sum_i x_i$$."),
     )
 
     def __init__(self, *args: Any, modules: list[Module], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices: list[tuple[str, Any]] = [("", "The group in general")]
+        choices: list[tuple[str, Any]] = [("", _("The group in general"))]
         for module in modules:
             options = []
             for lesson in module.live_lessons:
-                options.append((f"lesson:{lesson.pk}", f"Lesson: {lesson.title}"))
+                options.append(
+                    (f"lesson:{lesson.pk}", _("Lesson: %(title)s") % {"title": lesson.title})
+                )
                 options += [
-                    (f"exercise:{e.pk}", f"Exercise: {e.title}") for e in lesson.visible_exercises
+                    (f"exercise:{e.pk}", _("Exercise: %(title)s") % {"title": e.title})
+                    for e in lesson.visible_exercises
                 ]
             if options:
                 choices.append((module.title, options))
@@ -89,6 +108,8 @@ class ReplyForm(forms.Form):
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
         max_length=MAX_POST_CHARS,
-        label="Your reply",
-        help_text="Markdown; write math as $x^2$. Explain the idea — do not paste a full answer.",
+        label=_("Your reply"),
+        help_text=_(
+            "Markdown; write math as $x^2$. Explain the idea — do not paste a full answer."
+        ),
     )

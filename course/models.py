@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -17,13 +18,15 @@ from course.usernames import mixed_script_problem, username_key
 
 class User(AbstractUser):
     class Role(models.TextChoices):
-        STUDENT = "student", "Student"
-        INSTRUCTOR = "instructor", "Instructor"
-        STAFF = "staff", "Staff"
+        STUDENT = "student", _("Student")
+        INSTRUCTOR = "instructor", _("Instructor")
+        STAFF = "staff", _("Staff")
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
     # How the username looks (see course/usernames.py): unique, so no name can pass for another.
     username_key = models.CharField(max_length=64, unique=True, editable=False)
+    # The interface language the learner chose; empty follows the browser (Accept-Language).
+    language = models.CharField(max_length=16, choices=settings.LANGUAGES, blank=True, default="")
 
     # The role decides access: instructors and staff get the instructor tools, and staff (or a
     # superuser) also gets Django's admin, whose own check reads is_staff, so set the role through
@@ -176,10 +179,10 @@ class Lesson(CatalogueItem):
 
 class Exercise(CatalogueItem):
     class Kind(models.TextChoices):
-        EXPRESSION = "expression", "Expression"
-        MATRIX = "matrix", "Matrix expression"
-        DERIVATION = "derivation", "Derivation"
-        CODE = "code", "Code"
+        EXPRESSION = "expression", _("Expression")
+        MATRIX = "matrix", _("Matrix expression")
+        DERIVATION = "derivation", _("Derivation")
+        CODE = "code", _("Code")
 
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="exercises")
     slug = models.SlugField(max_length=100)
@@ -270,8 +273,8 @@ class StudyGroup(models.Model):
     """Learners working through one track together, on a schedule the facilitators plan."""
 
     class Privacy(models.TextChoices):
-        PRIVATE = "private", "Private — invite only"
-        LISTED = "listed", "Listed — anyone can find and join it"
+        PRIVATE = "private", _("Private — invite only")
+        LISTED = "listed", _("Listed — anyone can find and join it")
 
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
@@ -300,8 +303,8 @@ class StudyGroup(models.Model):
 
 class GroupMembership(models.Model):
     class Role(models.TextChoices):
-        MEMBER = "member", "Member"
-        FACILITATOR = "facilitator", "Facilitator"
+        MEMBER = "member", _("Member")
+        FACILITATOR = "facilitator", _("Facilitator")
 
     group = models.ForeignKey(StudyGroup, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="group_memberships")

@@ -22,6 +22,8 @@ from django.db.models import (
 )
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from course.charts import HBarChart, hbar_chart
 from course.models import (
@@ -581,16 +583,26 @@ def _progress_table(
 
     visible = [u for u, hidden in learners if not hidden]
     hidden = [u for u, hidden in learners if hidden]
-    hidden_label = f"{len(hidden)} member{'s' if len(hidden) != 1 else ''} with hidden details"
+    hidden_label = ngettext(
+        "%(count)d member with hidden details", "%(count)d members with hidden details", len(hidden)
+    ) % {"count": len(hidden)}
+    everyone = ngettext("all %(count)d learner", "all %(count)d learners", len(learners)) % {
+        "count": len(learners)
+    }
     if not hidden:
-        hidden_row, total_row = None, fold(f"all {len(learners)} learners", visible)
+        hidden_row, total_row = None, fold(everyone, visible)
     elif _hidden_in_totals(len(hidden)):
         hidden_row = fold(hidden_label, hidden, with_last_active=False)
-        total_row = fold(f"all {len(learners)} learners", visible + hidden, with_last_active=False)
+        total_row = fold(everyone, visible + hidden, with_last_active=False)
     else:
         hidden_row = None
-        shown = f"{len(visible)} shown learner{'s' if len(visible) != 1 else ''}"
-        total_row = fold(f"{shown} ({hidden_label} not counted)", visible)
+        shown = ngettext("%(count)d shown learner", "%(count)d shown learners", len(visible)) % {
+            "count": len(visible)
+        }
+        total_row = fold(
+            _("%(shown)s (%(hidden)s not counted)") % {"shown": shown, "hidden": hidden_label},
+            visible,
+        )
     return ProgressTable(
         modules=modules,
         rows=[fold(u.username, [u]) for u in visible],

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.translation import ngettext, pgettext
 
 from course.charts import HBarChart, VBarChart, hbar_chart, vbar_chart
 from course.models import ActivityDay, Exercise, ExerciseProgress, Module, User
@@ -115,7 +116,12 @@ def review_queue(*, user: User, now: datetime | None = None, limit: int = 6) -> 
         ReviewItem(
             exercise=p.exercise,
             progress=p,
-            reason=f"not solved yet after {p.attempts} attempt{'s' if p.attempts != 1 else ''}",
+            reason=ngettext(
+                "not solved yet after %(count)d attempt",
+                "not solved yet after %(count)d attempts",
+                p.attempts,
+            )
+            % {"count": p.attempts},
         )
         for p in unsolved
     ]
@@ -123,11 +129,22 @@ def review_queue(*, user: User, now: datetime | None = None, limit: int = 6) -> 
         ReviewItem(
             exercise=p.exercise,
             progress=p,
-            reason=f"took {p.attempts} attempts; solved {_days_between(p.solved_at, now)} days ago",
+            reason=_took_and_solved(p.attempts, _days_between(p.solved_at, now)),
         )
         for p in cooled
     ]
     return items[:limit]
+
+
+def _took_and_solved(attempts: int, days: int) -> str:
+    """Say how hard a solved exercise was and how long ago: "took 4 attempts; solved 20 days ago"."""
+    took = ngettext("took %(count)d attempt", "took %(count)d attempts", attempts) % {
+        "count": attempts
+    }
+    solved = ngettext("solved %(count)d day ago", "solved %(count)d days ago", days) % {
+        "count": days
+    }
+    return took + pgettext("clause separator", "; ") + solved
 
 
 def _days_between(then: datetime, now: datetime) -> int:
@@ -154,7 +171,15 @@ class Activity:
     @property
     def chart(self) -> VBarChart:
         return vbar_chart(
-            [(f"{w.start:%d %b}", w.attempts) for w in self.weeks], bar_width=20, gap=6
+            [
+                (
+                    dateformat.format(w.start, pgettext("date format of a week's label", "d M")),
+                    w.attempts,
+                )
+                for w in self.weeks
+            ],
+            bar_width=20,
+            gap=6,
         )
 
     @property

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from course.markdown import render_markdown
 from course.models import (
@@ -104,17 +105,17 @@ def group_leave(*, group: StudyGroup, user: User) -> None:
 def membership_set_role(*, group: StudyGroup, member: User, role: str) -> GroupMembership:
     """Appoint a member as facilitator or step one back; a group always keeps one facilitator."""
     if role not in GroupMembership.Role.values:
-        raise ValidationError("Unknown role.")
+        raise ValidationError(_("Unknown role."))
     StudyGroup.objects.select_for_update().filter(pk=group.pk).first()
     membership = GroupMembership.objects.filter(group=group, user=member).first()
     if membership is None:
-        raise ValidationError("That learner is not in this group.")
+        raise ValidationError(_("That learner is not in this group."))
     if role == GroupMembership.Role.MEMBER and membership.is_facilitator:
         others = GroupMembership.objects.filter(
             group=group, role=GroupMembership.Role.FACILITATOR
         ).exclude(pk=membership.pk)
         if not others.exists():
-            raise ValidationError("A group needs at least one facilitator.")
+            raise ValidationError(_("A group needs at least one facilitator."))
     membership.role = role
     membership.save(update_fields=["role"])
     return membership
@@ -135,9 +136,9 @@ def schedule_entry_create(
 ) -> GroupScheduleEntry:
     """Plan a module of the group's track for the week starting week_start."""
     if not group.track.modules.filter(pk=module.pk).exists():
-        raise ValidationError("That module is not part of this group's track.")
+        raise ValidationError(_("That module is not part of this group's track."))
     if due_date < week_start:
-        raise ValidationError("The due date must not be before the start of the week.")
+        raise ValidationError(_("The due date must not be before the start of the week."))
     return GroupScheduleEntry.objects.create(
         group=group, module=module, week_start=week_start, due_date=due_date, note=note.strip()
     )
@@ -156,9 +157,11 @@ def _subscribe(*, thread: GroupThread, user: User, at: datetime) -> None:
 def _check_post_body(body: str) -> str:
     body = body.strip()
     if not body:
-        raise ValidationError("Write something first.")
+        raise ValidationError(_("Write something first."))
     if len(body) > MAX_POST_CHARS:
-        raise ValidationError(f"Posts are limited to {MAX_POST_CHARS} characters.")
+        raise ValidationError(
+            _("Posts are limited to %(limit)s characters.") % {"limit": MAX_POST_CHARS}
+        )
     return body
 
 
@@ -175,7 +178,7 @@ def thread_create(
     """Ask a question in a group; the asker follows the thread."""
     title = title.strip()
     if not title:
-        raise ValidationError("Give the question a title.")
+        raise ValidationError(_("Give the question a title."))
     body = _check_post_body(body)
     if exercise is not None and lesson is None:
         lesson = exercise.lesson

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from course import views, views_groups
+from course import views, views_groups, views_language
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("accounts/signup/", views.signup, name="signup"),
+    path("i18n/setlang/", views_language.set_language, name="set_language"),
     path("tracks/<slug:slug>/", views.track_detail, name="track_detail"),
     path("tracks/<slug:slug>/enrol/", views.track_enrol, name="track_enrol"),
     path("tracks/<slug:slug>/leave/", views.track_leave, name="track_leave"),

@@ -7,6 +7,8 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from course import selectors, selectors_groups, selectors_progress, services
@@ -38,7 +40,9 @@ def track_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def track_enrol(request: HttpRequest, slug: str) -> HttpResponse:
     track = selectors.track_get(slug=slug)
     services.enrollment_create(user=request.user, track=track)
-    messages.success(request, f"You are enrolled in the {track.title} track.")
+    messages.success(
+        request, _("You are enrolled in the %(track)s track.") % {"track": track.title}
+    )
     return redirect(track)
 
 
@@ -47,7 +51,9 @@ def track_enrol(request: HttpRequest, slug: str) -> HttpResponse:
 def track_leave(request: HttpRequest, slug: str) -> HttpResponse:
     track = selectors.track_get(slug=slug)
     services.enrollment_delete(user=request.user, track=track)
-    messages.info(request, f"You left the {track.title} track. Your progress is kept.")
+    messages.info(
+        request, _("You left the %(track)s track. Your progress is kept.") % {"track": track.title}
+    )
     return redirect(track)
 
 
@@ -101,8 +107,14 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("dashboard")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        # The learner keeps the language they signed up in, on every device, until they switch.
+        form.instance.language = get_language()
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome to Chainrule, {user.username}. Pick a track to start.")
+        messages.success(
+            request,
+            _("Welcome to Chainrule, %(username)s. Pick a track to start.")
+            % {"username": user.username},
+        )
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from course import selectors
@@ -22,6 +23,7 @@ from course.forms_groups import (
     ScheduleEntryForm,
     ThreadForm,
 )
+from course.models import GroupMembership
 
 # A cell starting with one of these runs as a formula in a spreadsheet (OWASP, CSV injection).
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -58,7 +60,9 @@ def group_create(request: HttpRequest) -> HttpResponse:
     form = GroupCreateForm(request.POST or None, initial={"track": request.GET.get("track")})
     if request.method == "POST" and form.is_valid():
         group = services.group_create(creator=request.user, **form.cleaned_data)
-        messages.success(request, "Your group is ready. Share the invite link with your friends.")
+        messages.success(
+            request, _("Your group is ready. Share the invite link with your friends.")
+        )
         return redirect("group_settings", group.pk)
     return render(request, "course/groups/create.html", {"form": form})
 
@@ -90,7 +94,7 @@ def group_join(request: HttpRequest, group_id: int) -> HttpResponse:
     group, membership = groups.group_get_visible(group_id=group_id, user=request.user)
     if membership is None:
         services.group_join(group=group, user=request.user)
-        messages.success(request, f"You joined {group.name}.")
+        messages.success(request, _("You joined %(group)s.") % {"group": group.name})
     return redirect(group)
 
 
@@ -99,7 +103,7 @@ def group_invite(request: HttpRequest, code: str) -> HttpResponse:
     group = groups.group_get_by_invite(code=code)
     if request.method == "POST":
         services.group_join(group=group, user=request.user)
-        messages.success(request, f"You joined {group.name}.")
+        messages.success(request, _("You joined %(group)s.") % {"group": group.name})
         return redirect(group)
     if group.memberships.filter(user=request.user).exists():
         return redirect(group)
@@ -121,7 +125,7 @@ def group_join_code(request: HttpRequest) -> HttpResponse:
 def group_leave(request: HttpRequest, group_id: int) -> HttpResponse:
     membership = groups.group_get_for_member(group_id=group_id, user=request.user)
     services.group_leave(group=membership.group, user=request.user)
-    messages.info(request, f"You left {membership.group.name}.")
+    messages.info(request, _("You left %(group)s.") % {"group": membership.group.name})
     return redirect("group_list")
 
 
@@ -133,7 +137,7 @@ def group_settings(request: HttpRequest, group_id: int) -> HttpResponse:
     form = GroupForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         services.group_update(group=group, **form.cleaned_data)
-        messages.success(request, "Group settings saved.")
+        messages.success(request, _("Group settings saved."))
         return redirect("group_settings", group.pk)
     invite_url = request.build_absolute_uri(reverse("group_invite", args=[group.invite_code]))
     return render(
@@ -154,7 +158,7 @@ def group_settings(request: HttpRequest, group_id: int) -> HttpResponse:
 def group_rotate_invite(request: HttpRequest, group_id: int) -> HttpResponse:
     membership = groups.group_get_for_facilitator(group_id=group_id, user=request.user)
     services.group_rotate_invite(group=membership.group)
-    messages.success(request, "New invite link created; the old one no longer works.")
+    messages.success(request, _("New invite link created; the old one no longer works."))
     return redirect("group_settings", group_id)
 
 
@@ -166,7 +170,11 @@ def group_member_role(request: HttpRequest, group_id: int, user_id: int) -> Http
     role = request.POST.get("role", "")
     try:
         services.membership_set_role(group=membership.group, member=member.user, role=role)
-        messages.success(request, f"{member.user.username} is now a {role}.")
+        if role == GroupMembership.Role.FACILITATOR:
+            done = _("%(username)s is now a facilitator.")
+        else:
+            done = _("%(username)s is now a member.")
+        messages.success(request, done % {"username": member.user.username})
     except ValidationError as error:
         messages.error(request, error.messages[0])
     return redirect("group_settings", group_id)
@@ -181,11 +189,14 @@ def group_visibility(request: HttpRequest, group_id: int) -> HttpResponse:
     if hidden:
         messages.info(
             request,
-            "Your details are hidden; others see you only inside the totals, and only once at "
-            f"least {groups.HIDDEN_AGGREGATE_MIN} members hide theirs.",
+            _(
+                "Your details are hidden; others see you only inside the totals, and only once at "
+                "least %(minimum)s members hide theirs."
+            )
+            % {"minimum": groups.HIDDEN_AGGREGATE_MIN},
         )
     else:
-        messages.info(request, "Your progress now shows on the group board.")
+        messages.info(request, _("Your progress now shows on the group board."))
     return redirect("group_board", group_id)
 
 
@@ -199,7 +210,10 @@ def group_schedule(request: HttpRequest, group_id: int) -> HttpResponse:
             raise PermissionDenied("Only the group's facilitators plan the schedule.")
         if form.is_valid():
             services.schedule_entry_create(group=group, **form.cleaned_data)
-            messages.success(request, f"{form.cleaned_data['module'].title} is on the schedule.")
+            messages.success(
+                request,
+                _("%(module)s is on the schedule.") % {"module": form.cleaned_data["module"].title},
+            )
             return redirect("group_schedule", group_id)
     context = {"group": group, "membership": membership, "form": form}
     context["schedule"] = groups.group_schedule(group=group)
@@ -212,7 +226,7 @@ def group_schedule_delete(request: HttpRequest, group_id: int, entry_id: int) ->
     membership = groups.group_get_for_facilitator(group_id=group_id, user=request.user)
     entry = groups.schedule_entry_get_for_facilitator(membership=membership, entry_id=entry_id)
     services.schedule_entry_delete(entry=entry)
-    messages.info(request, "Removed from the schedule.")
+    messages.info(request, _("Removed from the schedule."))
     return redirect("group_schedule", group_id)
 
 

@@ -8,21 +8,22 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from course.markdown import render_markdown
 from course.models import Exercise
 from grader.engine import CODE_KINDS, Verdict
 
 HEADLINES = {
-    "correct": ("Correct", "success"),
-    "incorrect": ("Not yet right", "danger"),
-    "invalid": ("Your answer could not be read — not counted as an attempt", "warning"),
+    "correct": (_("Correct"), "success"),
+    "incorrect": (_("Not yet right"), "danger"),
+    "invalid": (_("Your answer could not be read — not counted as an attempt"), "warning"),
     "undetermined": (
-        "The grader could not decide — not counted as an attempt; the exercise's author is told",
+        _("The grader could not decide — not counted as an attempt; the exercise's author is told"),
         "warning",
     ),
-    "timeout": ("Too slow: your code ran out of time", "danger"),
-    "error": ("Could not be graded — not counted against you", "warning"),
+    "timeout": (_("Too slow: your code ran out of time"), "danger"),
+    "error": (_("Could not be graded — not counted against you"), "warning"),
 }
 # Messages the headline already says, and the counterexample shown as a table instead.
 REDUNDANT_MESSAGES = frozenset({"correct", "incorrect"})
@@ -38,10 +39,10 @@ def inline_markdown(text: str) -> SafeString:
 
 class Submission(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Grading"
-        FINISHED = "finished", "Graded"
-        ERROR = "error", "Could not be graded"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Grading")
+        FINISHED = "finished", _("Graded")
+        ERROR = "error", _("Could not be graded")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions"

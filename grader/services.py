@@ -21,6 +21,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from course.models import Exercise, User
 from course.services import progress_record_verdict
@@ -55,12 +58,15 @@ def _check_answer(answer: str) -> None:
     size = len(answer.encode("utf-8"))
     if size > settings.GRADER_MAX_ANSWER_BYTES:
         raise SubmissionRefused(
-            f"Your answer is {size:,} bytes; the limit is {settings.GRADER_MAX_ANSWER_BYTES:,}. "
-            "Shorten it and check again.",
+            _("Your answer is %(size)s bytes; the limit is %(limit)s. Shorten it and check again.")
+            % {
+                "size": number_format(size, force_grouping=True),
+                "limit": number_format(settings.GRADER_MAX_ANSWER_BYTES, force_grouping=True),
+            },
             code="too_large",
         )
     if not answer.strip():
-        raise SubmissionRefused("Write an answer before checking it.", code="empty")
+        raise SubmissionRefused(_("Write an answer before checking it."), code="empty")
 
 
 def _check_rate(user: User, now: datetime) -> None:
@@ -70,8 +76,14 @@ def _check_rate(user: User, now: datetime) -> None:
         oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
         wait = max(1, int((oldest + timedelta(minutes=1) - now).total_seconds()) + 1)
         raise SubmissionRefused(
-            f"You have checked {limit} answers in the last minute, the most allowed. "
-            f"Wait {wait} second{'s' if wait != 1 else ''} and check again — your answer is kept below.",
+            ngettext(
+                "You have checked %(limit)d answers in the last minute, the most allowed. "
+                "Wait %(wait)d second and check again — your answer is kept below.",
+                "You have checked %(limit)d answers in the last minute, the most allowed. "
+                "Wait %(wait)d seconds and check again — your answer is kept below.",
+                wait,
+            )
+            % {"limit": limit, "wait": wait},
             code="rate_limited",
         )
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from course.markdown import render_markdown
@@ -109,7 +110,8 @@ def answer_preview(request: HttpRequest, slug: str) -> HttpResponse:
             "ok": False,
             "latex": None,
             "error": {
-                "text": f"That is longer than {PREVIEW_MAX_CHARS} characters.",
+                "text": _("That is longer than %(limit)d characters.")
+                % {"limit": PREVIEW_MAX_CHARS},
                 "position": None,
             },
         }

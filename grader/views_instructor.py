@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from course.markdown import render_markdown
@@ -72,17 +73,23 @@ def _chosen_seed(params: QueryDict, exercise: Exercise) -> tuple[int, str]:
     if username:
         seed = selectors.student_seed(exercise=exercise, username=username)
         if seed is not None:
-            return seed, f"Showing the variant {username} gets."
-        return selectors.CHECK_SEEDS[0], f"There is no user named “{username}”."
+            return seed, _("Showing the variant %(username)s gets.") % {"username": username}
+        return selectors.CHECK_SEEDS[0], _("There is no user named “%(username)s”.") % {
+            "username": username
+        }
     raw = params.get("seed", "").strip()
     if not raw:
         return selectors.CHECK_SEEDS[0], ""
     try:
         seed = int(raw)
     except ValueError:
-        return selectors.CHECK_SEEDS[0], f"“{raw}” is not a whole number; showing seed 1."
+        return selectors.CHECK_SEEDS[0], _("“%(raw)s” is not a whole number; showing seed 1.") % {
+            "raw": raw
+        }
     if not 0 <= seed <= MAX_SEED:
-        return selectors.CHECK_SEEDS[0], f"Seeds run from 0 to {MAX_SEED}; showing seed 1."
+        return selectors.CHECK_SEEDS[0], _("Seeds run from 0 to %(last)d; showing seed 1.") % {
+            "last": MAX_SEED
+        }
     return seed, ""
 
 
@@ -103,11 +110,12 @@ def _page(spec: dict[str, Any], seed: int) -> dict[str, Any]:
 def _bench(exercise: Exercise, spec: dict[str, Any], answer: str, seed: int) -> dict[str, Any]:
     """Grade an answer exactly as a student's would be graded, and wrap it for the verdict partial."""
     if not answer.strip():
-        verdict = Verdict(Status.INVALID, messages=[Message("empty", "Type an answer first.")])
+        verdict = Verdict(Status.INVALID, messages=[Message("empty", _("Type an answer first."))])
     elif len(answer.encode()) > settings.GRADER_MAX_ANSWER_BYTES:
         limit = settings.GRADER_MAX_ANSWER_BYTES
         verdict = Verdict(
-            Status.INVALID, messages=[Message("too_large", f"At most {limit} bytes.")]
+            Status.INVALID,
+            messages=[Message("too_large", _("At most %(limit)d bytes.") % {"limit": limit})],
         )
     else:
         verdict = engine.grade(spec, answer, seed=seed)

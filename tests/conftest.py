@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from config.catalogs import compile_catalogs
 from course.models import Track, User
 from tests.factories import PASSWORD, UserFactory
 
@@ -24,6 +25,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-dev-shm-usage",
 ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile changed translation catalogs first, as `make install` does (pytest run directly)."""
+    compile_catalogs()
 
 
 @pytest.fixture(autouse=True)

@@ -138,6 +138,7 @@ GET_CASES: dict[str, tuple[str, list[int | str]]] = {
     # accounts
     "login": ("/accounts/login/", everyone(200)),
     "logout": ("/accounts/logout/", everyone(405)),
+    "set_language": ("/i18n/setlang/", everyone(405)),
     "password_change": ("/accounts/password_change/", logged_in_only(200)),
     "password_change_done": ("/accounts/password_change/done/", logged_in_only(200)),
     "password_reset": ("/accounts/password_reset/", everyone(200)),
@@ -178,6 +179,13 @@ POST_CASES: dict[str, tuple[str, dict[str, str], bool, list[int | str]]] = {
         teachers_only(200),
     ),
     "logout": ("/accounts/logout/", {}, False, everyone("/")),
+    # Anyone may switch the language; it returns to the page it came from.
+    "set_language": (
+        "/i18n/setlang/",
+        {"language": "zh-hans", "next": "/groups/"},
+        False,
+        everyone("/groups/"),
+    ),
 }
 
 

@@ -8,6 +8,31 @@
   var LEARNER_MATH = { maxSize: 5, maxExpand: 50 };
   var COURSE_MATH = { maxSize: 20, maxExpand: 1000 };
 
+  // Chinese punctuation must not be parted from the formula it follows or precedes: a browser may
+  // break a line between typeset math and "，" or "。". Wrap them in a span that does not wrap
+  // (white-space: nowrap in chainrule.css).
+  var CLOSING = /^[，。、；：？！）》」』”’]+/;
+  var OPENING = /[（《「『“‘]+$/;
+  function keepPunctuationWithMath(el) {
+    var next = el.nextSibling;
+    var previous = el.previousSibling;
+    var after = next && next.nodeType === Node.TEXT_NODE && next.data.match(CLOSING);
+    var before = previous && previous.nodeType === Node.TEXT_NODE && previous.data.match(OPENING);
+    if (!after && !before) return;
+    var glue = document.createElement("span");
+    glue.className = "math-glue";
+    el.parentNode.insertBefore(glue, el);
+    if (before) {
+      previous.data = previous.data.slice(0, previous.data.length - before[0].length);
+      glue.appendChild(document.createTextNode(before[0]));
+    }
+    glue.appendChild(el);
+    if (after) {
+      next.data = next.data.slice(after[0].length);
+      glue.appendChild(document.createTextNode(after[0]));
+    }
+  }
+
   function renderMath(root) {
     if (!window.katex) return;
     root.querySelectorAll(".math:not([data-rendered])").forEach(function (el) {
@@ -24,6 +49,7 @@
         });
         el.setAttribute("data-rendered", "");
         el.setAttribute("data-tex", tex);
+        if (!el.classList.contains("math-display")) keepPunctuationWithMath(el);
       } catch (err) {
         el.classList.add("math-error");
       }

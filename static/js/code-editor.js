@@ -17,7 +17,8 @@
       Esc: function (cm) { cm.getInputField().blur(); },
     },
   });
-  editor.getInputField().setAttribute("aria-label", "Code editor");
+  // The page supplies the label in the reader's language (data-editor-label on the textarea).
+  editor.getInputField().setAttribute("aria-label", textarea.dataset.editorLabel || textarea.id);
   textarea.form.addEventListener("submit", function () { editor.save(); });
   document.body.addEventListener("htmx:configRequest", function () { editor.save(); });
   window.chainrule = window.chainrule || {};
