@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 from django.utils import timezone
@@ -54,6 +55,13 @@ def test_it_enqueues_only_after_commit(student, sigmoid, sent, django_capture_on
         submission = create(student, sigmoid)
         assert sent == []
     assert sent == [{"args": [submission.pk], "queue": "symbolic"}]
+
+
+def test_the_grading_task_is_sent_by_its_registered_name() -> None:
+    # The services send the task by name; the web process has it registered (GraderConfig.ready).
+    assert (
+        current_app.tasks[services.GRADE_SUBMISSION_TASK] is grade_submission._get_current_object()
+    )
 
 
 def test_a_broker_failure_keeps_the_submission_queued(
