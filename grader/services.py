@@ -27,6 +27,7 @@ from course.models import Exercise, User
 from course.services import progress_record_verdict
 from grader import engine
 from grader.engine import CODE_KINDS, Message, Status, Verdict
+from grader.errors import AnswerEmpty, AnswersRateLimited, AnswerTooLarge
 from grader.models import Submission
 
 log = logging.getLogger(__name__)
@@ -36,15 +37,6 @@ log = logging.getLogger(__name__)
 GRADE_SUBMISSION_TASK = "grader.tasks.grade_submission"
 
 NOT_COUNTED = "This answer could not be graded — it is not counted against you. Please try again."
-
-
-class SubmissionRefused(Exception):
-    """The answer was not accepted for grading; the message says why, in words for the student."""
-
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 def queue_for(exercise: Exercise) -> str:
@@ -59,13 +51,9 @@ def queue_for(exercise: Exercise) -> str:
 def _check_answer(answer: str) -> None:
     size = len(answer.encode("utf-8"))
     if size > settings.GRADER_MAX_ANSWER_BYTES:
-        raise SubmissionRefused(
-            f"Your answer is {size:,} bytes; the limit is {settings.GRADER_MAX_ANSWER_BYTES:,}. "
-            "Shorten it and check again.",
-            code="too_large",
-        )
+        raise AnswerTooLarge(size=size, limit=settings.GRADER_MAX_ANSWER_BYTES)
     if not answer.strip():
-        raise SubmissionRefused("Write an answer before checking it.", code="empty")
+        raise AnswerEmpty
 
 
 def _check_rate(user: User, now: datetime) -> None:
@@ -74,15 +62,14 @@ def _check_rate(user: User, now: datetime) -> None:
     if recent.count() >= limit:
         oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
         wait = max(1, int((oldest + timedelta(minutes=1) - now).total_seconds()) + 1)
-        raise SubmissionRefused(
-            f"You have checked {limit} answers in the last minute, the most allowed. "
-            f"Wait {wait} second{'s' if wait != 1 else ''} and check again — your answer is kept below.",
-            code="rate_limited",
-        )
+        raise AnswersRateLimited(limit=limit, retry_after=wait)
 
 
 def submission_create(*, user: User, exercise: Exercise, answer: str) -> Submission:
-    """Store an answer as QUEUED and put it on its queue once the transaction commits."""
+    """Store an answer as QUEUED and put it on its queue once the transaction commits.
+
+    Raise AnswerEmpty, AnswerTooLarge or AnswersRateLimited (grader.errors) when it is not accepted.
+    """
     _check_answer(answer)
     now = timezone.now()
     with transaction.atomic():

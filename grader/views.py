@@ -17,11 +17,10 @@ from grader import engine, selectors, services
 from grader.models import Submission
 
 PREVIEW_MAX_CHARS = 2000
-REFUSED_STATUS = {"rate_limited": 429, "too_large": 413, "empty": 400}
 
 
 def _page_context(
-    request: HttpRequest, exercise: Exercise, submission: Submission | None, **extra: Any
+    request: HttpRequest, exercise: Exercise, submission: Submission | None
 ) -> dict[str, Any]:
     view = selectors.exercise_view(exercise=exercise, user=request.user)
     shown = submission if submission is not None else view.latest
@@ -33,7 +32,6 @@ def _page_context(
         "prompt_html": render_markdown(view.variant["prompt"]),
         "hints_html": [render_markdown(h) for h in view.hints],
         "poll_ms": settings.GRADER_POLL_MS,
-        **extra,
     }
 
 
@@ -47,18 +45,12 @@ def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def submission_create(request: HttpRequest, exercise: Exercise) -> HttpResponse:
-    """Check an answer: queue it, then show its status (htmx) or its page (no JavaScript)."""
+    """Check an answer: queue it, then show its status (htmx) or its page (no JavaScript).
+
+    A refused answer (grader.errors) is rendered by course.errors.RequestErrorMiddleware.
+    """
     answer = request.POST.get("answer", "")
-    try:
-        submission = services.submission_create(user=request.user, exercise=exercise, answer=answer)
-    except services.SubmissionRefused as refused:
-        if request.htmx:
-            return render(request, "grader/submission.html#result", {"refused": refused})
-        context = _page_context(request, exercise, None, refused=refused, answer=answer)
-        context["submission"] = None
-        return render(
-            request, "grader/exercise_detail.html", context, status=REFUSED_STATUS[refused.code]
-        )
+    submission = services.submission_create(user=request.user, exercise=exercise, answer=answer)
     if request.htmx:
         # The first look for the verdict goes out at once: the server holds it until the verdict.
         return _status_response(request, submission, poll_ms=0)

@@ -1,0 +1,55 @@
+"""Why an answer is not accepted for grading: errors with a stable code and HTTP status.
+
+Raised by grader.services.submission_create; course.errors.RequestErrorMiddleware renders them.
+A wrong answer is never one of these: it is graded, and its verdict says so.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from course.errors import RateLimited, RequestError
+
+
+class AnswerEmpty(RequestError):
+    code: ClassVar[str] = "empty"
+    http_status: ClassVar[int] = 400
+    title: ClassVar[str] = _("No answer to check")
+
+    def __init__(self) -> None:
+        super().__init__(gettext("Write an answer before checking it."))
+
+
+class AnswerTooLarge(RequestError):
+    code: ClassVar[str] = "too_large"
+    http_status: ClassVar[int] = 413
+    title: ClassVar[str] = _("Answer too long")
+
+    def __init__(self, *, size: int, limit: int) -> None:
+        super().__init__(
+            gettext(
+                "Your answer is {size} bytes; the limit is {limit}. Shorten it and check again."
+            ).format(size=f"{size:,}", limit=f"{limit:,}")
+        )
+        self.size = size
+        self.limit = limit
+
+
+class AnswersRateLimited(RateLimited):
+    title: ClassVar[str] = _("Too many answers")
+
+    def __init__(self, *, limit: int, retry_after: int) -> None:
+        super().__init__(
+            ngettext(
+                "You have checked {limit} answers in the last minute, the most allowed. "
+                "Wait {wait} second and check again — your answer is kept below.",
+                "You have checked {limit} answers in the last minute, the most allowed. "
+                "Wait {wait} seconds and check again — your answer is kept below.",
+                retry_after,
+            ).format(limit=limit, wait=retry_after),
+            retry_after=retry_after,
+        )
+        self.limit = limit
