@@ -16,6 +16,7 @@ from grader import services
 from grader.engine import Message, Status, Verdict
 from grader.errors import AnswerEmpty, AnswersRateLimited, AnswerTooLarge
 from grader.models import Submission
+from grader.rendering import submission_feedback
 from grader.tasks import grade_submission, requeue_stuck_submissions
 from tests.grader.conftest import SIGMOID_RIGHT, SIGMOID_WRONG
 
@@ -302,7 +303,10 @@ def test_the_sweeper_gives_up_after_the_last_try(student, sigmoid, sent, setting
     assert report.failed == [submission.pk]
     submission.refresh_from_db()
     assert submission.status == Submission.Status.ERROR
-    assert submission.feedback()["headline"] == "Could not be graded — not counted against you"
+    assert (
+        submission_feedback(submission)["headline"]
+        == "Could not be graded — not counted against you"
+    )
     assert not ExerciseProgress.objects.filter(attempts__gt=0).exists()
 
 
