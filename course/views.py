@@ -18,7 +18,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def track_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    track = selectors.track_get(slug=slug)
+    track = selectors.access_track(request.user, slug)
     outline = selectors.track_outline(track=track, user=request.user)
     return render(
         request,
@@ -36,7 +36,7 @@ def track_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def track_enrol(request: HttpRequest, slug: str) -> HttpResponse:
-    track = selectors.track_get(slug=slug)
+    track = selectors.access_track(request.user, slug)
     services.enrollment_create(user=request.user, track=track)
     messages.success(request, f"You are enrolled in the {track.title} track.")
     return redirect(track)
@@ -45,7 +45,7 @@ def track_enrol(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def track_leave(request: HttpRequest, slug: str) -> HttpResponse:
-    track = selectors.track_get(slug=slug)
+    track = selectors.access_track(request.user, slug)
     services.enrollment_delete(user=request.user, track=track)
     messages.info(request, f"You left the {track.title} track. Your progress is kept.")
     return redirect(track)

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from course.markdown import render_markdown
 from course.models import Exercise
-from course.selectors import exercise_get_for_user
+from course.selectors import access_exercise
 from grader import engine, selectors, services
 from grader.models import Submission
 
@@ -38,7 +38,7 @@ def _page_context(
 @login_required
 @require_http_methods(["GET", "POST"])
 def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    exercise = exercise_get_for_user(slug=slug, user=request.user)
+    exercise = access_exercise(request.user, slug)
     if request.method == "POST":
         return submission_create(request, exercise)
     return render(request, "grader/exercise_detail.html", _page_context(request, exercise, None))
@@ -61,7 +61,7 @@ def submission_create(request: HttpRequest, exercise: Exercise) -> HttpResponse:
 @require_GET
 def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Show the exercise page with one submission's verdict; it refreshes itself while pending."""
-    submission = selectors.submission_get_for_user(pk=pk, user=request.user)
+    submission = selectors.access_submission(request.user, pk)
     submission = selectors.submission_wait(
         submission=submission, timeout=settings.GRADER_STATUS_WAIT_SECONDS
     )
@@ -73,7 +73,7 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Return the live status block of a submission once it settles (or the wait runs out)."""
-    submission = selectors.submission_get_for_user(pk=pk, user=request.user)
+    submission = selectors.access_submission(request.user, pk)
     submission = selectors.submission_wait(
         submission=submission, timeout=settings.GRADER_STATUS_WAIT_SECONDS
     )
@@ -94,7 +94,7 @@ def _status_response(request: HttpRequest, submission: Submission, *, poll_ms: i
 @login_required
 @require_GET
 def answer_preview(request: HttpRequest, slug: str) -> HttpResponse:
-    exercise = exercise_get_for_user(slug=slug, user=request.user)
+    exercise = access_exercise(request.user, slug)
     answer = request.GET.get("answer", "")
     if len(answer) > PREVIEW_MAX_CHARS:
         result = {
