@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from course.calendar_days import days_between, start_of_day_ago
 from course.charts import HBarChart, VBarChart, hbar_chart, vbar_chart
 from course.models import ActivityDay, Exercise, ExerciseProgress, Module, User
 
@@ -97,7 +98,8 @@ class ReviewItem:
 def review_queue(*, user: User, now: datetime | None = None, limit: int = 6) -> list[ReviewItem]:
     """Return exercises worth retrying: unsolved attempts first, then hard-won solves gone cold."""
     now = now or timezone.now()
-    cold = now - timedelta(days=REVIEW_AFTER_DAYS)
+    # Solved at least REVIEW_AFTER_DAYS calendar days ago: before midnight of the day after that.
+    cold = start_of_day_ago(REVIEW_AFTER_DAYS - 1, now)
     rows = list(
         ExerciseProgress.objects.filter(
             Q(solved_at__isnull=True, attempts__gt=0)
@@ -123,16 +125,11 @@ def review_queue(*, user: User, now: datetime | None = None, limit: int = 6) -> 
         ReviewItem(
             exercise=p.exercise,
             progress=p,
-            reason=f"took {p.attempts} attempts; solved {_days_between(p.solved_at, now)} days ago",
+            reason=f"took {p.attempts} attempts; solved {days_between(p.solved_at, now)} days ago",
         )
         for p in cooled
     ]
     return items[:limit]
-
-
-def _days_between(then: datetime, now: datetime) -> int:
-    """Count calendar days from `then` to `now` in the current time zone, not 24-hour periods."""
-    return (timezone.localdate(now) - timezone.localdate(then)).days
 
 
 @dataclass

@@ -337,12 +337,12 @@ def test_a_status_request_is_held_until_the_verdict(
     client.post(url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX)
     submission = Submission.objects.get()
     worker = finish_later(submission, 0.3)
-    started = time.monotonic()
     html = client.get(reverse("submission_status", args=[submission.pk]), **HTMX).content.decode()
-    waited = time.monotonic() - started
     worker.join()
-    assert 'data-verdict="correct"' in html
-    assert 0.25 < waited < 5
+    # Asked before the verdict existed, answered with it: the request was held until it came.
+    # How soon after the verdict it answers is a latency, measured by benchmarks/bench_pipeline.py.
+    assert 'data-verdict="correct"' in html and 'data-status="finished"' in html
+    assert "hx-get" not in html.split('id="result"', 1)[1].split(">", 1)[0]  # no more polling
 
 
 def test_a_held_status_request_ends_pending_and_asks_again(client, student, sigmoid, settings):
