@@ -65,7 +65,8 @@ def _hidden_in_totals(hidden: int) -> bool:
 
 class GroupAccess(NamedTuple):
     group: StudyGroup
-    # None for an instructor outside the group (teach=True) or an outsider of a listed one (listed=True).
+    # None for an instructor outside the group (teach=True) or an outsider of a listed group
+    # (listed=True).
     membership: GroupMembership | None
 
 
