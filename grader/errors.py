@@ -45,9 +45,9 @@ class AnswersRateLimited(RateLimited):
         super().__init__(
             ngettext(
                 "You have checked {limit} answers in the last minute, the most allowed. "
-                "Wait {wait} second and check again — your answer is kept below.",
+                "Wait {wait} second and check again — your answer is kept.",
                 "You have checked {limit} answers in the last minute, the most allowed. "
-                "Wait {wait} seconds and check again — your answer is kept below.",
+                "Wait {wait} seconds and check again — your answer is kept.",
                 retry_after,
             ).format(limit=limit, wait=retry_after),
             retry_after=retry_after,
