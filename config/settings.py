@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Renders the RequestErrors views and services raise (code, status, Retry-After).
+    "course.errors.RequestErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

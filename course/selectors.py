@@ -1,4 +1,9 @@
-"""Reads and access checks for the course: every view gets its objects through these."""
+"""Reads and access checks for the course: every view gets its objects through these.
+
+Access goes through one function per object kind (`access_track`, `access_exercise`; groups in
+selectors_groups, submissions in grader.selectors), and whether someone may teach is decided by
+`can_teach` alone. Each raises 404 for what the user may not know exists, else PermissionDenied.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import Http404
 
@@ -23,8 +29,26 @@ from course.models import (
 AnyUser = User | AnonymousUser
 
 
-def track_get(*, slug: str) -> Track:
-    """Return the live track with this slug, or raise 404."""
+def can_teach(user: AnyUser) -> bool:
+    """Say whether the user gets the instructor tools (instructors, staff and superusers)."""
+    return user.is_authenticated and user.is_instructor
+
+
+def access_instructor(user: AnyUser) -> User:
+    """Return the user if they may teach, else raise PermissionDenied: the instructor tools' gate."""
+    if not can_teach(user):
+        raise PermissionDenied("Only instructors can do that.")
+    return user
+
+
+def access_track(user: AnyUser, slug: str, *, teach: bool = False) -> Track:
+    """Return the live track with this slug, or raise 404.
+
+    Anyone may read a track; `teach=True` asks for its class progress, which is for instructors
+    (PermissionDenied before the lookup, so the answer says nothing about which tracks exist).
+    """
+    if teach:
+        access_instructor(user)
     track = Track.objects.live().filter(slug=slug).first()
     if track is None:
         raise Http404("No such track.")
@@ -48,17 +72,20 @@ def lesson_get(*, module_slug: str, lesson_slug: str) -> Lesson:
     return lesson
 
 
-def exercise_get_for_user(*, slug: str, user: AnyUser) -> Exercise:
-    """Return the exercise if this user may open it: published for everyone, any for instructors.
+def access_exercise(user: AnyUser, slug: str, *, teach: bool = False) -> Exercise:
+    """Return the exercise if this user may open it, or raise.
 
-    An exercise whose lesson or module was retired is gone too, for everyone.
+    Published exercises are open to everyone, unpublished ones to instructors only (404 for the
+    rest, as if they did not exist). `teach=True` asks for the instructor tools on it — every
+    variant, the test bench, class statistics — and refuses everyone else with PermissionDenied.
+    An exercise whose lesson or module was retired is gone for everyone.
     """
+    if teach:
+        access_instructor(user)
     exercise = (
         Exercise.objects.reachable().select_related("lesson__module").filter(slug=slug).first()
     )
-    if exercise is None:
-        raise Http404("No such exercise.")
-    if not exercise.published and not (user.is_authenticated and user.is_instructor):
+    if exercise is None or not (exercise.published or can_teach(user)):
         raise Http404("No such exercise.")
     return exercise
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
@@ -41,6 +42,7 @@ from course.models import (
     Track,
     User,
 )
+from course.selectors import can_teach
 from course.selectors_progress import exercise_credit, week_start
 
 AnyUser = User | AnonymousUser
@@ -63,6 +65,13 @@ def _hidden_in_totals(hidden: int) -> bool:
 # --- Access: one helper per object kind --------------------------------------------------------
 
 
+class GroupAccess(NamedTuple):
+    group: StudyGroup
+    # None for an instructor outside the group (teach=True) or an outsider of a listed group
+    # (listed=True).
+    membership: GroupMembership | None
+
+
 def _membership(*, group_id: int, user: AnyUser) -> GroupMembership | None:
     if not user.is_authenticated:
         return None
@@ -73,66 +82,55 @@ def _membership(*, group_id: int, user: AnyUser) -> GroupMembership | None:
     )
 
 
-def group_get_visible(*, group_id: int, user: AnyUser) -> tuple[StudyGroup, GroupMembership | None]:
-    """Return a group its members, or anyone for a listed group, may see; else raise 404."""
-    membership = _membership(group_id=group_id, user=user)
-    if membership is not None:
-        return membership.group, membership
-    group = StudyGroup.objects.select_related("track").filter(pk=group_id).first()
-    if group is None or not group.is_listed:
-        raise Http404("No such group.")
-    return group, None
+def access_group(
+    user: AnyUser,
+    group_id: int,
+    *,
+    write: bool = False,
+    teach: bool = False,
+    listed: bool = False,
+) -> GroupAccess:
+    """Return the group and the user's membership if the user may do what is asked, else raise.
 
-
-def group_get_for_member(*, group_id: int, user: AnyUser) -> GroupMembership:
-    """Return the viewer's membership; outsiders get 404 (private) or 403 (listed)."""
-    membership = _membership(group_id=group_id, user=user)
-    if membership is None:
-        group_get_visible(group_id=group_id, user=user)  # 404 unless the group is listed
-        raise PermissionDenied("Join this group to see it.")
-    return membership
-
-
-def group_get_for_facilitator(*, group_id: int, user: AnyUser) -> GroupMembership:
-    """Return the viewer's membership if they facilitate the group; members get 403."""
-    membership = group_get_for_member(group_id=group_id, user=user)
-    if not membership.is_facilitator:
-        raise PermissionDenied("Only the group's facilitators can do that.")
-    return membership
-
-
-def group_get_for_insight(
-    *, group_id: int, user: AnyUser
-) -> tuple[StudyGroup, GroupMembership | None]:
-    """Return a group whose progress table this user may read (its facilitators and instructors).
-
-    The viewer's membership comes along (None for an instructor outside the group).
+    By default members may read it. `write=True` asks for one of its facilitators (other members
+    get PermissionDenied); `teach=True` also lets instructors in who are not members (the progress
+    table); `listed=True` lets anyone see a listed group's page without joining. Outsiders of a
+    private group get 404, as if it did not exist; of a listed group, PermissionDenied.
     """
     membership = _membership(group_id=group_id, user=user)
-    if membership is not None and membership.is_facilitator:
-        return membership.group, membership
-    if user.is_authenticated and user.is_instructor:
+    if membership is not None and (membership.is_facilitator or not write):
+        return GroupAccess(membership.group, membership)
+    if teach and can_teach(user):
         group = StudyGroup.objects.select_related("track").filter(pk=group_id).first()
         if group is None:
             raise Http404("No such group.")
-        return group, membership
-    membership = group_get_for_facilitator(group_id=group_id, user=user)
-    return membership.group, membership
+        return GroupAccess(group, membership)
+    if membership is not None:
+        raise PermissionDenied("Only the group's facilitators can do that.")
+    group = StudyGroup.objects.select_related("track").filter(pk=group_id).first()
+    if group is None or not group.is_listed:
+        raise Http404("No such group.")
+    if listed:
+        return GroupAccess(group, None)
+    raise PermissionDenied("Join this group to see it.")
 
 
-def group_get_by_invite(*, code: str) -> StudyGroup:
-    """Return the group an invite code opens, or raise 404 (codes rotate, so old links die)."""
+def access_group_by_invite(user: AnyUser, code: str) -> GroupAccess:
+    """Return the group an invite code opens, with the user's membership if any, or raise 404.
+
+    Codes rotate, so old links die; a valid code lets anyone logged in see the group and join.
+    """
     group = StudyGroup.objects.select_related("track").filter(invite_code=code).first()
     if group is None:
         raise Http404("This invite is not valid any more. Ask the group for a new link.")
-    return group
+    return GroupAccess(group, _membership(group_id=group.pk, user=user))
 
 
-def thread_get_for_member(*, membership: GroupMembership, thread_id: int) -> GroupThread:
-    """Return a thread of the member's group, or raise 404."""
+def thread_get(*, group: StudyGroup, thread_id: int) -> GroupThread:
+    """Return a thread of the group (reached through access_group), or raise 404."""
     thread = (
         GroupThread.objects.select_related("author", "lesson__module", "exercise")
-        .filter(pk=thread_id, group_id=membership.group_id)
+        .filter(pk=thread_id, group_id=group.pk)
         .first()
     )
     if thread is None:
@@ -140,11 +138,11 @@ def thread_get_for_member(*, membership: GroupMembership, thread_id: int) -> Gro
     return thread
 
 
-def post_get_for_member(*, membership: GroupMembership, post_id: int) -> GroupPost:
-    """Return a post in one of the member's group's threads, or raise 404."""
+def post_get(*, group: StudyGroup, post_id: int) -> GroupPost:
+    """Return a post in one of the group's threads, or raise 404."""
     post = (
         GroupPost.objects.select_related("thread")
-        .filter(pk=post_id, thread__group_id=membership.group_id)
+        .filter(pk=post_id, thread__group_id=group.pk)
         .first()
     )
     if post is None:
@@ -152,14 +150,14 @@ def post_get_for_member(*, membership: GroupMembership, post_id: int) -> GroupPo
     return post
 
 
-def member_get_for_facilitator(*, membership: GroupMembership, user_id: int) -> GroupMembership:
-    """Return a membership of the facilitator's group by its user, or raise 404.
+def member_get(*, group: StudyGroup, user_id: int) -> GroupMembership:
+    """Return a membership of the group by its user, or raise 404.
 
     Users outside the group get the same 404 as ids nobody has, so the page cannot probe accounts.
     """
     member = (
         GroupMembership.objects.select_related("user")
-        .filter(group_id=membership.group_id, user_id=user_id)
+        .filter(group_id=group.pk, user_id=user_id)
         .first()
     )
     if member is None:
@@ -167,11 +165,9 @@ def member_get_for_facilitator(*, membership: GroupMembership, user_id: int) -> 
     return member
 
 
-def schedule_entry_get_for_facilitator(
-    *, membership: GroupMembership, entry_id: int
-) -> GroupScheduleEntry:
-    """Return a schedule entry of the facilitator's group, or raise 404."""
-    entry = GroupScheduleEntry.objects.filter(pk=entry_id, group_id=membership.group_id).first()
+def schedule_entry_get(*, group: StudyGroup, entry_id: int) -> GroupScheduleEntry:
+    """Return a schedule entry of the group, or raise 404."""
+    entry = GroupScheduleEntry.objects.filter(pk=entry_id, group_id=group.pk).first()
     if entry is None:
         raise Http404("No such schedule entry.")
     return entry

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import dateformat, timezone
 from django.utils.translation import ngettext, pgettext
 
+from course.calendar_days import days_between, start_of_day_ago
 from course.charts import HBarChart, VBarChart, hbar_chart, vbar_chart
 from course.models import ActivityDay, Exercise, ExerciseProgress, Module, User
 
@@ -98,7 +99,8 @@ class ReviewItem:
 def review_queue(*, user: User, now: datetime | None = None, limit: int = 6) -> list[ReviewItem]:
     """Return exercises worth retrying: unsolved attempts first, then hard-won solves gone cold."""
     now = now or timezone.now()
-    cold = now - timedelta(days=REVIEW_AFTER_DAYS)
+    # Solved at least REVIEW_AFTER_DAYS calendar days ago: before midnight of the day after that.
+    cold = start_of_day_ago(REVIEW_AFTER_DAYS - 1, now)
     rows = list(
         ExerciseProgress.objects.filter(
             Q(solved_at__isnull=True, attempts__gt=0)
@@ -129,7 +131,7 @@ def review_queue(*, user: User, now: datetime | None = None, limit: int = 6) -> 
         ReviewItem(
             exercise=p.exercise,
             progress=p,
-            reason=_took_and_solved(p.attempts, _days_between(p.solved_at, now)),
+            reason=_took_and_solved(p.attempts, days_between(p.solved_at, now)),
         )
         for p in cooled
     ]
@@ -145,11 +147,6 @@ def _took_and_solved(attempts: int, days: int) -> str:
         "count": days
     }
     return took + pgettext("clause separator", "; ") + solved
-
-
-def _days_between(then: datetime, now: datetime) -> int:
-    """Count calendar days from `then` to `now` in the current time zone, not 24-hour periods."""
-    return (timezone.localdate(now) - timezone.localdate(then)).days
 
 
 @dataclass

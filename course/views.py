@@ -20,7 +20,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def track_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    track = selectors.track_get(slug=slug)
+    track = selectors.access_track(request.user, slug)
     outline = selectors.track_outline(track=track, user=request.user)
     return render(
         request,
@@ -38,7 +38,7 @@ def track_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def track_enrol(request: HttpRequest, slug: str) -> HttpResponse:
-    track = selectors.track_get(slug=slug)
+    track = selectors.access_track(request.user, slug)
     services.enrollment_create(user=request.user, track=track)
     messages.success(
         request, _("You are enrolled in the %(track)s track.") % {"track": track.title}
@@ -49,7 +49,7 @@ def track_enrol(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def track_leave(request: HttpRequest, slug: str) -> HttpResponse:
-    track = selectors.track_get(slug=slug)
+    track = selectors.access_track(request.user, slug)
     services.enrollment_delete(user=request.user, track=track)
     messages.info(
         request, _("You left the %(track)s track. Your progress is kept.") % {"track": track.title}

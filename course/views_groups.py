@@ -6,7 +6,7 @@ import csv
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -70,7 +70,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
-    group, membership = groups.group_get_visible(group_id=group_id, user=request.user)
+    group, membership = groups.access_group(request.user, group_id, listed=True)
     if membership is None:
         return render(request, "course/groups/about.html", {"group": group, "invite": None})
     plans = [p for p in groups.this_week_for_user(user=request.user) if p.group.pk == group.pk]
@@ -91,7 +91,7 @@ def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def group_join(request: HttpRequest, group_id: int) -> HttpResponse:
-    group, membership = groups.group_get_visible(group_id=group_id, user=request.user)
+    group, membership = groups.access_group(request.user, group_id, listed=True)
     if membership is None:
         services.group_join(group=group, user=request.user)
         messages.success(request, _("You joined %(group)s.") % {"group": group.name})
@@ -100,12 +100,12 @@ def group_join(request: HttpRequest, group_id: int) -> HttpResponse:
 
 @login_required
 def group_invite(request: HttpRequest, code: str) -> HttpResponse:
-    group = groups.group_get_by_invite(code=code)
+    group, membership = groups.access_group_by_invite(request.user, code)
     if request.method == "POST":
         services.group_join(group=group, user=request.user)
         messages.success(request, _("You joined %(group)s.") % {"group": group.name})
         return redirect(group)
-    if group.memberships.filter(user=request.user).exists():
+    if membership is not None:
         return redirect(group)
     return render(request, "course/groups/about.html", {"group": group, "invite": code})
 
@@ -123,16 +123,15 @@ def group_join_code(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def group_leave(request: HttpRequest, group_id: int) -> HttpResponse:
-    membership = groups.group_get_for_member(group_id=group_id, user=request.user)
-    services.group_leave(group=membership.group, user=request.user)
-    messages.info(request, _("You left %(group)s.") % {"group": membership.group.name})
+    group, _membership = groups.access_group(request.user, group_id)
+    services.group_leave(group=group, user=request.user)
+    messages.info(request, _("You left %(group)s.") % {"group": group.name})
     return redirect("group_list")
 
 
 @login_required
 def group_settings(request: HttpRequest, group_id: int) -> HttpResponse:
-    membership = groups.group_get_for_facilitator(group_id=group_id, user=request.user)
-    group = membership.group
+    group, membership = groups.access_group(request.user, group_id, write=True)
     initial = {"name": group.name, "description": group.description, "privacy": group.privacy}
     form = GroupForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -156,8 +155,8 @@ def group_settings(request: HttpRequest, group_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def group_rotate_invite(request: HttpRequest, group_id: int) -> HttpResponse:
-    membership = groups.group_get_for_facilitator(group_id=group_id, user=request.user)
-    services.group_rotate_invite(group=membership.group)
+    group, _membership = groups.access_group(request.user, group_id, write=True)
+    services.group_rotate_invite(group=group)
     messages.success(request, _("New invite link created; the old one no longer works."))
     return redirect("group_settings", group_id)
 
@@ -165,11 +164,11 @@ def group_rotate_invite(request: HttpRequest, group_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def group_member_role(request: HttpRequest, group_id: int, user_id: int) -> HttpResponse:
-    membership = groups.group_get_for_facilitator(group_id=group_id, user=request.user)
-    member = groups.member_get_for_facilitator(membership=membership, user_id=user_id)
+    group, _membership = groups.access_group(request.user, group_id, write=True)
+    member = groups.member_get(group=group, user_id=user_id)
     role = request.POST.get("role", "")
     try:
-        services.membership_set_role(group=membership.group, member=member.user, role=role)
+        services.membership_set_role(group=group, member=member.user, role=role)
         if role == GroupMembership.Role.FACILITATOR:
             done = _("%(username)s is now a facilitator.")
         else:
@@ -183,7 +182,7 @@ def group_member_role(request: HttpRequest, group_id: int, user_id: int) -> Http
 @login_required
 @require_POST
 def group_visibility(request: HttpRequest, group_id: int) -> HttpResponse:
-    membership = groups.group_get_for_member(group_id=group_id, user=request.user)
+    _, membership = groups.access_group(request.user, group_id)
     hidden = request.POST.get("hide_details") == "1"
     services.membership_set_hidden(membership=membership, hidden=hidden)
     if hidden:
@@ -202,19 +201,16 @@ def group_visibility(request: HttpRequest, group_id: int) -> HttpResponse:
 
 @login_required
 def group_schedule(request: HttpRequest, group_id: int) -> HttpResponse:
-    membership = groups.group_get_for_member(group_id=group_id, user=request.user)
-    group = membership.group
+    # Members read the schedule; its facilitators plan it.
+    group, membership = groups.access_group(request.user, group_id, write=request.method == "POST")
     form = ScheduleEntryForm(request.POST or None, track=group.track)
-    if request.method == "POST":
-        if not membership.is_facilitator:
-            raise PermissionDenied("Only the group's facilitators plan the schedule.")
-        if form.is_valid():
-            services.schedule_entry_create(group=group, **form.cleaned_data)
-            messages.success(
-                request,
-                _("%(module)s is on the schedule.") % {"module": form.cleaned_data["module"].title},
-            )
-            return redirect("group_schedule", group_id)
+    if request.method == "POST" and form.is_valid():
+        services.schedule_entry_create(group=group, **form.cleaned_data)
+        messages.success(
+            request,
+            _("%(module)s is on the schedule.") % {"module": form.cleaned_data["module"].title},
+        )
+        return redirect("group_schedule", group_id)
     context = {"group": group, "membership": membership, "form": form}
     context["schedule"] = groups.group_schedule(group=group)
     return render(request, "course/groups/schedule.html", context)
@@ -223,8 +219,8 @@ def group_schedule(request: HttpRequest, group_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def group_schedule_delete(request: HttpRequest, group_id: int, entry_id: int) -> HttpResponse:
-    membership = groups.group_get_for_facilitator(group_id=group_id, user=request.user)
-    entry = groups.schedule_entry_get_for_facilitator(membership=membership, entry_id=entry_id)
+    group, _membership = groups.access_group(request.user, group_id, write=True)
+    entry = groups.schedule_entry_get(group=group, entry_id=entry_id)
     services.schedule_entry_delete(entry=entry)
     messages.info(request, _("Removed from the schedule."))
     return redirect("group_schedule", group_id)
@@ -233,19 +229,18 @@ def group_schedule_delete(request: HttpRequest, group_id: int, entry_id: int) ->
 @login_required
 @require_GET
 def group_board(request: HttpRequest, group_id: int) -> HttpResponse:
-    membership = groups.group_get_for_member(group_id=group_id, user=request.user)
-    board = groups.group_board(group=membership.group, viewer=request.user)
+    group, membership = groups.access_group(request.user, group_id)
+    board = groups.group_board(group=group, viewer=request.user)
     return render(
         request,
         "course/groups/board.html",
-        {"group": membership.group, "membership": membership, "board": board},
+        {"group": group, "membership": membership, "board": board},
     )
 
 
 @login_required
 def thread_list(request: HttpRequest, group_id: int) -> HttpResponse:
-    membership = groups.group_get_for_member(group_id=group_id, user=request.user)
-    group = membership.group
+    group, membership = groups.access_group(request.user, group_id)
     modules = groups.lesson_and_exercise_choices(track=group.track)
     form = ThreadForm(request.POST or None, modules=modules, initial=request.GET.dict())
     if request.method == "POST" and form.is_valid():
@@ -267,8 +262,8 @@ def thread_list(request: HttpRequest, group_id: int) -> HttpResponse:
 
 @login_required
 def thread_detail(request: HttpRequest, group_id: int, thread_id: int) -> HttpResponse:
-    membership = groups.group_get_for_member(group_id=group_id, user=request.user)
-    thread = groups.thread_get_for_member(membership=membership, thread_id=thread_id)
+    group, membership = groups.access_group(request.user, group_id)
+    thread = groups.thread_get(group=group, thread_id=thread_id)
     form = ReplyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         post = services.post_create(
@@ -281,7 +276,7 @@ def thread_detail(request: HttpRequest, group_id: int, thread_id: int) -> HttpRe
         request,
         "course/groups/thread_detail.html",
         {
-            "group": membership.group,
+            "group": group,
             "membership": membership,
             "thread": thread,
             "posts": posts,
@@ -293,8 +288,8 @@ def thread_detail(request: HttpRequest, group_id: int, thread_id: int) -> HttpRe
 @login_required
 @require_POST
 def post_helpful(request: HttpRequest, group_id: int, post_id: int) -> HttpResponse:
-    membership = groups.group_get_for_member(group_id=group_id, user=request.user)
-    post = groups.post_get_for_member(membership=membership, post_id=post_id)
+    group, _membership = groups.access_group(request.user, group_id)
+    post = groups.post_get(group=group, post_id=post_id)
     services.post_set_helpful(
         post=post, user=request.user, helpful=request.POST.get("helpful") == "1"
     )
@@ -307,7 +302,7 @@ def post_helpful(request: HttpRequest, group_id: int, post_id: int) -> HttpRespo
         return render(
             request,
             "course/groups/thread_detail.html#helpful",
-            {"group": membership.group, "post": post},
+            {"group": group, "post": post},
         )
     return redirect(f"{post.thread.get_absolute_url()}#post-{post.pk}")
 
@@ -315,7 +310,7 @@ def post_helpful(request: HttpRequest, group_id: int, post_id: int) -> HttpRespo
 @login_required
 @require_GET
 def group_progress(request: HttpRequest, group_id: int) -> HttpResponse:
-    group, membership = groups.group_get_for_insight(group_id=group_id, user=request.user)
+    group, membership = groups.access_group(request.user, group_id, write=True, teach=True)
     table = groups.group_progress_table(group=group, viewer=request.user)
     if request.GET.get("format") == "csv":
         return _csv_response(f"group-{group.pk}-progress.csv", table.csv_rows())
@@ -326,9 +321,7 @@ def group_progress(request: HttpRequest, group_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def track_progress(request: HttpRequest, slug: str) -> HttpResponse:
-    if not request.user.is_instructor:
-        raise PermissionDenied("Only instructors can see class progress.")
-    track = selectors.track_get(slug=slug)
+    track = selectors.access_track(request.user, slug, teach=True)
     table = groups.track_progress_table(track=track)
     if request.GET.get("format") == "csv":
         return _csv_response(f"track-{track.slug}-progress.csv", table.csv_rows())

@@ -7,6 +7,8 @@ class GraderConfig(AppConfig):
 
     def ready(self) -> None:
         configure_engine()
+        # Register the Celery tasks in every process: the services send them by name.
+        import grader.tasks  # noqa: F401, PLC0415 - needs the models loaded, hence here
 
 
 def configure_engine() -> None:

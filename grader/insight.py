@@ -7,33 +7,16 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Min, Q
 from django.db.models.fields.json import KT
-from django.http import Http404
 
 from course.models import Exercise, StudyGroup, Track
-from course.selectors import AnyUser
 from grader.models import Submission
 
 AUDIT_DISAGREEMENT = "audit_disagreement"
 NO_DIAGNOSIS = "(no diagnosis)"
 ANSWERS_PER_DIAGNOSIS = 5
 ANSWER_DISPLAY_CHARS = 300
-
-
-def access_insight(user: AnyUser) -> None:
-    """Raise PermissionDenied unless the user is an instructor or staff."""
-    if not (user.is_authenticated and user.is_instructor):
-        raise PermissionDenied("Only instructors can see class insight.")
-
-
-def exercise_get_for_insight(*, slug: str) -> Exercise:
-    """Return a live exercise, published or not, or raise 404."""
-    exercise = Exercise.objects.live().select_related("lesson__module").filter(slug=slug).first()
-    if exercise is None:
-        raise Http404("No such exercise.")
-    return exercise
 
 
 def _counted() -> Q:
@@ -108,10 +91,9 @@ def exercise_stats(*, exercises: list[Exercise]) -> list[ExerciseStats]:
 
 
 def insight_exercises() -> list[Exercise]:
-    """Return every live exercise in course order, with its lesson and module."""
+    """Return every reachable exercise in course order, with its lesson and module."""
     return list(
-        Exercise.objects.live()
-        .filter(lesson__retired_at__isnull=True)
+        Exercise.objects.reachable()
         .select_related("lesson__module")
         .order_by("lesson__module__title", "lesson__order", "order", "slug")
     )

@@ -7,34 +7,10 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
-from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from course.markdown import render_markdown
 from course.models import Exercise
 from grader.engine import CODE_KINDS, Verdict
-
-HEADLINES = {
-    "correct": (_("Correct"), "success"),
-    "incorrect": (_("Not yet right"), "danger"),
-    "invalid": (_("Your answer could not be read — not counted as an attempt"), "warning"),
-    "undetermined": (
-        _("The grader could not decide — not counted as an attempt; the exercise's author is told"),
-        "warning",
-    ),
-    "timeout": (_("Too slow: your code ran out of time"), "danger"),
-    "error": (_("Could not be graded — not counted against you"), "warning"),
-}
-# Messages the headline already says, and the counterexample shown as a table instead.
-REDUNDANT_MESSAGES = frozenset({"correct", "incorrect"})
-
-
-def inline_markdown(text: str) -> SafeString:
-    """Render a feedback message (Markdown with $math$, as authors write it) as inline HTML."""
-    html = render_markdown(text).strip()
-    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
-        html = html[3:-4]
-    return mark_safe(html)  # noqa: S308 - render_markdown escapes raw HTML and sanitises
 
 
 class Submission(models.Model):
@@ -109,37 +85,6 @@ class Submission(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.created_at).total_seconds() * 1000
-
-    def feedback(self) -> dict[str, Any] | None:
-        """Return the verdict arranged for the page: headline, tone, messages, reading, tests."""
-        if not self.verdict:
-            return None
-        verdict = self.verdict
-        status = verdict.get("status", "error")
-        headline, tone = HEADLINES.get(status, HEADLINES["error"])
-        counterexample = verdict.get("counterexample") or None
-        messages = [
-            {
-                **message,
-                "html": inline_markdown(str(message.get("text", ""))),
-                "diagnosis": message.get("code") == verdict.get("diagnosis"),
-            }
-            for message in verdict.get("messages", [])
-            if message.get("code") not in REDUNDANT_MESSAGES
-            and not (counterexample and message.get("code") == "counterexample")
-        ]
-        tests = verdict.get("tests")
-        return {
-            "status": status,
-            "headline": headline,
-            "tone": tone,
-            "score_percent": round(100 * float(verdict.get("score") or 0.0)),
-            "messages": messages,
-            "parsed": verdict.get("parsed"),
-            "counterexample": counterexample,
-            "tests": tests,
-            "tests_passed": sum(1 for t in tests if t.get("passed")) if tests else 0,
-        }
 
     def summary(self) -> dict[str, Any]:
         """Return the fields the status endpoint and logs report."""

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.http import Http404
 
 from course.models import Exercise, ExerciseProgress, User
-from course.selectors import AnyUser, exercise_get_for_user
+from course.selectors import AnyUser, access_exercise
 from grader import engine, services
 from grader.models import Submission
 
@@ -78,15 +78,19 @@ def exercise_view(*, exercise: Exercise, user: User, seed: int | None = None) ->
     return view
 
 
-def submission_get_for_user(*, pk: int, user: AnyUser) -> Submission:
-    """Return one of the user's own submissions, or raise 404 (for anyone else's too)."""
+def access_submission(user: AnyUser, pk: int) -> Submission:
+    """Return one of the user's own submissions, or raise 404 (for anyone else's too).
+
+    Nobody else sees a learner's answers, instructors included: they read them, anonymised and
+    in aggregate, through insight. The exercise must still be open to its author.
+    """
     submission = (
         Submission.objects.select_related("exercise__lesson__module", "user").filter(pk=pk).first()
     )
     if submission is None or not user.is_authenticated or submission.user_id != user.pk:
         raise Http404("No such submission.")
     # The exercise must still be visible to this user (retired or unpublished ones are not).
-    exercise_get_for_user(slug=submission.exercise.slug, user=user)
+    access_exercise(user, submission.exercise.slug)
     return submission
 
 

@@ -1,4 +1,4 @@
-"""Reads and the access check for the instructor's exercise preview."""
+"""Reads for the instructor's exercise preview (access: course.selectors.access_exercise)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,11 @@ from typing import Any
 
 import yaml
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
 
 from course.models import Exercise, User
-from course.selectors import AnyUser
 from grader import engine
 
 CHECK_SEEDS = (1, 2, 3, 4, 5)  # the seeds check_course uses by default: its reports name them
-
-
-def access_instructor(user: AnyUser) -> None:
-    """Raise PermissionDenied unless the user is an instructor or staff."""
-    if not (user.is_authenticated and user.is_instructor):
-        raise PermissionDenied("Only instructors can preview exercises.")
 
 
 @dataclass
@@ -35,8 +26,7 @@ class LessonGroup:
 def exercise_index() -> list[LessonGroup]:
     """Return every live exercise, published or not, grouped by module and lesson."""
     exercises = (
-        Exercise.objects.live()
-        .filter(lesson__retired_at__isnull=True)
+        Exercise.objects.reachable()
         .select_related("lesson__module")
         .order_by("lesson__module__title", "lesson__order", "order", "slug")
     )
@@ -47,14 +37,6 @@ def exercise_index() -> list[LessonGroup]:
             groups.append(LessonGroup(lesson.module.title, lesson.title, lesson.get_absolute_url()))
         groups[-1].exercises.append(exercise)
     return groups
-
-
-def exercise_get_for_preview(*, slug: str) -> Exercise:
-    """Return the live exercise with this slug, published or not, or raise 404."""
-    exercise = Exercise.objects.live().select_related("lesson__module").filter(slug=slug).first()
-    if exercise is None:
-        raise Http404("No such exercise.")
-    return exercise
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Writes of the grading pipeline: create, claim, finish and re-queue submissions.
+"""Writes of the grading pipeline: create, claim, grade, finish and re-queue submissions.
 
 A submission moves QUEUED → RUNNING → FINISHED (or ERROR) only through guarded updates
 (`UPDATE … WHERE status = …`), so two workers holding the same message can both try, and exactly one
@@ -16,33 +16,27 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
+from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.formats import number_format
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from course.models import Exercise, User
 from course.services import progress_record_verdict
 from grader import engine
 from grader.engine import CODE_KINDS, Message, Status, Verdict
+from grader.errors import AnswerEmpty, AnswersRateLimited, AnswerTooLarge
 from grader.models import Submission
 
 log = logging.getLogger(__name__)
 
+# The grading task's registered name: grader.tasks declares its task under it, and
+# submission_enqueue sends it by that name, so this module never imports the task module.
+GRADE_SUBMISSION_TASK = "grader.tasks.grade_submission"
+
 NOT_COUNTED = "This answer could not be graded — it is not counted against you. Please try again."
-
-
-class SubmissionRefused(Exception):
-    """The answer was not accepted for grading; the message says why, in words for the student."""
-
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 def queue_for(exercise: Exercise) -> str:
@@ -57,16 +51,9 @@ def queue_for(exercise: Exercise) -> str:
 def _check_answer(answer: str) -> None:
     size = len(answer.encode("utf-8"))
     if size > settings.GRADER_MAX_ANSWER_BYTES:
-        raise SubmissionRefused(
-            _("Your answer is %(size)s bytes; the limit is %(limit)s. Shorten it and check again.")
-            % {
-                "size": number_format(size, force_grouping=True),
-                "limit": number_format(settings.GRADER_MAX_ANSWER_BYTES, force_grouping=True),
-            },
-            code="too_large",
-        )
+        raise AnswerTooLarge(size=size, limit=settings.GRADER_MAX_ANSWER_BYTES)
     if not answer.strip():
-        raise SubmissionRefused(_("Write an answer before checking it."), code="empty")
+        raise AnswerEmpty
 
 
 def _check_rate(user: User, now: datetime) -> None:
@@ -75,21 +62,14 @@ def _check_rate(user: User, now: datetime) -> None:
     if recent.count() >= limit:
         oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
         wait = max(1, int((oldest + timedelta(minutes=1) - now).total_seconds()) + 1)
-        raise SubmissionRefused(
-            ngettext(
-                "You have checked %(limit)d answers in the last minute, the most allowed. "
-                "Wait %(wait)d second and check again — your answer is kept below.",
-                "You have checked %(limit)d answers in the last minute, the most allowed. "
-                "Wait %(wait)d seconds and check again — your answer is kept below.",
-                wait,
-            )
-            % {"limit": limit, "wait": wait},
-            code="rate_limited",
-        )
+        raise AnswersRateLimited(limit=limit, retry_after=wait)
 
 
 def submission_create(*, user: User, exercise: Exercise, answer: str) -> Submission:
-    """Store an answer as QUEUED and put it on its queue once the transaction commits."""
+    """Store an answer as QUEUED and put it on its queue once the transaction commits.
+
+    Raise AnswerEmpty, AnswerTooLarge or AnswersRateLimited (grader.errors) when it is not accepted.
+    """
     _check_answer(answer)
     now = timezone.now()
     with transaction.atomic():
@@ -121,11 +101,16 @@ def submission_enqueue(*, submission: Submission) -> bool:
     """Send the grading task for a stored submission; a broker failure is logged, not raised.
 
     The row is already committed as QUEUED, so when the broker is down the sweeper sends it later.
-    """
-    from grader.tasks import grade_submission
 
+    The task is found by its name in the Celery app's registry, so the services do not import
+    grader.tasks (the tasks import the services: one direction, no cycle). Celery's send_task would
+    decouple as well, but it bypasses task_always_eager, with which development and the tests
+    grade in process; a registered task honours it and its own options. GraderConfig.ready()
+    imports grader.tasks, so every process that can call this has the task registered.
+    """
     try:
-        grade_submission.apply_async(args=[submission.pk], queue=submission.queue)
+        task = current_app.tasks[GRADE_SUBMISSION_TASK]
+        task.apply_async(args=[submission.pk], queue=submission.queue)
     except Exception:
         log.exception(
             "submission_enqueue_failed submission_id=%s queue=%s (the sweeper will re-send it)",
@@ -252,6 +237,24 @@ def submission_finish(*, submission: Submission, verdict: Verdict, task_id: str)
             submission.status,
         )
     return FinishResult(submission=submission, finished=bool(finished))
+
+
+def submission_process(*, submission_id: int, task_id: str, worker: str) -> str:
+    """Grade one submission end to end: claim it, ask the engine, store the verdict and progress.
+
+    Return what happened, for the task's result: the verdict status, "skipped" (not this task's to
+    grade), "time_limit" (the soft time limit struck) or "finished_elsewhere".
+    """
+    submission = submission_claim(submission_id=submission_id, task_id=task_id, worker=worker)
+    if submission is None:
+        return "skipped"
+    try:
+        verdict = submission_grade(submission=submission)
+    except SoftTimeLimitExceeded:
+        submission_fail(submission_id=submission_id, reason="time_limit", task_id=task_id)
+        return "time_limit"
+    result = submission_finish(submission=submission, verdict=verdict, task_id=task_id)
+    return str(verdict.status) if result.finished else "finished_elsewhere"
 
 
 def verdict_channel(submission_id: int) -> str:

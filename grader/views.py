@@ -13,16 +13,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from course.markdown import render_markdown
 from course.models import Exercise
-from course.selectors import exercise_get_for_user
+from course.selectors import access_exercise
 from grader import engine, selectors, services
 from grader.models import Submission
 
 PREVIEW_MAX_CHARS = 2000
-REFUSED_STATUS = {"rate_limited": 429, "too_large": 413, "empty": 400}
 
 
 def _page_context(
-    request: HttpRequest, exercise: Exercise, submission: Submission | None, **extra: Any
+    request: HttpRequest, exercise: Exercise, submission: Submission | None
 ) -> dict[str, Any]:
     view = selectors.exercise_view(exercise=exercise, user=request.user)
     shown = submission if submission is not None else view.latest
@@ -34,32 +33,25 @@ def _page_context(
         "prompt_html": render_markdown(view.variant["prompt"]),
         "hints_html": [render_markdown(h) for h in view.hints],
         "poll_ms": settings.GRADER_POLL_MS,
-        **extra,
     }
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    exercise = exercise_get_for_user(slug=slug, user=request.user)
+    exercise = access_exercise(request.user, slug)
     if request.method == "POST":
         return submission_create(request, exercise)
     return render(request, "grader/exercise_detail.html", _page_context(request, exercise, None))
 
 
 def submission_create(request: HttpRequest, exercise: Exercise) -> HttpResponse:
-    """Check an answer: queue it, then show its status (htmx) or its page (no JavaScript)."""
+    """Check an answer: queue it, then show its status (htmx) or its page (no JavaScript).
+
+    A refused answer (grader.errors) is rendered by course.errors.RequestErrorMiddleware.
+    """
     answer = request.POST.get("answer", "")
-    try:
-        submission = services.submission_create(user=request.user, exercise=exercise, answer=answer)
-    except services.SubmissionRefused as refused:
-        if request.htmx:
-            return render(request, "grader/submission.html#result", {"refused": refused})
-        context = _page_context(request, exercise, None, refused=refused, answer=answer)
-        context["submission"] = None
-        return render(
-            request, "grader/exercise_detail.html", context, status=REFUSED_STATUS[refused.code]
-        )
+    submission = services.submission_create(user=request.user, exercise=exercise, answer=answer)
     if request.htmx:
         # The first look for the verdict goes out at once: the server holds it until the verdict.
         return _status_response(request, submission, poll_ms=0)
@@ -70,7 +62,7 @@ def submission_create(request: HttpRequest, exercise: Exercise) -> HttpResponse:
 @require_GET
 def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Show the exercise page with one submission's verdict; it refreshes itself while pending."""
-    submission = selectors.submission_get_for_user(pk=pk, user=request.user)
+    submission = selectors.access_submission(request.user, pk)
     submission = selectors.submission_wait(
         submission=submission, timeout=settings.GRADER_STATUS_WAIT_SECONDS
     )
@@ -82,7 +74,7 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Return the live status block of a submission once it settles (or the wait runs out)."""
-    submission = selectors.submission_get_for_user(pk=pk, user=request.user)
+    submission = selectors.access_submission(request.user, pk)
     submission = selectors.submission_wait(
         submission=submission, timeout=settings.GRADER_STATUS_WAIT_SECONDS
     )
@@ -103,7 +95,7 @@ def _status_response(request: HttpRequest, submission: Submission, *, poll_ms: i
 @login_required
 @require_GET
 def answer_preview(request: HttpRequest, slug: str) -> HttpResponse:
-    exercise = exercise_get_for_user(slug=slug, user=request.user)
+    exercise = access_exercise(request.user, slug)
     answer = request.GET.get("answer", "")
     if len(answer) > PREVIEW_MAX_CHARS:
         result = {

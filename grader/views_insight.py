@@ -7,13 +7,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from course.selectors import access_exercise, access_instructor
 from grader import insight
 
 
 @login_required
 @require_GET
 def insight_index(request: HttpRequest) -> HttpResponse:
-    insight.access_insight(request.user)
+    access_instructor(request.user)
     tracks, groups = insight.insight_tracks_and_groups()
     return render(
         request,
@@ -30,8 +31,7 @@ def insight_index(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def insight_exercise(request: HttpRequest, slug: str) -> HttpResponse:
-    insight.access_insight(request.user)
-    exercise = insight.exercise_get_for_insight(slug=slug)
+    exercise = access_exercise(request.user, slug, teach=True)
     return render(
         request,
         "grader/insight/exercise.html",

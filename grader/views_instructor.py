@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from course.markdown import render_markdown
 from course.models import Exercise
+from course.selectors import access_exercise, access_instructor
 from grader import engine
 from grader import selectors_instructor as selectors
 from grader.engine import Message, Status, Verdict
@@ -34,7 +35,7 @@ def instructor_required(view: View) -> View:
     @login_required
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        selectors.access_instructor(request.user)
+        access_instructor(request.user)
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -53,7 +54,7 @@ def exercise_index(request: HttpRequest) -> HttpResponse:
 @instructor_required
 @require_http_methods(["GET", "POST"])
 def exercise_preview(request: HttpRequest, slug: str) -> HttpResponse:
-    exercise = selectors.exercise_get_for_preview(slug=slug)
+    exercise = access_exercise(request.user, slug, teach=True)
     params = request.POST if request.method == "POST" else request.GET
     seed, seed_note = _chosen_seed(params, exercise)
     source = selectors.preview_source(exercise=exercise, from_file=params.get("source") == "file")

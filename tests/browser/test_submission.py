@@ -69,6 +69,9 @@ def test_a_student_sees_a_diagnosis_then_success_then_code_test_results(
     assert page.locator("[data-attempts]").inner_text() == "0"
     first_url = page.url
 
+    check(page, "   ")  # refused (400): htmx shows why inside the result block, which stays
+    page.locator('#result [data-error="empty"]').wait_for()
+    assert page.url == first_url
     check(page, WRONG)
     verdict = page.locator('#result [data-verdict="incorrect"]')
     verdict.wait_for()

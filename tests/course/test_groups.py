@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -369,6 +369,7 @@ def test_replies_stop_notifying_after_leaving_the_group(
 ) -> None:
     thread = services_groups.thread_create(group=group, author=student, title="Stuck", body="Help")
     services_groups.post_create(thread=thread, author=fay, body="Answer")
+    assert [notice.thread for notice in new_replies_for_user(user=student)] == [thread]
     services_groups.group_leave(group=group, user=student)
     assert new_replies_for_user(user=student) == []
 
@@ -440,3 +441,20 @@ def test_progress_page_keeps_the_facilitators_tabs_and_shows_instructors_none(
     assert "Settings &amp; invites" in mine and "Download CSV" in mine
     theirs = groupkit.logged_in(instructor).get(f"/groups/{group.pk}/progress/").content.decode()
     assert "Settings &amp; invites" not in theirs and "fay" in theirs
+
+
+@pytest.mark.parametrize(
+    ("days", "shown"),
+    [(0, "last post 0\xa0minutes ago"), (1, "last post yesterday"), (9, "last post 9 days ago")],
+)
+def test_the_thread_list_counts_calendar_days_since_the_last_post(
+    group: StudyGroup, student: User, days: int, shown: str
+) -> None:
+    thread = services_groups.thread_create(group=group, author=student, title="Stuck", body="Help")
+    # 23:59 local time that many days back (now, for today): a day counted as 24 hours would
+    # give one day fewer for most of the day.
+    day = timezone.localdate() - timedelta(days=days)
+    at = timezone.now() if days == 0 else timezone.make_aware(datetime.combine(day, time(23, 59)))
+    GroupThread.objects.filter(pk=thread.pk).update(last_post_at=at)
+    page = groupkit.logged_in(student).get(f"/groups/{group.pk}/threads/").content.decode()
+    assert shown in page

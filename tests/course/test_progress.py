@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 
 from course.models import ActivityDay, ExerciseProgress, User
 from course.selectors_progress import (
+    REVIEW_AFTER_DAYS,
+    REVIEW_STRUGGLE_ATTEMPTS,
     learner_activity,
     learner_mastery,
     review_queue,
@@ -98,6 +101,30 @@ def test_a_hard_solve_from_yesterday_is_not_reviewed_yet(
         groupkit.attempt(student, exercise, at=at_days_ago(1))
     groupkit.solve(student, exercise, at=at_days_ago(1))
     assert review_queue(user=student) == []
+    # The same solve is due for review once REVIEW_AFTER_DAYS calendar days have passed since.
+    later = timezone.now() + timedelta(days=REVIEW_AFTER_DAYS - 1)
+    assert [item.exercise for item in review_queue(user=student, now=later)] == [exercise]
+
+
+@pytest.mark.parametrize(
+    ("solved", "now", "due"),
+    [
+        ((1, 23, 0), (8, 1, 0), True),  # 7 calendar days back, though only 6 days and 2 hours
+        ((2, 0, 30), (8, 23, 59), False),  # 6 days and 23 hours: 6 calendar days
+    ],
+)
+def test_a_hard_solve_is_reviewed_after_seven_calendar_days_in_the_local_time_zone(
+    catalogue: groupkit.Catalogue, student: User, solved: tuple, now: tuple, due: bool
+) -> None:
+    zone = ZoneInfo("Pacific/Kiritimati")
+    exercise = catalogue.exercises[catalogue.modules[0].pk][0]
+    at = datetime(2026, 3, *solved, tzinfo=zone)
+    for _ in range(REVIEW_STRUGGLE_ATTEMPTS):
+        groupkit.attempt(student, exercise, at=at)
+    groupkit.solve(student, exercise, at=at)
+    with timezone.override(zone):
+        items = review_queue(user=student, now=datetime(2026, 3, *now, tzinfo=zone))
+    assert [item.exercise for item in items] == ([exercise] if due else [])
 
 
 def test_streak_counts_consecutive_days_up_to_today(

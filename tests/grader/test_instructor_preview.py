@@ -203,8 +203,11 @@ def test_it_never_reads_files_outside_the_course_folder(
     outside.write_text(yaml.safe_dump({**SCALED_SQUARE, "prompt": "Outside"}))
     Exercise.objects.filter(pk=draft.pk).update(source_path=str(outside))
     client.force_login(instructor)
-    html = client.get(url(draft, source="file")).content.decode()
+    response = client.get(url(draft, source="file"))
+    assert response.status_code == 200
+    html = response.content.decode()
     assert "Outside" not in html and "changed since the last sync" not in html
+    assert "with respect to" in html  # the synced prompt, shown instead
 
 
 def test_a_code_exercise_shows_its_reference_and_grades_code(client, instructor, lesson):

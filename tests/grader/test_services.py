@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 from django.utils import timezone
@@ -13,7 +14,9 @@ from django.utils import timezone
 from course.models import Exercise, ExerciseProgress, User
 from grader import services
 from grader.engine import Message, Status, Verdict
+from grader.errors import AnswerEmpty, AnswersRateLimited, AnswerTooLarge
 from grader.models import Submission
+from grader.rendering import submission_feedback
 from grader.tasks import grade_submission, requeue_stuck_submissions
 from tests.grader.conftest import SIGMOID_RIGHT, SIGMOID_WRONG
 
@@ -56,6 +59,13 @@ def test_it_enqueues_only_after_commit(student, sigmoid, sent, django_capture_on
     assert sent == [{"args": [submission.pk], "queue": "symbolic"}]
 
 
+def test_the_grading_task_is_sent_by_its_registered_name() -> None:
+    # The services send the task by name; the web process has it registered (GraderConfig.ready).
+    assert (
+        current_app.tasks[services.GRADE_SUBMISSION_TASK] is grade_submission._get_current_object()
+    )
+
+
 def test_a_broker_failure_keeps_the_submission_queued(
     student, sigmoid, monkeypatch, django_capture_on_commit_callbacks
 ):
@@ -70,42 +80,64 @@ def test_a_broker_failure_keeps_the_submission_queued(
 
 def test_it_refuses_an_answer_over_the_size_limit(student, sigmoid, sent, settings):
     settings.GRADER_MAX_ANSWER_BYTES = 100
-    with pytest.raises(services.SubmissionRefused) as refused:
+    with pytest.raises(AnswerTooLarge) as refused:
         create(student, sigmoid, "x+" * 60)
-    assert refused.value.code == "too_large"
+    assert (refused.value.code, refused.value.http_status) == ("too_large", 413)
     assert "limit is 100" in refused.value.message
     assert not Submission.objects.exists()
 
 
 def test_it_counts_the_size_in_bytes(student, sigmoid, sent, settings):
     settings.GRADER_MAX_ANSWER_BYTES = 10
-    with pytest.raises(services.SubmissionRefused):
+    with pytest.raises(AnswerTooLarge) as refused:
         create(student, sigmoid, "σ" * 6)  # 6 characters, 12 bytes
+    assert refused.value.size == 12
 
 
 def test_it_refuses_an_empty_answer(student, sigmoid, sent):
-    with pytest.raises(services.SubmissionRefused) as refused:
+    with pytest.raises(AnswerEmpty) as refused:
         create(student, sigmoid, "  \n ")
-    assert refused.value.code == "empty"
+    assert (refused.value.code, refused.value.http_status) == ("empty", 400)
 
 
 def test_it_limits_submissions_per_student_per_minute(student, outsider, sigmoid, sent, settings):
     settings.GRADER_RATE_LIMIT_PER_MINUTE = 3
     for _ in range(3):
         create(student, sigmoid)
-    with pytest.raises(services.SubmissionRefused) as refused:
+    with pytest.raises(AnswersRateLimited) as refused:
         create(student, sigmoid)
-    assert refused.value.code == "rate_limited"
+    assert (refused.value.code, refused.value.http_status) == ("rate_limited", 429)
     assert "3 answers in the last minute" in refused.value.message
     assert Submission.objects.filter(user=student).count() == 3
     create(outsider, sigmoid)  # another student is not affected
+    assert Submission.objects.filter(user=outsider).count() == 1
+
+
+def test_the_rate_limit_says_when_the_oldest_answer_leaves_the_minute(
+    student, sigmoid, sent, settings
+):
+    settings.GRADER_RATE_LIMIT_PER_MINUTE = 2
+    create(student, sigmoid)
+    create(student, sigmoid)
+    # The oldest of the two is 45 s old: a slot frees in 15 s (counted up, plus one).
+    Submission.objects.filter(pk=Submission.objects.order_by("pk").first().pk).update(
+        created_at=timezone.now() - timedelta(seconds=45)
+    )
+    with pytest.raises(AnswersRateLimited) as refused:
+        create(student, sigmoid)
+    assert 15 <= refused.value.retry_after <= 16
+    assert refused.value.headers() == {"Retry-After": str(refused.value.retry_after)}
 
 
 def test_the_rate_limit_forgets_submissions_older_than_a_minute(student, sigmoid, sent, settings):
     settings.GRADER_RATE_LIMIT_PER_MINUTE = 1
     create(student, sigmoid)
+    with pytest.raises(AnswersRateLimited):
+        create(student, sigmoid)
     Submission.objects.update(created_at=timezone.now() - timedelta(seconds=61))
-    create(student, sigmoid)
+    again = create(student, sigmoid)
+    assert again.status == Submission.Status.QUEUED
+    assert Submission.objects.filter(user=student).count() == 2
 
 
 def test_it_claims_a_queued_submission_once(student, sigmoid, sent):
@@ -271,7 +303,10 @@ def test_the_sweeper_gives_up_after_the_last_try(student, sigmoid, sent, setting
     assert report.failed == [submission.pk]
     submission.refresh_from_db()
     assert submission.status == Submission.Status.ERROR
-    assert submission.feedback()["headline"] == "Could not be graded — not counted against you"
+    assert (
+        submission_feedback(submission)["headline"]
+        == "Could not be graded — not counted against you"
+    )
     assert not ExerciseProgress.objects.filter(attempts__gt=0).exists()
 
 

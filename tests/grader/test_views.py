@@ -223,7 +223,18 @@ def test_an_oversized_answer_is_refused_and_kept(client, student, sigmoid, setti
     response = client.post(url(sigmoid), {"answer": answer})
     assert response.status_code == 413
     html = response.content.decode()
-    assert "the limit is 50" in html and f'value="{answer}"' in html
+    assert 'data-error="too_large"' in html and "the limit is 50" in html
+    # Offered back in a form that sends it to the exercise again.
+    assert f'name="answer" rows="6" spellcheck="false">{answer}</textarea>' in html
+    assert f'action="{url(sigmoid)}"' in html
+    assert not Submission.objects.exists()
+
+
+def test_an_empty_answer_is_refused(client, student, sigmoid):
+    client.force_login(student)
+    response = client.post(url(sigmoid), {"answer": "  "}, **HTMX)
+    assert response.status_code == 400
+    assert 'data-error="empty"' in response.content.decode()
     assert not Submission.objects.exists()
 
 
@@ -234,10 +245,15 @@ def test_the_rate_limit_is_explained_and_keeps_the_answer(client, student, sigmo
         client.post(url(sigmoid), {"answer": SIGMOID_WRONG})
     response = client.post(url(sigmoid), {"answer": "exp(x)"})
     assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 61
     html = response.content.decode()
-    assert "the most allowed" in html and 'value="exp(x)"' in html
+    assert "the most allowed" in html and ">exp(x)</textarea>" in html
     htmx = client.post(url(sigmoid), {"answer": "exp(x)"}, **HTMX)
-    assert htmx.status_code == 200 and 'data-refused="rate_limited"' in htmx.content.decode()
+    assert htmx.status_code == 429 and htmx["Retry-After"] == response["Retry-After"]
+    # The partial goes inside the targeted #result, which stays for the next check.
+    assert htmx["HX-Reswap"] == "innerHTML"
+    assert htmx.content.decode().strip().startswith('<p class="message message-error')
+    assert 'data-error="rate_limited"' in htmx.content.decode()
     assert Submission.objects.count() == 2
 
 
@@ -321,12 +337,12 @@ def test_a_status_request_is_held_until_the_verdict(
     client.post(url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX)
     submission = Submission.objects.get()
     worker = finish_later(submission, 0.3)
-    started = time.monotonic()
     html = client.get(reverse("submission_status", args=[submission.pk]), **HTMX).content.decode()
-    waited = time.monotonic() - started
     worker.join()
-    assert 'data-verdict="correct"' in html
-    assert 0.25 < waited < 5
+    # Asked before the verdict existed, answered with it: the request was held until it came.
+    # How soon after the verdict it answers is a latency, measured by benchmarks/bench_pipeline.py.
+    assert 'data-verdict="correct"' in html and 'data-status="finished"' in html
+    assert "hx-get" not in html.split('id="result"', 1)[1].split(">", 1)[0]  # no more polling
 
 
 def test_a_held_status_request_ends_pending_and_asks_again(client, student, sigmoid, settings):

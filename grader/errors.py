@@ -1,0 +1,61 @@
+"""Why an answer is not accepted for grading: errors with a stable code and HTTP status.
+
+Raised by grader.services.submission_create; course.errors.RequestErrorMiddleware renders them.
+A wrong answer is never one of these: it is graded, and its verdict says so.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from course.errors import RateLimited, RequestError
+
+
+class AnswerEmpty(RequestError):
+    code: ClassVar[str] = "empty"
+    http_status: ClassVar[int] = 400
+    title: ClassVar[str] = _("No answer to check")
+
+    def __init__(self) -> None:
+        super().__init__(gettext("Write an answer before checking it."))
+
+
+class AnswerTooLarge(RequestError):
+    code: ClassVar[str] = "too_large"
+    http_status: ClassVar[int] = 413
+    title: ClassVar[str] = _("Answer too long")
+
+    def __init__(self, *, size: int, limit: int) -> None:
+        super().__init__(
+            gettext(
+                "Your answer is %(size)s bytes; the limit is %(limit)s. Shorten it and check again."
+            )
+            % {
+                "size": number_format(size, force_grouping=True),
+                "limit": number_format(limit, force_grouping=True),
+            }
+        )
+        self.size = size
+        self.limit = limit
+
+
+class AnswersRateLimited(RateLimited):
+    title: ClassVar[str] = _("Too many answers")
+
+    def __init__(self, *, limit: int, retry_after: int) -> None:
+        super().__init__(
+            ngettext(
+                "You have checked %(limit)d answers in the last minute, the most allowed. "
+                "Wait %(wait)d second and check again — your answer is kept.",
+                "You have checked %(limit)d answers in the last minute, the most allowed. "
+                "Wait %(wait)d seconds and check again — your answer is kept.",
+                retry_after,
+            )
+            % {"limit": limit, "wait": retry_after},
+            retry_after=retry_after,
+        )
+        self.limit = limit
