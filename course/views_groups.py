@@ -182,7 +182,7 @@ def group_member_role(request: HttpRequest, group_id: int, user_id: int) -> Http
 @login_required
 @require_POST
 def group_visibility(request: HttpRequest, group_id: int) -> HttpResponse:
-    _, membership = groups.access_group(request.user, group_id)
+    _group, membership = groups.access_group(request.user, group_id)
     hidden = request.POST.get("hide_details") == "1"
     services.membership_set_hidden(membership=membership, hidden=hidden)
     if hidden:
