@@ -10,20 +10,17 @@ class GraderConfig(AppConfig):
 
 
 def configure_engine() -> None:
-    """Hand the grading limits and sandbox policy from settings to the engine, in every process.
+    """Hand the code sandbox its policy from the engine's configuration, in every process.
 
-    The engine is Django-free and reads its own defaults; this makes the web process (instructor
-    preview), the CLI and the Celery workers all grade under the same configured limits.
+    The symbolic grader reads grader.engine.config itself; the sandbox still has its own settings.
     """
     from django.conf import settings
 
-    from grader.engine import isolation, sandbox
+    from grader.engine import sandbox
 
-    isolation.configure(
-        deadline_s=settings.GRADER_SYMBOLIC_TIMEOUT, memory_mb=settings.GRADER_MEMORY_MB
-    )
+    config = settings.GRADER_ENGINE
     sandbox.configure(
-        require_full=not settings.GRADER_ALLOW_REDUCED_SANDBOX,
-        timeout_s=settings.GRADER_CODE_TIMEOUT,
-        memory_mb=settings.GRADER_MEMORY_MB,
+        require_full=not config.allow_reduced_sandbox,
+        timeout_s=config.code_timeout_s,
+        memory_mb=config.memory_mb,
     )

@@ -52,10 +52,11 @@ def queue_for(exercise: Exercise) -> str:
 
 
 def _check_answer(answer: str) -> None:
-    size = len(answer.encode("utf-8"))
-    if size > settings.GRADER_MAX_ANSWER_BYTES:
+    size = len(answer)
+    limit = settings.GRADER_ENGINE.max_answer_chars
+    if size > limit:
         raise SubmissionRefused(
-            f"Your answer is {size:,} bytes; the limit is {settings.GRADER_MAX_ANSWER_BYTES:,}. "
+            f"Your answer is {size:,} characters; the limit is {limit:,}. "
             "Shorten it and check again.",
             code="too_large",
         )

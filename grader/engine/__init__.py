@@ -5,17 +5,21 @@ all call the same functions. A spec is the dict loaded from an exercise file (se
 exercises/README.md); `kind` selects the grader.
 
 Public interface (stable; others build on it):
-    grade(spec, answer, *, seed) -> Verdict        judge one answer
-    preview(spec, answer) -> Preview               how a typed answer is read, for the live preview
-    variant(spec, seed) -> Variant                 this seed's parameters, prompt and reference
-    validate_spec(spec) -> list[str]               problems with a spec, in words, empty when fine
+    grade(spec, answer, *, seed[, config]) -> Verdict   judge one answer
+    preview(spec, answer) -> Preview                     how a typed answer is read, for the preview
+    variant(spec, seed) -> Variant                       this seed's parameters, prompt and reference
+    validate_spec(spec) -> list[str]                     problems with a spec, in words, empty when fine
+
+The types are in grader.engine.types, the limits in grader.engine.config (EngineConfig; without
+an explicit config, the process's own, read once from the GRADER_* environment variables).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from grader.engine.verdict import Message, Status, TestResult, Verdict
+from grader.engine.config import EngineConfig
+from grader.engine.types import Message, Preview, Status, TestResult, Variant, Verdict
 
 SYMBOLIC_KINDS = ("expression", "matrix", "derivation")
 CODE_KINDS = ("code",)
@@ -23,9 +27,12 @@ KINDS = SYMBOLIC_KINDS + CODE_KINDS
 
 __all__ = [
     "KINDS",
+    "EngineConfig",
     "Message",
+    "Preview",
     "Status",
     "TestResult",
+    "Variant",
     "Verdict",
     "grade",
     "preview",
@@ -34,7 +41,9 @@ __all__ = [
 ]
 
 
-def grade(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
+def grade(
+    spec: dict[str, Any], answer: str, *, seed: int, config: EngineConfig | None = None
+) -> Verdict:
     """Judge one answer to the exercise described by spec, for the variant drawn from seed."""
     kind = spec.get("kind")
     if kind in CODE_KINDS:
@@ -44,21 +53,21 @@ def grade(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
     if kind in SYMBOLIC_KINDS:
         from grader.engine.symbolic import grade_symbolic
 
-        return grade_symbolic(spec, answer, seed=seed)
+        return grade_symbolic(spec, answer, seed=seed, config=config)
     return Verdict(
         status=Status.ERROR,
         messages=[Message("unknown_kind", f"This exercise has an unknown kind {kind!r}.")],
     )
 
 
-def preview(spec: dict[str, Any], answer: str) -> Any:
+def preview(spec: dict[str, Any], answer: str) -> Preview:
     """Return how a typed answer is read (LaTeX, or an error with its position)."""
     from grader.engine.symbolic import preview_symbolic
 
     return preview_symbolic(spec, answer)
 
 
-def variant(spec: dict[str, Any], seed: int) -> Any:
+def variant(spec: dict[str, Any], seed: int) -> Variant:
     """Return the parameters, rendered prompt and reference answer of one variant."""
     if spec.get("kind") in CODE_KINDS:
         from grader.engine.code import variant_code

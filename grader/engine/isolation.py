@@ -28,28 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-# The same environment variables (and defaults) as config/settings.py, read without Django.
-DEFAULT_DEADLINE_S = float(os.environ.get("GRADER_SYMBOLIC_TIMEOUT") or 5.0)
-DEFAULT_MEMORY_MB = int(os.environ.get("GRADER_MEMORY_MB") or 1024)
+from grader.engine.config import engine_config
+
 _PR_SET_PDEATHSIG = 1
-
-
-@dataclass
-class IsolationLimits:
-    deadline_s: float = DEFAULT_DEADLINE_S
-    memory_mb: int = DEFAULT_MEMORY_MB  # address space a child may add above the warm parent's
-
-
-limits = IsolationLimits()
 _warm = False
-
-
-def configure(*, deadline_s: float | None = None, memory_mb: int | None = None) -> None:
-    """Set the deadline and memory budget of every later check (from the worker's settings)."""
-    if deadline_s is not None:
-        limits.deadline_s = float(deadline_s)
-    if memory_mb is not None:
-        limits.memory_mb = int(memory_mb)
 
 
 def warm_up() -> None:
@@ -195,8 +177,9 @@ def run_in_child(
     memory_mb: int | None = None,
 ) -> ChildOutcome:
     """Run compute() in a forked child and return its JSON-able dict, or why there is none."""
-    deadline_s = limits.deadline_s if deadline_s is None else deadline_s
-    memory_mb = limits.memory_mb if memory_mb is None else memory_mb
+    config = engine_config()
+    deadline_s = config.symbolic_timeout_s if deadline_s is None else deadline_s
+    memory_mb = config.memory_mb if memory_mb is None else memory_mb
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never return from here
@@ -313,8 +296,9 @@ def run_job(
     before the job arrived: the fork is off the check's critical path, because the next spare
     is forked while this child computes. The limits apply from the moment the job is sent.
     """
-    deadline_s = limits.deadline_s if deadline_s is None else deadline_s
-    memory_mb = limits.memory_mb if memory_mb is None else memory_mb
+    config = engine_config()
+    deadline_s = config.symbolic_timeout_s if deadline_s is None else deadline_s
+    memory_mb = config.memory_mb if memory_mb is None else memory_mb
     job = json.dumps(
         {"name": name, "payload": payload, "memory_mb": memory_mb}, default=str
     ).encode()

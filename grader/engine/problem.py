@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from grader.engine.config import EngineConfig, engine_config
 from grader.engine.parse import (
     KNOWN_FUNCTIONS,
     Helper,
@@ -111,8 +112,14 @@ class Problem:
             raise SpecError(f"{where}: {exc.describe(str(text))} in {str(text)!r}") from exc
 
 
-def read_problem(spec: dict[str, Any], seed: int | None) -> Problem:
-    """Build the Problem of a spec; seed None leaves parameters as names (for previews)."""
+def read_problem(
+    spec: dict[str, Any], seed: int | None, config: EngineConfig | None = None
+) -> Problem:
+    """Build the Problem of a spec; seed None leaves parameters as names (for previews).
+
+    config gives the defaults of samples and audit_seconds (the process's when None).
+    """
+    config = config or engine_config()
     kind = spec.get("kind")
     if kind not in KIND_KEYS:
         raise SpecError(f"kind must be expression, matrix or derivation, not {kind!r}")
@@ -148,8 +155,10 @@ def read_problem(spec: dict[str, Any], seed: int | None) -> Problem:
         author_vocab=author_vocab,
         rtol=_positive_number(tolerance.get("rtol", 1e-8), "tolerance.rtol"),
         atol=_positive_number(tolerance.get("atol", 1e-12), "tolerance.atol"),
-        samples=int(_positive_number(spec.get("samples", 20), "samples")),
-        audit_seconds=_positive_number(spec.get("audit_seconds", 0.2), "audit_seconds"),
+        samples=int(_positive_number(spec.get("samples", config.samples), "samples")),
+        audit_seconds=_positive_number(
+            spec.get("audit_seconds", config.audit_seconds), "audit_seconds"
+        ),
         wrt=normalise_name(str(spec["wrt"])) if spec.get("wrt") is not None else None,
         size_names=tuple(sizes),
         increasing_sizes=_read_increasing_sizes(spec.get("increasing_sizes"), sizes),

@@ -10,12 +10,13 @@ Public interface (called through grader.engine.grade / preview / variant / valid
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any, TypeVar
 
-from grader.engine.isolation import ChildOutcome, limits, register_job, run_job, warm_up
+from grader.engine.config import EngineConfig, engine_config
+from grader.engine.isolation import ChildOutcome, register_job, run_job, warm_up
 from grader.engine.parse import BinOp, Node, Num, ParseError, parse_expression, substitute
 from grader.engine.printing import to_latex, to_text
 from grader.engine.problem import COMMON_KEYS, KIND_KEYS, SYMBOLIC_KEYS, Problem, read_problem
@@ -31,28 +32,36 @@ from grader.engine.verdict import Message, Status, Verdict
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# The same environment variable (and default) as config/settings.py, read without Django.
-MAX_ANSWER_CHARS = int(os.environ.get("GRADER_MAX_ANSWER_BYTES") or 20_000)
 AUDIT_DISAGREEMENT = "audit_disagreement"
 
 
 # --- grading -----------------------------------------------------------------------------------
 
 
-def grade_symbolic(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
+def grade_symbolic(
+    spec: dict[str, Any], answer: str, *, seed: int, config: EngineConfig | None = None
+) -> Verdict:
     """Judge an answer in a forked child with a memory limit and a hard deadline."""
+    config = config or engine_config()
     started = time.perf_counter()
     if not isinstance(answer, str):
         answer = str(answer)
-    if len(answer) > MAX_ANSWER_CHARS:
+    if len(answer) > config.max_answer_chars:
         verdict = invalid(
             "too_large",
-            f"Your answer is too long ({len(answer)} characters; at most {MAX_ANSWER_CHARS}).",
+            f"Your answer is too long ({len(answer)} characters; "
+            f"at most {config.max_answer_chars}).",
         )
     else:
         warm_up()
-        outcome = run_job(SYMBOLIC_JOB, {"spec": spec, "answer": answer, "seed": seed})
-        verdict = _verdict_from(outcome)
+        payload = {"spec": spec, "answer": answer, "seed": seed, "config": asdict(config)}
+        outcome = run_job(
+            SYMBOLIC_JOB,
+            payload,
+            deadline_s=config.symbolic_timeout_s,
+            memory_mb=config.memory_mb,
+        )
+        verdict = _verdict_from(outcome, config)
     verdict.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
     if AUDIT_DISAGREEMENT in verdict.flags:
         logger.warning(
@@ -68,7 +77,7 @@ def grade_symbolic(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
     return verdict
 
 
-def _verdict_from(outcome: ChildOutcome) -> Verdict:
+def _verdict_from(outcome: ChildOutcome, config: EngineConfig) -> Verdict:
     if outcome.result is not None:
         return Verdict.from_dict(outcome.result)
     if outcome.failure == "timeout":
@@ -77,7 +86,7 @@ def _verdict_from(outcome: ChildOutcome) -> Verdict:
             messages=[
                 Message(
                     "timeout",
-                    f"Checking your answer took longer than {limits.deadline_s:g} s and was "
+                    f"Checking your answer took longer than {config.symbolic_timeout_s:g} s and was "
                     "stopped. Write it in a simpler form.",
                 )
             ],
@@ -114,7 +123,12 @@ def parse_error_verdict(error: ParseError, text: str, prefix: str = "") -> Verdi
 
 def _grade_job(payload: dict[str, Any]) -> dict[str, Any]:
     """Grade in the child: the job that grade_symbolic sends."""
-    verdict = grade_in_process(payload["spec"], payload["answer"], seed=int(payload["seed"]))
+    verdict = grade_in_process(
+        payload["spec"],
+        payload["answer"],
+        seed=int(payload["seed"]),
+        config=EngineConfig(**payload["config"]),
+    )
     return verdict.to_dict()
 
 
@@ -122,10 +136,12 @@ SYMBOLIC_JOB = "grade_symbolic"
 register_job(SYMBOLIC_JOB, _grade_job)
 
 
-def grade_in_process(spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
+def grade_in_process(
+    spec: dict[str, Any], answer: str, *, seed: int, config: EngineConfig | None = None
+) -> Verdict:
     """Judge an answer in this process (the child runs this; tests of limits use the child)."""
     try:
-        problem = read_problem(spec, seed)
+        problem = read_problem(spec, seed, config)
         if problem.kind == "matrix":
             from grader.engine.matrices import grade_matrix
 
@@ -256,23 +272,26 @@ def undetermined(parsed: str | None) -> Verdict:
 # --- preview -----------------------------------------------------------------------------------
 
 
-def preview_symbolic(spec: dict[str, Any], answer: str) -> dict[str, Any]:
+def preview_symbolic(
+    spec: dict[str, Any], answer: str, config: EngineConfig | None = None
+) -> dict[str, Any]:
     """Return how an answer is read, for the live preview: {"ok", "latex", "error"}.
 
     Runs in the calling process: it only tokenizes and parses (bounded by the parser's limits)
     and never builds SymPy objects, so the web process can call it on every keystroke.
     """
+    config = config or engine_config()
     try:
-        problem = read_problem(spec, None)
+        problem = read_problem(spec, None, config)
     except SpecError as exc:
         return {
             "ok": False,
             "latex": None,
             "error": {"text": f"Exercise problem: {exc}", "position": 0},
         }
-    if len(answer) > MAX_ANSWER_CHARS:
+    if len(answer) > config.max_answer_chars:
         return _preview_error(
-            f"Your answer is too long (at most {MAX_ANSWER_CHARS} characters).", 0
+            f"Your answer is too long (at most {config.max_answer_chars} characters).", 0
         )
     if problem.kind == "derivation":
         from grader.engine.derivation import preview_derivation

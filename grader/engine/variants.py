@@ -8,12 +8,10 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
+from grader.engine.types import SpecError
+
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 ParameterValue = int | Fraction
-
-
-class SpecError(ValueError):
-    """The exercise file itself is wrong (the author's problem, never the student's)."""
 
 
 def draw_parameters(spec: dict[str, Any], seed: int) -> dict[str, ParameterValue]:
