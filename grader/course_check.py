@@ -29,7 +29,7 @@ from course.content import ContentError, ExerciseFile, Problem, load_course, rea
 from grader import engine
 from grader.engine import Status, Verdict
 from grader.engine.code import DEFAULT_CHECKS
-from grader.engine.reference_check import derivative_problems
+from grader.engine.symbolic.reference_check import derivative_problems
 
 DEFAULT_SEEDS = 5
 UNDEFINED_VARIANT = (

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from grader.engine.config import EngineConfig
+from grader.engine.symbolic.preview import preview_symbolic, variant_symbolic
 from grader.engine.types import Message, Preview, Status, TestResult, Variant, Verdict
 
 SYMBOLIC_KINDS = ("expression", "matrix", "derivation")
@@ -45,13 +46,15 @@ def grade(
     spec: dict[str, Any], answer: str, *, seed: int, config: EngineConfig | None = None
 ) -> Verdict:
     """Judge one answer to the exercise described by spec, for the variant drawn from seed."""
+    # The graders are imported when first used: they load NumPy, SymPy or the sandbox, which a
+    # process that only reads verdicts, previews or variants (the web process) does not need.
     kind = spec.get("kind")
     if kind in CODE_KINDS:
         from grader.engine.code import grade_code
 
         return grade_code(spec, answer, seed=seed)
     if kind in SYMBOLIC_KINDS:
-        from grader.engine.symbolic import grade_symbolic
+        from grader.engine.symbolic.dispatch import grade_symbolic
 
         return grade_symbolic(spec, answer, seed=seed, config=config)
     return Verdict(
@@ -62,19 +65,15 @@ def grade(
 
 def preview(spec: dict[str, Any], answer: str) -> Preview:
     """Return how a typed answer is read (LaTeX, or an error with its position)."""
-    from grader.engine.symbolic import preview_symbolic
-
     return preview_symbolic(spec, answer)
 
 
 def variant(spec: dict[str, Any], seed: int) -> Variant:
     """Return the parameters, rendered prompt and reference answer of one variant."""
     if spec.get("kind") in CODE_KINDS:
-        from grader.engine.code import variant_code
+        from grader.engine.code import variant_code  # NumPy and the sandbox: see grade()
 
         return variant_code(spec, seed)
-    from grader.engine.symbolic import variant_symbolic
-
     return variant_symbolic(spec, seed)
 
 
@@ -82,11 +81,11 @@ def validate_spec(spec: dict[str, Any]) -> list[str]:
     """Return the problems with a spec's grading fields, each in words; empty when it is sound."""
     kind = spec.get("kind")
     if kind in CODE_KINDS:
-        from grader.engine.code import validate_code_spec
+        from grader.engine.code import validate_code_spec  # see grade()
 
         return validate_code_spec(spec)
     if kind in SYMBOLIC_KINDS:
-        from grader.engine.symbolic import validate_symbolic_spec
+        from grader.engine.symbolic.validation import validate_symbolic_spec  # see grade()
 
-        return validate_symbolic_spec(spec)
+        return [problem.message for problem in validate_symbolic_spec(spec)]
     return [f"kind must be one of {', '.join(KINDS)}, not {kind!r}"]

@@ -11,6 +11,39 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, TypedDict
 
+# The fields every exercise file may have, whatever its kind (each grader adds its own).
+COMMON_KEYS = frozenset(
+    {
+        "id",
+        "title",
+        "kind",
+        "prompt",
+        "hints",
+        "hint_after",
+        "solution",
+        "published",
+        "order",
+        "slug",
+    }
+)
+# The diagnosis codes of a wrong answer (Verdict.diagnosis): stable, instructors' dashboards group
+# by them (grader.engine.symbolic.diagnosis says how each is found).
+SIGN_ERROR = "sign_error"
+CONSTANT_FACTOR = "constant_factor"
+CONSTANT_OFFSET = "constant_offset"
+MISSING_FACTOR = "missing_factor"
+TRANSPOSE = "transpose"
+ASSUMED_SYMMETRY = "assumed_symmetry"
+KNOWN_MISTAKE = "known_mistake"
+DIAGNOSIS_CODES = (
+    SIGN_ERROR,
+    CONSTANT_FACTOR,
+    CONSTANT_OFFSET,
+    MISSING_FACTOR,
+    TRANSPOSE,
+    ASSUMED_SYMMETRY,
+    KNOWN_MISTAKE,
+)
 # A place in an exercise file: keys and list indexes from the top, e.g. ("mistakes", 2, "answer").
 SpecPath = tuple[str | int, ...]
 

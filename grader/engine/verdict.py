@@ -1,4 +1,4 @@
-"""Moved to grader.engine.types; this name stays only until every importer has switched."""
+"""Moved to grader.engine.types; kept only until grader/engine/code.py imports from there."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from course.content import ContentError, exercise_spec_by_slug, load_exercise_path
 from grader import engine
-from grader.engine import isolation
+from grader.engine.symbolic import dispatch
 from grader.services import answer_grade
 
 
@@ -97,7 +97,7 @@ class Command(BaseCommand):
             jobs = [(options["exercise"], read_answer(options["answer_file"]), options["seed"])]
         specs = {exercise: load_spec(exercise) for exercise in dict.fromkeys(j[0] for j in jobs)}
         if any(spec.get("kind") in engine.SYMBOLIC_KINDS for spec in specs.values()):
-            isolation.warm_up()
+            dispatch.warm_up()
         for number, (exercise, answer, seed) in enumerate(jobs, start=1):
             verdict = answer_grade(
                 spec=specs[exercise],

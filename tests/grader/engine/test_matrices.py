@@ -10,8 +10,8 @@ import yaml
 
 from grader import engine
 from grader.engine import Status
-from grader.engine.matrices import make_draws
-from grader.engine.problem import read_problem
+from grader.engine.symbolic.matrices import make_draws
+from grader.engine.symbolic.problem import read_problem
 
 EXERCISES = Path(__file__).resolve().parents[3] / "exercises"
 CORRECT, INCORRECT, INVALID = Status.CORRECT, Status.INCORRECT, Status.INVALID

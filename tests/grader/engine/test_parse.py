@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from grader import engine
-from grader.engine.parse import ParseError, Vocabulary, parse_expression
-from grader.engine.printing import to_latex, to_text
+from grader.engine.symbolic.parser import parse_expression
+from grader.engine.symbolic.printing import to_latex, to_text
+from grader.engine.symbolic.syntax import ParseError
+from grader.engine.symbolic.vocabulary import Vocabulary
 
 EXERCISE: dict[str, Any] = {
     "id": "parse-tests",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from grader import engine
-from grader.engine.reference_check import derivative_problems
+from grader.engine.symbolic.reference_check import derivative_problems
 
 MISMATCH = "central finite differences disagree"
 

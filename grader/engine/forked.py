@@ -1,16 +1,18 @@
-"""Run each check in a forked child of a pre-warmed process, under a memory limit and a deadline.
+"""The fork server: run each check in a forked child of a warm process, under limits.
 
-The parent (a Celery worker or the CLI) imports and warms SymPy, NumPy, lambdify and the printers
-once (`warm_up`); each check forks, so it starts warm (~ms instead of ~1 s for a fresh
-interpreter). The child sets RLIMIT_AS, computes, writes its result to a pipe as JSON and leaves
-with os._exit, so no atexit handler, Django connection or buffered file of the parent runs in it.
+The parent (a Celery worker or the CLI) runs a grader's warm-up callable once (`warm_up(prepare)`;
+the symbolic grader's imports and exercises SymPy, NumPy and the printers); each check forks, so
+it starts warm (~ms instead of ~1 s for a fresh interpreter). The child sets RLIMIT_AS, computes,
+writes its result to a pipe as JSON and leaves with os._exit, so no atexit handler, Django
+connection or buffered file of the parent runs in it.
 The parent waits on the pipe until a hard deadline and then SIGKILLs the child: SIGALRM alone
 cannot stop C code or a child that ignores signals.
 
 Two entry points: run_in_child(compute) forks when called; run_job(name, payload) hands a JSON
 job to a child forked ahead of time (one per check, never reused) and forks the next one while
 this one computes, which takes the fork off the check's latency. Register jobs at import time
-(register_job), before the first spare is forked.
+(register_job), before the first spare is forked. Without an explicit deadline and memory budget,
+a child gets the engine's symbolic ones (grader.engine.config).
 """
 
 from __future__ import annotations
@@ -31,84 +33,23 @@ from typing import Any
 from grader.engine.config import engine_config
 
 _PR_SET_PDEATHSIG = 1
-_warm = False
+_warmed: set[Callable[[], object]] = set()  # the warm-up callables this process has run
 
 
-def warm_up() -> None:
-    """Import and exercise SymPy, NumPy, mpmath, lambdify and the printers once, then gc.freeze().
+def warm_up(prepare: Callable[[], object]) -> None:
+    """Run prepare() once in this process, then freeze the warm objects: children start warm.
 
-    Call it once in the parent (the Celery worker calls it at start); grading calls it lazily.
-    Freezing moves the warm objects out of the collector's sight, so forked children do not
-    touch (and copy) those pages when they collect garbage.
+    prepare imports and exercises what the checks will use (each grader passes its own). Call it
+    once in the parent; graders call it lazily before their first job. gc.freeze() moves the warm
+    objects out of the collector's sight, so forked children do not touch (and copy) those pages
+    when they collect garbage.
     """
-    global _warm
-    if _warm:
+    if prepare in _warmed:
         return
-    import mpmath
-    import numpy
-    import sympy
-
-    from grader.engine.expressions import Evaluator
-
-    x = sympy.Symbol("x", real=True)
-    n = sympy.Symbol("n", integer=True)
-    sigmoid = 1 / (1 + sympy.exp(-x))
-    derivative = sympy.diff(sigmoid, x)
-    Evaluator(derivative - sigmoid * (1 - sigmoid), [x]).at([mpmath.mpf("0.5")])
-    sympy.simplify(derivative - sigmoid * (1 - sigmoid))
-    sympy.simplify((x**2 - 1) / (x - 1) + sympy.log(x) * sympy.sqrt(x) / n)
-    sympy.cancel(sympy.together(sympy.expand(sympy.erf(x) + sympy.Max(x, 0) + sympy.tanh(x))))
-    sympy.latex(derivative)
-    matrix = numpy.random.default_rng(0).standard_normal((3, 3))
-    numpy.linalg.inv(matrix @ matrix.T + 3 * numpy.eye(3))
-    from grader.engine.symbolic import grade_in_process
-
-    # Grade one answer of each kind here, so the lazily imported parts of SymPy and the caches of
-    # common subexpressions are loaded once in the parent instead of in every child.
-    for spec, answers in WARM_UP_CHECKS:
-        for answer in answers:
-            grade_in_process(spec, answer, seed=0)
+    prepare()
     gc.collect()
     gc.freeze()
-    _warm = True
-
-
-_SIGMOID_HELPER = {"sigma(x)": "1/(1+exp(-x))"}
-WARM_UP_CHECKS: list[tuple[dict[str, Any], list[str]]] = [
-    (
-        {
-            "id": "warm-up-expression",
-            "kind": "expression",
-            "variables": {"x": {"domain": "real"}, "n": {"domain": "integer", "sample": [2, 9]}},
-            "functions": ["exp", "log", "sqrt", "cos", "tanh"],
-            "helpers": _SIGMOID_HELPER,
-            "answer": "sigma(x)*(1 - sigma(x)) + log(n)/n",
-            "mistakes": [{"answer": "-sigma(x)*(1 - sigma(x))", "feedback": "sign"}],
-        },
-        ["exp(-x)/(1+exp(-x))^2 + log(n)/n", "2 sigma(x)(1 - sigma(x))", "cos(x^2) sqrt(x)", "xy"],
-    ),
-    (
-        {
-            "id": "warm-up-matrix",
-            "kind": "matrix",
-            "variables": {"A": {"shape": ["m", "n"]}, "x": {"shape": ["n", 1]}},
-            "answer": "A^T*A*x",
-            "mistakes": [{"answer": "2*A^T*A*x", "feedback": "factor"}],
-        },
-        ["A' A x", "-A^T A x", "x^T A^T"],
-    ),
-    (
-        {
-            "id": "warm-up-derivation",
-            "kind": "derivation",
-            "variables": {"x": {"domain": "real"}},
-            "helpers": _SIGMOID_HELPER,
-            "start": "diff(1/(1+exp(-x)), x)",
-            "target": "sigma(x)*(1 - sigma(x))",
-        },
-        ["= exp(-x)/(1+exp(-x))^2\n= sigma(x)*(1-sigma(x))", "= exp(-x)\n= sigma(x)"],
-    ),
-]
+    _warmed.add(prepare)
 
 
 @dataclass
@@ -122,9 +63,10 @@ class ChildOutcome:
 
 def _address_space_now() -> int:
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        # Bytes, not text: the child runs this first, and a text codec would be imported there.
+        with open("/proc/self/status", "rb") as status:
             for line in status:
-                if line.startswith("VmSize:"):
+                if line.startswith(b"VmSize:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass

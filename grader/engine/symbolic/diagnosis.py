@@ -1,6 +1,6 @@
 """Name the usual mistake behind a wrong answer from its values at the sample points.
 
-Codes are stable snake_case strings (instructors' dashboards group by them):
+Codes are stable snake_case strings (grader.engine.types; instructors' dashboards group by them):
 sign_error, constant_factor, constant_offset, missing_factor, transpose, assumed_symmetry,
 known_mistake. The messages point at the kind of slip without giving the answer away.
 """
@@ -15,24 +15,14 @@ from fractions import Fraction
 
 import mpmath
 
-from grader.engine.equivalence import typical_magnitude
-
-SIGN_ERROR = "sign_error"
-CONSTANT_FACTOR = "constant_factor"
-CONSTANT_OFFSET = "constant_offset"
-MISSING_FACTOR = "missing_factor"
-TRANSPOSE = "transpose"
-ASSUMED_SYMMETRY = "assumed_symmetry"
-KNOWN_MISTAKE = "known_mistake"
-DIAGNOSIS_CODES = (
-    SIGN_ERROR,
+from grader.engine.symbolic.equivalence import typical_magnitude
+from grader.engine.types import (
     CONSTANT_FACTOR,
     CONSTANT_OFFSET,
     MISSING_FACTOR,
-    TRANSPOSE,
-    ASSUMED_SYMMETRY,
-    KNOWN_MISTAKE,
+    SIGN_ERROR,
 )
+
 _AGREE = 1e-10  # the values come from 30-digit arithmetic: a real factor is constant to ~1e-16
 
 

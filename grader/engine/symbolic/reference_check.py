@@ -15,20 +15,19 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from grader.engine.equivalence import format_pair, format_point, typical_magnitude
-from grader.engine.expressions import WORKING_DIGITS, Evaluator, ScalarBuilder
-from grader.engine.matrices import (
+from grader.engine.symbolic.equivalence import format_pair, format_point, typical_magnitude
+from grader.engine.symbolic.expressions import WORKING_DIGITS, Evaluator, ScalarBuilder
+from grader.engine.symbolic.matrices import (
     Draw,
     MatrixCheck,
-    ShapeError,
     Singular,
     evaluate,
-    infer_shape,
     reference_check,
 )
-from grader.engine.problem import Problem, read_problem
-from grader.engine.scalar_check import ScalarCheck, _is_real
-from grader.engine.variants import SpecError
+from grader.engine.symbolic.problem import Problem, read_problem
+from grader.engine.symbolic.scalar_check import ScalarCheck, is_real
+from grader.engine.symbolic.shapes import ShapeError, infer_shape
+from grader.engine.types import SpecError
 
 # 30-digit arithmetic leaves central differences about 20 correct digits; float64 about 8.
 SCALAR_RTOL = 1e-7
@@ -91,13 +90,19 @@ def _scalar_wrt(problem: Problem) -> str:
     else:
         raise SpecError(
             "derivative_of: name the variable it is differentiated by with wrt "
-            f"(one of {', '.join(problem.scalars)})"
+            f"(one of {', '.join(problem.scalars)})",
+            ("derivative_of",),
         )
     variable = problem.scalars.get(name)
     if variable is None:
-        raise SpecError(f"derivative_of: wrt {name} is not a variable of the exercise")
+        raise SpecError(
+            f"derivative_of: wrt {name} is not a variable of the exercise", ("derivative_of",)
+        )
     if variable.domain == "integer":
-        raise SpecError(f"derivative_of: wrt {name} is an integer variable; it has no derivative")
+        raise SpecError(
+            f"derivative_of: wrt {name} is an integer variable; it has no derivative",
+            ("derivative_of",),
+        )
     return name
 
 
@@ -152,7 +157,7 @@ def _scalar_difference(function: Evaluator, point: list[Any], position: int, ord
             moved = list(point)
             moved[position] = x + offset * step
             value = function.at(moved)
-            return value if _is_real(value) else None
+            return value if is_real(value) else None
 
         plus, minus = at(1), at(-1)
         if plus is None or minus is None:
@@ -171,10 +176,16 @@ def _matrix_problems(
 ) -> list[ReferenceProblem]:
     wrt = problem.wrt
     if wrt is None or wrt not in problem.matrices:
-        raise SpecError("derivative_of: wrt must name the matrix variable it is differentiated by")
+        raise SpecError(
+            "derivative_of: wrt must name the matrix variable it is differentiated by",
+            ("derivative_of",),
+        )
     matrix = problem.matrices[wrt]
     if order == 2 and matrix.cols != "1":
-        raise SpecError(f"derivative_of: a second derivative needs a column vector, not {wrt}")
+        raise SpecError(
+            f"derivative_of: a second derivative needs a column vector, not {wrt}",
+            ("derivative_of",),
+        )
     check: MatrixCheck = reference_check(problem, spec, seed)
     reference = check.reference.info
     shape = (
@@ -194,12 +205,13 @@ def _matrix_problems(
     try:
         info = infer_shape(tree, problem)
     except ShapeError as error:
-        raise SpecError(f"derivative_of: {error}") from error
+        raise SpecError(f"derivative_of: {error}", ("derivative_of",)) from error
     if info.shape is not None and not (
         info.sizes.find(info.shape[0]) == "1" and info.sizes.find(info.shape[1]) == "1"
     ):
         raise SpecError(
-            f"derivative_of: must be a scalar function, not {info.sizes.text(info.shape)}"
+            f"derivative_of: must be a scalar function, not {info.sizes.text(info.shape)}",
+            ("derivative_of",),
         )
 
     def scalar_at(draw: Draw) -> float:

@@ -1,49 +1,51 @@
 """Matrix answers: shapes checked in symbols (m×n), values checked with random NumPy matrices.
 
-SymPy's MatrixSymbol with symbolic sizes checks no shapes (ARCHITECTURE.md), so shapes are
-inferred here from the declared sizes, with the identity I taking its size from context; then
-reference and answer are evaluated with random concrete matrices at several distinct sizes.
+Shapes are checked first (grader.engine.symbolic.shapes); then reference and answer are evaluated
+with random concrete matrices at several distinct sizes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from grader.engine.diagnosis import (
+from grader.engine.symbolic.diagnosis import Diagnosis, describe_factor
+from grader.engine.symbolic.parser import parse_expression
+from grader.engine.symbolic.printing import to_latex
+from grader.engine.symbolic.problem import Problem
+from grader.engine.symbolic.shapes import (
+    ShapeError,
+    ShapeInfo,
+    infer_shape,
+    same_shape,
+    shape_message,
+)
+from grader.engine.symbolic.syntax import BinOp, Name, Neg, Node, Num, ParseError, Transpose
+from grader.engine.symbolic.verdicts import (
+    correct,
+    incorrect,
+    invalid,
+    parse_error_verdict,
+    undetermined,
+)
+from grader.engine.types import (
     ASSUMED_SYMMETRY,
     CONSTANT_FACTOR,
     KNOWN_MISTAKE,
     SIGN_ERROR,
     TRANSPOSE,
-    Diagnosis,
-    describe_factor,
+    Message,
+    SpecError,
+    Verdict,
 )
-from grader.engine.parse import (
-    BinOp,
-    Call,
-    Name,
-    Neg,
-    Node,
-    Num,
-    ParseError,
-    Transpose,
-    constant_value,
-    parse_expression,
-)
-from grader.engine.printing import to_latex
-from grader.engine.problem import Problem, read_problem
-from grader.engine.variants import SpecError
-from grader.engine.verdict import Message, Status, Verdict
 
 SIZE_TRIALS = 3  # sets of sizes per check, each with DRAWS_PER_TRIAL random draws
 MIN_SIZE, MAX_SIZE = 2, 8
 DRAWS_PER_TRIAL = 2
-SCALAR_FUNCTIONS = {
+NUMPY_FUNCTIONS = {  # one for each of shapes.SCALAR_FUNCTIONS
     "exp": np.exp,
     "log": np.log,
     "sqrt": np.sqrt,
@@ -52,205 +54,6 @@ SCALAR_FUNCTIONS = {
     "tanh": np.tanh,
     "abs": np.abs,
 }
-
-Shape = tuple[str, str] | None  # None is a scalar
-
-
-class ShapeError(ValueError):
-    """Sizes that do not fit, described in words with the position of the offending part."""
-
-    def __init__(self, message: str, position: int) -> None:
-        super().__init__(message)
-        self.position = position
-
-
-class _Sizes:
-    """Union-find over size names, so the identity I can take its size from context."""
-
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-        self.fresh = itertools.count(1)
-
-    def new(self) -> str:
-        return f"?{next(self.fresh)}"
-
-    def find(self, dim: str) -> str:
-        while dim in self.parent:
-            dim = self.parent[dim]
-        return dim
-
-    def unify(self, a: str, b: str) -> bool:
-        a, b = self.find(a), self.find(b)
-        if a == b:
-            return True
-        if a.startswith("?"):
-            self.parent[a] = b
-            return True
-        if b.startswith("?"):
-            self.parent[b] = a
-            return True
-        return False
-
-    def text(self, shape: Shape) -> str:
-        if shape is None:
-            return "a scalar"
-        rows, cols = (self.find(d) for d in shape)
-        return f"{_dim(rows)}×{_dim(cols)}"
-
-
-def _dim(dim: str) -> str:
-    return "k" if dim.startswith("?") else dim
-
-
-@dataclass
-class ShapeInfo:
-    shape: Shape
-    sizes: _Sizes
-    identity_sizes: dict[int, str]  # id(I node) -> its size (possibly still "?k")
-
-
-def infer_shape(tree: Node, problem: Problem) -> ShapeInfo:
-    """Return the shape of a matrix expression, or raise ShapeError saying what does not fit."""
-    sizes = _Sizes()
-    identities: dict[int, str] = {}
-    shape = _Inference(problem, sizes, identities).shape(tree)
-    return ShapeInfo(shape, sizes, identities)
-
-
-def _is_one(sizes: _Sizes, shape: Shape) -> bool:
-    return shape is not None and sizes.find(shape[0]) == "1" and sizes.find(shape[1]) == "1"
-
-
-class _Inference:
-    def __init__(self, problem: Problem, sizes: _Sizes, identities: dict[int, str]) -> None:
-        self.problem = problem
-        self.sizes = sizes
-        self.identities = identities
-
-    def describe(self, node: Node, shape: Shape) -> str:
-        return f"{to_plain(node)} ({self.sizes.text(shape)})"
-
-    def shape(self, node: Node) -> Shape:
-        sizes = self.sizes
-        if isinstance(node, Num):
-            return None
-        if isinstance(node, Name):
-            if node.name in self.problem.matrices:
-                matrix = self.problem.matrices[node.name]
-                return (matrix.rows, matrix.cols)
-            if node.name == "I" and "I" not in self.problem.vocab.variables:
-                size = sizes.new()
-                self.identities[id(node)] = size
-                return (size, size)
-            return None
-        if isinstance(node, Neg):
-            return self.shape(node.operand)
-        if isinstance(node, Transpose):
-            inner = self.shape(node.operand)
-            return None if inner is None else (inner[1], inner[0])
-        if isinstance(node, BinOp):
-            return self.binary(node)
-        return self.call(node)
-
-    def binary(self, node: BinOp) -> Shape:
-        sizes = self.sizes
-        left = self.shape(node.left)
-        if node.op == "^":
-            return self.power(node, left)
-        right = self.shape(node.right)
-        if node.op in "+-":
-            if left is None and right is None:
-                return None
-            if left is None or right is None:
-                matrix = left if left is not None else right
-                if _is_one(sizes, matrix):
-                    return matrix
-                scalar_side = node.left if left is None else node.right
-                matrix_side = node.right if left is None else node.left
-                raise ShapeError(
-                    f"cannot {'add' if node.op == '+' else 'subtract'} the scalar "
-                    f"{to_plain(scalar_side)} and {self.describe(matrix_side, matrix)}",
-                    node.pos,
-                )
-            if sizes.unify(left[0], right[0]) and sizes.unify(left[1], right[1]):
-                return left
-            raise ShapeError(
-                f"cannot {'add' if node.op == '+' else 'subtract'} "
-                f"{self.describe(node.left, left)} and {self.describe(node.right, right)}: "
-                "the sizes differ",
-                node.pos,
-            )
-        if node.op == "/":
-            if right is not None and not _is_one(sizes, right):
-                raise ShapeError(
-                    f"cannot divide by the matrix {self.describe(node.right, right)}; "
-                    "multiply by inv(…) instead",
-                    node.pos,
-                )
-            return left
-        if left is None or _is_one(sizes, left) and right is not None:
-            return right if right is not None else left
-        if right is None or _is_one(sizes, right):
-            return left
-        if sizes.unify(left[1], right[0]):
-            return (left[0], right[1])
-        raise ShapeError(
-            f"cannot multiply {self.describe(node.left, left)} by "
-            f"{self.describe(node.right, right)}: the inner sizes "
-            f"{_dim(sizes.find(left[1]))} and {_dim(sizes.find(right[0]))} differ",
-            node.pos,
-        )
-
-    def power(self, node: BinOp, base: Shape) -> Shape:
-        exponent_shape = self.shape(node.right)
-        if exponent_shape is not None:
-            raise ShapeError("an exponent must be a scalar", node.pos)
-        if base is None or _is_one(self.sizes, base):
-            return base
-        value = constant_value(node.right)
-        if value is None or value != int(value) or not -1 <= value <= 8 or value == 0:
-            raise ShapeError(
-                "a matrix can only be raised to a whole power from 1 to 8, or -1 (inverse)",
-                node.pos,
-            )
-        self.square(node.left, base, "raise to a power")
-        return base
-
-    def square(self, node: Node, shape: Shape, action: str) -> None:
-        if shape is None:
-            return
-        if not self.sizes.unify(shape[0], shape[1]):
-            raise ShapeError(
-                f"cannot {action} {self.describe(node, shape)}: it is not square", node.pos
-            )
-
-    def call(self, node: Call) -> Shape:
-        shapes = [self.shape(arg) for arg in node.args]
-        if node.func == "transpose":
-            inner = shapes[0]
-            return None if inner is None else (inner[1], inner[0])
-        if node.func == "inv":
-            self.square(node.args[0], shapes[0], "invert")
-            return shapes[0]
-        if node.func in ("trace", "det"):
-            self.square(node.args[0], shapes[0], f"take the {node.func} of")
-            return None
-        for arg, shape in zip(node.args, shapes, strict=True):
-            if shape is not None and not _is_one(self.sizes, shape):
-                raise ShapeError(
-                    f"{node.func} needs a scalar, not {self.describe(arg, shape)}", node.pos
-                )
-        if node.func not in SCALAR_FUNCTIONS:
-            raise ShapeError(f"{node.func} is not available in matrix answers", node.pos)
-        return None
-
-
-def to_plain(node: Node) -> str:
-    """Return a short plain-text name for a part of an answer, for messages."""
-    from grader.engine.printing import to_text
-
-    text = to_text(node)
-    return text if len(text) <= 30 else text[:27] + "…"
 
 
 # --- numeric evaluation ------------------------------------------------------------------------
@@ -363,7 +166,7 @@ class _Evaluation:
             return float(np.trace(args[0])) if isinstance(args[0], np.ndarray) else args[0]
         if node.func == "det":
             return float(np.linalg.det(args[0])) if isinstance(args[0], np.ndarray) else args[0]
-        return SCALAR_FUNCTIONS[node.func](*[_scalar(a) for a in args])
+        return NUMPY_FUNCTIONS[node.func](*[_scalar(a) for a in args])
 
     def binary(self, node: BinOp) -> Any:
         left = self.value(node.left)
@@ -524,46 +327,8 @@ def _common_factor(got: list[Any], expected: list[Any]) -> float | None:
     return factor if abs(factor) > 1e-12 and abs(factor - 1) > 1e-9 else None
 
 
-def _shape_message(
-    problem: Problem, answer: ShapeInfo, reference: ShapeInfo
-) -> tuple[str, str | None]:
-    got = answer.sizes.text(answer.shape)
-    want = reference.sizes.text(reference.shape)
-    if problem.wrt:
-        message = f"Your answer is {got}; the gradient with respect to {problem.wrt} is {want}"
-    else:
-        message = f"Your answer is {got}; the expected answer is {want}"
-    swapped = (
-        answer.shape is not None
-        and reference.shape is not None
-        and (answer.sizes.find(answer.shape[0]), answer.sizes.find(answer.shape[1]))
-        == (reference.sizes.find(reference.shape[1]), reference.sizes.find(reference.shape[0]))
-    )
-    if swapped:
-        return message + " — transpose?", TRANSPOSE
-    return message + ".", None
-
-
-def _same_shape(answer: ShapeInfo, reference: ShapeInfo) -> bool:
-    if answer.shape is None or reference.shape is None:
-        one = answer.shape is None and reference.shape is None
-        return (
-            one or _is_one(answer.sizes, answer.shape) or _is_one(reference.sizes, reference.shape)
-        )
-    if any(answer.sizes.find(d).startswith("?") for d in answer.shape):
-        return all(
-            answer.sizes.unify(a, reference.sizes.find(r))
-            for a, r in zip(answer.shape, reference.shape, strict=True)
-        )
-    return tuple(answer.sizes.find(d) for d in answer.shape) == tuple(
-        reference.sizes.find(d) for d in reference.shape
-    )
-
-
 def grade_matrix(problem: Problem, spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
     """Judge a matrix expression answer against the reference."""
-    from grader.engine.symbolic import incorrect, invalid, parse_error_verdict, undetermined
-
     text = answer.strip()
     try:
         tree = parse_expression(text, problem.vocab)
@@ -575,8 +340,8 @@ def grade_matrix(problem: Problem, spec: dict[str, Any], answer: str, *, seed: i
         info = infer_shape(tree, problem)
     except ShapeError as error:
         return invalid("shape_mismatch", f"At character {error.position + 1}: {error}", parsed)
-    if not _same_shape(info, check.reference.info):
-        message, diagnosis = _shape_message(problem, info, check.reference.info)
+    if not same_shape(info, check.reference.info):
+        message, diagnosis = shape_message(problem, info, check.reference.info)
         verdict = invalid("shape_mismatch", message, parsed)
         verdict.diagnosis = diagnosis
         return verdict
@@ -588,20 +353,15 @@ def grade_matrix(problem: Problem, spec: dict[str, Any], answer: str, *, seed: i
     except ShapeError as error:
         return invalid("shape_mismatch", f"At character {error.position + 1}: {error}", parsed)
     if check.agrees(got):
-        return Verdict(
-            status=Status.CORRECT,
-            score=1.0,
-            messages=[Message("correct", "Correct.")],
-            parsed=parsed,
-        )
+        return correct(parsed)
     diagnosis = None
     for index, mistake in enumerate(spec.get("mistakes") or []):
-        where = f"mistakes[{index}].answer"
-        mistake_tree = problem.parse_author(mistake["answer"], where)
+        path = ("mistakes", index, "answer")
+        mistake_tree = problem.parse_author(mistake["answer"], *path)
         try:
             mistake_info = infer_shape(mistake_tree, problem)
         except ShapeError as error:
-            raise SpecError(f"{where}: {error}") from error
+            raise SpecError(f"mistakes[{index}].answer: {error}", path) from error
         mistake_values = check.values(MatrixExpression(mistake_tree, mistake_info))
         if mistake_values is not None and got is not None and check.agrees(got, mistake_values):
             diagnosis = Diagnosis(KNOWN_MISTAKE, str(mistake["feedback"]))
@@ -644,25 +404,4 @@ def reference_check(problem: Problem, spec: dict[str, Any], seed: int) -> Matrix
     try:
         return MatrixCheck(problem, reference, seed)
     except ShapeError as error:
-        raise SpecError(f"answer: {error}") from error
-
-
-def validate_matrix(spec: dict[str, Any], seed: int) -> list[str]:
-    """Return the problems of a matrix spec for one seed."""
-    from grader.engine.symbolic import check_listed_answers
-
-    problem = read_problem(spec, seed)
-    problems = []
-    if spec.get("helpers"):
-        problems.append("helpers are not available in matrix exercises")
-    if problem.wrt is not None and problem.wrt not in problem.matrices:
-        problems.append(f"wrt: {problem.wrt} is not a matrix variable")
-    check = reference_check(problem, spec, seed)
-    if any(
-        check.reference.info.sizes.find(d).startswith("?") for d in check.reference.info.shape or ()
-    ):
-        problems.append("answer: the size of the identity I cannot be told from the answer")
-    if len(check.draws) < 3:
-        problems.append(f"the reference is undefined for most random matrices (seed {seed})")
-        return problems
-    return problems + check_listed_answers(spec, seed)
+        raise SpecError(f"answer: {error}", ("answer",)) from error

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from grader.engine.parse import GREEK_LETTERS, BinOp, Call, Name, Neg, Node, Num, Transpose
+from grader.engine.symbolic.syntax import BinOp, Call, Name, Neg, Node, Num, Transpose
+from grader.engine.symbolic.vocabulary import GREEK_LETTERS
 
 _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
 

@@ -18,8 +18,8 @@ from typing import Any
 import mpmath
 import sympy
 
-from grader.engine.expressions import Evaluator
-from grader.engine.problem import Problem, ScalarVariable
+from grader.engine.symbolic.expressions import Evaluator
+from grader.engine.symbolic.problem import Problem, ScalarVariable
 
 Value = Any  # an mpmath mpf or mpc, or None where undefined
 MIN_VALID_FRACTION = 0.5

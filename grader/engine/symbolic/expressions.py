@@ -9,9 +9,9 @@ from typing import Any
 import mpmath
 import sympy
 
-from grader.engine.parse import BinOp, Call, Helper, Name, Neg, Node, Num, Transpose
-from grader.engine.problem import Problem, ScalarVariable
-from grader.engine.variants import ParameterValue
+from grader.engine.symbolic.problem import Problem, ScalarVariable
+from grader.engine.symbolic.syntax import BinOp, Call, Helper, Name, Neg, Node, Num, Transpose
+from grader.engine.symbolic.variants import ParameterValue
 
 WORKING_DIGITS = 30
 

@@ -1,4 +1,7 @@
-"""Compare scalar expressions with a reference at seeded sample points and explain differences."""
+"""Compare scalar expressions with a reference at seeded sample points and explain differences.
+
+grade_expression judges an expression exercise's answer with it.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,8 @@ from typing import Any
 import mpmath
 import sympy
 
-from grader.engine.diagnosis import (
-    KNOWN_MISTAKE,
-    Diagnosis,
-    diagnose_missing_factor,
-    diagnose_scalar,
-)
-from grader.engine.equivalence import (
+from grader.engine.symbolic.diagnosis import Diagnosis, diagnose_missing_factor, diagnose_scalar
+from grader.engine.symbolic.equivalence import (
     AuditTimeout,
     Samples,
     Value,
@@ -25,11 +23,23 @@ from grader.engine.equivalence import (
     format_point,
     matches,
     nice_points,
+    symbolic_audit,
     time_budget,
 )
-from grader.engine.expressions import Evaluator, ScalarBuilder
-from grader.engine.parse import Node
-from grader.engine.problem import Problem
+from grader.engine.symbolic.expressions import Evaluator, ScalarBuilder
+from grader.engine.symbolic.parser import parse_expression
+from grader.engine.symbolic.printing import to_latex
+from grader.engine.symbolic.problem import Problem
+from grader.engine.symbolic.syntax import Node, ParseError
+from grader.engine.symbolic.verdicts import (
+    audit_flags,
+    best_effort,
+    correct,
+    incorrect,
+    parse_error_verdict,
+    undetermined,
+)
+from grader.engine.types import KNOWN_MISTAKE, Message, Verdict
 
 FACTOR_SECONDS = 0.05
 CONFIRM_POINTS = 200
@@ -81,8 +91,8 @@ class ScalarCheck:
             (point, self.reference_evaluator.at(point))
             for point in extra.points + self._interval_ends()
         ]
-        points = [point for point, value in reference if _is_real(value)]
-        previous = [value for _, value in reference if _is_real(value)]
+        points = [point for point, value in reference if is_real(value)]
+        previous = [value for _, value in reference if is_real(value)]
         for k, line in enumerate(lines, start=1):
             values = self._values_at(line, points)
             if not matches(previous, values, self.problem, self.samples.scale):
@@ -197,7 +207,7 @@ def _factors(expr: sympy.Expr) -> list[sympy.Expr]:
     return factors
 
 
-def _is_real(value: Value) -> bool:
+def is_real(value: Value) -> bool:
     return value is not None and not isinstance(value, mpmath.mpc)
 
 
@@ -211,6 +221,44 @@ def build_mistakes(
     """Build the known mistakes an exercise lists (answer + feedback)."""
     mistakes = []
     for index, entry in enumerate(spec.get("mistakes") or []):
-        tree: Node = problem.parse_author(entry.get("answer"), f"mistakes[{index}].answer")
+        tree: Node = problem.parse_author(entry.get("answer"), "mistakes", index, "answer")
         mistakes.append(KnownMistake(builder.build(tree), str(entry.get("feedback", ""))))
     return mistakes
+
+
+def grade_expression(problem: Problem, spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
+    """Judge a scalar expression answer against the reference."""
+    text = answer.strip()
+    try:
+        tree = parse_expression(text, problem.vocab)
+    except ParseError as error:
+        return parse_error_verdict(error, text)
+    parsed = to_latex(tree)
+    reference_tree = problem.parse_author(spec.get("answer"), "answer")
+    builder = ScalarBuilder(problem)
+    reference = builder.build(reference_tree)
+    student = builder.build(tree)
+    check = ScalarCheck(problem, builder, reference, seed)
+    if not check.samples.enough:
+        return undetermined(parsed)
+    values = check.values(student)
+    sampled_correct = check.agrees(values)
+    audit = symbolic_audit(
+        reference, student, problem.audit_seconds, numeric_correct=sampled_correct
+    )
+    # Sampling decides; an answer the audit cannot prove equal is sampled again, densely. A
+    # proven difference within the tolerance stays accepted, flagged for the author.
+    correct_answer = sampled_correct and (audit == "equal" or check.confirm(student, seed))
+    flags = audit_flags(correct_answer, audit)
+    if correct_answer:
+        return correct(parsed, flags=flags)
+    mistakes = build_mistakes(problem, builder, spec)
+    diagnosis = check.known_mistake(values, mistakes) or best_effort(check.diagnose, values)
+    counterexample = best_effort(check.counterexample, student)
+    return incorrect(
+        Message("incorrect", "Not equal to the expected answer."),
+        diagnosis=diagnosis,
+        counterexample=counterexample,
+        parsed=parsed,
+        flags=flags,
+    )

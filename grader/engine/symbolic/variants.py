@@ -18,49 +18,63 @@ def draw_parameters(spec: dict[str, Any], seed: int) -> dict[str, ParameterValue
     """Draw this seed's value of every parameter, in the order the spec lists them."""
     declared = spec.get("parameters") or {}
     if not isinstance(declared, dict):
-        raise SpecError("parameters must be a mapping of name to {integer|choice|uniform: …}")
+        raise SpecError(
+            "parameters must be a mapping of name to {integer|choice|uniform: …}", ("parameters",)
+        )
     rng = random.Random(f"chainrule-parameters:{seed}")
     return {name: _draw(name, rule, rng) for name, rule in declared.items()}
 
 
 def _draw(name: str, rule: Any, rng: random.Random) -> ParameterValue:
     if not isinstance(rule, dict):
-        raise SpecError(f"parameter {name}: expected a mapping such as {{integer: [2, 6]}}")
+        raise SpecError(
+            f"parameter {name}: expected a mapping such as {{integer: [2, 6]}}",
+            ("parameters", name),
+        )
     kinds = [k for k in ("integer", "choice", "uniform") if k in rule]
     unknown = set(rule) - {"integer", "choice", "uniform", "digits"}
     if len(kinds) != 1 or unknown:
         raise SpecError(
-            f"parameter {name}: give exactly one of integer, choice, uniform (and digits)"
+            f"parameter {name}: give exactly one of integer, choice, uniform (and digits)",
+            ("parameters", name),
         )
     kind = kinds[0]
     values = rule[kind]
     if kind == "choice":
         if not isinstance(values, list) or not values:
-            raise SpecError(f"parameter {name}: choice needs a non-empty list")
+            raise SpecError(
+                f"parameter {name}: choice needs a non-empty list", ("parameters", name)
+            )
         return _exact(rng.choice(values), name)
     if not isinstance(values, list) or len(values) != 2:
-        raise SpecError(f"parameter {name}: {kind} needs [low, high]")
+        raise SpecError(f"parameter {name}: {kind} needs [low, high]", ("parameters", name))
     low, high = (_exact(v, name) for v in values)
     if low > high:
-        raise SpecError(f"parameter {name}: low {low} is above high {high}")
+        raise SpecError(f"parameter {name}: low {low} is above high {high}", ("parameters", name))
     if kind == "integer":
         if low.denominator != 1 or high.denominator != 1:
-            raise SpecError(f"parameter {name}: integer bounds must be whole numbers")
+            raise SpecError(
+                f"parameter {name}: integer bounds must be whole numbers", ("parameters", name)
+            )
         return rng.randint(int(low), int(high))
     digits = rule.get("digits", 2)
     if not isinstance(digits, int) or not 0 <= digits <= 6:
-        raise SpecError(f"parameter {name}: digits must be a whole number from 0 to 6")
+        raise SpecError(
+            f"parameter {name}: digits must be a whole number from 0 to 6", ("parameters", name)
+        )
     value = round(rng.uniform(float(low), float(high)), digits)
     return _exact(value, name)
 
 
 def _exact(value: Any, name: str) -> ParameterValue:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise SpecError(f"parameter {name}: {value!r} is not a number")
+        raise SpecError(f"parameter {name}: {value!r} is not a number", ("parameters", name))
     try:
         exact = Fraction(str(value))
     except ValueError as exc:
-        raise SpecError(f"parameter {name}: {value!r} is not a number") from exc
+        raise SpecError(
+            f"parameter {name}: {value!r} is not a number", ("parameters", name)
+        ) from exc
     return int(exact) if exact.denominator == 1 else exact
 
 
