@@ -8,7 +8,7 @@ Public interface (stable; others build on it):
     grade(spec, answer, *, seed[, config]) -> Verdict   judge one answer
     preview(spec, answer) -> Preview                     how a typed answer is read, for the preview
     variant(spec, seed) -> Variant                       this seed's parameters, prompt and reference
-    validate_spec(spec) -> list[str]                     problems with a spec, in words, empty when fine
+    validate_spec(spec) -> list[SpecProblem]             problems with a spec, each with its path
 
 The types are in grader.engine.types, the limits in grader.engine.config (EngineConfig; without
 an explicit config, the process's own, read once from the GRADER_* environment variables).
@@ -16,11 +16,20 @@ an explicit config, the process's own, read once from the GRADER_* environment v
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from grader.engine.config import EngineConfig
 from grader.engine.symbolic.preview import preview_symbolic, variant_symbolic
-from grader.engine.types import Message, Preview, Status, TestResult, Variant, Verdict
+from grader.engine.types import (
+    Message,
+    Preview,
+    SpecProblem,
+    Status,
+    TestResult,
+    Variant,
+    Verdict,
+)
 
 SYMBOLIC_KINDS = ("expression", "matrix", "derivation")
 CODE_KINDS = ("code",)
@@ -31,6 +40,7 @@ __all__ = [
     "EngineConfig",
     "Message",
     "Preview",
+    "SpecProblem",
     "Status",
     "TestResult",
     "Variant",
@@ -77,15 +87,37 @@ def variant(spec: dict[str, Any], seed: int) -> Variant:
     return variant_symbolic(spec, seed)
 
 
-def validate_spec(spec: dict[str, Any]) -> list[str]:
-    """Return the problems with a spec's grading fields, each in words; empty when it is sound."""
-    kind = spec.get("kind")
-    if kind in CODE_KINDS:
+def validate_spec(spec: dict[str, Any]) -> list[SpecProblem]:
+    """Return the problems of an exercise spec, each with its field's path; empty when it is sound.
+
+    The schema comes first (grader.engine.schema: every field of every kind, and the shape of its
+    value); the kind's own checks (references that parse, code that runs) only run on a spec of
+    the right shape, so they never see an unknown key or a list where a text belongs.
+    """
+    # Building the schema's models takes about 0.1 s; only authoring tools validate specs.
+    from grader.engine.schema import schema_problems
+
+    problems = schema_problems(spec)
+    if problems:
+        return problems
+    if spec["kind"] in CODE_KINDS:
         from grader.engine.code import validate_code_spec  # see grade()
 
-        return validate_code_spec(spec)
-    if kind in SYMBOLIC_KINDS:
+        found: list[Any] = validate_code_spec(spec)
+    else:
         from grader.engine.symbolic.validation import validate_symbolic_spec  # see grade()
 
-        return [problem.message for problem in validate_symbolic_spec(spec)]
-    return [f"kind must be one of {', '.join(KINDS)}, not {kind!r}"]
+        found = validate_symbolic_spec(spec)
+    return [p if isinstance(p, SpecProblem) else _legacy_problem(p) for p in found]
+
+
+_LISTED_ITEM = re.compile(r"^(mistakes|also_correct)\[(\d+)\]")
+
+
+def _legacy_problem(message: str) -> SpecProblem:
+    """Wrap a problem a validator still gives in words, reading the item it starts with, if any.
+
+    Transitional: goes once every semantic validator returns SpecProblem.
+    """
+    match = _LISTED_ITEM.match(message)
+    return SpecProblem((match[1], int(match[2])) if match else (), message)

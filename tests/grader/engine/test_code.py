@@ -29,6 +29,8 @@ def make_inputs(rng, case):
 
 def _spec(**overrides: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
+        "id": "0b7c5a52-2f0a-4f5e-9c57-3f1f6f4f1a01",
+        "title": "Scores",
         "kind": "code",
         "function": "score",
         "signature": "score(x, w) -> ndarray",
@@ -468,22 +470,25 @@ def test_a_broken_spec_is_a_grader_error_not_the_students() -> None:
             {"inputs": "def make_inputs(rng, case):\n    raise KeyError(case)\n"},
             "generators or reference fail",
         ),
-        ({"checks": {"speediness": True}}, "unknown check"),
-        ({"checks": {"gradient": {"wrt": ["x"]}}}, "needs forward"),
-        ({"checks": {"stability": {"name": "x"}}}, "needs a case"),
+        ({"checks": {"speediness": True}}, "checks: unknown field 'speediness'"),
+        ({"checks": {"gradient": {"wrt": ["x"]}}}, "missing required field 'forward'"),
+        ({"checks": {"stability": {"name": "x"}}}, "checks.stability: give case or cases"),
         ({"signature": "scored(x, w)"}, "signature names scored"),
         (
             {"tests": [{"name": "only hidden", "case": "small", "hidden": True}]},
             "at least one test must be visible",
         ),
         ({"starter": "def score(x, w)\n"}, "starter has a syntax error"),
-        ({"mistakes": [{"code": "def score(x, w):\n    return x\n"}]}, "needs code and feedback"),
-        ({"tests": []}, "tests is missing"),
+        (
+            {"mistakes": [{"code": "def score(x, w):\n    return x\n"}]},
+            "mistakes[0]: missing required field 'feedback'",
+        ),
+        ({"tests": []}, "tests: give at least 1"),
     ],
 )
 def test_validate_reports_problems_in_words(overrides: dict[str, Any], fragment: str) -> None:
     problems = validate_spec(_spec(**overrides))
-    assert any(fragment in problem for problem in problems), problems
+    assert any(fragment in problem.message for problem in problems), problems
 
 
 def test_validate_accepts_a_sound_spec() -> None:
@@ -543,9 +548,10 @@ def test_a_misspelt_field_is_named_by_validation() -> None:
 
     spec = dict(exercise_spec_by_slug("relu-backward"))
     spec["mistake"] = spec.pop("mistakes")
-    (problem,) = [p for p in validate_spec(spec) if "unknown field" in p]
-    assert problem.startswith(
-        "unknown field(s) mistake (a code exercise may use: also_correct, checks,"
+    (problem,) = [p for p in validate_spec(spec) if "unknown field" in p.message]
+    assert problem.path == ("mistake",)
+    assert problem.message.startswith(
+        "unknown field 'mistake' (allowed here: also_correct, checks,"
     )
 
 

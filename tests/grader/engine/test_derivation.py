@@ -227,9 +227,9 @@ def test_the_variant_of_a_derivation_shows_start_and_target() -> None:
         ),
         ({"final_must_use": ["tanh"]}, "final_must_use: the target itself does not use tanh"),
         ({"also_correct": ["sigma(x)(1-sigma(x))"]}, "also_correct[0] is graded incorrect"),
-        ({"start": None}, "start is missing"),
+        ({"start": None}, "start: expected an expression"),
     ],
 )
 def test_derivation_validation_names_the_problem(change: dict[str, Any], problem: str) -> None:
     problems = engine.validate_spec({**STEPS, **change})
-    assert any(problem in p for p in problems), problems
+    assert any(problem in p.message for p in problems), problems
