@@ -19,6 +19,7 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -103,15 +104,19 @@ NonNegativeReal = _plain(
     "expected a number of 0 or more",
     {"type": "number", "minimum": 0},
 )
+
+
+def _is_size(value: Any) -> bool:
+    """Say whether value names a matrix size: a name such as n, or a whole number from 1 to 8."""
+    text = (
+        str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    )
+    return text.isidentifier() or (text.isdigit() and 1 <= int(text) <= 8)
+
+
 Size = _plain(
     "size",
-    lambda v: (
-        (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 8)
-        or (
-            isinstance(v, str)
-            and (v.strip().isidentifier() or v.strip() in "12345678" and v.strip())
-        )
-    ),
+    _is_size,
     "a size is a name such as n or a number from 1 to 8",
     {
         "anyOf": [
@@ -128,8 +133,6 @@ Switch = Annotated[bool, Field(strict=True)]
 
 
 def _is_fraction(text: str) -> bool:
-    from fractions import Fraction
-
     try:
         Fraction(text)
     except (ValueError, ZeroDivisionError):
@@ -291,7 +294,7 @@ class _Symbolic(_Exercise):
     limits: Limits | None = None
 
 
-class _ReferenceCheck(BaseModel):
+class _ReferenceCheck(_Fields):
     derivative_of: Expression | None = Field(
         None, description="The function the reference is the derivative of (check_course)."
     )
