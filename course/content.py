@@ -1,7 +1,10 @@
 """Read the course from its files under exercises/ and check their structure.
 
 Every problem is reported with the file, the line and a plain message; nothing is written here.
-Loading is pure (no database), so `sync_course`, the grading CLI and the tests share it.
+Each file is parsed once (course.yaml_lines gives its data and the line of any field), and an
+exercise's spec is checked by the validator the grader registers (settings.COURSE_SPEC_VALIDATOR),
+whose problems name their field by path. Loading is pure (no database), so `sync_course`, the
+grading CLI and the tests share it.
 """
 
 from __future__ import annotations

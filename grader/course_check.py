@@ -564,7 +564,7 @@ def _variant(
 ) -> dict[str, Any] | None:
     """Build one seed's variant; note it when it cannot be built or its reference is undefined."""
     try:
-        drawn = dict(engine.variant(spec, seed))
+        drawn: dict[str, Any] = dict(engine.variant(spec, seed))
     except Exception as exc:  # noqa: BLE001 - the author's spec, reported with its line
         line = lines.of("parameters", fallback="kind")
         findings.note(line, "the variant cannot be built", str(exc), seed, None)

@@ -19,6 +19,7 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -44,17 +45,18 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "exercises" / "schema.json"
 # --- value types -----------------------------------------------------------------------------------
 
 
-def _plain(
-    name: str, accepts: Callable[[Any], bool], wording: str, json_schema: dict[str, Any]
-) -> Any:
-    """Return a type that takes a value as it is when accepts(value), else fails with wording."""
+def _accept(name: str, accepts: Callable[[Any], bool], wording: str) -> PlainValidator:
+    """Return a validator that keeps a value as it is when accepts(value), else fails with wording.
+
+    One check with one message: a union of types would report a failure for each member.
+    """
 
     def check(value: Any) -> Any:
         if not accepts(value):
             raise PydanticCustomError(name, wording)
         return value
 
-    return Annotated[Any, PlainValidator(check), WithJsonSchema(json_schema)]
+    return PlainValidator(check)
 
 
 def _is_number(value: Any) -> bool:
@@ -71,70 +73,89 @@ def _is_real(value: Any) -> bool:
     return _is_number(value) and math.isfinite(value)
 
 
-def _real(value: Any) -> float:
-    return float(value)
-
-
-Expression = _plain(
-    "expression",
-    lambda v: isinstance(v, str) or _is_number(v),
-    "expected an expression such as 2*x (text or a number)",
-    {"type": ["string", "number"], "description": "An expression, e.g. sigma(x)*(1 - sigma(x))."},
-)
-Number = _plain(
-    "number",
-    lambda v: _is_number(v) or (isinstance(v, str) and _is_fraction(v)),
-    "expected a number such as 2, 0.5 or 1/3",
-    {
-        "type": ["number", "string"],
-        "description": "A number; an exact fraction may be written 1/3.",
-    },
-)
-Real = _plain("real", _is_real, "expected a number", {"type": "number"})
-PositiveReal = _plain(
-    "positive",
-    lambda v: _is_real(v) and _real(v) > 0,
-    "expected a number above 0",
-    {"type": "number", "exclusiveMinimum": 0},
-)
-NonNegativeReal = _plain(
-    "non_negative",
-    lambda v: _is_real(v) and _real(v) >= 0,
-    "expected a number of 0 or more",
-    {"type": "number", "minimum": 0},
-)
-Size = _plain(
-    "size",
-    lambda v: (
-        (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 8)
-        or (
-            isinstance(v, str)
-            and (v.strip().isidentifier() or v.strip() in "12345678" and v.strip())
-        )
-    ),
-    "a size is a name such as n or a number from 1 to 8",
-    {
-        "anyOf": [
-            {"type": "integer", "minimum": 1, "maximum": 8},
-            {"type": "string", "pattern": r"^[A-Za-z_]\w*$"},
-        ]
-    },
-)
-Text = Annotated[str, Field(strict=True)]
-NonEmptyText = Annotated[str, Field(strict=True, min_length=1)]
-Name = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z_]\w*$")]
-Whole = Annotated[int, Field(strict=True)]
-Switch = Annotated[bool, Field(strict=True)]
-
-
 def _is_fraction(text: str) -> bool:
-    from fractions import Fraction
-
     try:
         Fraction(text)
     except (ValueError, ZeroDivisionError):
         return False
     return True
+
+
+def _is_size(value: Any) -> bool:
+    """Say whether value names a matrix size: a name such as n, or a whole number from 1 to 8."""
+    text = (
+        str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    )
+    return text.isidentifier() or (text.isdigit() and 1 <= int(text) <= 8)
+
+
+Expression = Annotated[
+    Any,
+    _accept(
+        "expression",
+        lambda v: isinstance(v, str) or _is_number(v),
+        "expected an expression such as 2*x (text or a number)",
+    ),
+    WithJsonSchema(
+        {
+            "type": ["string", "number"],
+            "description": "An expression, e.g. sigma(x)*(1 - sigma(x)).",
+        }
+    ),
+]
+Number = Annotated[
+    Any,
+    _accept(
+        "number",
+        lambda v: _is_number(v) or (isinstance(v, str) and _is_fraction(v)),
+        "expected a number such as 2, 0.5 or 1/3",
+    ),
+    WithJsonSchema(
+        {
+            "type": ["number", "string"],
+            "description": "A number; an exact fraction may be written 1/3.",
+        }
+    ),
+]
+Real = Annotated[
+    Any, _accept("real", _is_real, "expected a number"), WithJsonSchema({"type": "number"})
+]
+PositiveReal = Annotated[
+    Any,
+    _accept("positive", lambda v: _is_real(v) and float(v) > 0, "expected a number above 0"),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0}),
+]
+NonNegativeReal = Annotated[
+    Any,
+    _accept(
+        "non_negative", lambda v: _is_real(v) and float(v) >= 0, "expected a number of 0 or more"
+    ),
+    WithJsonSchema({"type": "number", "minimum": 0}),
+]
+Size = Annotated[
+    Any,
+    _accept("size", _is_size, "a size is a name such as n or a number from 1 to 8"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 8},
+                {"type": "string", "pattern": r"^[A-Za-z_]\w*$"},
+            ]
+        }
+    ),
+]
+SwitchedOff = Annotated[
+    Any,
+    _accept(
+        "switched_off", lambda v: v is False, "give the check's settings, or false to switch it off"
+    ),
+    WithJsonSchema({"const": False}),
+]
+Text = Annotated[str, Field(strict=True)]
+NonEmptyText = Annotated[str, Field(strict=True, min_length=1)]
+Name = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z_]\w*$")]
+Whole = Annotated[int, Field(strict=True)]
+Switch = Annotated[bool, Field(strict=True)]
 
 
 def _by_type(*tags: tuple[str, type | tuple[type, ...]]) -> Discriminator:
@@ -291,7 +312,7 @@ class _Symbolic(_Exercise):
     limits: Limits | None = None
 
 
-class _ReferenceCheck(BaseModel):
+class _ReferenceCheck(_Fields):
     derivative_of: Expression | None = Field(
         None, description="The function the reference is the derivative of (check_course)."
     )
@@ -366,20 +387,19 @@ class GradientCheck(_Fields):
     atol: NonNegativeReal | None = None
 
 
-SwitchedOff = _plain(
-    "switched_off",
-    lambda v: v is False,
-    "give the check's settings, or false to switch it off",
-    {"const": False},
-)
-
-
-def _optional_check(model: type[_Fields]) -> Any:
-    """A check given as its settings, or switched off with false."""
-    return Annotated[
-        Annotated[model, Tag("settings")] | Annotated[SwitchedOff, Tag("false")],
-        _by_type(("settings", dict), ("false", bool)),
-    ]
+# A check is given as its settings, or switched off with false.
+StabilitySettings = Annotated[
+    Annotated[StabilityCheck, Tag("settings")] | Annotated[SwitchedOff, Tag("false")],
+    _by_type(("settings", dict), ("false", bool)),
+]
+GradientSettings = Annotated[
+    Annotated[GradientCheck, Tag("settings")] | Annotated[SwitchedOff, Tag("false")],
+    _by_type(("settings", dict), ("false", bool)),
+]
+SpeedSettings = Annotated[
+    Annotated[SpeedCheck, Tag("settings")] | Annotated[SwitchedOff, Tag("false")],
+    _by_type(("settings", dict), ("false", bool)),
+]
 
 
 class Checks(_Fields):
@@ -387,9 +407,9 @@ class Checks(_Fields):
     dtype: Switch = True
     no_mutation: Switch = True
     caret_power: Switch = True
-    stability: _optional_check(StabilityCheck) | None = None  # type: ignore[valid-type]
-    gradient: _optional_check(GradientCheck) | None = None  # type: ignore[valid-type]
-    speed: _optional_check(SpeedCheck) | None = None  # type: ignore[valid-type]
+    stability: StabilitySettings | None = None
+    gradient: GradientSettings | None = None
+    speed: SpeedSettings | None = None
 
 
 class CodeMistake(_Fields):
@@ -537,9 +557,10 @@ def _allowed_keys(spec: dict[str, Any], path: Sequence[str | int]) -> list[str]:
     node: Any = spec
     for part in path:
         node = node[part]
-        fields = [c.model_fields[part] for c in candidates if str(part) in c.model_fields]
-        if fields and isinstance(part, str):
-            candidates = [m for f in fields for m in _models_in(f.annotation)]
+        if isinstance(part, str):
+            fields = [c.model_fields[part] for c in candidates if part in c.model_fields]
+            if fields:
+                candidates = [m for f in fields for m in _models_in(f.annotation)]
         # else: an item of a list or a name in a mapping of names: the same models describe it
     if not candidates or not isinstance(node, dict):
         return []

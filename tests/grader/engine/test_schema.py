@@ -118,6 +118,12 @@ def with_change(spec: dict[str, Any], path: tuple[str | int, ...], value: Any) -
         ),
         (
             SQUARE,
+            ("variables", "A"),
+            {"shape": ["n", "12"]},
+            SpecProblem(("variables", "A", "shape", 1), "variables.A.shape[1]: a size is a name"),
+        ),
+        (
+            SQUARE,
             ("parameters",),
             {"a": {"integer": [1, 5], "choice": [2]}},
             SpecProblem(("parameters", "a"), "parameters.a: give exactly one of integer, choice"),
