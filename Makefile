@@ -29,6 +29,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 check-course: export DEBUG ?= 1
 check-course: install
