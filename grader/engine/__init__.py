@@ -20,7 +20,6 @@ import re
 from typing import Any
 
 from grader.engine.config import EngineConfig
-from grader.engine.symbolic.preview import preview_symbolic, variant_symbolic
 from grader.engine.types import (
     Message,
     Preview,
@@ -56,8 +55,9 @@ def grade(
     spec: dict[str, Any], answer: str, *, seed: int, config: EngineConfig | None = None
 ) -> Verdict:
     """Judge one answer to the exercise described by spec, for the variant drawn from seed."""
-    # The graders are imported when first used: they load NumPy, SymPy or the sandbox, which a
-    # process that only reads verdicts, previews or variants (the web process) does not need.
+    # The graders are imported when first used. Importing grader.engine (for its types: in the
+    # web process, Django's settings and the code sandbox's jail) loads none of them; grading
+    # loads NumPy, SymPy or the sandbox, and even the parser behind previews costs ~30 ms.
     kind = spec.get("kind")
     if kind in CODE_KINDS:
         from grader.engine.code import grade_code
@@ -75,6 +75,8 @@ def grade(
 
 def preview(spec: dict[str, Any], answer: str) -> Preview:
     """Return how a typed answer is read (LaTeX, or an error with its position)."""
+    from grader.engine.symbolic.preview import preview_symbolic  # see grade()
+
     return preview_symbolic(spec, answer)
 
 
@@ -84,6 +86,8 @@ def variant(spec: dict[str, Any], seed: int) -> Variant:
         from grader.engine.code import variant_code  # NumPy and the sandbox: see grade()
 
         return variant_code(spec, seed)
+    from grader.engine.symbolic.preview import variant_symbolic  # see grade()
+
     return variant_symbolic(spec, seed)
 
 

@@ -94,6 +94,7 @@ def _child_limit(memory_mb: int) -> None:
 
 def _child_run(compute: Callable[[], dict[str, Any]], write_end: int) -> None:
     """Compute in the child and write the JSON result (or why there is none) to the pipe."""
+    payload: dict[str, Any]
     try:
         payload = {"result": compute()}
     except MemoryError:

@@ -12,8 +12,8 @@ from typing import Any
 
 import sympy
 
-from grader.engine.symbolic.equivalence import Value, matches, symbolic_audit
-from grader.engine.symbolic.expressions import ScalarBuilder
+from grader.engine.symbolic.equivalence import matches, symbolic_audit
+from grader.engine.symbolic.expressions import ScalarBuilder, Value
 from grader.engine.symbolic.lines import DerivationError, Line, lines_latex, parse_lines
 from grader.engine.symbolic.problem import Problem
 from grader.engine.symbolic.scalar_check import ScalarCheck, build_mistakes

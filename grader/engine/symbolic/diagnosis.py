@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import cmath
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -66,9 +66,9 @@ def describe_factor(value: complex) -> str:
 
 
 def diagnose_scalar(
-    reference: Sequence[complex],
-    answer: Sequence[complex],
-    factor_candidates: dict[str, Sequence[complex]] | None = None,
+    reference: Sequence[complex | None],
+    answer: Sequence[complex | None],
+    factor_candidates: Mapping[str, Sequence[complex | None]] | None = None,
 ) -> Diagnosis | None:
     """Return the likely slip of a wrong answer, given both values at the same points.
 
@@ -117,9 +117,9 @@ def diagnose_scalar(
 
 
 def diagnose_missing_factor(
-    reference: Sequence[complex],
-    answer: Sequence[complex],
-    reference_factors: Sequence[Sequence[complex]],
+    reference: Sequence[complex | None],
+    answer: Sequence[complex | None],
+    reference_factors: Sequence[Sequence[complex | None]],
 ) -> Diagnosis | None:
     """Return missing_factor when answer times some factors of the reference is the reference.
 
@@ -135,20 +135,21 @@ def diagnose_missing_factor(
 
 
 def _missing_factor(
-    reference: Sequence[complex],
-    answer: Sequence[complex],
-    reference_factors: Sequence[Sequence[complex]],
+    reference: Sequence[complex | None],
+    answer: Sequence[complex | None],
+    reference_factors: Sequence[Sequence[complex | None]],
 ) -> bool:
     if not reference_factors:
         return False
     kept = [
-        i
+        (i, complex(r), complex(a))
         for i, (r, a) in enumerate(zip(reference, answer, strict=True))
         if r is not None and a is not None
     ]
-    pairs = [(complex(reference[i]), complex(answer[i])) for i in kept]
+    pairs = [(r, a) for _, r, a in kept]
     factor_values = [
-        [complex(f[i]) if f[i] is not None else None for i in kept] for f in reference_factors
+        [None if (value := f[i]) is None else complex(value) for i, _, _ in kept]
+        for f in reference_factors
     ]
     # Proper subsets only: multiplying by every factor of the reference turns any constant
     # answer into "the reference times a constant", which is no missing factor.
@@ -158,10 +159,11 @@ def _missing_factor(
             for index, (r, a) in enumerate(pairs):
                 product = complex(1)
                 for values in subset:
-                    if values[index] is None:
+                    factor = values[index]
+                    if factor is None:
                         product = complex("nan")
                         break
-                    product *= values[index]
+                    product *= factor
                 if abs(r) < 1e-300 or product != product or abs(product) < 1e-300:
                     continue
                 quotients.append(a * product / r)

@@ -38,8 +38,7 @@ def grade_symbolic(
     """Judge an answer in a forked child with a memory limit and a hard deadline."""
     config = config or engine_config()
     started = time.perf_counter()
-    if not isinstance(answer, str):
-        answer = str(answer)
+    answer = str(answer)  # an answer listed in an exercise file may be a number
     if len(answer) > config.max_answer_chars:
         verdict = invalid(
             "too_large",

@@ -18,10 +18,9 @@ from typing import Any
 import mpmath
 import sympy
 
-from grader.engine.symbolic.expressions import Evaluator
+from grader.engine.symbolic.expressions import Evaluator, Value
 from grader.engine.symbolic.problem import Problem, ScalarVariable
 
-Value = Any  # an mpmath mpf or mpc, or None where undefined
 MIN_VALID_FRACTION = 0.5
 NICE_VALUES = (0.5, 1.0, 2.0, -1.0, -0.5, 1.5, 3.0, 0.25, -2.0, 0.75, 2.5, -1.5)
 
@@ -124,10 +123,10 @@ def format_value(value: Value, digits: int = 4) -> str:
     if value is None:
         return "undefined"
     if isinstance(value, mpmath.mpc):
-        return mpmath.nstr(value, digits)
+        return str(mpmath.nstr(value, digits))
     if value == int(value) and abs(value) < 10**6:
         return str(int(value))
-    return mpmath.nstr(value, digits, min_fixed=-4, max_fixed=6)
+    return str(mpmath.nstr(value, digits, min_fixed=-4, max_fixed=6))
 
 
 def format_pair(got: Value, expected: Value) -> tuple[str, str]:
@@ -149,7 +148,7 @@ def as_json_number(value: Value) -> float | str | None:
     if value is None:
         return None
     if isinstance(value, mpmath.mpc):
-        return mpmath.nstr(value, 6)
+        return str(mpmath.nstr(value, 6))
     return float(value)
 
 

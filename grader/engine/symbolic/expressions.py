@@ -14,6 +14,7 @@ from grader.engine.symbolic.syntax import BinOp, Call, Helper, Name, Neg, Node, 
 from grader.engine.symbolic.variants import ParameterValue
 
 WORKING_DIGITS = 30
+Value = Any  # an mpmath mpf or mpc, or None where undefined (mpmath has no type information)
 
 
 def symbol_for(variable: ScalarVariable) -> sympy.Symbol:
@@ -261,7 +262,7 @@ class Evaluator:
         except NotCompilable:
             self.function = sympy.lambdify(symbols, expr, modules="mpmath")
 
-    def at(self, point: list[Any]) -> complex | None:
+    def at(self, point: list[Any]) -> Value:
         """Return the value at a point, or None where it is undefined or not finite."""
         with mpmath.workdps(WORKING_DIGITS):
             try:

@@ -26,7 +26,7 @@ class Line:
 
 def split_lines(answer: str) -> list[Line]:
     """Return the non-blank lines of a derivation, without a leading "="."""
-    lines = []
+    lines: list[Line] = []
     offset = 0
     for raw in answer.split("\n"):
         stripped = raw.strip()

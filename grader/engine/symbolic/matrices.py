@@ -7,6 +7,7 @@ with random concrete matrices at several distinct sizes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ from grader.engine.types import (
 SIZE_TRIALS = 3  # sets of sizes per check, each with DRAWS_PER_TRIAL random draws
 MIN_SIZE, MAX_SIZE = 2, 8
 DRAWS_PER_TRIAL = 2
-NUMPY_FUNCTIONS = {  # one for each of shapes.SCALAR_FUNCTIONS
+NUMPY_FUNCTIONS: dict[str, Callable[..., Any]] = {  # one for each of shapes.SCALAR_FUNCTIONS
     "exp": np.exp,
     "log": np.log,
     "sqrt": np.sqrt,
@@ -117,8 +118,8 @@ def make_draws(problem: Problem, seed: int, *, symmetrise: str | None = None) ->
                     values[name] = float(rng.integers(int(variable.low), int(variable.high) + 1))
                 else:
                     values[name] = float(rng.uniform(variable.low, variable.high))
-            for name, value in problem.parameters.items():
-                values[name] = float(value)
+            for name, parameter in problem.parameters.items():
+                values[name] = float(parameter)
             draws.append(Draw(dims, values))
     return draws
 
@@ -341,9 +342,9 @@ def grade_matrix(problem: Problem, spec: dict[str, Any], answer: str, *, seed: i
     except ShapeError as error:
         return invalid("shape_mismatch", f"At character {error.position + 1}: {error}", parsed)
     if not same_shape(info, check.reference.info):
-        message, diagnosis = shape_message(problem, info, check.reference.info)
+        message, shape_diagnosis = shape_message(problem, info, check.reference.info)
         verdict = invalid("shape_mismatch", message, parsed)
-        verdict.diagnosis = diagnosis
+        verdict.diagnosis = shape_diagnosis
         return verdict
     if len(check.draws) < 3:
         return undetermined(parsed)
@@ -354,7 +355,7 @@ def grade_matrix(problem: Problem, spec: dict[str, Any], answer: str, *, seed: i
         return invalid("shape_mismatch", f"At character {error.position + 1}: {error}", parsed)
     if check.agrees(got):
         return correct(parsed)
-    diagnosis = None
+    diagnosis: Diagnosis | None = None
     for index, mistake in enumerate(spec.get("mistakes") or []):
         path = ("mistakes", index, "answer")
         mistake_tree = problem.parse_author(mistake["answer"], *path)

@@ -9,6 +9,7 @@ matrices, perturbing each entry of the `wrt` matrix in turn. Plain Python: no Dj
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,7 +251,9 @@ def _matrix_problems(
     return []
 
 
-def _matrix_difference(scalar_at: Any, draw: Draw, wrt: str, order: int) -> np.ndarray:
+def _matrix_difference(
+    scalar_at: Callable[[Draw], float], draw: Draw, wrt: str, order: int
+) -> np.ndarray:
     """Return the gradient (order 1) or Hessian (order 2) of scalar_at in draw's wrt entry."""
     base = np.array(draw.values[wrt], dtype=float)
 

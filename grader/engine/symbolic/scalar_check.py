@@ -15,7 +15,6 @@ from grader.engine.symbolic.diagnosis import Diagnosis, diagnose_missing_factor,
 from grader.engine.symbolic.equivalence import (
     AuditTimeout,
     Samples,
-    Value,
     as_json_number,
     close,
     draw_samples,
@@ -26,7 +25,7 @@ from grader.engine.symbolic.equivalence import (
     symbolic_audit,
     time_budget,
 )
-from grader.engine.symbolic.expressions import Evaluator, ScalarBuilder
+from grader.engine.symbolic.expressions import Evaluator, ScalarBuilder, Value
 from grader.engine.symbolic.parser import parse_expression
 from grader.engine.symbolic.printing import to_latex
 from grader.engine.symbolic.problem import Problem

@@ -111,7 +111,7 @@ def _constant_value(node: Node) -> float | None:
             return left / right
         if abs(right) > 1000 or (left != 0 and abs(right * math.log10(abs(left))) > 300):
             return math.inf
-        result = abs(left) ** right
+        result: float = abs(left) ** right
         return result if left >= 0 else -result
     return None
 
