@@ -35,7 +35,7 @@ SYMBOLIC_KEYS = frozenset(
     }
 )
 # derivative_of and derivative_order (and wrt for expressions) are read by check_course's
-# reference check (grader/engine/reference_check.py), not while grading.
+# reference check (grader/engine/symbolic/reference_check.py), not while grading.
 KIND_KEYS = {
     "expression": frozenset({"derivative_of", "derivative_order", "wrt"}),
     "matrix": frozenset({"wrt", "increasing_sizes", "derivative_of", "derivative_order"}),
