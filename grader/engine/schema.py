@@ -229,7 +229,7 @@ class Parameter(_Fields):
 
 
 class ScalarVariable(_Fields):
-    domain: Literal["real", "positive", "nonnegative", "integer"] = "real"
+    domain: Literal["real", "positive", "nonnegative", "negative", "integer"] = "real"
     sample: tuple[Real, Real] | None = Field(None, description="[low, high]: where points lie.")
 
 
@@ -292,8 +292,10 @@ class _Symbolic(_Exercise):
         None, description="Drawn per student from the seed."
     )
     variables: dict[str, Variable | None] | None = None
-    functions: list[Text] | None = Field(
-        None, description="What students may call (default: exp, log, sqrt)."
+    forbid: list[Text] | None = Field(
+        None,
+        description="Functions students may not use here (every other known function is "
+        "available), e.g. [tanh] when the task is to write tanh with exp.",
     )
     helpers: Helpers | None = Field(
         None, description="name(arguments): body, usable by students and authors."

@@ -35,7 +35,9 @@ MISSING_FACTOR = "missing_factor"
 TRANSPOSE = "transpose"
 ASSUMED_SYMMETRY = "assumed_symmetry"
 KNOWN_MISTAKE = "known_mistake"
+DECIMAL_APPROXIMATION = "decimal_approximation"
 DIAGNOSIS_CODES = (
+    DECIMAL_APPROXIMATION,
     SIGN_ERROR,
     CONSTANT_FACTOR,
     CONSTANT_OFFSET,

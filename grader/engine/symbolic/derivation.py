@@ -108,6 +108,8 @@ def _judge_final(
     audit = symbolic_audit(
         check.reference, expressions[-1], problem.audit_seconds, numeric_correct=reaches_target
     )
+    if reaches_target and audit == "different" and problem.exact:
+        reaches_target = False  # a proven difference, however small, is not the target
     flags = audit_flags(reaches_target, audit)
     min_lines = int(spec.get("min_lines", 2))
     problems = []

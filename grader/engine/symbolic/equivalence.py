@@ -18,7 +18,7 @@ from typing import Any
 import mpmath
 import sympy
 
-from grader.engine.symbolic.expressions import Evaluator, Value
+from grader.engine.symbolic.expressions import WORKING_DIGITS, Evaluator, Value
 from grader.engine.symbolic.problem import Problem, ScalarVariable
 
 MIN_VALID_FRACTION = 0.5
@@ -32,7 +32,7 @@ class Samples:
     names: list[str]
     points: list[list[Any]]
     reference: list[Value]
-    scale: float
+    scale: Any  # an mpmath number: the reference's typical magnitude, never rounded to a float
 
     @property
     def enough(self) -> bool:
@@ -52,47 +52,55 @@ def draw_samples(
     tries = 0
     while len(points) < count and tries < count * 5:
         tries += 1
-        point = [_draw(v, rng) for v in variables]
+        point = [draw_point_value(v, rng) for v in variables]
         value = reference.at(point)
         if value is None or isinstance(value, mpmath.mpc):
             continue  # the reference is undefined here: draw again
         points.append(point)
         values.append(value)
     if len(points) < max(3, int(count * MIN_VALID_FRACTION)):
-        return Samples(names, [], [], 0.0)
+        return Samples(names, [], [], mpmath.mpf(0))
     return Samples(names, points, values, typical_magnitude(values))
 
 
-def typical_magnitude(values: list[Value]) -> float:
+def typical_magnitude(values: list[Value]) -> Any:
     """Return the median of the reference's non-zero magnitudes, the scale of the tolerance floor.
 
     The floor absorbs rounding residue where the reference crosses zero. It must not follow the
     largest value: with 10·exp(10x) on [-3, 3] that is 1e14, and a floor of 1e-12 of it would
-    accept the answer plus 1 at every point. The median is what the values typically are.
+    accept the answer plus 1 at every point. The median is what the values typically are. It
+    stays an mpmath number: values beyond the float range (x^400, 200!, exp(1000)) would round
+    to an infinite float, and an infinite floor would accept any answer.
     """
-    magnitudes = sorted(float(abs(v)) for v in values if v != 0)
-    return magnitudes[len(magnitudes) // 2] if magnitudes else 0.0
+    magnitudes = sorted(abs(mpmath.mpmathify(v)) for v in values if v is not None and v != 0)
+    return magnitudes[len(magnitudes) // 2] if magnitudes else mpmath.mpf(0)
 
 
-def _draw(variable: ScalarVariable, rng: random.Random) -> Any:
+def draw_point_value(variable: ScalarVariable, rng: random.Random) -> Any:
     if variable.domain == "integer":
         return mpmath.mpf(rng.randint(int(variable.low), int(variable.high)))
     return mpmath.mpf(rng.uniform(variable.low, variable.high))
 
 
-def close(a: Value, b: Value, problem: Problem, scale: float) -> bool:
-    """Say whether two values agree within the tolerance (relative, with a scaled floor)."""
+def close(a: Value, b: Value, problem: Problem, scale: Any) -> bool:
+    """Say whether two values agree within the tolerance (relative, with a scaled floor).
+
+    The whole comparison is in arbitrary precision, and a bound or difference that is not finite
+    never counts as agreement.
+    """
     if a is None or b is None:
         return a is None and b is None
-    with mpmath.workdps(30):
+    with mpmath.workdps(WORKING_DIGITS):
         difference = abs(a - b)
-        bound = problem.rtol * max(abs(a), abs(b)) + problem.atol * scale
+        bound = problem.rtol * max(abs(a), abs(b)) + problem.atol * abs(mpmath.mpmathify(scale))
         if scale == 0:
             bound += mpmath.mpf(1e-24)  # an identically zero reference: allow rounding residue
+        if not (mpmath.isfinite(difference) and mpmath.isfinite(bound)):
+            return False
         return bool(difference <= bound)
 
 
-def matches(reference: list[Value], candidate: list[Value], problem: Problem, scale: float) -> bool:
+def matches(reference: list[Value], candidate: list[Value], problem: Problem, scale: Any) -> bool:
     """Say whether a candidate agrees with the reference at every sample point."""
     return all(close(r, c, problem, scale) for r, c in zip(reference, candidate, strict=True))
 

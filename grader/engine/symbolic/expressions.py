@@ -23,6 +23,7 @@ def symbol_for(variable: ScalarVariable) -> sympy.Symbol:
         "real": {"real": True},
         "positive": {"positive": True},
         "nonnegative": {"nonnegative": True},
+        "negative": {"negative": True},
         "integer": {"integer": True},
     }[variable.domain]
     return sympy.Symbol(variable.name, **assumptions)

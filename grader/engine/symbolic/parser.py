@@ -227,11 +227,14 @@ class _Parser:
             return self.call(token, name, helper=self.vocab.helpers[name])
         if function in KNOWN_FUNCTIONS and followed_by_paren and not is_value:
             if not self.function_allowed(function):
-                available = sorted(self.vocab.functions | set(self.vocab.helpers))
-                listed = ", ".join(available) if available else "none"
+                if function in MATRIX_FUNCTIONS:
+                    reason = "it applies to matrices, and this exercise has none"
+                elif function == "diff":
+                    reason = "carry the derivative out instead"
+                else:
+                    reason = "this exercise asks you to write it with other functions"
                 raise ParseError(
-                    f"the function '{name}' is not available in this exercise "
-                    f"(available: {listed})",
+                    f"the function '{name}' is not allowed here: {reason}",
                     token.pos,
                     code="unknown_name",
                 )

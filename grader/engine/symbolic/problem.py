@@ -13,6 +13,7 @@ from grader.engine.symbolic.syntax import Helper, Node, ParseError
 from grader.engine.symbolic.variants import ParameterValue, draw_parameters
 from grader.engine.symbolic.vocabulary import (
     KNOWN_FUNCTIONS,
+    MATRIX_FUNCTIONS,
     Vocabulary,
     canonical_function,
     normalise_name,
@@ -23,7 +24,7 @@ SYMBOLIC_KEYS = frozenset(
     {
         "parameters",
         "variables",
-        "functions",
+        "forbid",
         "helpers",
         "answer",
         "also_correct",
@@ -41,11 +42,21 @@ KIND_KEYS = {
     "matrix": frozenset({"wrt", "increasing_sizes", "derivative_of", "derivative_order"}),
     "derivation": frozenset({"start", "target", "min_lines", "final_must_use"}),
 }
-DEFAULT_FUNCTIONS = ("exp", "log", "sqrt")
+# Every safe function is available to students in every exercise (the parser's limits keep
+# each of them cheap); an exercise that is about a function forbids it (`forbid: [tanh]`).
+SCALAR_FUNCTIONS = frozenset(KNOWN_FUNCTIONS) - MATRIX_FUNCTIONS - {"diff"}
+# Tolerances: exact scalar exercises (30-digit evaluation, see expressions.WORKING_DIGITS) leave
+# fifteen digits for rounding in a student's form (cancellation, long products) and no more;
+# matrix answers are evaluated in doubles.
+EXACT_RTOL = 1e-15
+EXACT_ATOL = 1e-20
+FLOAT_RTOL = 1e-8
+FLOAT_ATOL = 1e-12
 DOMAINS = {
     "real": (-3.0, 3.0),
     "positive": (0.1, 5.0),
     "nonnegative": (0.0, 5.0),
+    "negative": (-5.0, -0.1),
     "integer": (1, 20),
 }
 MATRIX_PROPERTIES = frozenset({"symmetric", "positive_definite"})
@@ -81,6 +92,7 @@ class Problem:
     author_vocab: Vocabulary  # what references, mistakes and starts may write
     rtol: float = 1e-8
     atol: float = 1e-12
+    exact: bool = False  # no author tolerance: values must agree near the working precision
     samples: int = 20
     audit_seconds: float = 0.2
     wrt: str | None = None
@@ -122,12 +134,13 @@ def read_problem(
         raise SpecError(
             f"{', '.join(sorted(clash))} is both a parameter and a variable", ("parameters",)
         )
-    functions = _read_functions(spec.get("functions"))
+    forbidden = _read_forbidden(spec.get("forbid"))
+    functions = SCALAR_FUNCTIONS - forbidden
     limits = _read_limits(spec.get("limits"))
     variables = frozenset(scalars) | frozenset(matrices)
     matrix = kind == "matrix"
     if kind == "derivation":
-        functions = functions | {"diff"}
+        functions = functions | ({"diff"} - forbidden)
     author_vocab = Vocabulary(variables, parameter_names, functions, {}, matrix, limits)
     helpers = _read_helpers(spec.get("helpers"), author_vocab)
     author_vocab.helpers = helpers
@@ -136,6 +149,10 @@ def read_problem(
     if not isinstance(tolerance, dict) or set(tolerance) - {"rtol", "atol"}:
         raise SpecError("tolerance must be a mapping with rtol and/or atol", ("tolerance",))
     sizes = sorted({d for m in matrices.values() for d in (m.rows, m.cols) if d.isidentifier()})
+    # Scalars are evaluated in 30-digit arithmetic, so an exact exercise compares near that
+    # precision; matrices are evaluated in doubles. An author's tolerance allows decimals.
+    exact = not tolerance and not matrix
+    default_rtol, default_atol = (EXACT_RTOL, EXACT_ATOL) if exact else (FLOAT_RTOL, FLOAT_ATOL)
     return Problem(
         kind=kind,
         exercise_id=str(spec.get("id", "")),
@@ -144,8 +161,9 @@ def read_problem(
         parameters=parameters,
         vocab=vocab,
         author_vocab=author_vocab,
-        rtol=_positive_number(tolerance.get("rtol", 1e-8), "tolerance.rtol"),
-        atol=_positive_number(tolerance.get("atol", 1e-12), "tolerance.atol"),
+        rtol=_positive_number(tolerance.get("rtol", default_rtol), "tolerance.rtol"),
+        atol=_positive_number(tolerance.get("atol", default_atol), "tolerance.atol"),
+        exact=exact,
         samples=int(_positive_number(spec.get("samples", config.samples), "samples")),
         audit_seconds=_positive_number(
             spec.get("audit_seconds", config.audit_seconds), "audit_seconds"
@@ -240,7 +258,14 @@ def _read_scalar_variable(name: str, rule: dict[str, Any]) -> ScalarVariable:
         raise SpecError(
             f"variable {name}: the sample interval [{low}, {high}] is empty", ("variables", name)
         )
-    if domain == "positive" and low <= 0 or domain == "nonnegative" and low < 0:
+    if (
+        domain == "positive"
+        and low <= 0
+        or domain == "nonnegative"
+        and low < 0
+        or domain == "negative"
+        and high >= 0
+    ):
         raise SpecError(
             f"variable {name}: the sample interval leaves the {domain} domain", ("variables", name)
         )
@@ -285,16 +310,16 @@ def _read_matrix_variable(name: str, rule: dict[str, Any]) -> MatrixVariable:
     return MatrixVariable(name, dims[0], dims[1], properties)
 
 
-def _read_functions(declared: Any) -> frozenset[str]:
+def _read_forbidden(declared: Any) -> frozenset[str]:
     if declared is None:
-        return frozenset(DEFAULT_FUNCTIONS)
+        return frozenset()
     if not isinstance(declared, list):
-        raise SpecError("functions must be a list of function names", ("functions",))
+        raise SpecError("forbid must be a list of function names", ("forbid",))
     functions = set()
-    for name in declared:
+    for index, name in enumerate(declared):
         function = canonical_function(str(name))
         if function not in KNOWN_FUNCTIONS:
-            raise SpecError(f"functions: unknown function {name!r}", ("functions",))
+            raise SpecError(f"forbid: unknown function {name!r}", ("forbid", index))
         functions.add(function)
     return frozenset(functions)
 

@@ -5,18 +5,21 @@ grade_expression judges an expression exercise's answer with it.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Any
 
 import mpmath
 import sympy
 
+from grader.engine.symbolic import probe_points
 from grader.engine.symbolic.diagnosis import Diagnosis, diagnose_missing_factor, diagnose_scalar
 from grader.engine.symbolic.equivalence import (
     AuditTimeout,
     Samples,
     as_json_number,
     close,
+    draw_point_value,
     draw_samples,
     format_pair,
     format_point,
@@ -29,7 +32,7 @@ from grader.engine.symbolic.expressions import Evaluator, ScalarBuilder, Value
 from grader.engine.symbolic.parser import parse_expression
 from grader.engine.symbolic.printing import to_latex
 from grader.engine.symbolic.problem import Problem
-from grader.engine.symbolic.syntax import Node, ParseError
+from grader.engine.symbolic.syntax import Node, Num, ParseError, children_of
 from grader.engine.symbolic.verdicts import (
     audit_flags,
     best_effort,
@@ -38,10 +41,13 @@ from grader.engine.symbolic.verdicts import (
     parse_error_verdict,
     undetermined,
 )
-from grader.engine.types import KNOWN_MISTAKE, Message, Verdict
+from grader.engine.types import DECIMAL_APPROXIMATION, KNOWN_MISTAKE, Message, Verdict
 
 FACTOR_SECONDS = 0.05
 CONFIRM_POINTS = 200
+# A typed decimal that agrees with an exact reference to this relative error or better is read
+# as a rounding of it ("0.3333" for 1/3), not as a different value.
+DECIMAL_CLOSENESS = 5e-3
 
 
 @dataclass
@@ -80,24 +86,44 @@ class ScalarCheck:
     def first_dense_disagreement(self, lines: list[sympy.Expr], seed: int) -> int | None:
         """Return the 1-based k where lines[k - 1] differs from the line before, or None.
 
-        The line before the first is the reference. The dense points are CONFIRM_POINTS more
-        draws plus the interval ends, taken where the reference is defined and real.
+        The line before the first is the reference. The points are CONFIRM_POINTS more draws
+        from the sample intervals and their ends, then points of the whole declared domain
+        (probe_points: far values, the lines' landmarks, a lattice of small values). Where the
+        line before is real, a line must be real there too and close to it; where it is complex
+        or undefined, the exercise does not say what the answer is there, and nothing is compared
+        (so log(x^2)/2 stands for log(x), while (a^b)^c against a^(b*c) is caught at the lattice
+        points where one is real and the other is not or is another real).
         """
-        extra = draw_samples(
-            self.problem, self.reference_evaluator, seed, CONFIRM_POINTS, stream=":confirm"
-        )
-        reference = [
-            (point, self.reference_evaluator.at(point))
-            for point in extra.points + self._interval_ends()
-        ]
-        points = [point for point, value in reference if is_real(value)]
-        previous = [value for _, value in reference if is_real(value)]
+        points = self.confirmation_points(lines, seed)
+        previous = [self.reference_evaluator.at(point) for point in points]
+        keep = [i for i, value in enumerate(previous) if value is not None]
+        points = [points[i] for i in keep]
+        previous = [previous[i] for i in keep]
         for k, line in enumerate(lines, start=1):
             values = self._values_at(line, points)
-            if not matches(previous, values, self.problem, self.samples.scale):
+            if not all(self._same(p, v) for p, v in zip(previous, values, strict=True)):
                 return k
             previous = values
         return None
+
+    def confirmation_points(self, lines: list[sympy.Expr], seed: int) -> list[list[Any]]:
+        """Return the points an answer is checked at before a numeric acceptance stands."""
+        rng = random.Random(f"chainrule-confirm:{seed}:{self.problem.exercise_id}")
+        variables = list(self.problem.scalars.values())
+        dense = [[draw_point_value(v, rng) for v in variables] for _ in range(CONFIRM_POINTS)]
+        base = self.samples.points[0]
+        return [
+            *dense,
+            *self._interval_ends(),
+            *probe_points.far_points(self.problem, base, seed),
+            *probe_points.landmark_points(self.problem, self.symbols, lines, base),
+            *probe_points.lattice_points(self.problem, seed),
+        ]
+
+    def _same(self, expected: Value, got: Value) -> bool:
+        if not is_real(expected):
+            return True  # not real for the line before: the exercise says nothing here
+        return is_real(got) and close(expected, got, self.problem, self.samples.scale)
 
     def _values_at(self, expr: sympy.Expr, points: list[list[Any]]) -> list[Value]:
         evaluator = Evaluator(expr, self.symbols)
@@ -206,6 +232,51 @@ def _factors(expr: sympy.Expr) -> list[sympy.Expr]:
     return factors
 
 
+def has_rounded_decimal(tree: Node) -> bool:
+    """Say whether the answer contains a decimal that looks rounded: 0.33, 0.7071, 2.718.
+
+    A decimal with one significant digit (0.5, 1e-6) is taken at its word.
+    """
+    return bool(rounded_digits(tree))
+
+
+def rounded_digits(tree: Node) -> list[int]:
+    """Return the significant digits of each decimal in the answer that has two or more."""
+    if isinstance(tree, Num):
+        mantissa = tree.text.lower().split("e", 1)[0]
+        if "." not in mantissa and "e" not in tree.text.lower():
+            return []
+        digits = len(mantissa.replace(".", "").lstrip("0"))
+        return [digits] if digits >= 2 else []
+    return [d for child in children_of(tree) for d in rounded_digits(child)]
+
+
+def decimal_approximation(check: ScalarCheck, tree: Node, values: list[Value]) -> Diagnosis | None:
+    """Name a decimal rounding of an exact answer ("0.3333" for 1/3) as such.
+
+    A rounding to d significant digits is off by up to 5·10^-d of the value, at nearly every
+    point; an exact formula with a stray term is exact at most points and off at a few.
+    """
+    digits = rounded_digits(tree)
+    if not digits:
+        return None
+    closeness = min(DECIMAL_CLOSENESS, 5 * 10.0 ** -min(digits))
+    reference = check.samples.reference
+    off = 0
+    with mpmath.workdps(30):
+        for r, v in zip(reference, values, strict=True):
+            if not is_real(v) or abs(v - r) > closeness * max(abs(r), check.samples.scale):
+                return None
+            off += not close(r, v, check.problem, check.samples.scale)
+    if off < len(reference) / 2:
+        return None
+    return Diagnosis(
+        DECIMAL_APPROXIMATION,
+        "Your answer is a rounded decimal of the right value: write the exact value instead, "
+        "with fractions, roots and constants (1/3, sqrt(2), pi, e).",
+    )
+
+
 def is_real(value: Value) -> bool:
     return value is not None and not isinstance(value, mpmath.mpc)
 
@@ -246,13 +317,20 @@ def grade_expression(problem: Problem, spec: dict[str, Any], answer: str, *, see
         reference, student, problem.audit_seconds, numeric_correct=sampled_correct
     )
     # Sampling decides; an answer the audit cannot prove equal is sampled again, densely. A
-    # proven difference within the tolerance stays accepted, flagged for the author.
+    # difference the audit proves is wrong in an exact exercise however small; with an author's
+    # tolerance it stays accepted, flagged for the author.
     correct_answer = sampled_correct and (audit == "equal" or check.confirm(student, seed))
+    if correct_answer and audit == "different" and problem.exact:
+        correct_answer = False
     flags = audit_flags(correct_answer, audit)
     if correct_answer:
         return correct(parsed, flags=flags)
     mistakes = build_mistakes(problem, builder, spec)
-    diagnosis = check.known_mistake(values, mistakes) or best_effort(check.diagnose, values)
+    diagnosis = (
+        check.known_mistake(values, mistakes)
+        or (decimal_approximation(check, tree, values) if problem.exact else None)
+        or best_effort(check.diagnose, values)
+    )
     counterexample = best_effort(check.counterexample, student)
     return incorrect(
         Message("incorrect", "Not equal to the expected answer."),

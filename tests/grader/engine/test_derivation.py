@@ -23,7 +23,6 @@ PRODUCT_RULE: dict[str, Any] = {
     "kind": "derivation",
     "prompt": "Differentiate x^2 exp(x).",
     "variables": {"x": {"domain": "real", "sample": [-3, 3]}},
-    "functions": ["exp"],
     "start": "diff(x^2*exp(x), x)",
     "target": "x*(x+2)*exp(x)",
     "min_lines": 2,

@@ -31,7 +31,7 @@ STEPS = yaml.safe_load(
         encoding="utf-8"
     )
 )
-WITH_FACTORIAL = {**SIGMOID, "functions": ["exp", "log", "factorial", "gamma"]}
+WITH_FACTORIAL = SIGMOID
 PWNED = Path("/tmp/pwned")
 
 HOSTILE: list[tuple[str, dict[str, Any], str]] = [
@@ -60,7 +60,7 @@ HOSTILE: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-WITH_GROWTH = {**SIGMOID, "functions": ["exp", "log", "cosh", "factorial", "gamma", "binomial"]}
+WITH_GROWTH = SIGMOID
 # Each of these ran into the 5 s deadline (a timeout, which uses an attempt) before the parser
 # learnt to refuse them.
 GROWTH_BOMBS = [

@@ -1,0 +1,144 @@
+"""Grader truth: overflow, tolerance, points outside the sample interval, complex branches.
+
+Each table is a class of false accept (or of a refusal that must stay a refusal) found by review
+and by peer systems' answer tests; every row failed before the fix it documents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from grader import engine
+from grader.engine import Status
+from tests.grader.engine.test_symbolic import SIGMOID, spec
+
+CORRECT, INCORRECT = Status.CORRECT, Status.INCORRECT
+SEEDS = (0, 1, 2, 3)
+
+REAL_X = {"x": {"domain": "real", "sample": [-3, 3]}}
+HUGE = spec("exp(400*x)", {"x": {"domain": "positive", "sample": [2, 3]}})
+HIGH_POWER = spec("x^90", {"x": {"domain": "positive", "sample": [2000, 3000]}})  # past 1e300
+FACTORIAL = spec("factorial(n)", {"n": {"domain": "integer", "sample": [180, 200]}})
+EXACT_ONE = spec("x/x", REAL_X)
+SHIFTED = spec("x", REAL_X)
+THIRD = spec("x/3", REAL_X)
+NEGATIVE_BASES = spec(
+    "a^(b*c)",
+    {name: {"domain": "real", "sample": [-3, 3]} for name in ("a", "b", "c")},
+)
+NEGATIVE_BASES_NESTED = spec(
+    "(a^b)^c",
+    {name: {"domain": "real", "sample": [-3, 3]} for name in ("a", "b", "c")},
+)
+SIGMOID_WITH_MAX = SIGMOID  # max is available in every exercise
+DECIMALS_WANTED = spec("x/3", REAL_X, tolerance={"rtol": 1e-3})
+
+OVERFLOW = [
+    ("exp-zero", HUGE, "0", INCORRECT),
+    ("exp-one", HUGE, "1", INCORRECT),
+    ("exp-half", HUGE, "exp(400*x)/2", INCORRECT),
+    ("exp-close-exponent", HUGE, "exp(399.999*x)", INCORRECT),
+    ("exp-right", HUGE, "exp(200*x)^2", CORRECT),
+    ("power-zero", HIGH_POWER, "0", INCORRECT),
+    ("power-off-by-one", HIGH_POWER, "x^89", INCORRECT),
+    ("power-right", HIGH_POWER, "(x^45)^2", CORRECT),
+    ("factorial-zero", FACTORIAL, "0", INCORRECT),
+    ("factorial-neighbour", FACTORIAL, "factorial(n-1)", INCORRECT),
+    ("factorial-right", FACTORIAL, "n*factorial(n-1)", CORRECT),
+]
+
+TOLERANCE = [
+    ("eight-nines", EXACT_ONE, "0.99999999", INCORRECT),
+    ("fifteen-nines", EXACT_ONE, "0.999999999999999", INCORRECT),
+    ("exact-one", EXACT_ONE, "1", CORRECT),
+    ("shift-1e-9", SHIFTED, "x + 10^-9", INCORRECT),
+    ("shift-1e-12", SHIFTED, "x + 10^-12", INCORRECT),
+    ("scale-1e-10", SHIFTED, "x*(1 + 10^-10)", INCORRECT),
+    ("third-decimal", THIRD, "0.3333*x", INCORRECT),
+    ("third-exact", THIRD, "x/3", CORRECT),
+    ("third-decimal-allowed", DECIMALS_WANTED, "0.3333*x", CORRECT),
+    ("third-decimal-too-coarse", DECIMALS_WANTED, "0.33*x", INCORRECT),
+]
+
+OUTSIDE_THE_INTERVAL = [
+    ("bump-at-40", SIGMOID, "sigma(x)*(1-sigma(x)) + exp(-(x-40)^2)", INCORRECT),
+    ("bump-at-minus-25", SIGMOID, "sigma(x)*(1-sigma(x)) + exp(-(x+25)^2)", INCORRECT),
+    ("bump-hidden-in-linear", SIGMOID, "sigma(x)*(1-sigma(x)) + exp(-(2*x-79)^2)", INCORRECT),
+    ("bump-scaled", SIGMOID, "sigma(x)*(1-sigma(x)) + exp(-1600*(x/40-1)^2)", INCORRECT),
+    ("step-beyond-10", SIGMOID_WITH_MAX, "sigma(x)*(1-sigma(x)) + max(0, x - 10)", INCORRECT),
+    ("step-below-minus-100", SIGMOID_WITH_MAX, "sigma(x)*(1-sigma(x)) + max(0, -x-100)", INCORRECT),
+    ("right-form", SIGMOID, "exp(-x)/(1+exp(-x))^2", CORRECT),
+    ("right-cosh", SIGMOID, "sigma(x)*(1-sigma(x))", CORRECT),
+]
+
+COMPLEX_BRANCHES = [
+    ("nested-for-flat", NEGATIVE_BASES, "(a^b)^c", INCORRECT),
+    ("flat-for-nested", NEGATIVE_BASES_NESTED, "a^(b*c)", INCORRECT),
+    ("flat-for-flat", NEGATIVE_BASES, "a^(c*b)", CORRECT),
+    ("log-of-square", spec("log(x)", REAL_X), "log(x^2)/2", CORRECT),
+]
+
+
+def grade(exercise: dict[str, Any], answer: str, seed: int) -> engine.Verdict:
+    return engine.grade(exercise, answer, seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answer", "status"),
+    [row[1:] for row in OVERFLOW + TOLERANCE + OUTSIDE_THE_INTERVAL + COMPLEX_BRANCHES],
+    ids=[row[0] for row in OVERFLOW + TOLERANCE + OUTSIDE_THE_INTERVAL + COMPLEX_BRANCHES],
+)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_it_is_not_fooled(exercise: dict[str, Any], answer: str, status: Status, seed: int) -> None:
+    verdict = grade(exercise, answer, seed)
+    assert verdict.status == status, verdict.messages
+
+
+@pytest.mark.parametrize("answer", ["0.3333*x", "x*0.33333", "0.333333333*x"])
+def test_a_rounded_decimal_is_told_to_write_the_exact_value(answer: str) -> None:
+    verdict = grade(THIRD, answer, 0)
+    assert verdict.status == INCORRECT
+    assert verdict.diagnosis == "decimal_approximation", verdict.messages
+
+
+@pytest.mark.parametrize("answer", ["x/3 + 1e-6", "x*1.0000001/3", "0.5*x"])
+def test_a_decimal_that_is_no_rounding_gets_the_usual_diagnosis(answer: str) -> None:
+    verdict = grade(THIRD, answer, 0)
+    assert verdict.status == INCORRECT
+    assert verdict.diagnosis != "decimal_approximation", verdict.messages
+
+
+def test_the_verdicts_are_the_same_for_the_same_seed() -> None:
+    answer = "sigma(x)*(1-sigma(x)) + exp(-(x-40)^2)"
+    first = [grade(SIGMOID, answer, seed).messages for seed in SEEDS]
+    assert first == [grade(SIGMOID, answer, seed).messages for seed in SEEDS]
+
+
+TANH_FROM_EXP = spec("1 - tanh(x)^2", REAL_X, forbid=["tanh", "sech", "cosh", "sinh"])
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answer"),
+    [
+        (SIGMOID, "1/(4 cosh(x/2)^2)"),
+        (SIGMOID, "sech(x/2)^2/4"),
+        (SIGMOID, "(1 - tanh(x/2)^2)/4"),
+        (TANH_FROM_EXP, "4/(exp(x)+exp(-x))^2"),
+        (spec("abs(x)", REAL_X), "max(x, -x)"),
+        (spec("x", {"x": {"domain": "positive"}}), "exp(log(x))"),
+    ],
+)
+def test_every_safe_function_is_available_by_default(exercise: dict[str, Any], answer: str) -> None:
+    assert grade(exercise, answer, 0).status == CORRECT
+
+
+@pytest.mark.parametrize("answer", ["1 - tanh(x)^2", "sech(x)^2", "1/cosh(x)^2"])
+def test_a_forbidden_function_is_refused_by_name_and_not_counted(answer: str) -> None:
+    verdict = grade(TANH_FROM_EXP, answer, 0)
+    assert verdict.status == Status.INVALID
+    assert not verdict.counts_as_attempt
+    assert "is not allowed here" in verdict.messages[0].text
+    preview = engine.preview(TANH_FROM_EXP, answer)
+    assert preview["error"] is not None and "not allowed here" in preview["error"]["text"]
