@@ -61,7 +61,7 @@ def grade(
     if kind in CODE_KINDS:
         from grader.engine.code import grade_code
 
-        return grade_code(spec, answer, seed=seed)
+        return grade_code(spec, answer, seed=seed, config=config)
     if kind in SYMBOLIC_KINDS:
         from grader.engine.symbolic.dispatch import grade_symbolic
 
