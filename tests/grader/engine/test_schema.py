@@ -14,15 +14,9 @@ import yaml
 
 from course.content import load_course
 from grader.engine.code import CODE_KEYS, DEFAULT_CHECKS, KNOWN_CHECKS
-from grader.engine.schema import (
-    KIND_MODELS,
-    SCHEMA_PATH,
-    Checks,
-    Limits,
-    json_schema,
-    json_schema_text,
-    schema_problems,
-)
+from grader.engine.schema import schema_problems
+from grader.engine.schema.models import KIND_MODELS, Checks, Limits
+from grader.engine.schema.publish import SCHEMA_PATH, json_schema, json_schema_text
 from grader.engine.symbolic.limits import Limits as ParserLimits
 from grader.engine.symbolic.problem import KIND_KEYS, SYMBOLIC_KEYS
 from grader.engine.types import COMMON_KEYS, SpecProblem
