@@ -1,4 +1,4 @@
-"""Read the grading fields of an expression, matrix or derivation exercise into a Problem."""
+"""Read the grading fields of an expression, matrix or derivation exercise: a SymbolicProblem."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ class MatrixVariable:
 
 
 @dataclass
-class Problem:
+class SymbolicProblem:
     """Everything grading needs from a spec, for one seed's parameter values."""
 
     kind: str
@@ -103,8 +103,8 @@ class Problem:
 
 def read_problem(
     spec: dict[str, Any], seed: int | None, config: EngineConfig | None = None
-) -> Problem:
-    """Build the Problem of a spec; seed None leaves parameters as names (for previews).
+) -> SymbolicProblem:
+    """Build the SymbolicProblem of a spec; seed None leaves parameters as names (for previews).
 
     config gives the defaults of samples and audit_seconds (the process's when None).
     """
@@ -136,7 +136,7 @@ def read_problem(
     if not isinstance(tolerance, dict) or set(tolerance) - {"rtol", "atol"}:
         raise SpecError("tolerance must be a mapping with rtol and/or atol", ("tolerance",))
     sizes = sorted({d for m in matrices.values() for d in (m.rows, m.cols) if d.isidentifier()})
-    return Problem(
+    return SymbolicProblem(
         kind=kind,
         exercise_id=str(spec.get("id", "")),
         scalars=scalars,
