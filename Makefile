@@ -30,12 +30,13 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 check-course: export DEBUG ?= 1
 check-course: install
 	$(PY) manage.py check_course
 
-# exercises/schema.json, from the exercise models in grader/engine/schema.py (a test in `make test`
+# exercises/schema.json, from the exercise models in grader/engine/schema/ (a test in `make test`
 # fails when the checked-in copy differs).
 schema: install
 	$(PY) -m grader.engine.schema --write

@@ -432,8 +432,12 @@ def _check_name_length(slug: str, named_by: str, path: Path, problems: list[Prob
         )
 
 
-class SpecProblem(Protocol):
-    """A problem the spec validator found: the path of its field and a message."""
+class FieldProblem(Protocol):
+    """A field's path and a message: what the spec validator reports.
+
+    The grader's SpecProblem has this shape; the course names the shape, not the class, since it
+    does not import the grader.
+    """
 
     @property
     def path(self) -> tuple[str | int, ...]: ...
@@ -442,7 +446,7 @@ class SpecProblem(Protocol):
     def message(self) -> str: ...
 
 
-def _spec_validator() -> Callable[[dict[str, Any]], Sequence[SpecProblem]] | None:
+def _spec_validator() -> Callable[[dict[str, Any]], Sequence[FieldProblem]] | None:
     """Return the configured spec validator (settings.COURSE_SPEC_VALIDATOR), if any.
 
     The course app must not import the grader; the grader registers its validator through settings.

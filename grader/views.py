@@ -14,6 +14,7 @@ from course.markdown import render_markdown
 from course.models import Exercise
 from course.selectors import exercise_get_for_user
 from grader import engine, selectors, services
+from grader.engine.types import empty_preview, error_preview
 from grader.models import Submission
 
 PREVIEW_MAX_CHARS = 2000
@@ -105,16 +106,9 @@ def answer_preview(request: HttpRequest, slug: str) -> HttpResponse:
     exercise = exercise_get_for_user(slug=slug, user=request.user)
     answer = request.GET.get("answer", "")
     if len(answer) > PREVIEW_MAX_CHARS:
-        result = {
-            "ok": False,
-            "latex": None,
-            "error": {
-                "text": f"That is longer than {PREVIEW_MAX_CHARS} characters.",
-                "position": None,
-            },
-        }
+        result = error_preview(f"That is longer than {PREVIEW_MAX_CHARS} characters.", None)
     elif not answer.strip():
-        result = {"ok": True, "latex": None, "error": None}
+        result = empty_preview(ok=True)
     else:
         result = engine.preview(exercise.spec, answer)
     return render(request, "grader/exercise_detail.html#preview", {"preview": result})

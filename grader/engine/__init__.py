@@ -16,7 +16,6 @@ an explicit config, the process's own, read once from the GRADER_* environment v
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from grader.engine.config import EngineConfig
@@ -62,7 +61,7 @@ def grade(
     if kind in CODE_KINDS:
         from grader.engine.code import grade_code
 
-        return grade_code(spec, answer, seed=seed)
+        return grade_code(spec, answer, seed=seed, config=config)
     if kind in SYMBOLIC_KINDS:
         from grader.engine.symbolic.dispatch import grade_symbolic
 
@@ -107,21 +106,7 @@ def validate_spec(spec: dict[str, Any]) -> list[SpecProblem]:
     if spec["kind"] in CODE_KINDS:
         from grader.engine.code import validate_code_spec  # see grade()
 
-        found: list[Any] = validate_code_spec(spec)
-    else:
-        from grader.engine.symbolic.validation import validate_symbolic_spec  # see grade()
+        return validate_code_spec(spec)
+    from grader.engine.symbolic.validation import validate_symbolic_spec  # see grade()
 
-        found = validate_symbolic_spec(spec)
-    return [p if isinstance(p, SpecProblem) else _legacy_problem(p) for p in found]
-
-
-_LISTED_ITEM = re.compile(r"^(mistakes|also_correct)\[(\d+)\]")
-
-
-def _legacy_problem(message: str) -> SpecProblem:
-    """Wrap a problem a validator still gives in words, reading the item it starts with, if any.
-
-    Transitional: goes once every semantic validator returns SpecProblem.
-    """
-    match = _LISTED_ITEM.match(message)
-    return SpecProblem((match[1], int(match[2])) if match else (), message)
+    return validate_symbolic_spec(spec)

@@ -62,6 +62,12 @@ class EngineConfig:
         "ALLOW_REDUCED_SANDBOX",
         "grade code on a machine missing a sandbox layer (development only; verdicts warn)",
     )
+    sandbox_uid: int = _setting(
+        65534, "SANDBOX_UID", "the uid a code submission runs as when the worker is root"
+    )
+    code_file_mb: int = _setting(
+        16, "CODE_FILE_MB", "size (MiB) of the files and printed output a code submission may write"
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EngineConfig:

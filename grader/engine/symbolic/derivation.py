@@ -15,7 +15,7 @@ import sympy
 from grader.engine.symbolic.equivalence import matches, symbolic_audit
 from grader.engine.symbolic.expressions import ScalarBuilder, Value
 from grader.engine.symbolic.lines import DerivationError, Line, lines_latex, parse_lines
-from grader.engine.symbolic.problem import Problem
+from grader.engine.symbolic.problem import SymbolicProblem
 from grader.engine.symbolic.scalar_check import ScalarCheck, build_mistakes
 from grader.engine.symbolic.syntax import Node, names_used
 from grader.engine.symbolic.verdicts import (
@@ -29,7 +29,9 @@ from grader.engine.symbolic.verdicts import (
 from grader.engine.types import Message, Status, Verdict
 
 
-def grade_derivation(problem: Problem, spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
+def grade_derivation(
+    problem: SymbolicProblem, spec: dict[str, Any], answer: str, *, seed: int
+) -> Verdict:
     """Judge a derivation: first line = start, each line = the previous, last line = target."""
     try:
         parsed_lines = parse_lines(answer, problem)
@@ -94,7 +96,7 @@ def _agree(check: ScalarCheck, expected: list[Value], values: list[Value]) -> bo
 
 
 def _judge_final(
-    problem: Problem,
+    problem: SymbolicProblem,
     spec: dict[str, Any],
     check: ScalarCheck,
     parsed_lines: list[tuple[Line, Node]],

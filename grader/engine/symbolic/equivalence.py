@@ -19,7 +19,7 @@ import mpmath
 import sympy
 
 from grader.engine.symbolic.expressions import WORKING_DIGITS, Evaluator, Value
-from grader.engine.symbolic.problem import Problem, ScalarVariable
+from grader.engine.symbolic.problem import ScalarVariable, SymbolicProblem
 
 MIN_VALID_FRACTION = 0.5
 NICE_VALUES = (0.5, 1.0, 2.0, -1.0, -0.5, 1.5, 3.0, 0.25, -2.0, 0.75, 2.5, -1.5)
@@ -40,7 +40,11 @@ class Samples:
 
 
 def draw_samples(
-    problem: Problem, reference: Evaluator, seed: int, count: int | None = None, stream: str = ""
+    problem: SymbolicProblem,
+    reference: Evaluator,
+    seed: int,
+    count: int | None = None,
+    stream: str = "",
 ) -> Samples:
     """Draw points from the declared domains until `count` (default `samples`) are valid."""
     count = problem.samples if count is None else count
@@ -82,7 +86,7 @@ def draw_point_value(variable: ScalarVariable, rng: random.Random) -> Any:
     return mpmath.mpf(rng.uniform(variable.low, variable.high))
 
 
-def close(a: Value, b: Value, problem: Problem, scale: Any) -> bool:
+def close(a: Value, b: Value, problem: SymbolicProblem, scale: Any) -> bool:
     """Say whether two values agree within the tolerance (relative, with a scaled floor).
 
     The whole comparison is in arbitrary precision, and a bound or difference that is not finite
@@ -100,12 +104,12 @@ def close(a: Value, b: Value, problem: Problem, scale: Any) -> bool:
         return bool(difference <= bound)
 
 
-def matches(reference: list[Value], candidate: list[Value], problem: Problem, scale: Any) -> bool:
+def matches(reference: list[Value], candidate: list[Value], problem: SymbolicProblem, scale: Any) -> bool:
     """Say whether a candidate agrees with the reference at every sample point."""
     return all(close(r, c, problem, scale) for r, c in zip(reference, candidate, strict=True))
 
 
-def nice_points(problem: Problem, samples: Samples) -> Iterator[list[Any]]:
+def nice_points(problem: SymbolicProblem, samples: Samples) -> Iterator[list[Any]]:
     """Yield easy-to-read points inside the domains, then the sample points rounded."""
     variables = list(problem.scalars.values())
     for k in range(len(NICE_VALUES)):

@@ -9,7 +9,7 @@ from typing import Any
 import mpmath
 import sympy
 
-from grader.engine.symbolic.problem import Problem, ScalarVariable
+from grader.engine.symbolic.problem import ScalarVariable, SymbolicProblem
 from grader.engine.symbolic.syntax import BinOp, Call, Helper, Name, Neg, Node, Num, Transpose
 from grader.engine.symbolic.variants import ParameterValue
 
@@ -39,7 +39,7 @@ def exact_number(value: ParameterValue | str) -> sympy.Expr:
 class ScalarBuilder:
     """Turn trees into SymPy expressions for one problem and one set of parameter values."""
 
-    def __init__(self, problem: Problem, *, keep_parameters: bool = False) -> None:
+    def __init__(self, problem: SymbolicProblem, *, keep_parameters: bool = False) -> None:
         self.problem = problem
         self.symbols = {name: symbol_for(v) for name, v in problem.scalars.items()}
         self.values: dict[str, sympy.Expr] = dict(self.symbols)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from grader.engine.symbolic.parser import parse_expression
 from grader.engine.symbolic.printing import to_latex
-from grader.engine.symbolic.problem import Problem
+from grader.engine.symbolic.problem import SymbolicProblem
 from grader.engine.symbolic.syntax import Node, ParseError
 from grader.engine.types import Preview, empty_preview, error_preview, read_preview
 
@@ -58,7 +58,7 @@ class DerivationError(ValueError):
         return self.line.offset + self.error.position
 
 
-def parse_lines(answer: str, problem: Problem) -> list[tuple[Line, Node]]:
+def parse_lines(answer: str, problem: SymbolicProblem) -> list[tuple[Line, Node]]:
     """Parse every line; raise DerivationError at the first that cannot be read."""
     lines = split_lines(answer)
     if len(lines) > MAX_LINES:
@@ -81,7 +81,7 @@ def lines_latex(trees: list[Node]) -> str:
     return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
 
 
-def preview_derivation(problem: Problem, answer: str) -> Preview:
+def preview_derivation(problem: SymbolicProblem, answer: str) -> Preview:
     """Return the live preview of a derivation (all lines, or the first unreadable one)."""
     try:
         parsed = parse_lines(answer, problem)

@@ -16,7 +16,7 @@ import numpy as np
 from grader.engine.symbolic.diagnosis import Diagnosis, describe_factor
 from grader.engine.symbolic.parser import parse_expression
 from grader.engine.symbolic.printing import to_latex
-from grader.engine.symbolic.problem import Problem
+from grader.engine.symbolic.problem import SymbolicProblem
 from grader.engine.symbolic.shapes import (
     ShapeError,
     ShapeInfo,
@@ -70,7 +70,7 @@ class Draw:
     values: dict[str, Any]
 
 
-def _size_trials(problem: Problem, rng: np.random.Generator) -> list[dict[str, int]]:
+def _size_trials(problem: SymbolicProblem, rng: np.random.Generator) -> list[dict[str, int]]:
     """Return SIZE_TRIALS assignments of sizes to the size names, drawn from the seed.
 
     Sizes are dealt from one shuffled pool: within a trial every name gets its own size (an m
@@ -96,7 +96,7 @@ def _resolve(dim: str, dims: dict[str, int]) -> int:
     return dims[dim]
 
 
-def make_draws(problem: Problem, seed: int, *, symmetrise: str | None = None) -> list[Draw]:
+def make_draws(problem: SymbolicProblem, seed: int, *, symmetrise: str | None = None) -> list[Draw]:
     """Return random concrete values for every variable at several distinct sizes."""
     digest = hashlib.sha256(f"chainrule-matrices:{seed}:{problem.exercise_id}".encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
@@ -232,7 +232,7 @@ class MatrixExpression:
 class MatrixCheck:
     """A reference matrix expression evaluated over seeded draws, and comparisons against it."""
 
-    def __init__(self, problem: Problem, reference: Node, seed: int) -> None:
+    def __init__(self, problem: SymbolicProblem, reference: Node, seed: int) -> None:
         self.problem = problem
         self.seed = seed
         self.reference = MatrixExpression(reference, infer_shape(reference, problem))
@@ -328,7 +328,9 @@ def _common_factor(got: list[Any], expected: list[Any]) -> float | None:
     return factor if abs(factor) > 1e-12 and abs(factor - 1) > 1e-9 else None
 
 
-def grade_matrix(problem: Problem, spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
+def grade_matrix(
+    problem: SymbolicProblem, spec: dict[str, Any], answer: str, *, seed: int
+) -> Verdict:
     """Judge a matrix expression answer against the reference."""
     text = answer.strip()
     try:
@@ -399,7 +401,7 @@ def _matrix_counterexample(check: MatrixCheck, got: list[Any] | None) -> dict[st
     }
 
 
-def reference_check(problem: Problem, spec: dict[str, Any], seed: int) -> MatrixCheck:
+def reference_check(problem: SymbolicProblem, spec: dict[str, Any], seed: int) -> MatrixCheck:
     """Return the MatrixCheck of the spec's reference answer; a bad reference is a SpecError."""
     reference = problem.parse_author(spec.get("answer"), "answer")
     try:

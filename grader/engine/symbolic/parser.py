@@ -2,8 +2,9 @@
 
 The recursive-descent parser here (over the tokens of grader.engine.symbolic.tokenizer) knows
 only the names an exercise declares (`Vocabulary`), so every name and function in the tree is on
-an allow-list before anything is built from it. Limits on length, literal size, exponent size, nesting depth, node count and the
-size after helper expansion make hostile input fail fast with a positioned message.
+an allow-list before anything is built from it. Limits on length, literal size, exponent size,
+nesting depth, node count and the size after helper expansion (grader.engine.symbolic.limits)
+make hostile input fail fast with a positioned message.
 
 This module imports no SymPy or NumPy: the web process can use it for the live preview cheaply.
 """

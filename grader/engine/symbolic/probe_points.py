@@ -23,7 +23,7 @@ import mpmath
 import sympy
 
 from grader.engine.symbolic.equivalence import AuditTimeout, time_budget
-from grader.engine.symbolic.problem import Problem, ScalarVariable
+from grader.engine.symbolic.problem import ScalarVariable, SymbolicProblem
 
 FAR_POINTS = 48
 FAR_MAGNITUDE_DECADES = 3  # far values reach 10^3
@@ -34,7 +34,7 @@ LANDMARK_SECONDS = 0.05
 MAX_LANDMARK_DEGREE = 4
 
 
-def far_points(problem: Problem, base: list[Any], seed: int) -> list[list[Any]]:
+def far_points(problem: SymbolicProblem, base: list[Any], seed: int) -> list[list[Any]]:
     """Return points where one or more variables lie far outside their sample intervals."""
     rng = random.Random(f"chainrule-far:{seed}:{problem.exercise_id}")
     variables = list(problem.scalars.values())
@@ -63,7 +63,7 @@ def _far_value(variable: ScalarVariable, rng: random.Random) -> Any:
     return mpmath.mpf(magnitude if rng.random() < 0.5 else -magnitude)
 
 
-def lattice_points(problem: Problem, seed: int) -> list[list[Any]]:
+def lattice_points(problem: SymbolicProblem, seed: int) -> list[list[Any]]:
     """Return combinations of small values each variable's domain allows (all, or a sample)."""
     choices = [_lattice_values(v) for v in problem.scalars.values()]
     total = 1
@@ -91,7 +91,7 @@ def _lattice_values(variable: ScalarVariable) -> list[float]:
 
 
 def landmark_points(
-    problem: Problem, symbols: list[sympy.Symbol], exprs: list[sympy.Expr], base: list[Any]
+    problem: SymbolicProblem, symbols: list[sympy.Symbol], exprs: list[sympy.Expr], base: list[Any]
 ) -> list[list[Any]]:
     """Return points that put one variable at a landmark of the expressions, the rest at base."""
     variables = list(problem.scalars.values())

@@ -1,4 +1,4 @@
-"""Read the grading fields of an expression, matrix or derivation exercise into a Problem."""
+"""Read the grading fields of an expression, matrix or derivation exercise: a SymbolicProblem."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ class MatrixVariable:
 
 
 @dataclass
-class Problem:
+class SymbolicProblem:
     """Everything grading needs from a spec, for one seed's parameter values."""
 
     kind: str
@@ -115,8 +115,8 @@ class Problem:
 
 def read_problem(
     spec: dict[str, Any], seed: int | None, config: EngineConfig | None = None
-) -> Problem:
-    """Build the Problem of a spec; seed None leaves parameters as names (for previews).
+) -> SymbolicProblem:
+    """Build the SymbolicProblem of a spec; seed None leaves parameters as names (for previews).
 
     config gives the defaults of samples and audit_seconds (the process's when None).
     """
@@ -153,7 +153,7 @@ def read_problem(
     # precision; matrices are evaluated in doubles. An author's tolerance allows decimals.
     exact = not tolerance and not matrix
     default_rtol, default_atol = (EXACT_RTOL, EXACT_ATOL) if exact else (FLOAT_RTOL, FLOAT_ATOL)
-    return Problem(
+    return SymbolicProblem(
         kind=kind,
         exercise_id=str(spec.get("id", "")),
         scalars=scalars,

@@ -25,7 +25,7 @@ from grader.engine.symbolic.matrices import (
     evaluate,
     reference_check,
 )
-from grader.engine.symbolic.problem import Problem, read_problem
+from grader.engine.symbolic.problem import SymbolicProblem, read_problem
 from grader.engine.symbolic.scalar_check import ScalarCheck, is_real
 from grader.engine.symbolic.shapes import ShapeError, infer_shape
 from grader.engine.types import SpecError
@@ -83,7 +83,7 @@ def _mismatch(order: int, wrt: str) -> str:
 # --- expressions ---------------------------------------------------------------------------------
 
 
-def _scalar_wrt(problem: Problem) -> str:
+def _scalar_wrt(problem: SymbolicProblem) -> str:
     if problem.wrt is not None:
         name = problem.wrt
     elif len(problem.scalars) == 1:
@@ -108,7 +108,7 @@ def _scalar_wrt(problem: Problem) -> str:
 
 
 def _scalar_problems(
-    problem: Problem, spec: dict[str, Any], seed: int, order: int
+    problem: SymbolicProblem, spec: dict[str, Any], seed: int, order: int
 ) -> list[ReferenceProblem]:
     wrt = _scalar_wrt(problem)
     builder = ScalarBuilder(problem)
@@ -173,7 +173,7 @@ def _scalar_difference(function: Evaluator, point: list[Any], position: int, ord
 
 
 def _matrix_problems(
-    problem: Problem, spec: dict[str, Any], seed: int, order: int
+    problem: SymbolicProblem, spec: dict[str, Any], seed: int, order: int
 ) -> list[ReferenceProblem]:
     wrt = problem.wrt
     if wrt is None or wrt not in problem.matrices:

@@ -31,7 +31,7 @@ from grader.engine.symbolic.equivalence import (
 from grader.engine.symbolic.expressions import Evaluator, ScalarBuilder, Value
 from grader.engine.symbolic.parser import parse_expression
 from grader.engine.symbolic.printing import to_latex
-from grader.engine.symbolic.problem import Problem
+from grader.engine.symbolic.problem import SymbolicProblem
 from grader.engine.symbolic.syntax import Node, Num, ParseError, children_of
 from grader.engine.symbolic.verdicts import (
     audit_flags,
@@ -51,7 +51,7 @@ DECIMAL_CLOSENESS = 5e-3
 
 
 @dataclass
-class KnownMistake:
+class ScalarMistake:
     expr: sympy.Expr
     feedback: str
 
@@ -59,7 +59,9 @@ class KnownMistake:
 class ScalarCheck:
     """One reference expression, its sample points, and comparisons against it."""
 
-    def __init__(self, problem: Problem, builder: ScalarBuilder, reference: sympy.Expr, seed: int):
+    def __init__(
+        self, problem: SymbolicProblem, builder: ScalarBuilder, reference: sympy.Expr, seed: int
+    ):
         self.problem = problem
         self.builder = builder
         self.symbols = [builder.symbols[name] for name in problem.scalars]
@@ -139,7 +141,7 @@ class ScalarCheck:
                 corners.append(point)
         return corners
 
-    def known_mistake(self, values: list[Value], mistakes: list[KnownMistake]) -> Diagnosis | None:
+    def known_mistake(self, values: list[Value], mistakes: list[ScalarMistake]) -> Diagnosis | None:
         """Return the author's feedback when values match one of the listed mistakes."""
         for mistake in mistakes:
             if matches(self.values(mistake.expr), values, self.problem, self.samples.scale):
@@ -286,17 +288,19 @@ def _ratio(numerator: Any, denominator: Any) -> Any:
 
 
 def build_mistakes(
-    problem: Problem, builder: ScalarBuilder, spec: dict[str, Any]
-) -> list[KnownMistake]:
+    problem: SymbolicProblem, builder: ScalarBuilder, spec: dict[str, Any]
+) -> list[ScalarMistake]:
     """Build the known mistakes an exercise lists (answer + feedback)."""
     mistakes = []
     for index, entry in enumerate(spec.get("mistakes") or []):
         tree: Node = problem.parse_author(entry.get("answer"), "mistakes", index, "answer")
-        mistakes.append(KnownMistake(builder.build(tree), str(entry.get("feedback", ""))))
+        mistakes.append(ScalarMistake(builder.build(tree), str(entry.get("feedback", ""))))
     return mistakes
 
 
-def grade_expression(problem: Problem, spec: dict[str, Any], answer: str, *, seed: int) -> Verdict:
+def grade_expression(
+    problem: SymbolicProblem, spec: dict[str, Any], answer: str, *, seed: int
+) -> Verdict:
     """Judge a scalar expression answer against the reference."""
     text = answer.strip()
     try:

@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass
 
 from grader.engine.symbolic.printing import to_text
-from grader.engine.symbolic.problem import Problem
+from grader.engine.symbolic.problem import SymbolicProblem
 from grader.engine.symbolic.syntax import (
     BinOp,
     Call,
@@ -84,7 +84,7 @@ class ShapeInfo:
     identity_sizes: dict[int, str]  # id(I node) -> its size (possibly still "?k")
 
 
-def infer_shape(tree: Node, problem: Problem) -> ShapeInfo:
+def infer_shape(tree: Node, problem: SymbolicProblem) -> ShapeInfo:
     """Return the shape of a matrix expression, or raise ShapeError saying what does not fit."""
     sizes = Sizes()
     identities: dict[int, str] = {}
@@ -97,7 +97,7 @@ def is_one(sizes: Sizes, shape: Shape) -> bool:
 
 
 class _Inference:
-    def __init__(self, problem: Problem, sizes: Sizes, identities: dict[int, str]) -> None:
+    def __init__(self, problem: SymbolicProblem, sizes: Sizes, identities: dict[int, str]) -> None:
         self.problem = problem
         self.sizes = sizes
         self.identities = identities
@@ -227,7 +227,7 @@ def to_plain(node: Node) -> str:
 
 
 def shape_message(
-    problem: Problem, answer: ShapeInfo, reference: ShapeInfo
+    problem: SymbolicProblem, answer: ShapeInfo, reference: ShapeInfo
 ) -> tuple[str, str | None]:
     got = answer.sizes.text(answer.shape)
     want = reference.sizes.text(reference.shape)

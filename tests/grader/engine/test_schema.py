@@ -4,6 +4,7 @@ published exercises/schema.json is the one the models generate."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,16 +12,11 @@ import jsonschema
 import pytest
 import yaml
 
+from course.content import load_course
 from grader.engine.code import CODE_KEYS, DEFAULT_CHECKS, KNOWN_CHECKS
-from grader.engine.schema import (
-    KIND_MODELS,
-    SCHEMA_PATH,
-    Checks,
-    Limits,
-    json_schema,
-    json_schema_text,
-    schema_problems,
-)
+from grader.engine.schema import schema_problems
+from grader.engine.schema.models import KIND_MODELS, Checks, Limits
+from grader.engine.schema.publish import SCHEMA_PATH, json_schema, json_schema_text
 from grader.engine.symbolic.limits import Limits as ParserLimits
 from grader.engine.symbolic.problem import KIND_KEYS, SYMBOLIC_KEYS
 from grader.engine.types import COMMON_KEYS, SpecProblem
@@ -213,3 +209,17 @@ def test_the_schema_knows_every_field_the_grader_reads() -> None:
 
 def test_a_spec_that_is_not_a_mapping_is_one_problem() -> None:
     assert schema_problems(["kind", "code"]) == [SpecProblem((), "expected a mapping of fields")]
+
+
+def test_the_editor_settings_the_readme_gives_find_the_schema_from_an_exercise_file() -> None:
+    readme = (COURSE / "README.md").read_text(encoding="utf-8")
+    modeline = re.search(r"# yaml-language-server: \$schema=(\S+)", readme)
+    assert modeline is not None
+    exercise = EXERCISE_FILES[0]
+    assert (exercise.parent / modeline[1]).resolve() == SCHEMA_PATH
+    setting = re.search(r'"\./(exercises/schema\.json)": "(exercises/[^"]+)"', readme)
+    assert setting is not None
+    checkout = COURSE.parent
+    assert (checkout / setting[1]).resolve() == SCHEMA_PATH
+    exercises = load_course(COURSE, check_specs=False).exercises
+    assert set(checkout.glob(setting[2])) == {exercise.path for exercise in exercises}

@@ -8,12 +8,12 @@ On the pipes the worker sends the source and reads the child's report on loading
 one call at a time and reads its answer before sending the next: the child never holds inputs
 it has not yet been asked about.
 
-Policy: by default every isolation layer must be active (fail closed). Set
-CHAINRULE_SANDBOX_REQUIRE_FULL=0, or call configure(require_full=False) (the Django layer passes
-GRADER_ALLOW_REDUCED_SANDBOX this way), to allow a reduced sandbox in development; every verdict
-then carries a warning. Other environment variables: CHAINRULE_SANDBOX_TIMEOUT (seconds per
-submission, default 10), CHAINRULE_SANDBOX_MEMORY_MB (address space beyond the zygote's, default
-1024), CHAINRULE_SANDBOX_UID (the uid children run as when the worker is root, default 65534).
+Policy and limits come from the engine's configuration (grader.engine.config.EngineConfig, read
+from GRADER_* variables): by default every isolation layer must be active (fail closed);
+GRADER_ALLOW_REDUCED_SANDBOX=1 allows a reduced sandbox in development, and every verdict then
+carries a warning. GRADER_CODE_TIMEOUT is the deadline of a submission, GRADER_MEMORY_MB the
+address space a child may add to the zygote's, GRADER_CODE_FILE_MB the size of the files it may
+write, GRADER_SANDBOX_UID the uid children run as when the worker is root.
 """
 
 from __future__ import annotations
@@ -29,23 +29,18 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.engine.sandbox_wire import (
-    FrameTooLarge,
-    WireError,
-    WireLimits,
-    encode,
-    read_value,
-    storable_text,
-)
-from grader.engine.sandbox_zygote import DESCRIBED_BASES
+from grader.engine.config import EngineConfig, engine_config
+from grader.engine.sandbox.report import SandboxRun
+from grader.engine.sandbox.runtime import write_all
+from grader.engine.sandbox.wire import FrameTooLarge, WireError, WireLimits, encode, read_value
+from grader.engine.sandbox.zygote import ZYGOTE_MARKER
 
 logger = logging.getLogger("grader.sandbox")
 
-PROJECT_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+PROJECT_ROOT = str(Path(__file__).resolve().parents[3])
 # Not landlock_signals: Landlock scopes signals only from Linux 6.12, and requiring it would refuse
 # every older kernel. Seccomp already keeps every signal inside the child on any kernel (kill,
 # tkill and tgkill only to itself, fcntl's F_SETOWN family refused); the scoping is a second wall.
@@ -63,197 +58,16 @@ NOBODY_UID = 65534
 # kernel as the trusted worker that compares with it: on ill-conditioned inputs another kernel
 # rounds differently, and "behaves like this known mistake" would stop matching.
 BLAS_KERNEL_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+# The project's folder goes first on the zygote's path, NumPy's last, before it imports anything.
+# The closing comment is ZYGOTE_MARKER, by which every zygote, of this version or an earlier one,
+# knows a live zygote's scratch folder from a dead one's.
 ZYGOTE_BOOTSTRAP = (
-    "import sys; sys.path.insert(0, sys.argv[3]); "
-    "from grader.engine.sandbox_zygote import main; main()"
+    "import json, sys; sys.path.insert(0, sys.argv[3]); "
+    "sys.path += [p for p in json.loads(sys.argv[2])['library_paths'] if p not in sys.path]; "
+    f"from grader.engine.sandbox.zygote import main; main()  # {ZYGOTE_MARKER.decode()}"
 )
-
-
-def _env_flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
-
-
-@dataclass
-class SandboxSettings:
-    """Limits and policy for every job; the Django layer overrides them through configure()."""
-
-    require_full: bool = field(
-        default_factory=lambda: _env_flag("CHAINRULE_SANDBOX_REQUIRE_FULL", True)
-    )
-    timeout_s: float = field(
-        default_factory=lambda: float(os.environ.get("CHAINRULE_SANDBOX_TIMEOUT", "10"))
-    )
-    memory_mb: int = field(
-        default_factory=lambda: int(os.environ.get("CHAINRULE_SANDBOX_MEMORY_MB", "1024"))
-    )
-    file_mb: int = 16
-    max_result_bytes: int = 64 * 1024 * 1024
-    sandbox_uid: int | None = field(
-        default_factory=lambda: int(os.environ.get("CHAINRULE_SANDBOX_UID", str(NOBODY_UID)))
-    )
-    python: str = sys.executable
-
-
-settings = SandboxSettings()
-
-
-def configure(
-    *,
-    require_full: bool | None = None,
-    timeout_s: float | None = None,
-    memory_mb: int | None = None,
-    sandbox_uid: int | None = None,
-) -> SandboxSettings:
-    """Override the sandbox policy and limits for this process; return the settings in force."""
-    if require_full is not None:
-        settings.require_full = require_full
-    if timeout_s is not None:
-        settings.timeout_s = float(timeout_s)
-    if memory_mb is not None:
-        settings.memory_mb = int(memory_mb)
-    if sandbox_uid is not None:
-        settings.sandbox_uid = sandbox_uid
-    return settings
-
-
-@dataclass
-class SandboxRun:
-    """How one job ended: the child's decoded report (if any) and the zygote's account of its exit."""
-
-    # {"calls": [one answer per call answered, in order, each with the worker's id]} once the code
-    # loaded; {"load_error" | "missing_function": ...} when it did not; None when the child said
-    # nothing or its load report was malformed (a syntax error is one: the worker compiled first).
-    result: Any = None
-    timed_out: bool = False
-    signal_name: str | None = None
-    exit_code: int | None = None
-    cpu_ms: float = 0.0
-    wall_ms: float = 0.0
-    output_too_large: bool = False
-    unreadable: str | None = None  # why the child's report could not be read
-    # The sandbox itself failed (only the zygote says so, never the child): not the student's fault.
-    infrastructure_error: str | None = None
-
-
-# --- what the child reported, in checked types --------------------------------------------------
-# Every field below comes from the sandboxed child, that is from the submission: read_report() is
-# the one place that checks their types and makes their text storable, so nothing the child sends
-# reaches a comparison or a message as anything other than these. What an honest child never
-# sends is malformed output.
-
-# The bases describe_exception() names, and the one encode_answer() uses for a too-large result.
-ERROR_BASES = (*(base.__name__ for base in DESCRIBED_BASES), "OutputTooLarge")
-ERROR_KEYS = frozenset({"type", "message", "traceback", "line", "base", "errno"})
-MAX_TYPE_NAME = 200
-MAX_MESSAGE = 1000
-MAX_TRACEBACK = 10_000
-MAX_DIGEST = 128
-
-
-class MalformedReport(ValueError):
-    """The child sent something an honest child never sends."""
-
-
-@dataclass(frozen=True)
-class RaisedError:
-    """An exception the submission raised, as the child described it."""
-
-    type_name: str
-    message: str = ""
-    traceback: str = ""
-    line: int | None = None
-    base: str | None = None  # one of ERROR_BASES when the exception is an instance of it
-    errno: int | None = None
-
-
-@dataclass(frozen=True)
-class CallAnswer:
-    """One call's answer: a return value and argument digests, an exception, or malformed."""
-
-    output: Any = None
-    returned: bool = False
-    args_digest: tuple[str | None, ...] = ()
-    error: RaisedError | None = None
-    malformed: bool = False
-
-
-@dataclass(frozen=True)
-class ChildReport:
-    """What the child said: the calls it answered, or why its code never reached them.
-
-    None of loaded, load_error, missing_function and malformed: the child said nothing at all.
-    """
-
-    loaded: bool = False
-    answers: dict[str, CallAnswer] = field(default_factory=dict)  # by call id, in answer order
-    load_error: RaisedError | None = None
-    missing_function: bool = False
-    malformed: bool = False
-
-
-def read_report(result: Any) -> ChildReport:
-    """Return SandboxRun.result as a ChildReport; whatever an honest child never sends is malformed."""
-    if not isinstance(result, dict):
-        return ChildReport()
-    if "calls" in result:
-        # The list and each id are the worker's (_exchange); only the other fields are the child's.
-        answers = {entry["id"]: _read_answer(entry) for entry in result["calls"]}
-        return ChildReport(loaded=True, answers=answers)
-    if "load_error" in result:
-        try:
-            return ChildReport(load_error=_read_error(result["load_error"]))
-        except MalformedReport:
-            return ChildReport(malformed=True)
-    if result.get("missing_function") is True:
-        return ChildReport(missing_function=True)
-    # Also a syntax error: the worker compiled the code before sending it, so that report is forged.
-    return ChildReport(malformed=True)
-
-
-def _read_answer(entry: dict[str, Any]) -> CallAnswer:
-    keys = set(entry) - {"id", "elapsed_ms"}
-    elapsed = entry.get("elapsed_ms", 0.0)
-    try:
-        if type(elapsed) not in (int, float):
-            raise MalformedReport("elapsed_ms")
-        if keys == {"error"}:
-            return CallAnswer(error=_read_error(entry["error"]))
-        if keys == {"output", "args_digest"}:
-            digests = entry["args_digest"]
-            if not isinstance(digests, list) or not all(
-                digest is None or (isinstance(digest, str) and len(digest) <= MAX_DIGEST)
-                for digest in digests
-            ):
-                raise MalformedReport("args_digest")
-            return CallAnswer(output=entry["output"], returned=True, args_digest=tuple(digests))
-    except MalformedReport:
-        pass
-    return CallAnswer(malformed=True)
-
-
-def _read_error(value: Any) -> RaisedError:
-    if not isinstance(value, dict) or not set(value) <= ERROR_KEYS:
-        raise MalformedReport("error")
-    type_name = value.get("type")
-    message, traceback = value.get("message", ""), value.get("traceback", "")
-    line, base, errno = value.get("line"), value.get("base"), value.get("errno")
-    if not (isinstance(type_name, str) and isinstance(message, str) and isinstance(traceback, str)):
-        raise MalformedReport("error texts")
-    if not (line is None or type(line) is int) or not (errno is None or type(errno) is int):
-        raise MalformedReport("error numbers")
-    if not (base is None or (isinstance(base, str) and base in ERROR_BASES)):
-        raise MalformedReport("error base")
-    return RaisedError(
-        type_name=storable_text(type_name[:MAX_TYPE_NAME]),
-        message=storable_text(message[:MAX_MESSAGE]),
-        traceback=storable_text(traceback[:MAX_TRACEBACK]),
-        line=line,
-        base=base,
-        errno=errno,
-    )
+# The answers of one run, all together, that the worker reads at most.
+MAX_RESULT_BYTES = 64 * 1024 * 1024
 
 
 class HandoverFailed(RuntimeError):
@@ -267,8 +81,9 @@ class SandboxUnavailable(RuntimeError):
 class Sandbox:
     """A zygote process owned by this worker process, and the jobs run through it."""
 
-    def __init__(self, sandbox_settings: SandboxSettings | None = None) -> None:
-        self.settings = sandbox_settings or settings
+    def __init__(self, config: EngineConfig | None = None, *, python: str = sys.executable) -> None:
+        self.config = config or engine_config()
+        self.python = python  # the interpreter the zygote runs
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
@@ -285,7 +100,7 @@ class Sandbox:
         parent_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = {
             "project_root": PROJECT_ROOT,
-            "sandbox_uid": self.settings.sandbox_uid,
+            "sandbox_uid": self.config.sandbox_uid,
             "library_paths": _library_paths(),
         }
         environment = {
@@ -300,7 +115,7 @@ class Sandbox:
         try:
             self._process = subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter
                 [
-                    self.settings.python,
+                    self.python,
                     "-I",
                     "-c",
                     ZYGOTE_BOOTSTRAP,
@@ -398,12 +213,12 @@ class Sandbox:
         """Run function from source once per call inside a fresh child; return how it went."""
         with self._lock:
             self.ensure_started()
-            if self.settings.require_full and not self.is_full():
+            if not self.config.allow_reduced_sandbox and not self.is_full():
                 raise SandboxUnavailable(str(self.layers.get("full")))
             try:
                 try:
                     return self._run_locked(
-                        source, function, calls, timeout_s or self.settings.timeout_s
+                        source, function, calls, timeout_s or self.config.code_timeout_s
                     )
                 except HandoverFailed:
                     # The zygote died between jobs (before any child saw this job): start a
@@ -411,7 +226,7 @@ class Sandbox:
                     logger.warning("sandbox zygote was gone; restarting it")
                     self.start()
                     return self._run_locked(
-                        source, function, calls, timeout_s or self.settings.timeout_s
+                        source, function, calls, timeout_s or self.config.code_timeout_s
                     )
             except (OSError, ValueError, RuntimeError) as error:
                 logger.exception("sandbox job failed; restarting the zygote")
@@ -430,11 +245,11 @@ class Sandbox:
         request = {
             "op": "run",
             "timeout": timeout_s,
-            "memory_mb": self.settings.memory_mb,
-            "file_mb": self.settings.file_mb,
-            "require_full": self.settings.require_full,
+            "memory_mb": self.config.memory_mb,
+            "file_mb": self.config.code_file_mb,
+            "require_full": not self.config.allow_reduced_sandbox,
             # The CPU limit is set before the job is known; the wall-clock deadline is per job.
-            "cpu_s": max(int(self.settings.timeout_s), 10),
+            "cpu_s": max(int(self.config.code_timeout_s), 10),
         }
         self._control.settimeout(30)
         try:
@@ -445,17 +260,17 @@ class Sandbox:
         started = json.loads(message or b"{}")
         if started.get("op") == "setup_failed" and not fds:
             # Reported by the zygote from a pipe the child closed before any job reached it.
-            error = str(started.get("error", ""))[:1000]
-            return SandboxRun(infrastructure_error=f"the child could not lock itself down: {error}")
+            reason = str(started.get("error", ""))[:1000]
+            return SandboxRun(
+                infrastructure_error=f"the child could not lock itself down: {reason}"
+            )
         if started.get("op") != "started" or len(fds) != 2:
             for fd in fds:
                 os.close(fd)
             raise HandoverFailed("the sandbox zygote did not hand over a child")
         job_write, result_read = fds
         run = SandboxRun()
-        reader = _AnswerReader(
-            result_read, self.settings.max_result_bytes, time.monotonic() + timeout_s + 5
-        )
+        reader = _AnswerReader(result_read, MAX_RESULT_BYTES, time.monotonic() + timeout_s + 5)
         try:
             _exchange(run, job_write, reader, source, function, calls)
         finally:
@@ -478,13 +293,6 @@ def _library_paths() -> list[str]:
     import numpy
 
     return [str(Path(numpy.__file__).resolve().parent.parent)]
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
 
 
 ENDED = object()
@@ -543,7 +351,7 @@ def _exchange(
 def _send(fd: int, frame: bytes) -> bool:
     """Write a frame to the child; say False when the child is gone (the zygote says why)."""
     try:
-        _write_all(fd, frame)
+        write_all(fd, frame)
     except BrokenPipeError:
         return False
     return True

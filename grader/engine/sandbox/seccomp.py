@@ -6,7 +6,6 @@ import ctypes
 import errno
 import os
 import platform
-import struct
 
 # linux/audit.h
 AUDIT_ARCH_X86_64 = 0xC000003E
@@ -209,11 +208,6 @@ class PreparedFilter:
             raise OSError(error, f"seccomp: {os.strerror(error)}")
 
 
-def install(own_pid: int | None = None) -> None:
-    """Build and install the filter on the calling process; NO_NEW_PRIVS must already be set."""
-    PreparedFilter().install(own_pid if own_pid is not None else os.getpid())
-
-
 def set_no_new_privs() -> None:
     """Forbid gaining privileges through execve for this process and its descendants."""
     if (
@@ -228,8 +222,3 @@ def set_no_new_privs() -> None:
     ):
         error = ctypes.get_errno()
         raise OSError(error, f"no_new_privs: {os.strerror(error)}")
-
-
-def program_bytes(own_pid: int) -> bytes:
-    """Return the filter as raw bytes, for tests that inspect its size."""
-    return b"".join(struct.pack("<HBBI", *instruction) for instruction in build_program(own_pid))
