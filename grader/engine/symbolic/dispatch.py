@@ -170,7 +170,6 @@ WARM_UP_CHECKS: list[tuple[dict[str, Any], list[str]]] = [
             "id": "warm-up-expression",
             "kind": "expression",
             "variables": {"x": {"domain": "real"}, "n": {"domain": "integer", "sample": [2, 9]}},
-            "functions": ["exp", "log", "sqrt", "cos", "tanh"],
             "helpers": _SIGMOID_HELPER,
             "answer": "sigma(x)*(1 - sigma(x)) + log(n)/n",
             "mistakes": [{"answer": "-sigma(x)*(1 - sigma(x))", "feedback": "sign"}],

@@ -177,7 +177,11 @@ class _Parser:
         return node
 
     def postfix(self) -> Node:
-        return self.transpose_marks(self.atom())
+        node = self.transpose_marks(self.atom())
+        while self.current.kind == "!":
+            bang = self.advance()  # n! is factorial(n), binding tighter than ^ as in textbooks
+            node = self.finish_call(Token("name", "factorial", bang.pos), "factorial", [node])
+        return node
 
     def atom(self) -> Node:
         token = self.current
@@ -226,25 +230,80 @@ class _Parser:
         followed_by_paren = self.current.kind == "("
         if name in self.vocab.helpers and followed_by_paren:
             return self.call(token, name, helper=self.vocab.helpers[name])
+        if function in KNOWN_FUNCTIONS and not is_value and self.applies_without_parens():
+            return self.call_without_parens(token, function)
         if function in KNOWN_FUNCTIONS and followed_by_paren and not is_value:
-            if not self.function_allowed(function):
-                if function in MATRIX_FUNCTIONS:
-                    reason = "it applies to matrices, and this exercise has none"
-                elif function == "diff":
-                    reason = "carry the derivative out instead"
-                else:
-                    reason = "this exercise asks you to write it with other functions"
-                raise ParseError(
-                    f"the function '{name}' is not allowed here: {reason}",
-                    token.pos,
-                    code="unknown_name",
-                )
+            self.require_allowed(token, function)
             return self.call(token, function)
         if is_value:
             return self.count(Name(name, token.pos))
         if name in self.vocab.helpers or function in KNOWN_FUNCTIONS:
             raise ParseError(f"'{name}' is a function: write {name}(…)", token.pos, "unknown_name")
         raise ParseError(self.unknown_name_message(name), token.pos, code="unknown_name")
+
+    def require_allowed(self, token: Token, function: str) -> None:
+        """Refuse a function this exercise does not allow, saying why."""
+        if not self.function_allowed(function):
+            if function in MATRIX_FUNCTIONS:
+                reason = "it applies to matrices, and this exercise has none"
+            elif function == "diff":
+                reason = "carry the derivative out instead"
+            else:
+                reason = "this exercise asks you to write it with other functions"
+            raise ParseError(
+                f"the function '{token.text}' is not allowed here: {reason}",
+                token.pos,
+                code="unknown_name",
+            )
+
+    def applies_without_parens(self) -> bool:
+        """Say whether a function name is written textbook-style: sin^2(x), sin^2 x, sin x, √x."""
+        following = self.current
+        if following.kind == "op" and following.text == "^":
+            after = self.tokens[self.index + 1]
+            return after.kind == "num"
+        return following.kind in ("num", "name")
+
+    def call_without_parens(self, token: Token, function: str) -> Node:
+        """Read sin^2(x) and sin^2 x as (sin x)^2, and sin x, log 2x, √x as applied to one factor.
+
+        Textbooks apply a function written without parentheses to the next factor: an optional
+        number and one power (sin 2x is sin(2x), log x^2 is log(x^2), sin x cos x is
+        sin(x)·cos(x)); a power written on the function name squares its value. The preview
+        shows the reading with the parentheses written out.
+        """
+        self.require_allowed(token, function)
+        exponent: Node | None = None
+        caret_pos = 0
+        if self.current.kind == "op" and self.current.text == "^":
+            caret_pos = self.advance().pos
+            exponent_token = self.advance()
+            exponent = self.count(Num(exponent_token.text, exponent_token.pos))
+        if self.current.kind == "(":
+            node = self.call(token, function)
+        elif self.current.kind in ("num", "name"):
+            node = self.finish_call(token, function, [self.function_argument()])
+        else:
+            raise ParseError(f"'{token.text}' needs an argument: write {token.text}(…)", token.pos)
+        if exponent is None:
+            return node
+        self.check_exponent(node, exponent, caret_pos)
+        return self.count(BinOp("^", node, exponent, caret_pos))
+
+    def function_argument(self) -> Node:
+        """Read the one factor a function written without parentheses applies to."""
+        first = self.power()
+        following = self.current
+        if isinstance(first, Num) and following.kind == "name" and not self.is_function(following):
+            second = self.power()
+            return self.count(BinOp("*", first, second, following.pos))
+        return first
+
+    def is_function(self, token: Token) -> bool:
+        name = token.text
+        if name in self.vocab.value_names():
+            return False
+        return name in self.vocab.helpers or canonical_function(name) in KNOWN_FUNCTIONS
 
     def function_allowed(self, function: str) -> bool:
         if function in MATRIX_FUNCTIONS:
@@ -268,6 +327,14 @@ class _Parser:
                 self.current.pos,
             )
         self.advance()
+        return self.finish_call(token, function, args, helper)
+
+    def finish_call(
+        self, token: Token, function: str, args: list[Node], helper: Helper | None = None
+    ) -> Node:
+        """Check a call's arguments against the function's arity and limits; return its node."""
+        if helper is None:
+            self.require_allowed(token, function)
         if helper is not None:
             low = high = len(helper.params)
         else:
@@ -341,37 +408,39 @@ class _Parser:
 
 
 def split_into_names(name: str, vocab: Vocabulary) -> str | None:
-    """Return "x*y" when an unknown name is a run of known names, else None."""
+    """Return "x*y" when an unknown name is a run of known names, else None.
+
+    The split is found by dynamic programming over the positions of the name (longest known name
+    first at each position, then a run of digits), so it costs at most len(name) × known names
+    steps: trying every split without remembering the failed tails took seconds of CPU for a
+    40-character name when the known names overlap (`s`, `s2`).
+    """
+    if len(name) > 40:
+        return None
     names = sorted(
         vocab.value_names() | vocab.functions | set(vocab.helpers), key=len, reverse=True
     )
-
-    def split(rest: str) -> list[str] | None:
-        if not rest:
-            return []
+    # tail[i]: the parts of name[i:], or None when no split exists; filled from the end.
+    tail: list[list[str] | None] = [None] * len(name) + [[]]
+    for start in range(len(name) - 1, -1, -1):
+        rest = name[start:]
         for known in names:
-            if rest.startswith(known):
-                tail = split(rest[len(known) :])
-                if tail is not None:
-                    return [known, *tail]
-        if rest[0] in DIGITS:
+            after = tail[start + len(known)] if rest.startswith(known) else None
+            if after is not None:
+                tail[start] = [known, *after]
+                break
+        else:
             digits = re.match(r"\d+", rest)
-            assert digits is not None
-            tail = split(rest[digits.end() :])
-            if tail is not None:
-                return [digits.group(), *tail]
-        return None
-
-    if len(name) > 40:
-        return None
-    parts = split(name)
+            if digits is not None and tail[start + digits.end()] is not None:
+                tail[start] = [digits.group(), *tail[start + digits.end()]]  # type: ignore[misc]
+    parts = tail[0]
     if not parts or len(parts) < 2:
         return None
     functions = vocab.functions | set(vocab.helpers)
     if any(p in functions for p in parts[:-1]):
         return None
     if parts[-1] in functions:
-        parts[-1] += "(…)"
+        parts = [*parts[:-1], parts[-1] + "(…)"]
     return "*".join(parts)
 
 

@@ -15,7 +15,7 @@ from grader.engine.symbolic.parser import parse_expression
 from grader.engine.symbolic.printing import to_latex, to_text
 from grader.engine.symbolic.problem import read_problem
 from grader.engine.symbolic.shapes import ShapeError, infer_shape
-from grader.engine.symbolic.syntax import BinOp, Node, Num, ParseError, substitute
+from grader.engine.symbolic.syntax import BinOp, Neg, Node, Num, ParseError, substitute
 from grader.engine.symbolic.variants import (
     ParameterValue,
     format_parameter,
@@ -84,8 +84,18 @@ def variant_symbolic(spec: dict[str, Any], seed: int) -> Variant:
 
 
 def _parameter_node(value: ParameterValue) -> Node:
-    """Return a parameter as the tree the displayed reference shows: 2.5, or 1/3 as a division."""
+    """Return a parameter as the tree the displayed reference shows: 2.5, or 1/3 as a division.
+
+    A negative value is a negation node, so the printer puts it in parentheses where it must:
+    with m = -2, `x - m^2` shows as `x - (-2)^2`, not `x - -2^2` (which reads as x + 4).
+    """
     text = format_parameter(value)
+    if text.startswith("-"):
+        return Neg(_parameter_node_of(text[1:]), 0)
+    return _parameter_node_of(text)
+
+
+def _parameter_node_of(text: str) -> Node:
     if "/" in text:
         numerator, denominator = text.split("/")
         return BinOp("/", Num(numerator, 0), Num(denominator, 0), 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from grader.engine.symbolic.limits import Limits
@@ -12,7 +13,7 @@ from grader.engine.symbolic.vocabulary import GREEK_BY_CHAR
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # num name op ( ) , | ' end
+    kind: str  # num name op ( ) , | ' ! end
     text: str
     pos: int
 
@@ -35,7 +36,60 @@ _TRANSLATE = {
     "{": "(",
     "}": ")",
 }
-_SUPERSCRIPTS = {"²": "2", "³": "3"}
+_SUPERSCRIPTS = {
+    "⁰": "0",
+    "¹": "1",
+    "²": "2",
+    "³": "3",
+    "⁴": "4",
+    "⁵": "5",
+    "⁶": "6",
+    "⁷": "7",
+    "⁸": "8",
+    "⁹": "9",
+}
+_SUPERSCRIPT_MINUS = "⁻"
+# Characters that cannot be read, with what to type instead.
+_SUGGESTIONS = {
+    "≤": "an answer is an expression, not an inequality",
+    "≥": "an answer is an expression, not an inequality",
+    "≠": "an answer is an expression, not a comparison",
+    "≈": "give the exact expression, not an approximation",
+    "∞": "infinity is not a value an answer can use",
+    "∂": "write diff(expression, x) for a derivative",
+    "∫": "integrals cannot be typed; carry the integral out",
+    "∑": "sums cannot be typed; write the terms or the closed form",
+    "∏": "products cannot be typed; write the factors or the closed form",
+    "→": "give only the expression",
+}
+
+
+def normalise(text: str) -> str:
+    """Fold what an input method types to plain ASCII maths, one character for one.
+
+    Full-width characters from a Chinese or Japanese input method (（ ）＋ － ＊ ／ ＾ ， and
+    full-width digits and letters) and other compatibility forms become their plain forms (NFKC),
+    character by character so that every position still points at what the student typed.
+    Superscripts are kept for the tokenizer, which reads them as powers (x² is x^2, not x2).
+    """
+    out = []
+    for ch in text:
+        if ch in _SUPERSCRIPTS or ch == _SUPERSCRIPT_MINUS or ch.isascii():
+            out.append(ch)
+            continue
+        folded = unicodedata.normalize("NFKC", ch)
+        out.append(folded if len(folded) == 1 else ch)
+    return "".join(out)
+
+
+def _unknown_character(ch: str) -> str:
+    """Name a character that cannot be read, and say what to type instead."""
+    name = unicodedata.name(ch, "").lower()
+    shown = f"the character {ch!r}" + (f" ({name})" if name else "") + " is not understood"
+    hint = _SUGGESTIONS.get(ch)
+    if hint:
+        return f"{shown}: {hint}"
+    return f"{shown}; type maths with + - * / ^ ( ), digits and letters"
 
 
 def _is_name_start(ch: str) -> bool:
@@ -50,6 +104,7 @@ def tokenize(text: str, limits: Limits) -> list[Token]:
             limits.max_length,
             code="too_large",
         )
+    text = normalise(text)
     tokens: list[Token] = []
     i = 0
     while i < len(text):
@@ -93,9 +148,22 @@ def tokenize(text: str, limits: Limits) -> list[Token]:
                 i += 1
             tokens.append(Token("name", text[start:i], start))
             continue
-        if ch in _SUPERSCRIPTS:
+        if ch in _SUPERSCRIPTS or ch == _SUPERSCRIPT_MINUS:
+            # A run of superscripts is one exponent: x⁻¹ is x^-1, x¹⁰ is x^10.
             tokens.append(Token("op", "^", i))
-            tokens.append(Token("num", _SUPERSCRIPTS[ch], i))
+            if text[i] == _SUPERSCRIPT_MINUS:
+                tokens.append(Token("op", "-", i))
+                i += 1
+            start = i
+            while i < len(text) and text[i] in _SUPERSCRIPTS:
+                i += 1
+            if i == start:
+                raise ParseError("a superscript minus needs superscript digits after it", start)
+            digits = "".join(_SUPERSCRIPTS[c] for c in text[start:i])
+            tokens.append(Token("num", digits, start))
+            continue
+        if ch == "√":
+            tokens.append(Token("name", "sqrt", i))
             i += 1
             continue
         if ch == "*" and text[i : i + 2] == "**":
@@ -106,14 +174,12 @@ def tokenize(text: str, limits: Limits) -> list[Token]:
             tokens.append(Token("op", ch, i))
             i += 1
             continue
-        if ch in "(),|'":
+        if ch in "(),|'!":
             tokens.append(Token(ch, ch, i))
             i += 1
             continue
-        if ch == "!":
-            raise ParseError("'!' is not understood here; write factorial(n)", i)
         if ch == "=":
             raise ParseError("'=' is not allowed inside an expression; give only the expression", i)
-        raise ParseError(f"the character {text[i]!r} is not understood", i)
+        raise ParseError(_unknown_character(text[i]), i)
     tokens.append(Token("end", "", len(text)))
     return tokens

@@ -142,3 +142,87 @@ def test_a_forbidden_function_is_refused_by_name_and_not_counted(answer: str) ->
     assert "is not allowed here" in verdict.messages[0].text
     preview = engine.preview(TANH_FROM_EXP, answer)
     assert preview["error"] is not None and "not allowed here" in preview["error"]["text"]
+
+
+NOTATION = spec("sin(x)^2 + factorial(n)", {**REAL_X, "n": {"domain": "integer", "sample": [1, 8]}})
+
+
+@pytest.mark.parametrize(
+    ("answer", "read_as"),
+    [
+        ("sin^2(x) + n!", "sin(x)^2 + factorial(n)"),
+        ("sin^2 x + n!", "sin(x)^2 + factorial(n)"),
+        ("(sin x)^2 + factorial(n)", "sin(x)^2 + factorial(n)"),
+        ("sin x sin x + n!", "sin(x)*sin(x) + factorial(n)"),
+        ("ｓｉｎ＾２（ｘ）＋ｎ！", "sin(x)^2 + factorial(n)"),
+        ("sin²x + n!", "sin(x)^2 + factorial(n)"),
+        ("1 - cos²(x) + n!", "1 - cos(x)^2 + factorial(n)"),
+        ("sin(x)**2 + n*(n-1)!", "sin(x)^2 + n*factorial(n - 1)"),
+    ],
+)
+def test_notation_students_type_is_read_and_graded(answer: str, read_as: str) -> None:
+    preview = engine.preview(NOTATION, answer)
+    assert preview["error"] is None, preview
+    assert preview["latex"] == engine.preview(NOTATION, read_as)["latex"]  # shown as it is read
+    assert grade(NOTATION, answer, 0).status == CORRECT
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answer"),
+    [
+        (spec("1/cos(x)", REAL_X), "sec x"),
+        (spec("1/sin(x)", {"x": {"domain": "positive", "sample": [0.2, 3]}}), "csc(x)"),
+        (spec("cos(x)/sin(x)", {"x": {"domain": "positive", "sample": [0.2, 3]}}), "cot x"),
+        (spec("log(x + sqrt(x^2+1))", REAL_X), "asinh(x)"),
+        (spec("log(x + sqrt(x^2-1))", {"x": {"domain": "positive", "sample": [1.1, 4]}}), "arcosh x"),
+        (spec("log((1+x)/(1-x))/2", {"x": {"domain": "real", "sample": [-0.9, 0.9]}}), "atanh(x)"),
+        (spec("abs(x)/x", REAL_X), "sign(x)"),
+        (spec("abs(x)/x", REAL_X), "sgn x"),
+        (spec("sqrt(x)", {"x": {"domain": "positive"}}), "√x"),
+        (spec("2*sqrt(x+1)", {"x": {"domain": "positive"}}), "2√(x+1)"),
+        (spec("exp(x)", REAL_X), "e^x"),
+        (spec("exp(2*x)", REAL_X), "e^(2x)"),
+        (spec("log(2*x)", {"x": {"domain": "positive"}}), "log 2x"),
+        (spec("log(x^2)", {"x": {"domain": "positive"}}), "ln x^2"),
+        (spec("x + 1", REAL_X), "ｘ＋１"),
+        (spec("(x + 1)*(x - 2)", REAL_X), "（ｘ＋１）＊（ｘ－２）"),
+        (spec("x/2", REAL_X), "ｘ／２"),
+        (spec("1/x", {"x": {"domain": "positive"}}), "x⁻¹"),
+    ],
+)
+def test_every_notation_grades_as_what_it_means(exercise: dict[str, Any], answer: str) -> None:
+    assert grade(exercise, answer, 0).status == CORRECT, grade(exercise, answer, 0).messages
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        ("x ≤ 1", "less-than or equal to"),
+        ("∂x", "diff(expression, x)"),
+        ("x ∞", "infinity"),
+        ("x ☃ 1", "snowman"),
+    ],
+)
+def test_a_character_that_cannot_be_read_is_named_with_a_suggestion(answer: str, named: str) -> None:
+    preview = engine.preview(spec("x", REAL_X), answer)
+    assert preview["error"] is not None and named in preview["error"]["text"]
+
+
+def test_splitting_an_unknown_name_is_linear_in_its_length() -> None:
+    from grader.engine.symbolic.parser import split_into_names
+    from grader.engine.symbolic.vocabulary import Vocabulary
+
+    names = frozenset({"s", "s2", "ss", "s22", "x"})
+    vocab = Vocabulary(variables=names, functions=frozenset({"exp", "sin", "sinh"}))
+    # Every prefix splits many ways and the last character never does: an exhaustive search
+    # tries exponentially many splits, the dynamic programme len × names steps.
+    assert split_into_names("s2" * 19 + "q", vocab) is None
+    assert split_into_names("s2" * 19 + "x", vocab) == "*".join(["s2"] * 19 + ["x"])
+
+
+@pytest.mark.parametrize("m", [-2, -0.5, -3])
+def test_a_negative_parameter_keeps_its_parentheses_in_the_shown_reference(m: float) -> None:
+    exercise = spec("x - m^2 + m*x", REAL_X, parameters={"m": {"choice": [m]}})
+    shown = engine.variant(exercise, 0)
+    assert "- -" not in shown["reference"] and f"({m})^2" in shown["reference"]
+    assert grade(exercise, shown["reference"], 0).status == CORRECT
