@@ -6,9 +6,11 @@ lesson and exercise can point back at `basics` (a module only the `applied` trac
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from course.content import ContentError, load_course
 from course.track_rules import track_problems
@@ -215,3 +217,14 @@ def test_the_real_course_stands_alone_in_each_track(settings) -> None:  # noqa: 
     settings.COURSE_SPEC_VALIDATOR = ""
     course = load_course()
     assert track_problems(course) == []
+
+
+def test_check_course_reports_a_reference_outside_the_track_at_its_line(course_dir: Path) -> None:
+    build(course_dir, body="Intro.\n\nRevise the sigmoid (basics) first.")
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("check_course", str(course_dir / "advanced"), "--seeds", "1", stdout=out)
+    assert (
+        f"{course_dir / ADVANCED_LESSON}:7: module 'advanced' refers to module 'basics', "
+        f"{NOT_IN_RESEARCH}"
+    ) in out.getvalue()
