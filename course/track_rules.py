@@ -15,8 +15,8 @@ What counts as a reference from module M to module N (N not M):
   or "the N module", "the N modules", "module on N", "modules on N", where N is written as its slug,
   its slug with spaces for hyphens, or its title (any case).
 
-Fenced code blocks in lessons are skipped. A module that no track lists has no track to stand in
-and is not checked; nor are references to a name that is not a module (the loader reports those).
+Fenced code blocks (in lessons, and in exercises' Markdown such as a solution) are skipped. A
+module that no track lists has no track to stand in and is not checked; nor are references to a name that is not a module (the loader reports those).
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ def track_problems(course: Course) -> list[Problem]:
         if module.slug not in tracks_of:
             continue
         for target, line in _prerequisites(module):
+            if target not in modules or target == module.slug:
+                continue  # the loader reports a prerequisite that is not a module
             problems.extend(
                 _check(module, target, module.path, line, "lists the prerequisite", tracks_of)
             )
@@ -61,13 +63,14 @@ def track_problems(course: Course) -> list[Problem]:
                         )
                     )
     exercise_module = {e.slug: e.module for e in course.exercises}
+    mentions = _mention_patterns(modules)
     texts = [(lesson.module, lesson.path) for lesson in course.lessons]
     texts += [(exercise.module, exercise.path) for exercise in course.exercises]
     for owner, path in texts:
         module = modules.get(owner)
         if module is None or owner not in tracks_of:
             continue
-        for target, line, how in text_references(path, modules, exercise_module):
+        for target, line, how in text_references(path, modules, exercise_module, mentions):
             if target != owner:
                 problems.extend(_check(module, target, path, line, how, tracks_of))
     return problems
@@ -117,14 +120,8 @@ def _names(module: ModuleFile) -> list[str]:
     return sorted(names, key=len, reverse=True)
 
 
-def text_references(
-    path: Path, modules: dict[str, ModuleFile], exercise_module: dict[str, str]
-) -> Iterator[tuple[str, int, str]]:
-    """Yield (module slug, line, how) for each reference to a module in a lesson or exercise file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return
+def _mention_patterns(modules: dict[str, ModuleFile]) -> list[tuple[str, re.Pattern[str]]]:
+    """One pattern per module matching the prose that names it as a module."""
     mention_patterns = []
     for slug, module in modules.items():
         names = "|".join(re.escape(name).replace(r"\ ", r"\s+") for name in _names(module))
@@ -134,10 +131,23 @@ def text_references(
             rf"(?:{names})(?![a-z0-9-])"
         )
         mention_patterns.append((slug, re.compile(rf"{slug_alone}|{named}", re.IGNORECASE)))
+    return mention_patterns
+
+
+def text_references(
+    path: Path,
+    modules: dict[str, ModuleFile],
+    exercise_module: dict[str, str],
+    mention_patterns: list[tuple[str, re.Pattern[str]]],
+) -> Iterator[tuple[str, int, str]]:
+    """Yield (module slug, line, how) for each reference to a module in a lesson or exercise file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
     in_fence = False
-    markdown = path.suffix == ".md"
     for number, line in enumerate(text.splitlines(), start=1):
-        if markdown and FENCE.match(line):
+        if FENCE.match(line):
             in_fence = not in_fence
             continue
         if in_fence:

@@ -112,6 +112,11 @@ REFERENCES = [
         id="a prerequisite in a module both tracks share",
     ),
     pytest.param(
+        {"prerequisites": "nowhere"},
+        [f"{ADVANCED}:1: prerequisite 'nowhere' is not a module"],
+        id="a prerequisite that is not a module is reported once, by the loader",
+    ),
+    pytest.param(
         {"prerequisites": "basics", "research": "advanced, basics"},
         [
             f"{ADVANCED}:5: module 'advanced' lists the prerequisite 'basics', which comes after "
