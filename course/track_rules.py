@@ -16,7 +16,8 @@ What counts as a reference from module M to module N (N not M):
   its slug with spaces for hyphens, or its title (any case).
 
 Fenced code blocks (in lessons, and in exercises' Markdown such as a solution) are skipped. A
-module that no track lists has no track to stand in and is not checked; nor are references to a name that is not a module (the loader reports those).
+module that no track lists has no track to stand in and is not checked; nor are references to a
+name that is not a module (the loader reports those).
 """
 
 from __future__ import annotations
