@@ -485,6 +485,9 @@ def load_course(root: Path | None = None, *, check_specs: bool = True) -> Course
                 if exercise is not None:
                     course.exercises.append(exercise)
     _cross_check(course, root, problems)
+    from course.track_rules import track_problems  # noqa: PLC0415 - it imports this module
+
+    problems.extend(track_problems(course))
     if problems:
         raise ContentError(problems)
     return course
