@@ -190,12 +190,26 @@ class MatrixExercise(_Symbolic, _ReferenceCheck):
     )
 
 
+class Milestone(_Fields):
+    form: Expression = Field(
+        description="The form a line must be written in, e.g. right after the chain rule."
+    )
+    step: NonEmptyText = Field(
+        description="The step, as the student is told when it is missing: "
+        "'you apply the chain rule to the outer power'."
+    )
+
+
 class DerivationExercise(_Symbolic):
     kind: Literal["derivation"]
     start: Expression = Field(description="What line 1 must equal, e.g. diff(f(x), x).")
     target: Expression = Field(description="What the last line must equal.")
     min_lines: Annotated[Whole, Field(ge=1)] | None = None
     final_must_use: list[Text] | None = Field(None, description="Names the last line must use.")
+    milestones: list[Milestone] | None = Field(
+        None,
+        description="Intermediate forms some line must reach (compared by structure, not value).",
+    )
 
 
 # --- code exercises --------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 The student writes one expression per line (an optional leading "=" is ignored). Line 1 must
 equal the start, each later line the line before it, and the last line the target, written
 without diff and using the names in final_must_use. The verdict names the first line that does
-not follow and how it differs.
+not follow and how it differs. Lines that all follow must also be steps (grader.engine.symbolic
+.steps): each changes the form of the one before, the first works on the start, and the author's
+milestones are reached.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from grader.engine.symbolic.expressions import ScalarBuilder, Value
 from grader.engine.symbolic.lines import DerivationError, Line, lines_latex, parse_lines
 from grader.engine.symbolic.problem import SymbolicProblem
 from grader.engine.symbolic.scalar_check import ScalarCheck, build_mistakes
+from grader.engine.symbolic.steps import step_problems
 from grader.engine.symbolic.syntax import Node, names_used
 from grader.engine.symbolic.verdicts import (
     audit_flags,
@@ -51,7 +54,10 @@ def grade_derivation(
     chain = [start, *expressions]
     broken = _first_broken_step(check, chain, seed)
     if broken is None:
-        return _judge_final(problem, spec, check, parsed_lines, expressions, target, parsed)
+        steps = step_problems(
+            problem, spec, builder, trees, [line.number for line, _ in parsed_lines]
+        )
+        return _judge_final(problem, spec, check, parsed_lines, expressions, target, parsed, steps)
     line = parsed_lines[broken - 1][0]
     previous_expr, expr = chain[broken - 1], chain[broken]
     previous_values, values = check.values(previous_expr), check.values(expr)
@@ -103,6 +109,7 @@ def _judge_final(
     expressions: list[sympy.Expr],
     target: sympy.Expr,
     parsed: str,
+    steps: list[str],
 ) -> Verdict:
     last_line, last_tree = parsed_lines[-1]
     last_values = check.values(expressions[-1])
@@ -129,6 +136,7 @@ def _judge_final(
             f"Your last line is equal to the target but not in the asked form: write it using "
             f"{', '.join(missing)}."
         )
+    problems.extend(steps)
     if not reaches_target:
         problems.insert(0, "Every line follows, but the last line is not the target yet.")
     if problems:

@@ -104,7 +104,9 @@ def close(a: Value, b: Value, problem: SymbolicProblem, scale: Any) -> bool:
         return bool(difference <= bound)
 
 
-def matches(reference: list[Value], candidate: list[Value], problem: SymbolicProblem, scale: Any) -> bool:
+def matches(
+    reference: list[Value], candidate: list[Value], problem: SymbolicProblem, scale: Any
+) -> bool:
     """Say whether a candidate agrees with the reference at every sample point."""
     return all(close(r, c, problem, scale) for r, c in zip(reference, candidate, strict=True))
 

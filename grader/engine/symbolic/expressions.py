@@ -80,7 +80,7 @@ class ScalarBuilder:
         if node.func in self.helpers:
             return self._helper(self.helpers[node.func], node, scope)
         args = [self._build(a, scope) for a in node.args]
-        return _apply_function(node.func, args)
+        return apply_function(node.func, args)
 
     def _helper(self, helper: Helper, node: Call, scope: dict[str, sympy.Expr]) -> sympy.Expr:
         inner = {name: value for name, value in self.values.items() if name not in self.symbols}
@@ -89,7 +89,7 @@ class ScalarBuilder:
         return self._build(helper.body, inner)
 
 
-def _apply_function(func: str, args: list[sympy.Expr]) -> sympy.Expr:
+def apply_function(func: str, args: list[sympy.Expr]) -> sympy.Expr:
     simple: dict[str, Callable[..., sympy.Expr]] = {
         "exp": sympy.exp,
         "sqrt": sympy.sqrt,

@@ -30,7 +30,7 @@ from grader.engine.symbolic.syntax import (
     constant_value,
     diff_nesting,
 )
-from grader.engine.symbolic.tokenizer import DIGITS, Token, tokenize
+from grader.engine.symbolic.tokenizer import Token, tokenize
 from grader.engine.symbolic.vocabulary import (
     KNOWN_FUNCTIONS,
     MATRIX_FUNCTIONS,

@@ -40,7 +40,7 @@ SYMBOLIC_KEYS = frozenset(
 KIND_KEYS = {
     "expression": frozenset({"derivative_of", "derivative_order", "wrt"}),
     "matrix": frozenset({"wrt", "increasing_sizes", "derivative_of", "derivative_order"}),
-    "derivation": frozenset({"start", "target", "min_lines", "final_must_use"}),
+    "derivation": frozenset({"start", "target", "min_lines", "final_must_use", "milestones"}),
 }
 # Every safe function is available to students in every exercise (the parser's limits keep
 # each of them cheap); an exercise that is about a function forbids it (`forbid: [tanh]`).

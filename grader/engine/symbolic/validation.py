@@ -15,6 +15,7 @@ from grader.engine.symbolic.matrices import reference_check
 from grader.engine.symbolic.parser import parse_expression
 from grader.engine.symbolic.problem import KIND_KEYS, SYMBOLIC_KEYS, read_problem
 from grader.engine.symbolic.scalar_check import ScalarCheck
+from grader.engine.symbolic.steps import read_milestones
 from grader.engine.symbolic.syntax import ParseError, names_used
 from grader.engine.symbolic.variants import draw_parameters, placeholders
 from grader.engine.types import COMMON_KEYS, SpecError, SpecProblem, Status
@@ -148,6 +149,14 @@ def _validate_derivation(spec: dict[str, Any], seed: int) -> list[SpecProblem]:
             problems.append(
                 SpecProblem(
                     ("final_must_use",), f"final_must_use: the target itself does not use {name}"
+                )
+            )
+    for index, milestone in enumerate(read_milestones(problem, spec)):
+        if not check.agrees(check.values(builder.build(milestone.form))):
+            problems.append(
+                SpecProblem(
+                    ("milestones", index, "form"),
+                    f"milestones[{index}].form is not equal to the start, so no line can reach it",
                 )
             )
     for index, entry in enumerate(spec.get("mistakes") or []):

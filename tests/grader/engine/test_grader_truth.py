@@ -174,7 +174,10 @@ def test_notation_students_type_is_read_and_graded(answer: str, read_as: str) ->
         (spec("1/sin(x)", {"x": {"domain": "positive", "sample": [0.2, 3]}}), "csc(x)"),
         (spec("cos(x)/sin(x)", {"x": {"domain": "positive", "sample": [0.2, 3]}}), "cot x"),
         (spec("log(x + sqrt(x^2+1))", REAL_X), "asinh(x)"),
-        (spec("log(x + sqrt(x^2-1))", {"x": {"domain": "positive", "sample": [1.1, 4]}}), "arcosh x"),
+        (
+            spec("log(x + sqrt(x^2-1))", {"x": {"domain": "positive", "sample": [1.1, 4]}}),
+            "arcosh x",
+        ),
         (spec("log((1+x)/(1-x))/2", {"x": {"domain": "real", "sample": [-0.9, 0.9]}}), "atanh(x)"),
         (spec("abs(x)/x", REAL_X), "sign(x)"),
         (spec("abs(x)/x", REAL_X), "sgn x"),
@@ -203,7 +206,9 @@ def test_every_notation_grades_as_what_it_means(exercise: dict[str, Any], answer
         ("x ☃ 1", "snowman"),
     ],
 )
-def test_a_character_that_cannot_be_read_is_named_with_a_suggestion(answer: str, named: str) -> None:
+def test_a_character_that_cannot_be_read_is_named_with_a_suggestion(
+    answer: str, named: str
+) -> None:
     preview = engine.preview(spec("x", REAL_X), answer)
     assert preview["error"] is not None and named in preview["error"]["text"]
 

@@ -119,7 +119,10 @@ def test_preview_positions_count_leading_spaces() -> None:
         ("x" * 100_000, "too long"),
         ("+".join(["x"] * 600), "the expression is too large"),
         ("factorial(10^9)", "factorial of a number this large is refused"),
-        ("__import__('os').system('touch /tmp/pwned')", "the character '.' (full stop) is not understood"),
+        (
+            "__import__('os').system('touch /tmp/pwned')",
+            "the character '.' (full stop) is not understood",
+        ),
         ("exec('import os')", "unknown name 'exec'"),
         ("eval(x)", "unknown name 'eval'"),
         ("lambda: 0", "the character ':' (colon) is not understood"),
