@@ -7,8 +7,8 @@ Equal values alone let a student type the target three times. A derivation must 
   order of terms in a sum and of factors in a product), so `1 - tanh(x)^2` after
   `-tanh(x)^2 + 1` is a repeat, while `exp(-x)/(1+exp(-x))^2` after
   `-(1+exp(-x))^(-2)*(-exp(-x))` is a step (the signs were cancelled);
-- the first line works on the start: it is neither the start copied nor, in a derivation of two
-  or more lines, already the target's form;
+- the first line that works on the start (line 1, or line 2 when line 1 copies the start) is not
+  already the target's form, in a derivation of two or more lines;
 - every milestone the author declares is reached by some line. A milestone is an intermediate
   form, such as the expression right after the chain rule; a line reaches it when both are the
   same after SymPy's own normalisation (signs and powers collected, helpers and diff kept as
@@ -130,14 +130,11 @@ def step_problems(
     target = problem.parse_author(spec.get("target"), "target")
     keys = [form_key(tree) for tree in trees]
     problems = []
-    if keys[0] == form_key(start):
+    # Writing the start as line 1 is how a derivation is often set out; the work begins after it.
+    first = 1 if keys[0] == form_key(start) else 0
+    if len(trees) > 1 and first < len(trees) and keys[first] == form_key(target):
         problems.append(
-            f"Line {numbers[0]} copies the start: apply a rule to it (the chain rule, the "
-            "quotient rule, …) and write what it gives."
-        )
-    elif len(trees) > 1 and keys[0] == form_key(target):
-        problems.append(
-            f"Line {numbers[0]} is already the result: show the steps from the start to it."
+            f"Line {numbers[first]} is already the result: show the steps from the start to it."
         )
     for k in range(1, len(keys)):
         if keys[k] == keys[k - 1]:

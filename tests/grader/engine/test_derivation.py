@@ -264,7 +264,12 @@ MILESTONED = {
         (
             STEPS,
             "diff(1/(1+exp(-x)), x)\nexp(-x)/(1+exp(-x))^2\nsigma(x)*(1-sigma(x))",
-            "Line 1 copies the start",
+            None,  # the start written out as line 1, then the work
+        ),
+        (
+            STEPS,
+            "diff(1/(1+exp(-x)), x)\nsigma(x)*(1-sigma(x))\n(1-sigma(x))*sigma(x)",
+            "Line 2 is already the result",
         ),
         (
             STEPS,
