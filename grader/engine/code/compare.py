@@ -107,15 +107,11 @@ def compare_value(
     expected_values = (
         expected_array.astype(np.float64) if expected_array.dtype.kind in "biuf" else expected_array
     )
-    with np.errstate(all="ignore"):
-        error = np.abs(got_values - expected_values)
-        allowed = exercise.atol + exercise.rtol * np.abs(expected_values)
-        same_special = (np.isnan(got_values) & np.isnan(expected_values)) | (
-            np.isinf(got_values) & (got_values == expected_values)
-        )
-        bad = ~same_special & ~(error <= allowed)
+    bad = disagreeing(got_values, expected_values, rtol=exercise.rtol, atol=exercise.atol)
     if not np.any(bad):
         return None
+    with np.errstate(all="ignore"):
+        error = np.abs(got_values - expected_values)
     error = np.where(bad, np.nan_to_num(error, nan=np.inf, posinf=np.inf), 0.0)
     flat = int(np.argmax(error))
     index = tuple(int(i) for i in np.unravel_index(flat, error.shape)) if error.ndim else ()
@@ -128,6 +124,13 @@ def compare_value(
             f"({float(expected_at):.6g}).",
             wrong_values,
         )
+    if not np.isfinite(expected_at):
+        return Problem(
+            "wrong_values",
+            f"{label} is {_fmt(got_at)}{_index_text(index)} where the answer is "
+            f"{_fmt(expected_at)}.",
+            wrong_values,
+        )
     count = int(np.sum(bad))
     where = f"{count} of {bad.size} values are wrong; " if bad.size > 1 else ""
     largest = float(error[index])
@@ -137,6 +140,25 @@ def compare_value(
         f"(got {_fmt(got_at)}, expected {_fmt(expected_at)}; tolerance rtol={exercise.rtol:g}, atol={exercise.atol:g}).",
         wrong_values,
     )
+
+
+def disagreeing(
+    got: npt.NDArray[Any], expected: npt.NDArray[Any], *, rtol: float, atol: float
+) -> npt.NDArray[np.bool_]:
+    """Return where got and expected disagree, elementwise.
+
+    Where the expected value is finite, got must be finite and within atol + rtol·|expected|.
+    Where it is inf, -inf or NaN, got must be that same special value: a tolerance scaled by an
+    infinite value would accept anything (inf <= inf), a finite number and -inf included.
+    """
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(expected)
+        within = np.abs(got - expected) <= atol + rtol * np.abs(np.where(finite, expected, 0))
+        same_special = (np.isnan(got) & np.isnan(expected)) | (
+            ~np.isnan(expected) & (got == expected)
+        )
+        result: npt.NDArray[np.bool_] = np.where(finite, ~within, ~same_special)
+    return result
 
 
 def _fmt(value: Any) -> str:
@@ -219,9 +241,10 @@ def compare_gradient(
                 "gradient_check",
                 f"{name} cannot be compared with finite differences ({describe_type(part)}).",
             )
+        got_values = array.astype(float)
+        bad = disagreeing(got_values, expected, rtol=rtol, atol=atol)
         with np.errstate(all="ignore"):
-            difference = np.abs(array.astype(float) - expected)
-            bad = ~(difference <= atol + rtol * np.abs(expected))
+            difference = np.abs(got_values - expected)
         if np.any(bad):
             largest = float(np.nanmax(np.where(bad, np.nan_to_num(difference, nan=np.inf), 0.0)))
             return Problem(

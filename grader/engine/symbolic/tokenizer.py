@@ -159,8 +159,8 @@ def tokenize(text: str, limits: Limits) -> list[Token]:
                 i += 1
             if i == start:
                 raise ParseError("a superscript minus needs superscript digits after it", start)
-            digits = "".join(_SUPERSCRIPTS[c] for c in text[start:i])
-            tokens.append(Token("num", digits, start))
+            exponent_digits = "".join(_SUPERSCRIPTS[c] for c in text[start:i])
+            tokens.append(Token("num", exponent_digits, start))
             continue
         if ch == "√":
             tokens.append(Token("name", "sqrt", i))

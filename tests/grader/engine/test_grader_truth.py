@@ -231,3 +231,65 @@ def test_a_negative_parameter_keeps_its_parentheses_in_the_shown_reference(m: fl
     shown = engine.variant(exercise, 0)
     assert "- -" not in shown["reference"] and f"({m})^2" in shown["reference"]
     assert grade(exercise, shown["reference"], 0).status == CORRECT
+
+
+# --- code answers where the reference holds inf, -inf or NaN --------------------------------------
+
+SPECIAL_INPUTS = """
+import numpy as np
+
+def make_inputs(rng, case):
+    x = rng.uniform(0.5, 5.0, size=8)
+    x[1] = 0.0          # log gives -inf
+    x[2] = -1.0         # log gives nan
+    x[3] = np.inf       # log gives inf
+    return {"x": x}
+"""
+SAFE_LOG = {
+    "id": "5c8e0b8e-7a53-4b1f-9d3e-2a6f0e7c1d11",
+    "title": "Logs with their special values",
+    "kind": "code",
+    "function": "log_all",
+    "signature": "log_all(x) -> ndarray",
+    "starter": "def log_all(x):\n    ...\n",
+    "prompt": "Return the natural log of every entry, inf, -inf and nan included.",
+    "reference": "import numpy as np\ndef log_all(x):\n    with np.errstate(all='ignore'):\n"
+    "        return np.log(x)\n",
+    "inputs": SPECIAL_INPUTS,
+    "tests": [{"name": "with zeros and negatives", "case": "special"}],
+    "tolerance": {"rtol": 1e-9, "atol": 1e-12},
+}
+
+
+def _log_answer(body: str) -> str:
+    return (
+        "import numpy as np\n\ndef log_all(x):\n    with np.errstate(all='ignore'):\n        "
+        + body
+        + "\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ("return np.log(x)", CORRECT),
+        ("return np.log(np.maximum(x, 1e-300))", INCORRECT),  # a finite value where -inf is due
+        ("return np.where(x == 0, np.inf, np.log(x))", INCORRECT),  # +inf where -inf is due
+        ("return np.where(np.isinf(x), 1e308, np.log(x))", INCORRECT),  # finite where inf is due
+        ("return np.nan_to_num(np.log(x), nan=0.0, posinf=np.inf, neginf=-np.inf)", INCORRECT),
+        ("return np.where(x < 0, -np.inf, np.log(x))", INCORRECT),  # -inf where nan is due
+        ("return np.log(x).astype(np.float32).astype(np.float64)", INCORRECT),  # rounding > rtol
+        ("return np.log(x.astype(np.float64))", CORRECT),
+    ],
+)
+def test_special_values_must_match_exactly_where_the_reference_has_them(
+    body: str, status: Status
+) -> None:
+    verdict = engine.grade(SAFE_LOG, _log_answer(body), seed=1)
+    assert verdict.status == status, verdict.messages
+
+
+def test_a_finite_value_where_the_reference_is_infinite_is_named_without_guessing_why() -> None:
+    verdict = engine.grade(SAFE_LOG, _log_answer("return np.log(np.maximum(x, 1e-300))"), seed=1)
+    text = " ".join(m.text for m in verdict.messages)
+    assert "where the answer is -inf" in text and "overflow" not in text
