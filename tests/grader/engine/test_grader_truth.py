@@ -293,3 +293,28 @@ def test_a_finite_value_where_the_reference_is_infinite_is_named_without_guessin
     verdict = engine.grade(SAFE_LOG, _log_answer("return np.log(np.maximum(x, 1e-300))"), seed=1)
     text = " ".join(m.text for m in verdict.messages)
     assert "where the answer is -inf" in text and "overflow" not in text
+
+
+KINKED = [
+    (
+        spec("max(0, sign(x))", REAL_X),
+        "(sign(x) + 1)/2",
+    ),  # the step of ReLU: 1/2 at 0 is a subgradient
+    (spec("(sign(x) + 1)/2", REAL_X), "max(0, sign(x))"),
+    (spec("sign(x)", REAL_X), "abs(x)/x"),  # undefined at 0, which is a kink
+    (spec("max(x, 0)", REAL_X), "(x + abs(x))/2"),
+    (spec("2*max(x - 1, 0)", REAL_X), "max(2x - 2, 0)"),
+]
+
+
+@pytest.mark.parametrize(("exercise", "answer"), KINKED)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_at_a_kink_any_subgradient_is_right(
+    exercise: dict[str, Any], answer: str, seed: int
+) -> None:
+    assert grade(exercise, answer, seed).status == CORRECT, grade(exercise, answer, seed).messages
+
+
+def test_a_kink_does_not_hide_a_difference_away_from_it() -> None:
+    exercise = spec("max(0, sign(x))", REAL_X)
+    assert grade(exercise, "(sign(x) + 1)/2 + exp(-(x-40)^2)", 0).status == INCORRECT
