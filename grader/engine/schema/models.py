@@ -149,7 +149,8 @@ class _Symbolic(_Exercise):
     forbid: list[Text] | None = Field(
         None,
         description="Functions students may not use here (every other known function is "
-        "available), e.g. [tanh] when the task is to write tanh with exp.",
+        "available), e.g. [tanh] when the task is to write tanh with exp, and form rules the "
+        "answer must not break: 'transpose of a product', 'inverse of a product', 'power of a sum'.",
     )
     helpers: Helpers | None = Field(
         None, description="name(arguments): body, usable by students and authors."

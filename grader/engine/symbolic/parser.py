@@ -15,6 +15,7 @@ import difflib
 import math
 import re
 
+from grader.engine.symbolic.forms import check_forms
 from grader.engine.symbolic.limits import FACTORIAL_FUNCTIONS, check_growth, expanded_size
 from grader.engine.symbolic.syntax import (
     EXPONENTIAL_FUNCTIONS,
@@ -452,6 +453,8 @@ def parse_expression(text: str, vocab: Vocabulary, *, author: bool = False) -> N
     """
     parser = _Parser(text, vocab, author)
     node = parser.parse()
+    if not author:
+        check_forms(node, vocab.forbidden_forms)
     if expanded_size(node, vocab.helpers) > vocab.limits.max_expanded_nodes:
         raise ParseError(
             "the expression is too large once helper functions are expanded",

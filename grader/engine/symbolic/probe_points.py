@@ -11,6 +11,10 @@ accepted, it is compared with the reference at three more kinds of points of the
 - a lattice of small values (integers, halves, negatives where the domain allows): exponents
   that make a negative base's power real for one form and not for the other, as with
   `(a^b)^c` against `a^(b*c)`.
+
+Points at a kink — where the argument of an `abs` or `sign`, or two arguments of a `max` or `min`,
+meet — are left out: there a derivative is a set (a subgradient: anything from the left slope to
+the right one), and any value in it is right, so `(sign(x)+1)/2` stands for the step of `max(0, x)`.
 """
 
 from __future__ import annotations
@@ -148,3 +152,16 @@ def _inside(variable: ScalarVariable, value: float) -> bool:
     if variable.domain == "negative":
         return value < 0
     return True
+
+
+def kink_arguments(exprs: list[sympy.Expr]) -> list[sympy.Expr]:
+    """Return the expressions whose zeros are the kinks of exprs (abs, sign, max and min)."""
+    found: list[sympy.Expr] = []
+    for expr in exprs:
+        for node in sympy.preorder_traversal(expr):
+            if isinstance(node, sympy.Abs | sympy.sign | sympy.Heaviside):
+                found.append(node.args[0])
+            elif isinstance(node, sympy.Max | sympy.Min):
+                first, *rest = node.args
+                found.extend(first - other for other in rest)
+    return found

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.engine.config import EngineConfig, engine_config
+from grader.engine.symbolic.forms import FORM_RULES
 from grader.engine.symbolic.limits import Limits
 from grader.engine.symbolic.parser import parse_expression
 from grader.engine.symbolic.syntax import Helper, Node, ParseError
@@ -134,7 +135,7 @@ def read_problem(
         raise SpecError(
             f"{', '.join(sorted(clash))} is both a parameter and a variable", ("parameters",)
         )
-    forbidden = _read_forbidden(spec.get("forbid"))
+    forbidden, forms = _read_forbidden(spec.get("forbid"))
     functions = SCALAR_FUNCTIONS - forbidden
     limits = _read_limits(spec.get("limits"))
     variables = frozenset(scalars) | frozenset(matrices)
@@ -144,7 +145,7 @@ def read_problem(
     author_vocab = Vocabulary(variables, parameter_names, functions, {}, matrix, limits)
     helpers = _read_helpers(spec.get("helpers"), author_vocab)
     author_vocab.helpers = helpers
-    vocab = Vocabulary(variables, parameter_names, functions, helpers, matrix, limits)
+    vocab = Vocabulary(variables, parameter_names, functions, helpers, matrix, limits, forms)
     tolerance = spec.get("tolerance") or {}
     if not isinstance(tolerance, dict) or set(tolerance) - {"rtol", "atol"}:
         raise SpecError("tolerance must be a mapping with rtol and/or atol", ("tolerance",))
@@ -310,18 +311,26 @@ def _read_matrix_variable(name: str, rule: dict[str, Any]) -> MatrixVariable:
     return MatrixVariable(name, dims[0], dims[1], properties)
 
 
-def _read_forbidden(declared: Any) -> frozenset[str]:
+def _read_forbidden(declared: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """Return the forbidden functions and the forbidden form rules."""
     if declared is None:
-        return frozenset()
+        return frozenset(), frozenset()
     if not isinstance(declared, list):
-        raise SpecError("forbid must be a list of function names", ("forbid",))
-    functions = set()
+        raise SpecError("forbid must be a list of function names and form rules", ("forbid",))
+    functions, forms = set(), set()
     for index, name in enumerate(declared):
+        if str(name) in FORM_RULES:
+            forms.add(str(name))
+            continue
         function = canonical_function(str(name))
         if function not in KNOWN_FUNCTIONS:
-            raise SpecError(f"forbid: unknown function {name!r}", ("forbid", index))
+            rules = ", ".join(FORM_RULES)
+            raise SpecError(
+                f"forbid: unknown function or form rule {name!r} (form rules: {rules})",
+                ("forbid", index),
+            )
         functions.add(function)
-    return frozenset(functions)
+    return frozenset(functions), frozenset(forms)
 
 
 def _read_limits(declared: Any) -> Limits:

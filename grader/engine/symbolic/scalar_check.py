@@ -45,6 +45,7 @@ from grader.engine.types import DECIMAL_APPROXIMATION, KNOWN_MISTAKE, Message, V
 
 FACTOR_SECONDS = 0.05
 CONFIRM_POINTS = 200
+KINK_WIDTH = 1e-20  # an argument this close to 0 puts a point on a kink
 # A typed decimal that agrees with an exact reference to this relative error or better is read
 # as a rounding of it ("0.3333" for 1/3), not as a different value.
 DECIMAL_CLOSENESS = 5e-3
@@ -96,7 +97,7 @@ class ScalarCheck:
         (so log(x^2)/2 stands for log(x), while (a^b)^c against a^(b*c) is caught at the lattice
         points where one is real and the other is not or is another real).
         """
-        points = self.confirmation_points(lines, seed)
+        points = self._away_from_kinks(self.confirmation_points(lines, seed), lines)
         previous = [self.reference_evaluator.at(point) for point in points]
         keep = [i for i, value in enumerate(previous) if value is not None]
         points = [points[i] for i in keep]
@@ -121,6 +122,22 @@ class ScalarCheck:
             *probe_points.landmark_points(self.problem, self.symbols, lines, base),
             *probe_points.lattice_points(self.problem, seed),
         ]
+
+    def _away_from_kinks(self, points: list[list[Any]], lines: list[sympy.Expr]) -> list[list[Any]]:
+        """Drop the points where the reference or a line has a kink (probe_points explains)."""
+        arguments = probe_points.kink_arguments([self.reference, *lines])
+        if not arguments:
+            return points
+        evaluators = [Evaluator(argument, self.symbols) for argument in arguments]
+
+        def at_kink(point: list[Any]) -> bool:
+            for evaluator in evaluators:
+                value = evaluator.at(point)
+                if value is not None and abs(value) <= KINK_WIDTH:
+                    return True
+            return False
+
+        return [point for point in points if not at_kink(point)]
 
     def _same(self, expected: Value, got: Value) -> bool:
         if not is_real(expected):

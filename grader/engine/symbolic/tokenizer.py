@@ -70,11 +70,12 @@ def normalise(text: str) -> str:
     Full-width characters from a Chinese or Japanese input method (（ ）＋ － ＊ ／ ＾ ， and
     full-width digits and letters) and other compatibility forms become their plain forms (NFKC),
     character by character so that every position still points at what the student typed.
-    Superscripts are kept for the tokenizer, which reads them as powers (x² is x^2, not x2).
+    Superscripts and the characters the tokenizer translates itself (ᵀ, ×, −, …) are kept: x² is
+    x^2, not x2, and Aᵀ is a transpose, not the name AT.
     """
     out = []
     for ch in text:
-        if ch in _SUPERSCRIPTS or ch == _SUPERSCRIPT_MINUS or ch.isascii():
+        if ch in _SUPERSCRIPTS or ch == _SUPERSCRIPT_MINUS or ch in _TRANSLATE or ch.isascii():
             out.append(ch)
             continue
         folded = unicodedata.normalize("NFKC", ch)

@@ -105,6 +105,7 @@ class Vocabulary:
     helpers: dict[str, Helper] = field(default_factory=dict)
     matrix: bool = False
     limits: Limits = field(default_factory=Limits)
+    forbidden_forms: frozenset[str] = frozenset()  # form rules (grader.engine.symbolic.forms)
 
     def constants(self) -> frozenset[str]:
         """Return the constant names not shadowed by a declared name."""

@@ -12,7 +12,7 @@ import pytest
 
 from grader import engine
 from grader.engine import Status
-from tests.grader.engine.test_symbolic import SIGMOID, spec
+from tests.grader.engine.test_symbolic import SIGMOID, load, spec
 
 CORRECT, INCORRECT = Status.CORRECT, Status.INCORRECT
 SEEDS = (0, 1, 2, 3)
@@ -293,3 +293,76 @@ def test_a_finite_value_where_the_reference_is_infinite_is_named_without_guessin
     verdict = engine.grade(SAFE_LOG, _log_answer("return np.log(np.maximum(x, 1e-300))"), seed=1)
     text = " ".join(m.text for m in verdict.messages)
     assert "where the answer is -inf" in text and "overflow" not in text
+
+
+KINKED = [
+    (
+        spec("max(0, sign(x))", REAL_X),
+        "(sign(x) + 1)/2",
+    ),  # the step of ReLU: 1/2 at 0 is a subgradient
+    (spec("(sign(x) + 1)/2", REAL_X), "max(0, sign(x))"),
+    (spec("sign(x)", REAL_X), "abs(x)/x"),  # undefined at 0, which is a kink
+    (spec("max(x, 0)", REAL_X), "(x + abs(x))/2"),
+    (spec("2*max(x - 1, 0)", REAL_X), "max(2x - 2, 0)"),
+]
+
+
+@pytest.mark.parametrize(("exercise", "answer"), KINKED)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_at_a_kink_any_subgradient_is_right(
+    exercise: dict[str, Any], answer: str, seed: int
+) -> None:
+    assert grade(exercise, answer, seed).status == CORRECT, grade(exercise, answer, seed).messages
+
+
+def test_a_kink_does_not_hide_a_difference_away_from_it() -> None:
+    exercise = spec("max(0, sign(x))", REAL_X)
+    assert grade(exercise, "(sign(x) + 1)/2 + exp(-(x-40)^2)", 0).status == INCORRECT
+
+
+TRANSPOSE_OF_PRODUCT = load("vectors-and-shapes/01-shapes-and-products/transpose-of-a-product.yaml")
+SQUARE = {"shape": ["n", "n"]}
+INVERSE_OF_PRODUCT = {
+    "id": "inverse-of-a-product",
+    "title": "Inverse of a product",
+    "kind": "matrix",
+    "prompt": "Write (AB)^-1 with the inverses of A and B.",
+    "variables": {"A": SQUARE, "B": SQUARE},
+    "answer": "inv(B)*inv(A)",
+    "forbid": ["inverse of a product"],
+}
+EXPANDED = spec("x^2 + 2x + 1", REAL_X, forbid=["power of a sum"])
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answer", "rule"),
+    [
+        (TRANSPOSE_OF_PRODUCT, "transpose(A*B*C)", "no transpose of a product"),
+        (TRANSPOSE_OF_PRODUCT, "(A B C)^T", "no transpose of a product"),
+        (TRANSPOSE_OF_PRODUCT, "(A*B*C)'", "no transpose of a product"),
+        (TRANSPOSE_OF_PRODUCT, "C^T (A B)^T", "no transpose of a product"),
+        (INVERSE_OF_PRODUCT, "inv(A*B)", "no inverse of a product"),
+        (EXPANDED, "(x+1)^2", "no power of a sum"),
+    ],
+)
+def test_a_form_rule_refuses_the_form_by_name_and_counts_no_attempt(
+    exercise: dict[str, Any], answer: str, rule: str
+) -> None:
+    verdict = grade(exercise, answer, 0)
+    assert verdict.status == Status.INVALID and not verdict.counts_as_attempt
+    assert rule in verdict.messages[0].text
+    preview = engine.preview(exercise, answer)
+    assert preview["error"] is not None and rule in preview["error"]["text"]
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answer"),
+    [
+        (TRANSPOSE_OF_PRODUCT, "C^T*B^T*A^T"),
+        (TRANSPOSE_OF_PRODUCT, "C' B' A'"),
+        (INVERSE_OF_PRODUCT, "inv(B) inv(A)"),
+        (EXPANDED, "x^2 + 2*x + 1"),
+    ],
+)
+def test_the_asked_form_passes_its_rules(exercise: dict[str, Any], answer: str) -> None:
+    assert grade(exercise, answer, 0).status == CORRECT

@@ -504,7 +504,7 @@ def test_the_contract_exercises_are_valid(relative: str) -> None:
         ({"variables": {"x": {"domain": "complex"}}}, "variables.x.domain: input should be 'real'"),
         ({"variables": {"x": {"sample": [2, 1]}}}, "the sample interval [2.0, 1.0] is empty"),
         ({"answer": "log(x - 10)"}, "too few valid sample points"),
-        ({"forbid": ["exp", "frobnicate"]}, "forbid: unknown function 'frobnicate'"),
+        ({"forbid": ["exp", "frobnicate"]}, "forbid: unknown function or form rule 'frobnicate'"),
         ({"helpers": {"sigma": "1/(1+exp(-x))"}}, "write the name with its arguments"),
         ({"prompt": "Use {{k}}."}, "undeclared parameters: k"),
         ({"parameters": {"k": {"integer": [5, 1]}}}, "parameter k: low 5 is above high 1"),
