@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint bench check-course clean
+.PHONY: install run test lint bench check-course schema clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,10 +32,17 @@ test: install
 lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 check-course: export DEBUG ?= 1
 check-course: install
 	$(PY) manage.py check_course
+
+# exercises/schema.json, from the exercise models in grader/engine/schema/ (a test in `make test`
+# fails when the checked-in copy differs).
+schema: install
+	$(PY) -m grader.engine.schema --write
 
 bench: export DEBUG ?= 1
 bench: install

@@ -17,8 +17,8 @@ import yaml
 
 from benchmarks.stats import print_table, ratio, summarize
 from grader.engine import grade
-from grader.engine.sandbox import get_sandbox
-from grader.engine.verdict import Status
+from grader.engine.sandbox.worker import get_sandbox
+from grader.engine.types import Status
 
 ROOT = Path(__file__).resolve().parent.parent
 RELU = ROOT / "exercises/backprop-by-hand/01-relu-and-linear-layers/relu-backward.yaml"

@@ -19,7 +19,8 @@ import yaml
 
 from benchmarks.stats import print_table, ratio, summarize
 from grader import engine
-from grader.engine import isolation
+from grader.engine import forked
+from grader.engine.symbolic import dispatch
 
 ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = {
@@ -118,16 +119,15 @@ def time_inside_child(
     specs: dict[str, dict[str, Any]], checks: list[tuple[str, str, str]]
 ) -> list[float]:
     """Time the check's own work, measured inside the forked child (fork and exit excluded)."""
-    from grader.engine.symbolic import grade_in_process
 
     def timed(spec: dict[str, Any], answer: str) -> dict[str, Any]:
         started = time.perf_counter()
-        grade_in_process(spec, answer, seed=0)
+        dispatch.grade_in_process(spec, answer, seed=0)
         return {"ms": (time.perf_counter() - started) * 1000}
 
     samples = []
     for slug, answer, _ in checks:
-        outcome = isolation.run_in_child(lambda s=specs[slug], a=answer: timed(s, a))
+        outcome = forked.run_in_child(lambda s=specs[slug], a=answer: timed(s, a))
         if outcome.result is not None:
             samples.append(outcome.result["ms"])
     return samples
@@ -159,14 +159,14 @@ def time_fresh(specs: dict[str, dict[str, Any]], checks: list[tuple[str, str, st
 
 def time_empty_jobs(rounds: int = 50) -> dict[str, list[float]]:
     """Time isolation with no work: a child forked on demand, and a child forked ahead of time."""
-    isolation.register_job("bench_empty", lambda payload: {})
+    forked.register_job("bench_empty", lambda payload: {})
     samples: dict[str, list[float]] = {"on demand": [], "ahead": []}
     for _ in range(rounds):
         started = time.perf_counter()
-        isolation.run_in_child(dict)
+        forked.run_in_child(dict)
         samples["on demand"].append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        isolation.run_job("bench_empty", {})
+        forked.run_job("bench_empty", {})
         samples["ahead"].append((time.perf_counter() - started) * 1000)
     return samples
 
@@ -189,7 +189,7 @@ def time_hostile(specs: dict[str, dict[str, Any]]) -> list[float]:
 def main() -> None:
     specs, checks = load_corpus()
     started = time.perf_counter()
-    isolation.warm_up()
+    dispatch.warm_up()
     print(
         f"warm-up in the parent: {(time.perf_counter() - started) * 1000:.0f} ms (once per worker)"
     )

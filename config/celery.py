@@ -19,7 +19,7 @@ app.autodiscover_tasks()
 log = logging.getLogger("grader.worker")
 
 # Engine modules with a warm_up() hook, called once in every process that grades.
-WARM_UP_MODULES = ("grader.engine.isolation", "grader.engine.sandbox")
+WARM_UP_MODULES = ("grader.engine.symbolic.dispatch", "grader.engine.sandbox.worker")
 
 
 def warm_up_engine() -> list[str]:

@@ -11,6 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
+from grader.engine.config import engine_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CHAINRULE_VAR_DIR", str(BASE_DIR / "var")))
@@ -238,19 +239,17 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 
 # --- Grader -----------------------------------------------------------------------------------
 EXERCISES_DIR = Path(env_str("EXERCISES_DIR", str(BASE_DIR / "exercises")))
-GRADER_SYMBOLIC_TIMEOUT = env_float("GRADER_SYMBOLIC_TIMEOUT", 5.0)
-GRADER_CODE_TIMEOUT = env_float("GRADER_CODE_TIMEOUT", 10.0)
-GRADER_MEMORY_MB = env_int("GRADER_MEMORY_MB", 1024)
-GRADER_MAX_ANSWER_BYTES = env_int("GRADER_MAX_ANSWER_BYTES", 20_000)
-# Production refuses code exercises unless every sandbox layer is active; this allows a reduced one.
-GRADER_ALLOW_REDUCED_SANDBOX = env_bool("GRADER_ALLOW_REDUCED_SANDBOX", default=False)
+# The engine's limits and sandbox policy (grader/engine/config.py reads its GRADER_* variables):
+# the same object the worker, the CLI and the benchmarks grade under.
+GRADER_ENGINE = engine_config()
 # Queue names: one for the quick symbolic kinds, one for code, so a slow code job never delays a
 # one-line answer. Give a second deployment (or a test run) on the same Redis its own names.
 GRADER_SYMBOLIC_QUEUE = env_str("GRADER_SYMBOLIC_QUEUE", "symbolic")
 GRADER_CODE_QUEUE = env_str("GRADER_CODE_QUEUE", "code")
 # Celery kills a grading task after these (the engine keeps its own, shorter deadlines).
 GRADER_TASK_SOFT_TIME_LIMIT = env_float(
-    "GRADER_TASK_SOFT_TIME_LIMIT", max(GRADER_SYMBOLIC_TIMEOUT, GRADER_CODE_TIMEOUT) + 10
+    "GRADER_TASK_SOFT_TIME_LIMIT",
+    max(GRADER_ENGINE.symbolic_timeout_s, GRADER_ENGINE.code_timeout_s) + 10,
 )
 GRADER_TASK_TIME_LIMIT = env_float("GRADER_TASK_TIME_LIMIT", GRADER_TASK_SOFT_TIME_LIMIT + 10)
 # The sweeper runs every GRADER_SWEEP_SECONDS; it re-queues a submission QUEUED for longer than

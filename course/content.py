@@ -1,23 +1,26 @@
 """Read the course from its files under exercises/ and check their structure.
 
 Every problem is reported with the file, the line and a plain message; nothing is written here.
-Loading is pure (no database), so `sync_course`, the grading CLI and the tests share it.
+Each file is parsed once (course.yaml_lines gives its data and the line of any field), and an
+exercise's spec is checked by the validator the grader registers (settings.COURSE_SPEC_VALIDATOR),
+whose problems name their field by path. Loading is pure (no database), so `sync_course`, the
+grading CLI and the tests share it.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import yaml
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from course.models import CatalogueItem, Exercise
+from course.yaml_lines import YamlFile, YamlSyntaxError, parse_yaml
 
 EXERCISE_KINDS = ("expression", "matrix", "derivation", "code")
 LESSON_DIR = re.compile(r"^(?P<order>\d+)-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)$")
@@ -102,6 +105,7 @@ class ExerciseFile:
     order: int
     published: bool
     path: Path
+    source: YamlFile  # the file as parsed: its data (spec) and the line of each field
 
 
 @dataclass
@@ -112,74 +116,46 @@ class Course:
     exercises: list[ExerciseFile] = field(default_factory=list)
 
 
-class _Document:
-    """A parsed YAML mapping that remembers the line of every top-level key."""
+class _Fields:
+    """Read typed fields of one mapping in a YAML file, recording a Problem at each bad one's line."""
 
-    def __init__(self, path: Path, text: str, line_offset: int = 0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        source: YamlFile,
+        problems: list[Problem],
+        at: tuple[str | int, ...] = (),
+        data: dict[str, Any] | None = None,
+    ) -> None:
         self.path = path
-        self.line_offset = line_offset
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = (mark.line + 1 if mark else 1) + line_offset
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ContentError([Problem(path, line, f"not valid YAML: {problem}")]) from None
-        self.lines: dict[str, int] = {}
-        self.item_lines: dict[str, list[int]] = {}
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                self.lines[str(key_node.value)] = key_node.start_mark.line + 1 + line_offset
-                if isinstance(value_node, yaml.SequenceNode):
-                    self.item_lines[str(key_node.value)] = [
-                        item.start_mark.line + 1 + line_offset for item in value_node.value
-                    ]
-        if self.data is None:
-            self.data = {}
-        if not isinstance(self.data, dict):
-            raise ContentError([Problem(path, 1 + line_offset, "expected a mapping of fields")])
-
-    @classmethod
-    def from_node(cls, path: Path, data: dict[str, Any], node: yaml.MappingNode) -> _Document:
-        """Wrap one mapping inside a larger file (a track inside tracks.yaml)."""
-        doc = cls.__new__(cls)
-        doc.path, doc.data, doc.line_offset = path, data, node.start_mark.line
-        doc.lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
-        doc.item_lines = {}
-        return doc
-
-    def line(self, key: str | None = None) -> int:
-        return self.lines.get(key, 1 + self.line_offset) if key else 1 + self.line_offset
-
-    def problem(self, key: str | None, message: str) -> Problem:
-        return Problem(self.path, self.line(key), message)
-
-
-class _Reader:
-    """Collect typed fields from a document, recording a Problem for each bad one."""
-
-    def __init__(self, doc: _Document, problems: list[Problem]) -> None:
-        self.doc = doc
+        self.source = source
         self.problems = problems
+        self.at = at  # where the mapping is in the file: () for the whole file, ("tracks", 2)
+        self.data: dict[str, Any] = source.data if data is None else data
+        self.reported: set[str] = set()  # the keys a problem was recorded for
+
+    def problem(self, key: str | None, message: str) -> None:
+        """Record a problem at the key's line, or at the mapping's own line when key is None."""
+        self.reported.add(key or "")
+        self.problems.append(Problem(self.path, self.line(key), message))
+
+    def line(self, key: str | int | None = None) -> int:
+        return self.source.line(self.at if key is None else (*self.at, key))
 
     def text(self, key: str, *, required: bool = True, default: str = "") -> str:
-        value = self.doc.data.get(key)
+        value = self.data.get(key)
         if value is None:
             if required:
-                self.problems.append(self.doc.problem(None, f"missing required field '{key}'"))
+                self.reported.add(key)
+                self.problem(None, f"missing required field '{key}'")
             return default
         if not isinstance(value, str | int | float) or isinstance(value, bool):
-            self.problems.append(self.doc.problem(key, f"'{key}' must be text"))
+            self.problem(key, f"'{key}' must be text")
             return default
         text = str(value).strip()
         limit = TEXT_MAX.get(key)
         if limit and len(text) > limit:
-            self.problems.append(
-                self.doc.problem(
-                    key, f"'{key}' is {len(text)} characters long; at most {limit} fit"
-                )
-            )
+            self.problem(key, f"'{key}' is {len(text)} characters long; at most {limit} fit")
         return text
 
     def uuid(self, key: str = "id") -> uuid.UUID:
@@ -188,45 +164,57 @@ class _Reader:
             return uuid.UUID(raw)
         except ValueError:
             if raw:
-                self.problems.append(
-                    self.doc.problem(
-                        key, f"'{key}' must be a UUID such as {uuid.uuid4()}, not {raw!r}"
-                    )
-                )
+                self.problem(key, f"'{key}' must be a UUID such as {uuid.uuid4()}, not {raw!r}")
             return uuid.UUID(int=0)
 
     def slugs(self, key: str) -> list[str]:
-        value = self.doc.data.get(key, [])
+        value = self.data.get(key, [])
         if value is None:
             return []
         if not isinstance(value, list) or not all(
             isinstance(v, str) and SLUG.match(v) for v in value
         ):
-            self.problems.append(self.doc.problem(key, f"'{key}' must be a list of slugs"))
+            self.problem(key, f"'{key}' must be a list of slugs")
             return []
         return list(value)
 
     def integer(self, key: str, default: int) -> int:
-        value = self.doc.data.get(key, default)
+        value = self.data.get(key, default)
         if not isinstance(value, int) or isinstance(value, bool):
-            self.problems.append(self.doc.problem(key, f"'{key}' must be a whole number"))
+            self.problem(key, f"'{key}' must be a whole number")
             return default
         return value
 
     def boolean(self, key: str, default: bool) -> bool:
-        value = self.doc.data.get(key, default)
+        value = self.data.get(key, default)
         if not isinstance(value, bool):
-            self.problems.append(self.doc.problem(key, f"'{key}' must be true or false"))
+            self.problem(key, f"'{key}' must be true or false")
             return default
         return value
 
+    def texts(self, key: str) -> None:
+        """Check that a field is a list of non-empty texts, naming the line of each bad item."""
+        items = self.data.get(key, [])
+        if not isinstance(items, list):
+            self.problem(key, f"'{key}' must be a list of texts, one per line starting with '- '")
+            return
+        for i, item in enumerate(items):
+            if isinstance(item, str) and item.strip():
+                continue
+            why = (
+                "YAML read it as a mapping because it contains ': ' — put the text in quotes"
+                if isinstance(item, dict)
+                else "it must be non-empty text"
+            )
+            self.reported.add(key)
+            line = self.source.line((*self.at, key, i))
+            self.problems.append(Problem(self.path, line, f"{key} item {i + 1} is not text: {why}"))
+
     def unknown_keys(self, allowed: set[str]) -> None:
-        for key in self.doc.data:
+        for key in self.data:
             if key not in allowed:
-                self.problems.append(
-                    self.doc.problem(
-                        str(key), f"unknown field '{key}' (allowed: {', '.join(sorted(allowed))})"
-                    )
+                self.problem(
+                    str(key), f"unknown field '{key}' (allowed: {', '.join(sorted(allowed))})"
                 )
 
 
@@ -247,15 +235,25 @@ def _read_text(path: Path, problems: list[Problem]) -> str | None:
         return None
 
 
-def _read_yaml(path: Path, problems: list[Problem]) -> _Document | None:
-    text = _read_text(path, problems)
+def _read_yaml(
+    path: Path, problems: list[Problem], text: str | None = None, *, line_offset: int = 0
+) -> YamlFile | None:
+    """Parse a YAML file (or the given text from it) once, into its data and its lines."""
     if text is None:
-        return None
+        text = _read_text(path, problems)
+        if text is None:
+            return None
     try:
-        return _Document(path, text)
-    except ContentError as exc:
-        problems.extend(exc.problems)
-    return None
+        source = parse_yaml(text, line_offset=line_offset)
+    except YamlSyntaxError as exc:
+        problems.append(Problem(path, exc.line, f"not valid YAML: {exc.problem}"))
+        return None
+    if source.data is None:
+        return replace(source, data={})
+    if not isinstance(source.data, dict):
+        problems.append(Problem(path, 1 + line_offset, "expected a mapping of fields"))
+        return None
+    return source
 
 
 def _read_tracks(root: Path, problems: list[Problem]) -> list[TrackFile]:
@@ -263,35 +261,30 @@ def _read_tracks(root: Path, problems: list[Problem]) -> list[TrackFile]:
     if not path.exists():
         problems.append(Problem(path, 1, "missing: tracks.yaml lists the tracks and their modules"))
         return []
-    doc = _read_yaml(path, problems)
-    if doc is None:
+    source = _read_yaml(path, problems)
+    if source is None:
         return []
-    entries = doc.data.get("tracks")
+    entries = source.data.get("tracks")
     if not isinstance(entries, list):
-        problems.append(doc.problem("tracks", "'tracks' must be a list of tracks"))
+        _Fields(path, source, problems).problem("tracks", "'tracks' must be a list of tracks")
         return []
     tracks: list[TrackFile] = []
-    node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    item_nodes = next((v.value for k, v in node.value if k.value == "tracks"), [])
-    for order, (entry, item_node) in enumerate(zip(entries, item_nodes, strict=False)):
-        line = item_node.start_mark.line + 1
+    for order, entry in enumerate(entries):
+        line = source.line(("tracks", order))
         if not isinstance(entry, dict):
             problems.append(Problem(path, line, "each track must be a mapping of fields"))
             continue
-        item = _Document.from_node(path, entry, item_node)
-        reader = _Reader(item, problems)
-        reader.unknown_keys({"id", "slug", "title", "summary", "modules"})
-        slug = reader.text("slug")
+        fields = _Fields(path, source, problems, ("tracks", order), entry)
+        fields.unknown_keys({"id", "slug", "title", "summary", "modules"})
+        slug = fields.text("slug")
         if slug and not SLUG.match(slug):
-            problems.append(
-                item.problem("slug", f"'{slug}' is not a slug (lowercase words joined by -)")
-            )
+            fields.problem("slug", f"'{slug}' is not a slug (lowercase words joined by -)")
         track = TrackFile(
-            id=reader.uuid(),
+            id=fields.uuid(),
             slug=slug,
-            title=reader.text("title"),
-            summary=reader.text("summary"),
-            modules=reader.slugs("modules"),
+            title=fields.text("title"),
+            summary=fields.text("summary"),
+            modules=fields.slugs("modules"),
             path=path,
             order=order,
             line=line,
@@ -300,35 +293,31 @@ def _read_tracks(root: Path, problems: list[Problem]) -> list[TrackFile]:
         # make sync_course flip the row between them or break the live-slug constraint.
         for other in tracks:
             if track.id == other.id and track.id.int != 0:
-                problems.append(
-                    item.problem("id", f"id {track.id} is already used by {path}:{other.line}")
-                )
+                fields.problem("id", f"id {track.id} is already used by {path}:{other.line}")
             if slug and track.slug == other.slug:
-                problems.append(
-                    item.problem(
-                        "slug",
-                        f"track slug '{slug}' is also used by the track at line {other.line}",
-                    )
+                fields.problem(
+                    "slug", f"track slug '{slug}' is also used by the track at line {other.line}"
                 )
         tracks.append(track)
     return tracks
 
 
 def _read_module(folder: Path, problems: list[Problem]) -> ModuleFile | None:
-    doc = _read_yaml(folder / "module.yaml", problems)
-    if doc is None:
+    path = folder / "module.yaml"
+    source = _read_yaml(path, problems)
+    if source is None:
         return None
-    reader = _Reader(doc, problems)
-    reader.unknown_keys({"id", "title", "summary", "skill", "prerequisites"})
-    _check_name_length(folder.name, "folder", doc.path, problems)
+    fields = _Fields(path, source, problems)
+    fields.unknown_keys({"id", "title", "summary", "skill", "prerequisites"})
+    _check_name_length(folder.name, "folder", path, problems)
     return ModuleFile(
-        id=reader.uuid(),
+        id=fields.uuid(),
         slug=folder.name,
-        title=reader.text("title"),
-        summary=reader.text("summary"),
-        skill=reader.text("skill"),
-        prerequisites=reader.slugs("prerequisites"),
-        path=folder / "module.yaml",
+        title=fields.text("title"),
+        summary=fields.text("summary"),
+        skill=fields.text("skill"),
+        prerequisites=fields.slugs("prerequisites"),
+        path=path,
     )
 
 
@@ -350,13 +339,11 @@ def _read_lesson(folder: Path, module: str, problems: list[Problem]) -> LessonFi
             Problem(path, 1, "a lesson starts with front matter between two '---' lines")
         )
         return None
-    try:
-        doc = _Document(path, front.group("meta"), line_offset=1)
-    except ContentError as exc:
-        problems.extend(exc.problems)
+    source = _read_yaml(path, problems, front.group("meta"), line_offset=1)
+    if source is None:
         return None
-    reader = _Reader(doc, problems)
-    reader.unknown_keys({"id", "title"})
+    fields = _Fields(path, source, problems)
+    fields.unknown_keys({"id", "title"})
     _check_name_length(match.group("slug"), "folder", path, problems)
     body = text[front.end() :].strip()
     if not body:
@@ -364,9 +351,9 @@ def _read_lesson(folder: Path, module: str, problems: list[Problem]) -> LessonFi
             Problem(path, text[: front.end()].count("\n") + 1, "the lesson has no text")
         )
     return LessonFile(
-        id=reader.uuid(),
+        id=fields.uuid(),
         slug=match.group("slug"),
-        title=reader.text("title"),
+        title=fields.text("title"),
         body=body,
         module=module,
         order=int(match.group("order")),
@@ -374,27 +361,24 @@ def _read_lesson(folder: Path, module: str, problems: list[Problem]) -> LessonFi
     )
 
 
-COMMON_EXERCISE_FIELDS = {
-    "id",
-    "title",
-    "kind",
-    "prompt",
-    "hints",
-    "hint_after",
-    "solution",
-    "published",
-    "order",
-}
-
-
 def read_exercise(
-    path: Path, problems: list[Problem], *, module: str = "", lesson: str = ""
+    path: Path,
+    problems: list[Problem],
+    *,
+    module: str = "",
+    lesson: str = "",
+    check_spec: bool = True,
 ) -> ExerciseFile | None:
-    """Read one exercise file; kind-specific fields are checked by the spec validator."""
-    doc = _read_yaml(path, problems)
-    if doc is None:
+    """Read one exercise file: the fields the catalogue keeps, then (with check_spec) the spec.
+
+    The spec validator (settings.COURSE_SPEC_VALIDATOR) checks every field against the exercise
+    schema and what the grader needs; each problem it names by path is reported at its line,
+    unless a problem of the same field was already reported here.
+    """
+    source = _read_yaml(path, problems)
+    if source is None:
         return None
-    reader = _Reader(doc, problems)
+    fields = _Fields(path, source, problems)
     slug = path.stem
     if not SLUG.match(slug):
         problems.append(
@@ -405,36 +389,33 @@ def read_exercise(
             )
         )
     _check_name_length(slug, "file", path, problems)
-    kind = reader.text("kind")
+    kind = fields.text("kind")
     if kind and kind not in EXERCISE_KINDS:
-        problems.append(
-            doc.problem("kind", f"kind must be one of {', '.join(EXERCISE_KINDS)}, not '{kind}'")
-        )
-    reader.text("prompt")
-    _check_texts(doc, "hints", problems)
-    reader.text("solution", required=False)
-    hint_after = reader.integer("hint_after", 1)
+        fields.problem("kind", f"kind must be one of {', '.join(EXERCISE_KINDS)}, not '{kind}'")
+    fields.text("prompt")
+    fields.texts("hints")
+    fields.text("solution", required=False)
+    hint_after = fields.integer("hint_after", 1)
     if hint_after < 0:
-        problems.append(doc.problem("hint_after", "'hint_after' cannot be negative"))
-    before = len(problems)
+        fields.problem("hint_after", "'hint_after' cannot be negative")
     exercise = ExerciseFile(
-        id=reader.uuid(),
+        id=fields.uuid(),
         slug=slug,
-        title=reader.text("title"),
+        title=fields.text("title"),
         kind=kind,
-        spec=doc.data,
+        spec=source.data,
         module=module,
         lesson=lesson,
-        order=reader.integer("order", 1000),
-        published=reader.boolean("published", True),
+        order=fields.integer("order", 1000),
+        published=fields.boolean("published", True),
         path=path,
+        source=source,
     )
-    if len(problems) == before and kind in EXERCISE_KINDS:
-        validator = _spec_validator()
-        if validator is not None:
-            for message in validator(doc.data):
-                key = message.split(":", 1)[0].split(" ", 1)[0].strip("'\"")
-                problems.append(doc.problem(key if key in doc.lines else "kind", message))
+    validator = _spec_validator() if check_spec else None
+    if validator is not None:
+        for found in validator(source.data):
+            if (str(found.path[0]) if found.path else "") not in fields.reported:
+                problems.append(Problem(path, source.line(found.path), found.message))
     return exercise
 
 
@@ -451,29 +432,22 @@ def _check_name_length(slug: str, named_by: str, path: Path, problems: list[Prob
         )
 
 
-def _check_texts(doc: _Document, key: str, problems: list[Problem]) -> None:
-    """Check that a field is a list of non-empty texts, naming the line of each bad item."""
-    items = doc.data.get(key, [])
-    if not isinstance(items, list):
-        problems.append(
-            doc.problem(key, f"'{key}' must be a list of texts, one per line starting with '- '")
-        )
-        return
-    lines = doc.item_lines.get(key, [])
-    for i, item in enumerate(items):
-        if isinstance(item, str) and item.strip():
-            continue
-        line = lines[i] if i < len(lines) else doc.line(key)
-        why = (
-            "YAML read it as a mapping because it contains ': ' — put the text in quotes"
-            if isinstance(item, dict)
-            else "it must be non-empty text"
-        )
-        problems.append(Problem(doc.path, line, f"{key} item {i + 1} is not text: {why}"))
+class FieldProblem(Protocol):
+    """A field's path and a message: what the spec validator reports.
+
+    The grader's SpecProblem has this shape; the course names the shape, not the class, since it
+    does not import the grader.
+    """
+
+    @property
+    def path(self) -> tuple[str | int, ...]: ...
+
+    @property
+    def message(self) -> str: ...
 
 
-def _spec_validator() -> Callable[[dict[str, Any]], list[str]] | None:
-    """Return the configured kind-specific validator (settings.COURSE_SPEC_VALIDATOR), if any.
+def _spec_validator() -> Callable[[dict[str, Any]], Sequence[FieldProblem]] | None:
+    """Return the configured spec validator (settings.COURSE_SPEC_VALIDATOR), if any.
 
     The course app must not import the grader; the grader registers its validator through settings.
     """
@@ -481,8 +455,11 @@ def _spec_validator() -> Callable[[dict[str, Any]], list[str]] | None:
     return import_string(dotted) if dotted else None
 
 
-def load_course(root: Path | None = None) -> Course:
-    """Read and cross-check every file of the course; raise ContentError listing all problems."""
+def load_course(root: Path | None = None, *, check_specs: bool = True) -> Course:
+    """Read and cross-check every file of the course; raise ContentError listing all problems.
+
+    check_specs=False skips the spec validator: only the course's structure is checked.
+    """
     root = Path(root or settings.EXERCISES_DIR)
     problems: list[Problem] = []
     course = Course(tracks=_read_tracks(root, problems))
@@ -502,10 +479,15 @@ def load_course(root: Path | None = None) -> Course:
                 continue
             course.lessons.append(lesson)
             for path in sorted(lesson_folder.glob("*.yaml")):
-                exercise = read_exercise(path, problems, module=module.slug, lesson=lesson.slug)
+                exercise = read_exercise(
+                    path, problems, module=module.slug, lesson=lesson.slug, check_spec=check_specs
+                )
                 if exercise is not None:
                     course.exercises.append(exercise)
     _cross_check(course, root, problems)
+    from course.track_rules import track_problems  # noqa: PLC0415 - it imports this module
+
+    problems.extend(track_problems(course))
     if problems:
         raise ContentError(problems)
     return course

@@ -6,7 +6,7 @@ the reference answer and every `also_correct` form must grade correct; every kno
 non-correct with its feedback among the messages the student sees. A verdict the grader cannot decide
 (undetermined, timeout, error) is a problem too. A reference that says which function it is the
 derivative of (`derivative_of`) must match its finite differences, and every exercise must keep the
-course's rules (two hints, two known mistakes, documented keys). Nothing is written anywhere.
+course's rules (two hints, two known mistakes). Nothing is written anywhere.
 """
 
 from __future__ import annotations
@@ -21,22 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from django.conf import settings
-from django.test.utils import override_settings
 
 from course.content import ContentError, ExerciseFile, Problem, load_course, read_exercise
+from course.yaml_lines import YamlFile
 from grader import engine
 from grader.engine import Status, Verdict
-from grader.engine.code import DEFAULT_CHECKS
-from grader.engine.reference_check import derivative_problems
+from grader.engine.symbolic.reference_check import derivative_problems
 
 DEFAULT_SEEDS = 5
 UNDEFINED_VARIANT = (
     "the reference is undefined for this variant: too few sample points where it has a real value"
 )
-LISTED_ITEM = re.compile(r"^(mistakes|also_correct)\[(\d+)\]")
-UNKNOWN_KEYS = re.compile(r"^unknown (?:keys:|field\(s\)) ([^\s,]+)")  # the validators' wording
 AUDIT_DISAGREEMENT = "audit_disagreement"  # a flag the symbolic grader puts on a verdict
 UNDECIDED = (Status.UNDETERMINED, Status.TIMEOUT, Status.ERROR)
 # Spellings of an undefined value in a reference's LaTeX or text (SymPy's zoo is complex infinity).
@@ -205,15 +201,14 @@ def _course_problems(
 
     Loading the whole course is what catches an id or slug that a file outside the scope already
     uses; such a problem is kept with the exercise it names. Problems of tracks, modules and
-    lessons in scope go to scope_problems. The spec validator is off for this load: each exercise
+    lessons in scope go to scope_problems. The specs are not checked in this load: each exercise
     in scope is validated when it is read on its own, and the rest of the course is not checked.
     """
     root = _course_root(scope)
     if root is None:
         return {}
     try:
-        with override_settings(COURSE_SPEC_VALIDATOR=""):
-            load_course(root)
+        load_course(root, check_specs=False)
     except ContentError as exc:
         found = exc.problems
     else:
@@ -265,12 +260,10 @@ def _check_target(item: tuple[_Target, list[Problem], list[int]]) -> ExerciseChe
             Problem(target.path, 1, f"the spec validator crashed: {type(exc).__name__}: {exc}")
         )
     result = ExerciseCheck(slug=target.path.stem, path=target.path)
-    lines = _FieldLines(target.path)
-    _point_at_items(problems, lines)
     # A file that reads cleanly can be graded even if it breaks a course rule (too few hints).
     gradable = not problems
-    if exercise is not None and isinstance(exercise.spec, dict):
-        problems.extend(course_rule_problems(exercise.spec, target.path, lines))
+    if exercise is not None:
+        problems.extend(course_rule_problems(exercise.spec, target.path, _Lines(exercise.source)))
     result.problems = _merge(problems, known)
     if exercise is not None:
         result.kind, result.published = exercise.kind, exercise.published
@@ -278,17 +271,6 @@ def _check_target(item: tuple[_Target, list[Problem], list[int]]) -> ExerciseChe
             result.graded = exercise_check(exercise, seeds=seeds, problems=result.problems)
     result.seconds = time.monotonic() - started
     return result
-
-
-def _point_at_items(problems: list[Problem], lines: _FieldLines) -> None:
-    """Move a validator message about `mistakes[2]`, `also_correct[0]` or unknown keys to its line."""
-    for problem in problems:
-        match = LISTED_ITEM.match(problem.message)
-        if match:
-            problem.line = lines.of(match.group(1), int(match.group(2)))
-        unknown = UNKNOWN_KEYS.match(problem.message)
-        if unknown:
-            problem.line = lines.of(unknown.group(1), fallback="kind")
 
 
 def _merge(first: list[Problem], second: list[Problem]) -> list[Problem]:
@@ -303,19 +285,10 @@ def _merge(first: list[Problem], second: list[Problem]) -> list[Problem]:
 
 MIN_MISTAKES = 2  # known wrong answers with feedback, per exercise (issue 6's course policy)
 MIN_HINTS = 2
-# The keys exercises/README.md documents for a code exercise's tests and checks; the code grader
-# ignores any other key, so a typo such as `hiden: true` would silently show a hidden test.
-TEST_KEYS = frozenset({"name", "case", "hidden", "weight"})
-CHECK_KEYS = {
-    "stability": frozenset({"case", "cases", "name", "describe", "feedback", "weight"}),
-    "gradient": frozenset({"forward", "wrt", "upstream", "case", "eps", "rtol", "atol"}),
-    "speed": frozenset({"case", "cases", "name", "max_slowdown", "margin_ms", "timeout"}),
-}
-SWITCH_CHECKS = tuple(DEFAULT_CHECKS)  # the on/off checks, on by default
 
 
-def course_rule_problems(spec: dict[str, Any], path: Path, lines: _FieldLines) -> list[Problem]:
-    """Return what breaks the course's own rules: hint and mistake counts, typo'd keys, the slug."""
+def course_rule_problems(spec: dict[str, Any], path: Path, lines: _Lines) -> list[Problem]:
+    """Return what breaks the course's own rules: the hint and mistake counts, the slug."""
     found: list[Problem] = []
     slug = spec.get("slug")
     if slug is not None and str(slug) != path.stem:
@@ -350,47 +323,7 @@ def course_rule_problems(spec: dict[str, Any], path: Path, lines: _FieldLines) -
                 f"(found {len(with_feedback)})",
             )
         )
-    if spec.get("kind") in engine.CODE_KINDS:
-        found.extend(_code_key_problems(spec, path, lines))
     return found
-
-
-def _code_key_problems(spec: dict[str, Any], path: Path, lines: _FieldLines) -> list[Problem]:
-    found = []
-    for index, test in enumerate(_listed(spec, "tests")):
-        if isinstance(test, dict):
-            found += _unknown_keys(test, TEST_KEYS, f"tests[{index}]", "a test", path, lines)
-    checks = spec.get("checks")
-    if not isinstance(checks, dict):
-        return found
-    for name, options in checks.items():
-        if name in SWITCH_CHECKS and not isinstance(options, bool):
-            found.append(
-                Problem(path, lines.at(f"checks.{name}"), f"checks.{name} must be true or false")
-            )
-        allowed = CHECK_KEYS.get(str(name))
-        if allowed is not None and isinstance(options, dict):
-            found += _unknown_keys(options, allowed, f"checks.{name}", str(name), path, lines)
-    return found
-
-
-def _unknown_keys(
-    mapping: dict[str, Any],
-    allowed: frozenset[str] | set[str],
-    where: str,
-    what: str,
-    path: Path,
-    lines: _FieldLines,
-) -> list[Problem]:
-    """Return a problem at its own line for each key of mapping that is not allowed."""
-    return [
-        Problem(
-            path,
-            lines.at(f"{where}.{key}"),
-            f"{where}: unknown key '{key}' ({what} may use: {', '.join(sorted(allowed))})",
-        )
-        for key in sorted(set(map(str, mapping)) - set(allowed))
-    ]
 
 
 # --- checking one exercise -------------------------------------------------------------------------
@@ -438,7 +371,7 @@ def exercise_check(exercise: ExerciseFile, *, seeds: list[int], problems: list[P
 
     Appends a Problem for each failure (grouped across seeds); returns how many answers it graded.
     """
-    lines = _FieldLines(exercise.path)
+    lines = _Lines(exercise.source)
     spec = exercise.spec
     findings = _Findings()
     written = _expectations(spec, lines)
@@ -486,7 +419,7 @@ def exercise_check(exercise: ExerciseFile, *, seeds: list[int], problems: list[P
 def _check_derivative(
     spec: dict[str, Any],
     seed: int,
-    lines: _FieldLines,
+    lines: _Lines,
     findings: _Findings,
     parameters: dict[str, Any] | None,
 ) -> None:
@@ -504,7 +437,7 @@ def _check_derivative(
         findings.note(line, problem.summary, problem.detail, seed, parameters)
 
 
-def _expectations(spec: dict[str, Any], lines: _FieldLines) -> list[_Expectation]:
+def _expectations(spec: dict[str, Any], lines: _Lines) -> list[_Expectation]:
     """Return the answers the file writes down: the reference, other correct forms, mistakes."""
     code = spec.get("kind") in engine.CODE_KINDS
     reference_key = "reference" if code else "answer"
@@ -547,7 +480,7 @@ def _is_text(value: Any) -> bool:
 def _variant_reference(
     spec: dict[str, Any],
     drawn: dict[str, Any] | None,
-    lines: _FieldLines,
+    lines: _Lines,
     written: list[_Expectation],
 ) -> list[_Expectation]:
     """Return the variant's reference as a student would type it, for exercises with parameters.
@@ -627,11 +560,11 @@ def _short(text: str, limit: int = 40) -> str:
 
 
 def _variant(
-    spec: dict[str, Any], seed: int, lines: _FieldLines, findings: _Findings
+    spec: dict[str, Any], seed: int, lines: _Lines, findings: _Findings
 ) -> dict[str, Any] | None:
     """Build one seed's variant; note it when it cannot be built or its reference is undefined."""
     try:
-        drawn = dict(engine.variant(spec, seed))
+        drawn: dict[str, Any] = dict(engine.variant(spec, seed))
     except Exception as exc:  # noqa: BLE001 - the author's spec, reported with its line
         line = lines.of("parameters", fallback="kind")
         findings.note(line, "the variant cannot be built", str(exc), seed, None)
@@ -661,46 +594,13 @@ def _describe(finding: _Finding, total_seeds: int) -> str:
     return f"{text}: {_squash(finding.detail)[:300]}" if finding.detail else text
 
 
-class _FieldLines:
-    """Find the line of a field, of one item of a list field, or of a nested key, in an exercise file."""
+@dataclass(frozen=True)
+class _Lines:
+    """The line of a field or of one item of a list field, or of another field when it is absent."""
 
-    def __init__(self, path: Path) -> None:
-        self.keys: dict[str, tuple[int, list[int]]] = {}
-        self.paths: dict[str, int] = {}  # "tests[2].hidden", "checks.speed.timeout" -> line
-        try:
-            node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            return
-        if not isinstance(node, yaml.MappingNode):
-            return
-        for key, value in node.value:
-            items = value.value if isinstance(value, yaml.SequenceNode) else []
-            self.keys[str(key.value)] = (
-                key.start_mark.line + 1,
-                [item.start_mark.line + 1 for item in items],
-            )
-        self._walk(node, "")
-
-    def _walk(self, node: yaml.Node, prefix: str) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                path = f"{prefix}.{key.value}" if prefix else str(key.value)
-                self.paths.setdefault(path, key.start_mark.line + 1)
-                self._walk(value, path)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                path = f"{prefix}[{index}]"
-                self.paths.setdefault(path, item.start_mark.line + 1)
-                self._walk(item, path)
+    source: YamlFile
 
     def of(self, key: str, index: int | None = None, *, fallback: str | None = None) -> int:
-        if key not in self.keys:
-            return self.of(fallback) if fallback else 1
-        line, items = self.keys[key]
-        return items[index] if index is not None and index < len(items) else line
-
-    def at(self, path: str, *, fallback: str = "kind") -> int:
-        """Return the line of a nested key such as `checks.speed.timeout`."""
-        return self.paths.get(path) or self.of(
-            path.split(".", 1)[0].split("[", 1)[0], fallback=fallback
-        )
+        if key not in self.source.data:
+            return self.of(fallback) if fallback else self.source.line()
+        return self.source.line((key,) if index is None else (key, index))

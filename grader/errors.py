@@ -32,7 +32,7 @@ class AnswerTooLarge(RequestError):
     def __init__(self, *, size: int, limit: int) -> None:
         super().__init__(
             gettext(
-                "Your answer is %(size)s bytes; the limit is %(limit)s. Shorten it and check again."
+                "Your answer is %(size)s characters; the limit is %(limit)s. Shorten it and check again."
             )
             % {
                 "size": number_format(size, force_grouping=True),

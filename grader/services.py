@@ -49,9 +49,10 @@ def queue_for(exercise: Exercise) -> str:
 
 
 def _check_answer(answer: str) -> None:
-    size = len(answer.encode("utf-8"))
-    if size > settings.GRADER_MAX_ANSWER_BYTES:
-        raise AnswerTooLarge(size=size, limit=settings.GRADER_MAX_ANSWER_BYTES)
+    size = len(answer)
+    limit = settings.GRADER_ENGINE.max_answer_chars
+    if size > limit:
+        raise AnswerTooLarge(size=size, limit=limit)
     if not answer.strip():
         raise AnswerEmpty
 

@@ -15,6 +15,7 @@ from course.markdown import render_markdown
 from course.models import Exercise
 from course.selectors import access_exercise
 from grader import engine, selectors, services
+from grader.engine.types import empty_preview, error_preview
 from grader.models import Submission
 
 PREVIEW_MAX_CHARS = 2000
@@ -98,17 +99,11 @@ def answer_preview(request: HttpRequest, slug: str) -> HttpResponse:
     exercise = access_exercise(request.user, slug)
     answer = request.GET.get("answer", "")
     if len(answer) > PREVIEW_MAX_CHARS:
-        result = {
-            "ok": False,
-            "latex": None,
-            "error": {
-                "text": _("That is longer than %(limit)d characters.")
-                % {"limit": PREVIEW_MAX_CHARS},
-                "position": None,
-            },
-        }
+        result = error_preview(
+            _("That is longer than %(limit)d characters.") % {"limit": PREVIEW_MAX_CHARS}, None
+        )
     elif not answer.strip():
-        result = {"ok": True, "latex": None, "error": None}
+        result = empty_preview(ok=True)
     else:
         result = engine.preview(exercise.spec, answer)
     return render(request, "grader/exercise_detail.html#preview", {"preview": result})

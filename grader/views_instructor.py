@@ -112,11 +112,11 @@ def _bench(exercise: Exercise, spec: dict[str, Any], answer: str, seed: int) -> 
     """Grade an answer exactly as a student's would be graded, and wrap it for the verdict partial."""
     if not answer.strip():
         verdict = Verdict(Status.INVALID, messages=[Message("empty", _("Type an answer first."))])
-    elif len(answer.encode()) > settings.GRADER_MAX_ANSWER_BYTES:
-        limit = settings.GRADER_MAX_ANSWER_BYTES
+    elif len(answer) > settings.GRADER_ENGINE.max_answer_chars:
+        limit = settings.GRADER_ENGINE.max_answer_chars
         verdict = Verdict(
             Status.INVALID,
-            messages=[Message("too_large", _("At most %(limit)d bytes.") % {"limit": limit})],
+            messages=[Message("too_large", _("At most %(limit)d characters.") % {"limit": limit})],
         )
     else:
         verdict = engine.grade(spec, answer, seed=seed)

@@ -25,6 +25,15 @@ def test_every_setting_read_from_the_environment_is_listed() -> None:
     assert sorted(read - listed) == []
 
 
+def test_every_engine_setting_is_listed() -> None:
+    from grader.engine.config import EngineConfig
+
+    listed = set(
+        re.findall(r"^([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), flags=re.MULTILINE)
+    )
+    assert sorted(set(EngineConfig.variables()) - listed) == []
+
+
 def test_a_shell_can_source_it_and_reads_the_values_as_written() -> None:
     """`set -a; . ./.env` is the usual way to load it; an unquoted `<` or space breaks that."""
     written = {}

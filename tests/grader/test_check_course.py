@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 
 import grader.course_check
 from course.content import ExerciseFile, Problem
+from course.yaml_lines import parse_yaml
 from grader import engine
 from grader.course_check import _Expectation, _judge, course_check, exercise_check
 from grader.engine import Message, Status, Verdict
@@ -124,7 +125,8 @@ def line_of(path: Path, fragment: str) -> int:
 
 def loaded(path: Path) -> ExerciseFile:
     """Wrap a written exercise file for exercise_check without the loader's own answer checks."""
-    spec = yaml.safe_load(path.read_text())
+    source = parse_yaml(path.read_text())
+    spec = source.data
     return ExerciseFile(
         id=uuid.UUID(spec["id"]),
         slug=path.stem,
@@ -136,6 +138,7 @@ def loaded(path: Path) -> ExerciseFile:
         order=1,
         published=True,
         path=path,
+        source=source,
     )
 
 
@@ -520,16 +523,16 @@ def test_it_refuses_typos_in_the_keys_of_code_tests_and_checks(course_root: Path
     assert code == 1
     test_line = line_of(path, "hiden: true")
     assert (
-        f"{path}:{test_line}: tests[1]: unknown key 'hiden' (a test may use: case, hidden, name, "
+        f"{path}:{test_line}: tests[1]: unknown field 'hiden' (allowed here: case, hidden, name, "
         "weight)"
     ) in output
-    assert f"{path}:{test_line}: tests[1]: unknown key 'wieght'" in output
+    assert f"{path}:{test_line}: tests[1]: unknown field 'wieght'" in output
     assert (
-        f"{path}:{line_of(path, 'max_slowdow')}: checks.speed: unknown key 'max_slowdow' (speed "
-        "may use: case, cases, margin_ms, max_slowdown, name, timeout)"
+        f"{path}:{line_of(path, 'max_slowdow')}: checks.speed: unknown field 'max_slowdow' "
+        "(allowed here: case, cases, margin_ms, max_slowdown, name, timeout)"
     ) in output
-    assert f"{path}:{line_of(path, 'epsilon')}: checks.gradient: unknown key 'epsilon'" in output
-    assert f"{path}:{line_of(path, 'shape: {')}: checks.shape must be true or false" in output
+    assert f"{path}:{line_of(path, 'epsilon')}: checks.gradient: unknown field 'epsilon'" in output
+    assert f"{path}:{line_of(path, 'shape: {')}: checks.shape: expected true or false" in output
 
 
 def test_it_refuses_a_slug_field_that_differs_from_the_file_name(course_root: Path) -> None:
@@ -556,5 +559,5 @@ def test_it_refuses_underscored_keys_in_symbolic_exercises_as_in_code_ones(
     )
     code, output = run(str(course_root), "--seeds", "1")
     assert code == 1
-    assert f"{square}:{line_of(square, '_draft')}: unknown keys: _draft" in output
-    assert f"{double}:{line_of(double, '_draft')}: unknown field(s) _draft (a code" in output
+    assert f"{square}:{line_of(square, '_draft')}: unknown field '_draft' (allowed here: " in output
+    assert f"{double}:{line_of(double, '_draft')}: unknown field '_draft' (allowed here: " in output

@@ -102,7 +102,7 @@ def test_the_seed_selects_the_variant(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     from grader import engine
-    from grader.engine.variants import draw_parameters
+    from grader.engine.symbolic.variants import draw_parameters
 
     spec = {"parameters": {"a": {"integer": [2, 30]}}}
     a = draw_parameters(spec, 5)["a"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -147,12 +148,12 @@ def test_the_bench_works_without_javascript(client, instructor, draft):
 
 
 def test_the_bench_refuses_empty_and_oversized_answers(client, instructor, draft, settings):
-    settings.GRADER_MAX_ANSWER_BYTES = 50
+    settings.GRADER_ENGINE = replace(settings.GRADER_ENGINE, max_answer_chars=50)
     client.force_login(instructor)
     empty = client.post(url(draft), {"answer": "  ", "seed": 1}, **HTMX).content.decode()
     assert "Type an answer first." in empty and 'data-verdict="invalid"' in empty
     large = client.post(url(draft), {"answer": "x+" * 40, "seed": 1}, **HTMX).content.decode()
-    assert "At most 50 bytes." in large
+    assert "At most 50 characters." in large
 
 
 def test_it_lists_the_files_answers_and_hints(client, instructor, draft):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -79,7 +80,7 @@ def test_a_broker_failure_keeps_the_submission_queued(
 
 
 def test_it_refuses_an_answer_over_the_size_limit(student, sigmoid, sent, settings):
-    settings.GRADER_MAX_ANSWER_BYTES = 100
+    settings.GRADER_ENGINE = replace(settings.GRADER_ENGINE, max_answer_chars=100)
     with pytest.raises(AnswerTooLarge) as refused:
         create(student, sigmoid, "x+" * 60)
     assert (refused.value.code, refused.value.http_status) == ("too_large", 413)
@@ -87,11 +88,12 @@ def test_it_refuses_an_answer_over_the_size_limit(student, sigmoid, sent, settin
     assert not Submission.objects.exists()
 
 
-def test_it_counts_the_size_in_bytes(student, sigmoid, sent, settings):
-    settings.GRADER_MAX_ANSWER_BYTES = 10
+def test_it_counts_the_size_in_characters(student, sigmoid, sent, settings):
+    settings.GRADER_ENGINE = replace(settings.GRADER_ENGINE, max_answer_chars=10)
+    create(student, sigmoid, "σ" * 10)  # 10 characters, 20 bytes: within the limit
     with pytest.raises(AnswerTooLarge) as refused:
-        create(student, sigmoid, "σ" * 6)  # 6 characters, 12 bytes
-    assert refused.value.size == 12
+        create(student, sigmoid, "σ" * 11)
+    assert refused.value.size == 11
 
 
 def test_it_refuses_an_empty_answer(student, sigmoid, sent):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 from django.db import connection
@@ -217,7 +218,7 @@ def test_progress_reaches_the_track_page_and_the_dashboard(client, student, sigm
 
 
 def test_an_oversized_answer_is_refused_and_kept(client, student, sigmoid, settings):
-    settings.GRADER_MAX_ANSWER_BYTES = 50
+    settings.GRADER_ENGINE = replace(settings.GRADER_ENGINE, max_answer_chars=50)
     client.force_login(student)
     answer = "x + " * 20
     response = client.post(url(sigmoid), {"answer": answer})

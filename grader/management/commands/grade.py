@@ -15,12 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from course.content import ContentError, exercise_spec_by_slug, load_exercise_path
 from grader import engine
-from grader.engine import isolation
+from grader.engine.symbolic import dispatch
 from grader.services import answer_grade
 
 
@@ -97,11 +96,8 @@ class Command(BaseCommand):
                 raise _usage_error("usage: grade EXERCISE --answer-file FILE [--seed N]")
             jobs = [(options["exercise"], read_answer(options["answer_file"]), options["seed"])]
         specs = {exercise: load_spec(exercise) for exercise in dict.fromkeys(j[0] for j in jobs)}
-        isolation.configure(
-            deadline_s=settings.GRADER_SYMBOLIC_TIMEOUT, memory_mb=settings.GRADER_MEMORY_MB
-        )
         if any(spec.get("kind") in engine.SYMBOLIC_KINDS for spec in specs.values()):
-            isolation.warm_up()
+            dispatch.warm_up()
         for number, (exercise, answer, seed) in enumerate(jobs, start=1):
             verdict = answer_grade(
                 spec=specs[exercise],

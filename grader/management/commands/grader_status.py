@@ -48,7 +48,7 @@ def workers_alive(timeout: float) -> list[str] | str:
 def sandbox_layers() -> dict[str, Any] | str:
     """Return the code sandbox's isolation layers as its engine reports them."""
     try:
-        from grader.engine.sandbox import sandbox_layers as layers
+        from grader.engine.sandbox.worker import sandbox_layers as layers
     except ImportError as exc:
         return f"unavailable ({exc})"
     try:

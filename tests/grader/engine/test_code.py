@@ -11,9 +11,17 @@ from typing import Any
 import pytest
 
 from grader.engine import grade, validate_spec, variant
-from grader.engine.code import _as_number_array, caret_power_lines, parse_signature
-from grader.engine.sandbox import read_report
-from grader.engine.verdict import Status
+from grader.engine.code.checks import caret_power_lines
+from grader.engine.code.compare import as_number_array
+from grader.engine.code.spec import (
+    CompiledExercises,
+    compile_exercise,
+    compiled_exercises,
+    parse_signature,
+    spec_key,
+)
+from grader.engine.sandbox.report import read_report
+from grader.engine.types import Status
 
 INPUTS = """
 import numpy as np
@@ -29,6 +37,8 @@ def make_inputs(rng, case):
 
 def _spec(**overrides: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
+        "id": "0b7c5a52-2f0a-4f5e-9c57-3f1f6f4f1a01",
+        "title": "Scores",
         "kind": "code",
         "function": "score",
         "signature": "score(x, w) -> ndarray",
@@ -364,7 +374,7 @@ def test_a_forged_answer_on_the_speed_input_is_the_students_output_not_a_spec_er
         inputs=INPUTS.replace('"huge": 6', '"huge": 6, "speed": 200_000'),
         checks={"speed": {"case": "speed", "max_slowdown": 10, "margin_ms": 50}},
     )
-    forger = "import os, sys\nWIRE = sys.modules['grader.engine.sandbox_wire']\n" + _code(
+    forger = "import os, sys\nWIRE = sys.modules['grader.engine.sandbox.wire']\n" + _code(
         """
         out = np.zeros(len(x))
         for i in range(len(x)):
@@ -468,22 +478,25 @@ def test_a_broken_spec_is_a_grader_error_not_the_students() -> None:
             {"inputs": "def make_inputs(rng, case):\n    raise KeyError(case)\n"},
             "generators or reference fail",
         ),
-        ({"checks": {"speediness": True}}, "unknown check"),
-        ({"checks": {"gradient": {"wrt": ["x"]}}}, "needs forward"),
-        ({"checks": {"stability": {"name": "x"}}}, "needs a case"),
+        ({"checks": {"speediness": True}}, "checks: unknown field 'speediness'"),
+        ({"checks": {"gradient": {"wrt": ["x"]}}}, "missing required field 'forward'"),
+        ({"checks": {"stability": {"name": "x"}}}, "checks.stability: give case or cases"),
         ({"signature": "scored(x, w)"}, "signature names scored"),
         (
             {"tests": [{"name": "only hidden", "case": "small", "hidden": True}]},
             "at least one test must be visible",
         ),
         ({"starter": "def score(x, w)\n"}, "starter has a syntax error"),
-        ({"mistakes": [{"code": "def score(x, w):\n    return x\n"}]}, "needs code and feedback"),
-        ({"tests": []}, "tests is missing"),
+        (
+            {"mistakes": [{"code": "def score(x, w):\n    return x\n"}]},
+            "mistakes[0]: missing required field 'feedback'",
+        ),
+        ({"tests": []}, "tests: give at least 1"),
     ],
 )
 def test_validate_reports_problems_in_words(overrides: dict[str, Any], fragment: str) -> None:
     problems = validate_spec(_spec(**overrides))
-    assert any(fragment in problem for problem in problems), problems
+    assert any(fragment in problem.message for problem in problems), problems
 
 
 def test_validate_accepts_a_sound_spec() -> None:
@@ -543,9 +556,10 @@ def test_a_misspelt_field_is_named_by_validation() -> None:
 
     spec = dict(exercise_spec_by_slug("relu-backward"))
     spec["mistake"] = spec.pop("mistakes")
-    (problem,) = [p for p in validate_spec(spec) if "unknown field" in p]
-    assert problem.startswith(
-        "unknown field(s) mistake (a code exercise may use: also_correct, checks,"
+    (problem,) = [p for p in validate_spec(spec) if "unknown field" in p.message]
+    assert problem.path == ("mistake",)
+    assert problem.message.startswith(
+        "unknown field 'mistake' (allowed here: also_correct, checks,"
     )
 
 
@@ -560,7 +574,7 @@ def test_a_misspelt_field_is_named_by_validation() -> None:
 def test_a_list_that_holds_strings_is_not_turned_into_an_array(value: list[Any]) -> None:
     tracemalloc.start()
     try:
-        assert _as_number_array(value) is None
+        assert as_number_array(value) is None
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -570,7 +584,28 @@ def test_a_list_that_holds_strings_is_not_turned_into_an_array(value: list[Any])
 def test_a_list_of_numbers_and_numeric_arrays_is_still_compared() -> None:
     import numpy as np
 
-    assert _as_number_array([1, 2.5, True]).tolist() == [1.0, 2.5, 1.0]
-    assert _as_number_array([np.float64(1.0), np.float32(2.0)]).dtype.kind == "f"
-    assert _as_number_array([np.zeros(2), np.ones(2)]).shape == (2, 2)
-    assert _as_number_array([np.array(["a"])]) is None
+    assert as_number_array([1, 2.5, True]).tolist() == [1.0, 2.5, 1.0]
+    assert as_number_array([np.float64(1.0), np.float32(2.0)]).dtype.kind == "f"
+    assert as_number_array([np.zeros(2), np.ones(2)]).shape == (2, 2)
+    assert as_number_array([np.array(["a"])]) is None
+
+
+def test_an_exercise_is_compiled_once_per_content() -> None:
+    spec = _spec()
+    assert compile_exercise(spec) is compile_exercise(_spec())
+    edited = _spec(tolerance={"rtol": 1e-6, "atol": 1e-12})
+    assert compile_exercise(edited) is not compile_exercise(spec)
+    assert len(compiled_exercises) <= compiled_exercises.size
+
+
+def test_the_compiled_exercises_drop_the_least_recently_used() -> None:
+    cache = CompiledExercises(size=2)
+    specs = [_spec(prompt=f"Return x @ w ({index}).") for index in range(3)]
+    first, second, third = (compile_exercise(spec) for spec in specs)
+    keys = [spec_key(spec) for spec in specs]
+    cache.put(keys[0], first)
+    cache.put(keys[1], second)
+    assert cache.get(keys[0]) is first  # now the most recently used
+    cache.put(keys[2], third)
+    assert [cache.get(key) for key in keys] == [first, None, third]
+    assert len(cache) == 2

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from grader.engine import grade, validate_spec
-from grader.engine.verdict import Status
+from grader.engine.types import Status
 
 EXERCISES = Path(__file__).resolve().parents[3] / "exercises"
 CONTRACT = {

@@ -23,7 +23,6 @@ PRODUCT_RULE: dict[str, Any] = {
     "kind": "derivation",
     "prompt": "Differentiate x^2 exp(x).",
     "variables": {"x": {"domain": "real", "sample": [-3, 3]}},
-    "functions": ["exp"],
     "start": "diff(x^2*exp(x), x)",
     "target": "x*(x+2)*exp(x)",
     "min_lines": 2,
@@ -227,9 +226,75 @@ def test_the_variant_of_a_derivation_shows_start_and_target() -> None:
         ),
         ({"final_must_use": ["tanh"]}, "final_must_use: the target itself does not use tanh"),
         ({"also_correct": ["sigma(x)(1-sigma(x))"]}, "also_correct[0] is graded incorrect"),
-        ({"start": None}, "start is missing"),
+        ({"start": None}, "start: expected an expression"),
     ],
 )
 def test_derivation_validation_names_the_problem(change: dict[str, Any], problem: str) -> None:
     problems = engine.validate_spec({**STEPS, **change})
-    assert any(problem in p for p in problems), problems
+    assert any(problem in p.message for p in problems), problems
+
+
+TYPED_THREE_TIMES = "sigma(x)*(1 - sigma(x))\n" * 3
+MILESTONED = {
+    **STEPS,
+    "milestones": [
+        {
+            "form": "exp(-x)/(1+exp(-x))^2",
+            "step": "you carry out the chain rule and cancel the two minus signs",
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answer", "says"),
+    [
+        (STEPS, TYPED_THREE_TIMES, "Line 1 is already the result"),
+        (STEPS, TYPED_THREE_TIMES, "Line 2 repeats line 1"),
+        (
+            STEPS,
+            "exp(-x)/(1+exp(-x))^2\n(1+exp(-x))^(-2)*exp(-x)\nsigma(x)*(1-sigma(x))",
+            None,  # a rewrite to another form is a step
+        ),
+        (
+            STEPS,
+            "exp(-x)/(1+exp(-x))^2\nexp(-x) / (1 + exp(-x))**2\nsigma(x)*(1-sigma(x))",
+            "Line 2 repeats line 1",
+        ),
+        (
+            STEPS,
+            "diff(1/(1+exp(-x)), x)\nexp(-x)/(1+exp(-x))^2\nsigma(x)*(1-sigma(x))",
+            None,  # the start written out as line 1, then the work
+        ),
+        (
+            STEPS,
+            "diff(1/(1+exp(-x)), x)\nsigma(x)*(1-sigma(x))\n(1-sigma(x))*sigma(x)",
+            "Line 2 is already the result",
+        ),
+        (
+            STEPS,
+            "exp(-x)/(1+exp(-x))^2\n1/(1+exp(-x))*(1-1/(1+exp(-x)))\n(1-sigma(x))*sigma(x)\n"
+            "sigma(x)*(1-sigma(x))",
+            "Line 4 repeats line 3",
+        ),
+        (
+            MILESTONED,
+            "-(1+exp(-x))^(-2)*(-exp(-x))\n1/(1+exp(-x))*(1-1/(1+exp(-x)))\nsigma(x)*(1-sigma(x))",
+            None,  # the milestone's form after SymPy's normalisation: signs cancelled
+        ),
+        (
+            MILESTONED,
+            "sigma(x)*exp(-x)/(1+exp(-x))\n1/(1+exp(-x))*(1-1/(1+exp(-x)))\nsigma(x)*(1-sigma(x))",
+            "Show the step where you carry out the chain rule",
+        ),
+    ],
+)
+def test_a_derivation_must_take_steps(
+    exercise: dict[str, Any], answer: str, says: str | None
+) -> None:
+    verdict = engine.grade(exercise, answer, seed=0)
+    texts = " ".join(m.text for m in verdict.messages)
+    if says is None:
+        assert verdict.status == Status.CORRECT, texts
+    else:
+        assert verdict.status == Status.INCORRECT and says in texts, texts

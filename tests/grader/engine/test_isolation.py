@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,9 @@ import pytest
 import yaml
 
 from grader import engine
-from grader.engine import Status, isolation
+from grader.engine import Status, forked
+from grader.engine.config import engine_config
+from grader.engine.symbolic import dispatch
 
 EXERCISES = Path(__file__).resolve().parents[3] / "exercises"
 SIGMOID = yaml.safe_load(
@@ -27,7 +31,7 @@ STEPS = yaml.safe_load(
         encoding="utf-8"
     )
 )
-WITH_FACTORIAL = {**SIGMOID, "functions": ["exp", "log", "factorial", "gamma"]}
+WITH_FACTORIAL = SIGMOID
 PWNED = Path("/tmp/pwned")
 
 HOSTILE: list[tuple[str, dict[str, Any], str]] = [
@@ -56,7 +60,7 @@ HOSTILE: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-WITH_GROWTH = {**SIGMOID, "functions": ["exp", "log", "cosh", "factorial", "gamma", "binomial"]}
+WITH_GROWTH = SIGMOID
 # Each of these ran into the 5 s deadline (a timeout, which uses an attempt) before the parser
 # learnt to refuse them.
 GROWTH_BOMBS = [
@@ -96,7 +100,7 @@ def test_ordinary_growth_is_still_read(answer: str) -> None:
 
 @pytest.fixture(scope="module", autouse=True)
 def warm_worker() -> None:
-    isolation.warm_up()
+    dispatch.warm_up()
 
 
 @pytest.fixture(autouse=True)
@@ -113,7 +117,7 @@ def test_hostile_input_is_answered_quickly_and_the_worker_keeps_serving(
     started = time.perf_counter()
     verdict = engine.grade(exercise, answer, seed=0)
     elapsed = time.perf_counter() - started
-    assert elapsed < isolation.limits.deadline_s + 1.0
+    assert elapsed < engine_config().symbolic_timeout_s + 1.0
     assert verdict.status in (Status.INVALID, Status.INCORRECT, Status.TIMEOUT), verdict.messages
     assert verdict.status != Status.CORRECT
     assert verdict.messages and verdict.messages[0].text
@@ -122,14 +126,10 @@ def test_hostile_input_is_answered_quickly_and_the_worker_keeps_serving(
 
 
 def test_a_check_past_its_deadline_is_killed_and_reported_as_timeout() -> None:
-    old = isolation.limits.deadline_s
-    isolation.configure(deadline_s=0.001)
-    try:
-        started = time.perf_counter()
-        verdict = engine.grade(SIGMOID, "sigma(x)(1-sigma(x))", seed=0)
-        assert time.perf_counter() - started < 1.0
-    finally:
-        isolation.configure(deadline_s=old)
+    config = replace(engine_config(), symbolic_timeout_s=0.001)
+    started = time.perf_counter()
+    verdict = engine.grade(SIGMOID, "sigma(x)(1-sigma(x))", seed=0, config=config)
+    assert time.perf_counter() - started < 1.0
     assert verdict.status == Status.TIMEOUT
     assert "took longer than" in verdict.messages[0].text
     assert engine.grade(SIGMOID, "sigma(x)(1-sigma(x))", seed=0).status == Status.CORRECT
@@ -144,7 +144,7 @@ def test_a_child_stuck_outside_python_is_killed_at_the_deadline() -> None:
         return {}
 
     started = time.perf_counter()
-    outcome = isolation.run_in_child(stuck, deadline_s=0.3)
+    outcome = forked.run_in_child(stuck, deadline_s=0.3)
     assert outcome.failure == "timeout"
     assert time.perf_counter() - started < 2.0
 
@@ -154,17 +154,17 @@ def test_a_child_over_its_memory_budget_reports_memory() -> None:
         blocks = [bytearray(64 * 1024 * 1024) for _ in range(64)]
         return {"size": len(blocks)}
 
-    outcome = isolation.run_in_child(greedy, deadline_s=10, memory_mb=256)
+    outcome = forked.run_in_child(greedy, deadline_s=10, memory_mb=256)
     assert outcome.failure == "memory"
 
 
 def test_a_child_killed_for_memory_becomes_a_clear_too_large_verdict(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from grader.engine import symbolic
-
     monkeypatch.setattr(
-        symbolic, "run_job", lambda name, payload: isolation.ChildOutcome(failure="memory")
+        dispatch,
+        "run_job",
+        lambda name, payload, **limits: forked.ChildOutcome(failure="memory"),
     )
     verdict = engine.grade(SIGMOID, "sigma(x)(1-sigma(x))", seed=0)
     assert verdict.status == Status.INVALID
@@ -176,63 +176,90 @@ def test_a_crashing_child_is_an_error_not_a_hang() -> None:
     def crash() -> dict[str, Any]:
         os._exit(3)
 
-    outcome = isolation.run_in_child(crash, deadline_s=5)
+    outcome = forked.run_in_child(crash, deadline_s=5)
     assert outcome.failure == "crashed"
 
 
 def test_each_job_runs_in_its_own_fresh_child() -> None:
-    isolation.register_job("pid", lambda payload: {"pid": os.getpid(), "echo": payload["x"]})
-    first = isolation.run_job("pid", {"x": 1}, deadline_s=5)
-    second = isolation.run_job("pid", {"x": 2}, deadline_s=5)
+    forked.register_job("pid", lambda payload: {"pid": os.getpid(), "echo": payload["x"]})
+    first = forked.run_job("pid", {"x": 1}, deadline_s=5)
+    second = forked.run_job("pid", {"x": 2}, deadline_s=5)
     assert first.result is not None and second.result is not None
     assert first.result["echo"] == 1 and second.result["echo"] == 2
     assert len({first.result["pid"], second.result["pid"], os.getpid()}) == 3
 
 
 def test_a_job_past_its_deadline_is_killed() -> None:
-    isolation.register_job("sleep", lambda payload: time.sleep(payload["s"]) or {})
+    forked.register_job("sleep", lambda payload: time.sleep(payload["s"]) or {})
     started = time.perf_counter()
-    outcome = isolation.run_job("sleep", {"s": 30}, deadline_s=0.3)
+    outcome = forked.run_job("sleep", {"s": 30}, deadline_s=0.3)
     assert outcome.failure == "timeout"
     assert time.perf_counter() - started < 2.0
-    assert isolation.run_job("sleep", {"s": 0}, deadline_s=5).result == {}
+    assert forked.run_job("sleep", {"s": 0}, deadline_s=5).result == {}
 
 
 def test_a_job_over_its_memory_budget_reports_memory() -> None:
-    isolation.register_job("greedy", lambda payload: {"n": len(bytearray(payload["bytes"]))})
-    outcome = isolation.run_job("greedy", {"bytes": 2 * 1024**3}, deadline_s=10, memory_mb=256)
+    forked.register_job("greedy", lambda payload: {"n": len(bytearray(payload["bytes"]))})
+    outcome = forked.run_job("greedy", {"bytes": 2 * 1024**3}, deadline_s=10, memory_mb=256)
     assert outcome.failure == "memory"
 
 
 def test_a_spare_child_killed_from_outside_is_replaced() -> None:
-    isolation.register_job("ok", lambda payload: {"ok": True})
-    isolation.run_job("ok", {}, deadline_s=5)
-    spare = isolation._spare
+    forked.register_job("ok", lambda payload: {"ok": True})
+    forked.run_job("ok", {}, deadline_s=5)
+    spare = forked._spare
     assert spare is not None
     os.kill(spare.pid, 9)
     os.waitpid(spare.pid, 0)
-    assert isolation.run_job("ok", {}, deadline_s=5).result == {"ok": True}
+    assert forked.run_job("ok", {}, deadline_s=5).result == {"ok": True}
 
 
 def test_the_child_result_comes_back_as_json() -> None:
-    outcome = isolation.run_in_child(lambda: {"pid": os.getpid()}, deadline_s=5)
+    outcome = forked.run_in_child(lambda: {"pid": os.getpid()}, deadline_s=5)
     assert outcome.result is not None
     assert outcome.result["pid"] != os.getpid()
 
 
-def test_warm_up_is_idempotent_and_grading_stays_fast() -> None:
-    isolation.warm_up()
-    isolation.warm_up()
-    verdict = engine.grade(SIGMOID, "sigma(x)(1-sigma(x))", seed=0)
-    assert verdict.status == Status.CORRECT
-    assert verdict.elapsed_ms > 0
+LEAST_SQUARES = yaml.safe_load(
+    (
+        EXERCISES / "matrix-calculus/02-least-squares-and-layouts/least-squares-gradient.yaml"
+    ).read_text(encoding="utf-8")
+)
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answer", "status"),
+    [
+        (SIGMOID, "sigma(x)(1-sigma(x))", "correct"),
+        (SIGMOID, "2 sigma(x)(1-sigma(x))", "incorrect"),
+        (STEPS, STEPS["also_correct"][1], "correct"),
+        (LEAST_SQUARES, "-2 A^T (A x - b)", "incorrect"),
+    ],
+    ids=["expression", "expression-wrong", "derivation", "matrix-wrong"],
+)
+def test_warm_up_leaves_a_check_nothing_to_import_in_the_child(
+    exercise: dict[str, Any], answer: str, status: str
+) -> None:
+    dispatch.warm_up()
+    frozen = gc.get_freeze_count()
+    dispatch.warm_up()
+    assert frozen > 0 and gc.get_freeze_count() == frozen  # warmed and frozen once, not twice
+    loaded = set(sys.modules)
+    assert {"sympy", "numpy", "mpmath"} <= loaded
+
+    def check() -> dict[str, Any]:
+        verdict = dispatch.grade_in_process(exercise, answer, seed=0)
+        return {"status": str(verdict.status), "imported": sorted(set(sys.modules) - loaded)}
+
+    outcome = forked.run_in_child(check, deadline_s=30)
+    assert outcome.result == {"status": status, "imported": []}
 
 
 def test_the_engine_imports_no_django() -> None:
     code = (
         "import sys; sys.path.insert(0, '.');"
-        "from grader.engine import isolation, symbolic, matrices, derivation, parse;"
-        "isolation.warm_up();"
+        "from grader.engine.symbolic import dispatch, matrices, derivation, parser;"
+        "dispatch.warm_up();"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))"
     )
     root = Path(__file__).resolve().parents[3]

@@ -10,8 +10,8 @@ import yaml
 
 from grader import engine
 from grader.engine import Status
-from grader.engine.matrices import make_draws
-from grader.engine.problem import read_problem
+from grader.engine.symbolic.matrices import make_draws
+from grader.engine.symbolic.problem import read_problem
 
 EXERCISES = Path(__file__).resolve().parents[3] / "exercises"
 CORRECT, INCORRECT, INVALID = Status.CORRECT, Status.INCORRECT, Status.INVALID
@@ -239,9 +239,9 @@ def test_the_sizes_change_with_the_seed_and_differ_within_a_draw() -> None:
 def test_matrix_validation_catches_a_bad_reference() -> None:
     broken = {**LEAST_SQUARES, "answer": "2 A (A x - b)"}
     problems = engine.validate_spec(broken)
-    assert any("answer: cannot multiply 2*A (m×n)" in p for p in problems), problems
+    assert any("answer: cannot multiply 2*A (m×n)" in p.message for p in problems), problems
 
 
 def test_matrix_validation_catches_a_mistake_equal_to_the_reference() -> None:
     broken = {**QUADRATIC, "mistakes": [{"answer": "B^T x + B x", "feedback": "no"}]}
-    assert any("equals the reference" in p for p in engine.validate_spec(broken))
+    assert any("equals the reference" in p.message for p in engine.validate_spec(broken))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -9,28 +10,30 @@ import textwrap
 import tracemalloc
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from grader.engine import grade, sandbox
-from grader.engine.code import _plan_calls, compile_exercise
-from grader.engine.sandbox import (
+from grader.engine import grade
+from grader.engine.code.plan import plan_calls
+from grader.engine.code.spec import compile_exercise
+from grader.engine.sandbox import worker as sandbox
+from grader.engine.sandbox.probes import (
+    probe_no_new_privs,
+    probe_rlimits,
+    probe_unprivileged_uid,
+)
+from grader.engine.sandbox.worker import (
     BLAS_KERNEL_VARIABLES,
     REQUIRED_LAYERS,
     get_sandbox,
     sandbox_layers,
 )
-from grader.engine.sandbox_seccomp import build_program
-from grader.engine.sandbox_zygote import (
-    SPARE_CHILDREN,
-    probe_no_new_privs,
-    probe_rlimits,
-    probe_unprivileged_uid,
-)
-from grader.engine.verdict import Status
+from grader.engine.sandbox.zygote import SPARE_CHILDREN
+from grader.engine.types import Status
 
 ROOT = Path(__file__).resolve().parents[3]
 RELU = yaml.safe_load(
@@ -47,11 +50,12 @@ SETTINGS_MARKER = "def describe_backends"
 @pytest.fixture(scope="module", autouse=True)
 def short_limits() -> Iterator[None]:
     """Keep deadlines short so runaway submissions cost two seconds, not ten."""
-    previous = sandbox.settings.timeout_s
-    sandbox.configure(timeout_s=2.0)
+    box = get_sandbox()
+    previous = box.config
+    box.config = replace(previous, code_timeout_s=2.0)
     os.environ["CHAINRULE_CANARY_SECRET"] = CANARY_SECRET
     yield
-    sandbox.configure(timeout_s=previous)
+    box.config = previous
     os.environ.pop("CHAINRULE_CANARY_SECRET", None)
 
 
@@ -96,11 +100,32 @@ def test_the_full_sandbox_is_active_on_this_machine() -> None:
     assert sandbox_layers()["full"] is True, sandbox_layers()
 
 
-def test_the_seccomp_filter_kills_foreign_architectures_first() -> None:
-    program = build_program(1234)
-    assert program[0][3] == 4  # load the arch field
-    assert program[2][3] == 0x80000000  # SECCOMP_RET_KILL_PROCESS
-    assert len(program) < 4096
+def test_seccomp_refuses_a_call_outside_its_allow_list_in_the_child() -> None:
+    # getpriority() is harmless and nothing else in the sandbox stops it: only the filter can.
+    source = textwrap.dedent(
+        """
+        import os
+        def f():
+            try:
+                os.getpriority(os.PRIO_PROCESS, 0)
+            except OSError as error:
+                return error.errno
+            return 'allowed'
+        """
+    )
+    assert isinstance(os.getpriority(os.PRIO_PROCESS, 0), int)  # allowed outside the sandbox
+    run = get_sandbox().run(source, "f", [{"id": "a", "args": []}])
+    (entry,) = _runner_result(run).get("calls", [{}])
+    assert entry.get("output") == errno.EPERM, entry
+
+
+def test_seccomp_kills_a_child_that_calls_through_another_abi() -> None:
+    # The x32 bit in the call number selects another system-call table, which an allow-list
+    # written for x86-64 numbers cannot describe: the filter kills before it looks further.
+    source = "import ctypes\ndef f():\n    return ctypes.CDLL(None).syscall(0x40000000 | 39)\n"
+    run = get_sandbox().run(source, "f", [{"id": "a", "args": []}])
+    assert run.signal_name == "SIGSYS", run
+    assert _runner_result(run).get("calls") == []
 
 
 def test_the_zygote_environment_is_scrubbed() -> None:
@@ -150,7 +175,7 @@ def test_production_policy_refuses_a_reduced_sandbox(monkeypatch: pytest.MonkeyP
 
 def test_development_policy_warns_on_every_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
     box = get_sandbox()
-    monkeypatch.setattr(box.settings, "require_full", False)
+    monkeypatch.setattr(box, "config", replace(box.config, allow_reduced_sandbox=True))
     monkeypatch.setitem(box.layers, "full", "missing: seccomp")
     verdict = grade(RELU, RELU["reference"], seed=3)
     assert verdict.status == Status.CORRECT
@@ -343,21 +368,21 @@ HOSTILE: dict[str, tuple[str, str]] = {
         "os.write(4, b'CRW1' + b'\\xff' * 64)\nos._exit(0)",
     ),
     "forged infrastructure error at import": (
-        "import os, sys\nWIRE = sys.modules['grader.engine.sandbox_wire']\n"
+        "import os, sys\nWIRE = sys.modules['grader.engine.sandbox.wire']\n"
         "os.write(4, WIRE.encode({'sandbox_error': 'the grader broke'}))",
         "return grad_out * (x > 0)",
     ),
     "forged infrastructure error in a call": (
-        "import os, sys\nWIRE = sys.modules['grader.engine.sandbox_wire']",
+        "import os, sys\nWIRE = sys.modules['grader.engine.sandbox.wire']",
         "os.write(4, WIRE.encode({'sandbox_error': 'the grader broke'}))\nos._exit(0)",
     ),
     "forged syntax error report": (
-        "import os, sys\nWIRE = sys.modules['grader.engine.sandbox_wire']\n"
+        "import os, sys\nWIRE = sys.modules['grader.engine.sandbox.wire']\n"
         "os.write(4, WIRE.encode({'syntax_error': {'line': 1, 'message': 'nothing'}}))\nos._exit(0)",
         "return grad_out * (x > 0)",
     ),
     "forged missing-function report": (
-        "import os, sys\nWIRE = sys.modules['grader.engine.sandbox_wire']\n"
+        "import os, sys\nWIRE = sys.modules['grader.engine.sandbox.wire']\n"
         "os.write(4, WIRE.encode({'missing_function': True}))\nos._exit(0)",
         "return grad_out * (x > 0)",
     ),
@@ -374,7 +399,7 @@ HOSTILE: dict[str, tuple[str, str]] = {
         """forge('{"__dict__": {"output": {"__array__": 0, "dtype": [], "shape": []}}}', bytes(8))""",
     ),
     "forged errno of the wrong type": (
-        "import os, sys\nimport numpy as np\nWIRE = sys.modules['grader.engine.sandbox_wire']",
+        "import os, sys\nimport numpy as np\nWIRE = sys.modules['grader.engine.sandbox.wire']",
         """
         error = {'type': 'OSError', 'message': '', 'traceback': '', 'line': None, 'errno': np.zeros(3)}
         os.write(4, WIRE.encode({'error': error, 'elapsed_ms': 1.0}))
@@ -382,7 +407,7 @@ HOSTILE: dict[str, tuple[str, str]] = {
         """,
     ),
     "forged argument digests of the wrong type": (
-        "import os, sys\nimport numpy as np\nWIRE = sys.modules['grader.engine.sandbox_wire']",
+        "import os, sys\nimport numpy as np\nWIRE = sys.modules['grader.engine.sandbox.wire']",
         """
         answer = {'output': grad_out * (x > 0), 'args_digest': [np.zeros(3), np.zeros(3)]}
         os.write(4, WIRE.encode({**answer, 'elapsed_ms': 1.0}))
@@ -390,7 +415,7 @@ HOSTILE: dict[str, tuple[str, str]] = {
         """,
     ),
     "forged exception fields of the wrong types": (
-        "import os, sys\nimport numpy as np\nWIRE = sys.modules['grader.engine.sandbox_wire']",
+        "import os, sys\nimport numpy as np\nWIRE = sys.modules['grader.engine.sandbox.wire']",
         """
         error = {'type': 'ValueError', 'base': np.zeros(3), 'line': np.zeros(3), 'message': np.zeros(2)}
         os.write(4, WIRE.encode({'error': error, 'elapsed_ms': 1.0}))
@@ -447,7 +472,7 @@ HOSTILE: dict[str, tuple[str, str]] = {
 
 def _hidden_values(seed: int) -> list[str]:
     """Return the first values of each hidden test's inputs, written as a leak would write them."""
-    calls = _plan_calls(compile_exercise(RELU), seed)
+    calls = plan_calls(compile_exercise(RELU), seed)
     hidden = [call for call in calls if call.test is not None and call.test.hidden]
     assert hidden, "relu-backward needs a hidden test for this check"
     return [repr(float(value)) for call in hidden for arg in call.args for value in arg.flat[:8]]
@@ -558,7 +583,8 @@ def test_a_child_that_cannot_lock_itself_down_is_our_error_not_the_students(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     box = get_sandbox()
-    monkeypatch.setattr(box.settings, "file_mb", -1)  # the scratch tmpfs refuses a negative size
+    # The scratch tmpfs refuses a negative size.
+    monkeypatch.setattr(box, "config", replace(box.config, code_file_mb=-1))
     verdict = grade(RELU, RELU["reference"], seed=1)
     assert verdict.status == Status.ERROR
     assert verdict.diagnosis == "sandbox_failed"

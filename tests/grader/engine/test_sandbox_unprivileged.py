@@ -1,25 +1,38 @@
-"""The sandbox when the worker itself is unprivileged: user + network namespaces instead of a uid drop."""
+"""The sandbox when the worker itself is unprivileged: user + network namespaces instead of a uid drop.
+
+Run as root, the test starts its worker as uid 65534 (nobody). That uid must read the checkout, as
+any worker reads its own code, wherever the checkout is: a checkout in a folder nobody may enter
+(a root home folder, `mktemp -d`) is shown to it through a readable view (_readable_view).
+"""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import subprocess
 import sys
 import sysconfig
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 NOBODY = 65534
+CLONE_NEWNS = 0x00020000
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 
 HELPER = r"""
 import json, sys
-from grader.engine.sandbox import Sandbox, SandboxSettings
+from dataclasses import replace
+from grader.engine.config import engine_config
+from grader.engine.sandbox.worker import Sandbox
 
-box = Sandbox(SandboxSettings(require_full=True, timeout_s=3.0))
+box = Sandbox(replace(engine_config(), allow_reduced_sandbox=False, code_timeout_s=3.0))
 box.start()
 report = {"layers": box.layers, "uid": __import__("os").getuid()}
 ATTACKS = {
@@ -50,57 +63,105 @@ print(json.dumps(report))
 """
 
 
-def _interpreter_for(uid: int) -> tuple[str, dict[str, str]]:
-    """Return an interpreter the given uid can run, and the environment that finds NumPy and the project."""
-    site_packages = str(Path(numpy.__file__).resolve().parent.parent)
+def _readable_view(folder: Path) -> Callable[[], None]:
+    """Return a pre-exec step that shows the checkout at folder/checkout, then becomes NOBODY.
+
+    In a mount namespace of the child's own it mounts a world-readable tmpfs at folder and binds
+    the checkout beneath it, so NOBODY reaches the project (and a virtualenv inside it) whatever
+    the folders above the checkout allow. The checkout's own files keep their modes.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def mount(source: str, target: Path, fstype: str | None, flags: int, data: str | None) -> None:
+        if libc.mount(
+            source.encode(),
+            str(target).encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ):
+            raise OSError(ctypes.get_errno(), f"mount {target}")
+
+    def enter() -> None:
+        if libc.unshare(CLONE_NEWNS):
+            raise OSError(ctypes.get_errno(), "unshare")
+        mount("none", Path("/"), None, MS_REC | MS_PRIVATE, None)
+        mount("tmpfs", folder, "tmpfs", 0, "mode=0755,size=1m")
+        (folder / "checkout").mkdir()
+        mount(str(ROOT), folder / "checkout", None, MS_BIND | MS_REC, None)
+        os.setgroups([])
+        os.setresgid(NOBODY, NOBODY, NOBODY)
+        os.setresuid(NOBODY, NOBODY, NOBODY)
+
+    return enter
+
+
+def _seen_from(checkout: Path, path: str) -> str:
+    """Return path as the child sees it: beneath the view's checkout when it is in the project."""
+    for form in (Path(path).absolute(), Path(path).resolve()):
+        if form.is_relative_to(ROOT):
+            return str(checkout / form.relative_to(ROOT))
+    return path
+
+
+def _interpreter_for(view: Path) -> tuple[str, dict[str, str], Callable[[], None]]:
+    """Return an interpreter NOBODY can run, the environment that finds NumPy and the project
+    through the view, and the pre-exec step that makes the view."""
+    checkout = view / "checkout"
+    site_packages = _seen_from(checkout, str(Path(numpy.__file__).resolve().parent.parent))
     environment = {
         "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": f"{ROOT}:{site_packages}",
+        "PYTHONPATH": f"{checkout}:{site_packages}",
         "LANG": "C.UTF-8",
     }
+    enter = _readable_view(view)
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for candidate in (sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
         if not os.path.exists(candidate):
             continue
+        seen = _seen_from(checkout, candidate)
         try:
             probe = subprocess.run(
-                [candidate, "-c", "import numpy, grader.engine.sandbox"],
+                [seen, "-c", "import numpy, grader.engine.sandbox.worker"],
                 env=environment,
-                user=uid,
-                group=uid,
-                extra_groups=[],
+                preexec_fn=enter,  # noqa: PLW1509 - no thread of this process runs meanwhile
                 cwd="/",
                 capture_output=True,
                 check=False,
             )
-        except PermissionError:
+        except (PermissionError, subprocess.SubprocessError):
             continue  # e.g. an interpreter under /root, which other users cannot reach
         if probe.returncode == 0:
-            return candidate, environment
+            return seen, environment, enter
     pytest.fail(
-        f"no {version} interpreter that uid {uid} can run with NumPy ({sysconfig.get_paths()['purelib']})"
+        f"no {version} interpreter that uid {NOBODY} can run with NumPy ({sysconfig.get_paths()['purelib']})"
     )
 
 
 def test_an_unprivileged_worker_gets_the_full_sandbox(tmp_path: Path) -> None:
     outside = tmp_path / "pwned"
     os.chmod(tmp_path, 0o777)  # noqa: S103 - only Landlock may stop the write
-    if os.getuid() == 0:
-        python, environment = _interpreter_for(NOBODY)
-        extra = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
-    else:
-        python, environment = sys.executable, {**os.environ, "PYTHONPATH": str(ROOT)}
-        extra = {}
-    completed = subprocess.run(
-        [python, "-c", HELPER, str(ROOT / "config" / "settings.py"), str(outside)],
-        env=environment,
-        cwd="/",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        **extra,
-    )
+    view = Path(tempfile.mkdtemp(prefix="chainrule-view-"))
+    try:
+        if os.getuid() == 0:
+            python, environment, enter = _interpreter_for(view)
+            checkout = view / "checkout"
+            extra: dict[str, Any] = {"preexec_fn": enter}
+        else:
+            python, environment = sys.executable, {**os.environ, "PYTHONPATH": str(ROOT)}
+            checkout, extra = ROOT, {}
+        completed = subprocess.run(
+            [python, "-c", HELPER, str(checkout / "config" / "settings.py"), str(outside)],
+            env=environment,
+            cwd="/",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            **extra,
+        )
+    finally:
+        view.rmdir()
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
 

@@ -10,8 +10,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from grader.engine import sandbox_wire
-from grader.engine.sandbox_wire import (
+from grader.engine.sandbox import wire as sandbox_wire
+from grader.engine.sandbox.wire import (
     MAGIC,
     FrameTooLarge,
     Unsupported,

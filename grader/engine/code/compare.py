@@ -1,0 +1,255 @@
+"""Compare what the submission returned with what the trusted side expects, value by value.
+
+Each comparison returns a Problem (see wording) or None. Only numbers and numeric arrays are
+compared: anything else the child sent is a wrong type, described by its type name alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from grader.engine.code.spec import CodeExercise
+from grader.engine.code.wording import Problem
+from grader.engine.sandbox.runtime import digest_arguments
+from grader.engine.sandbox.wire import Unsupported
+
+
+def describe_type(value: Any) -> str:
+    """Name what the code returned, for visible tests only: the code chooses the names and shapes."""
+    if isinstance(value, Unsupported):
+        return f"a {value.type_name}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if value is None:
+        return "None"
+    return f"a {type(value).__name__}"
+
+
+def as_number_array(value: Any) -> npt.NDArray[Any] | None:
+    """Return value as a numeric array, or None when it is not numbers.
+
+    Only numbers, numeric arrays and lists of them reach np.asarray: given a list holding one
+    long string, NumPy pads every element to that length, and a small answer fills the worker.
+    """
+    if not _holds_only_numbers(value):
+        return None
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    # An integer beyond 64 bits becomes an array of Python objects, which NumPy cannot compare.
+    return array if array.dtype.kind in "biufc" else None
+
+
+def _holds_only_numbers(value: Any) -> bool:
+    """Say whether value is a number, a numeric array, or a list whose leaves are only those."""
+    if isinstance(value, bool | int | float):
+        return True
+    if isinstance(value, np.ndarray | np.generic):
+        return value.dtype.kind in "biufc"
+    return isinstance(value, list) and all(_holds_only_numbers(item) for item in value)
+
+
+def _index_text(index: tuple[int, ...]) -> str:
+    return "" if not index else f" at index {index if len(index) > 1 else index[0]}"
+
+
+def compare_value(
+    got: Any,
+    expected: Any,
+    *,
+    label: str,
+    exercise: CodeExercise,
+    check_dtype: bool = True,
+) -> Problem | None:
+    """Return what is wrong with got compared with expected, or None when they agree.
+
+    The hidden wording names only the label (the exercise's own name for the part) and the kind
+    of problem: never a shape, an index, a count, an error or a value.
+    """
+    expected_array = np.asarray(expected)
+    got_array = as_number_array(got)
+    scalar_expected = expected_array.ndim == 0
+    if got_array is None:
+        wanted = "a number" if scalar_expected else f"a NumPy array of shape {expected_array.shape}"
+        return Problem(
+            "wrong_type",
+            f"{label} is {describe_type(got)}; expected {wanted}.",
+            f"{label} has the wrong type.",
+        )
+    if got_array.shape != expected_array.shape:
+        if not exercise.checks.get("shape", True) and got_array.size == expected_array.size:
+            got_array = got_array.reshape(expected_array.shape)
+        else:
+            wanted = "a single number" if scalar_expected else f"{expected_array.shape}"
+            return Problem(
+                "wrong_shape",
+                f"{label} has shape {got_array.shape}; expected {wanted}.",
+                f"{label} has the wrong shape.",
+            )
+    wrong_kind = f"{label} holds the wrong kind of numbers."
+    if check_dtype and exercise.checks.get("dtype", True) and expected_array.dtype.kind == "f":
+        if got_array.dtype.kind not in "f":
+            return Problem(
+                "wrong_dtype",
+                f"{label} holds {got_array.dtype} values; expected floating-point numbers "
+                f"({expected_array.dtype}). Integer or boolean results usually mean a missing float conversion.",
+                wrong_kind,
+            )
+    if got_array.dtype.kind == "c" and expected_array.dtype.kind != "c":
+        return Problem(
+            "wrong_dtype", f"{label} holds complex numbers; expected real ones.", wrong_kind
+        )
+    got_values = got_array.astype(np.result_type(got_array.dtype, np.float64))
+    expected_values = (
+        expected_array.astype(np.float64) if expected_array.dtype.kind in "biuf" else expected_array
+    )
+    bad = disagreeing(got_values, expected_values, rtol=exercise.rtol, atol=exercise.atol)
+    if not np.any(bad):
+        return None
+    with np.errstate(all="ignore"):
+        error = np.abs(got_values - expected_values)
+    error = np.where(bad, np.nan_to_num(error, nan=np.inf, posinf=np.inf), 0.0)
+    flat = int(np.argmax(error))
+    index = tuple(int(i) for i in np.unravel_index(flat, error.shape)) if error.ndim else ()
+    got_at, expected_at = got_values[index], expected_values[index]
+    wrong_values = f"{label} has wrong values."
+    if not np.isfinite(got_at) and np.isfinite(expected_at):
+        return Problem(
+            "wrong_values",
+            f"{label} contains {got_at}{_index_text(index)} where the answer is finite "
+            f"({float(expected_at):.6g}).",
+            wrong_values,
+        )
+    if not np.isfinite(expected_at):
+        return Problem(
+            "wrong_values",
+            f"{label} is {_fmt(got_at)}{_index_text(index)} where the answer is "
+            f"{_fmt(expected_at)}.",
+            wrong_values,
+        )
+    count = int(np.sum(bad))
+    where = f"{count} of {bad.size} values are wrong; " if bad.size > 1 else ""
+    largest = float(error[index])
+    return Problem(
+        "wrong_values",
+        f"{label} is wrong: {where}largest error {largest:.3g}{_index_text(index)} "
+        f"(got {_fmt(got_at)}, expected {_fmt(expected_at)}; tolerance rtol={exercise.rtol:g}, atol={exercise.atol:g}).",
+        wrong_values,
+    )
+
+
+def disagreeing(
+    got: npt.NDArray[Any], expected: npt.NDArray[Any], *, rtol: float, atol: float
+) -> npt.NDArray[np.bool_]:
+    """Return where got and expected disagree, elementwise.
+
+    Where the expected value is finite, got must be finite and within atol + rtol·|expected|.
+    Where it is inf, -inf or NaN, got must be that same special value: a tolerance scaled by an
+    infinite value would accept anything (inf <= inf), a finite number and -inf included.
+    """
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(expected)
+        within = np.abs(got - expected) <= atol + rtol * np.abs(np.where(finite, expected, 0))
+        same_special = (np.isnan(got) & np.isnan(expected)) | (
+            ~np.isnan(expected) & (got == expected)
+        )
+        result: npt.NDArray[np.bool_] = np.where(finite, ~within, ~same_special)
+    return result
+
+
+def _fmt(value: Any) -> str:
+    return f"{complex(value):.6g}" if np.iscomplexobj(value) else f"{float(value):.6g}"
+
+
+def compare_output(
+    got: Any, expected: Any, *, exercise: CodeExercise, check_dtype: bool = True
+) -> Problem | None:
+    """Compare a whole return value, part by part for tuple outputs."""
+    names = exercise.output_names
+    if names:
+        parts = ", ".join(names)
+        if not isinstance(got, tuple | list):
+            return Problem(
+                "wrong_type",
+                f"Your function returned {describe_type(got)}; expected a tuple ({parts}).",
+                f"Your function did not return a tuple ({parts}).",
+            )
+        if len(got) != len(names):
+            return Problem(
+                "wrong_type",
+                f"Your function returned {len(got)} values; expected {len(names)} ({parts}).",
+                f"Your function did not return one value for each of {parts}.",
+            )
+        for name, got_part, expected_part in zip(names, got, expected, strict=True):
+            problem = compare_value(
+                got_part, expected_part, label=name, exercise=exercise, check_dtype=check_dtype
+            )
+            if problem:
+                return problem
+        return None
+    return compare_value(
+        got, expected, label="Your result", exercise=exercise, check_dtype=check_dtype
+    )
+
+
+def find_mutation(
+    original: list[Any], digests: tuple[str | None, ...], exercise: CodeExercise
+) -> Problem | None:
+    """Return a problem when an array argument's digest after the call differs from the original's.
+
+    The digests are taken in the child, where the submission runs: this catches an accidental
+    in-place change, not a deliberate forger, who can report the digests of untouched arguments.
+    That hides only its own mistake (the child changes its own copies, never the worker's), and
+    read_report() has already refused digests of any other form as malformed output.
+    """
+    if len(digests) != len(original):
+        return None
+    for name, before, digest in zip(exercise.params, original, digests, strict=True):
+        if (
+            isinstance(before, np.ndarray)
+            and before.dtype.kind in "biufc"
+            and digest != digest_arguments([before])[0]
+        ):
+            return Problem(
+                "mutated_input",
+                f"Your function changed its input {name} in place. Work on a copy "
+                f"({name} = {name}.copy()) or build a new array instead.",
+            )
+    return None
+
+
+def compare_gradient(
+    got: Any, numeric: list[npt.NDArray[Any]], exercise: CodeExercise
+) -> Problem | None:
+    gradient = exercise.checks["gradient"]
+    wrt = list(gradient["wrt"])
+    parts = list(got) if exercise.output_names and isinstance(got, tuple | list) else [got]
+    names = exercise.output_names or [f"the gradient with respect to {wrt[0]}"]
+    if len(parts) != len(wrt):
+        return Problem(
+            "gradient_check", f"Your function returned {len(parts)} gradients; expected {len(wrt)}."
+        )
+    rtol, atol = float(gradient.get("rtol", 1e-4)), float(gradient.get("atol", 1e-6))
+    for name, part, expected in zip(names, parts, numeric, strict=True):
+        array = as_number_array(part)
+        if array is None or array.shape != expected.shape:
+            return Problem(
+                "gradient_check",
+                f"{name} cannot be compared with finite differences ({describe_type(part)}).",
+            )
+        got_values = array.astype(float)
+        bad = disagreeing(got_values, expected, rtol=rtol, atol=atol)
+        with np.errstate(all="ignore"):
+            difference = np.abs(got_values - expected)
+        if np.any(bad):
+            largest = float(np.nanmax(np.where(bad, np.nan_to_num(difference, nan=np.inf), 0.0)))
+            return Problem(
+                "gradient_check",
+                f"{name} does not match a finite-difference gradient of the forward pass "
+                f"(largest difference {largest:.3g}). Check each step of the chain rule.",
+            )
+    return None

@@ -1,0 +1,200 @@
+"""Grade expression, matrix and derivation answers: each in a forked child of a warm process.
+
+grade_symbolic(spec, answer, *, seed, config) sends the check to a child of the fork server
+(grader.engine.forked) under the configured deadline and memory budget; grade_in_process is what
+the child runs, and what the spec validators call directly. warm_up() loads and exercises
+everything a check uses once in the parent, so every child starts warm.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from typing import Any
+
+import mpmath
+import numpy
+import sympy
+
+from grader.engine import forked
+from grader.engine.config import EngineConfig, engine_config
+from grader.engine.forked import ChildOutcome, register_job, run_job
+from grader.engine.symbolic.derivation import grade_derivation
+from grader.engine.symbolic.expressions import Evaluator
+from grader.engine.symbolic.matrices import grade_matrix
+from grader.engine.symbolic.problem import read_problem
+from grader.engine.symbolic.scalar_check import grade_expression
+from grader.engine.symbolic.verdicts import AUDIT_DISAGREEMENT, invalid, spec_error
+from grader.engine.types import Message, SpecError, Status, Verdict
+
+logger = logging.getLogger(__name__)
+SYMBOLIC_JOB = "grade_symbolic"
+
+
+def grade_symbolic(
+    spec: dict[str, Any], answer: str, *, seed: int, config: EngineConfig | None = None
+) -> Verdict:
+    """Judge an answer in a forked child with a memory limit and a hard deadline."""
+    config = config or engine_config()
+    started = time.perf_counter()
+    answer = str(answer)  # an answer listed in an exercise file may be a number
+    if len(answer) > config.max_answer_chars:
+        verdict = invalid(
+            "too_large",
+            f"Your answer is too long ({len(answer)} characters; "
+            f"at most {config.max_answer_chars}).",
+        )
+    else:
+        warm_up()
+        payload = {"spec": spec, "answer": answer, "seed": seed, "config": asdict(config)}
+        outcome = run_job(
+            SYMBOLIC_JOB,
+            payload,
+            deadline_s=config.symbolic_timeout_s,
+            memory_mb=config.memory_mb,
+        )
+        verdict = _verdict_from(outcome, config)
+    verdict.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+    if AUDIT_DISAGREEMENT in verdict.flags:
+        logger.warning(
+            "symbolic audit disagrees with numeric verdict %s on exercise %s for answer %r",
+            verdict.status,
+            spec.get("id"),
+            answer[:200],
+        )
+    if verdict.status in (Status.UNDETERMINED, Status.ERROR):
+        logger.warning(
+            "exercise %s: %s", spec.get("id"), "; ".join(m.text for m in verdict.messages)
+        )
+    return verdict
+
+
+def _verdict_from(outcome: ChildOutcome, config: EngineConfig) -> Verdict:
+    if outcome.result is not None:
+        return Verdict.from_dict(outcome.result)
+    if outcome.failure == "timeout":
+        return Verdict(
+            status=Status.TIMEOUT,
+            messages=[
+                Message(
+                    "timeout",
+                    f"Checking your answer took longer than {config.symbolic_timeout_s:g} s and "
+                    "was stopped. Write it in a simpler form.",
+                )
+            ],
+        )
+    if outcome.failure == "memory":
+        return invalid(
+            "too_large",
+            "Your answer is too large to check (it needed too much memory). Write it in a "
+            "simpler form.",
+        )
+    logger.error("symbolic check failed in its child: %s %s", outcome.failure, outcome.detail)
+    return Verdict(
+        status=Status.ERROR,
+        messages=[
+            Message(
+                "grader_error",
+                "The grader failed on this answer; it is not counted against you and has been "
+                "reported.",
+            )
+        ],
+        flags=["grader_error"],
+    )
+
+
+def grade_in_process(
+    spec: dict[str, Any], answer: str, *, seed: int, config: EngineConfig | None = None
+) -> Verdict:
+    """Judge an answer in this process (the child runs this; tests of limits use the child)."""
+    try:
+        problem = read_problem(spec, seed, config)
+        if problem.kind == "matrix":
+            return grade_matrix(problem, spec, answer, seed=seed)
+        if problem.kind == "derivation":
+            return grade_derivation(problem, spec, answer, seed=seed)
+        return grade_expression(problem, spec, answer, seed=seed)
+    except SpecError as exc:
+        return spec_error(exc)
+
+
+def _grade_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Grade in the child: the job that grade_symbolic sends."""
+    verdict = grade_in_process(
+        payload["spec"],
+        payload["answer"],
+        seed=int(payload["seed"]),
+        config=EngineConfig(**payload["config"]),
+    )
+    return verdict.to_dict()
+
+
+register_job(SYMBOLIC_JOB, _grade_job)
+
+
+# --- warming the parent --------------------------------------------------------------------------
+
+
+def warm_up() -> None:
+    """Warm this process once for symbolic checks (the Celery worker calls it at start)."""
+    forked.warm_up(_prepare)
+
+
+def _prepare() -> None:
+    """Exercise SymPy, NumPy, mpmath, the evaluator and the printers, and grade each kind once.
+
+    Grading here loads the lazily imported parts of SymPy and fills the caches of common
+    subexpressions once in the parent instead of in every child.
+    """
+    x = sympy.Symbol("x", real=True)
+    n = sympy.Symbol("n", integer=True)
+    sigmoid = 1 / (1 + sympy.exp(-x))
+    derivative = sympy.diff(sigmoid, x)
+    Evaluator(derivative - sigmoid * (1 - sigmoid), [x]).at([mpmath.mpf("0.5")])
+    sympy.simplify(derivative - sigmoid * (1 - sigmoid))
+    sympy.simplify((x**2 - 1) / (x - 1) + sympy.log(x) * sympy.sqrt(x) / n)
+    sympy.cancel(sympy.together(sympy.expand(sympy.erf(x) + sympy.Max(x, 0) + sympy.tanh(x))))
+    sympy.latex(derivative)
+    matrix = numpy.random.default_rng(0).standard_normal((3, 3))
+    numpy.linalg.inv(matrix @ matrix.T + 3 * numpy.eye(3))
+    for spec, answers in WARM_UP_CHECKS:
+        for answer in answers:
+            grade_in_process(spec, answer, seed=0)
+
+
+_SIGMOID_HELPER = {"sigma(x)": "1/(1+exp(-x))"}
+WARM_UP_CHECKS: list[tuple[dict[str, Any], list[str]]] = [
+    (
+        {
+            "id": "warm-up-expression",
+            "kind": "expression",
+            "variables": {"x": {"domain": "real"}, "n": {"domain": "integer", "sample": [2, 9]}},
+            "helpers": _SIGMOID_HELPER,
+            "answer": "sigma(x)*(1 - sigma(x)) + log(n)/n",
+            "mistakes": [{"answer": "-sigma(x)*(1 - sigma(x))", "feedback": "sign"}],
+        },
+        ["exp(-x)/(1+exp(-x))^2 + log(n)/n", "2 sigma(x)(1 - sigma(x))", "cos(x^2) sqrt(x)", "xy"],
+    ),
+    (
+        {
+            "id": "warm-up-matrix",
+            "kind": "matrix",
+            "variables": {"A": {"shape": ["m", "n"]}, "x": {"shape": ["n", 1]}},
+            "answer": "A^T*A*x",
+            "mistakes": [{"answer": "2*A^T*A*x", "feedback": "factor"}],
+        },
+        ["A' A x", "-A^T A x", "x^T A^T"],
+    ),
+    (
+        {
+            "id": "warm-up-derivation",
+            "kind": "derivation",
+            "variables": {"x": {"domain": "real"}},
+            "helpers": _SIGMOID_HELPER,
+            "start": "diff(1/(1+exp(-x)), x)",
+            "target": "sigma(x)*(1 - sigma(x))",
+        },
+        ["= exp(-x)/(1+exp(-x))^2\n= sigma(x)*(1-sigma(x))", "= exp(-x)\n= sigma(x)"],
+    ),
+]

@@ -1,0 +1,92 @@
+"""A derivation's lines: split, parsed and printed, for grading and for the live preview.
+
+The student writes one expression per line (an optional leading "=" is ignored). Plain Python
+(no SymPy or NumPy), so the web process can preview a derivation on every keystroke.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grader.engine.symbolic.parser import parse_expression
+from grader.engine.symbolic.printing import to_latex
+from grader.engine.symbolic.problem import SymbolicProblem
+from grader.engine.symbolic.syntax import Node, ParseError
+from grader.engine.types import Preview, empty_preview, error_preview, read_preview
+
+MAX_LINES = 40
+
+
+@dataclass
+class Line:
+    number: int  # 1-based, counting only non-blank lines
+    text: str
+    offset: int  # where the expression starts in the whole answer
+
+
+def split_lines(answer: str) -> list[Line]:
+    """Return the non-blank lines of a derivation, without a leading "="."""
+    lines: list[Line] = []
+    offset = 0
+    for raw in answer.split("\n"):
+        stripped = raw.strip()
+        start = offset + (len(raw) - len(raw.lstrip()))
+        if stripped.startswith("="):
+            body = stripped[1:]
+            start += 1 + (len(body) - len(body.lstrip()))
+            stripped = body.strip()
+        if stripped:
+            lines.append(Line(len(lines) + 1, stripped, start))
+        offset += len(raw) + 1
+    return lines
+
+
+class DerivationError(ValueError):
+    """A line could not be read; carries the line and the position in the whole answer."""
+
+    def __init__(self, line: Line, error: ParseError) -> None:
+        super().__init__(error.message)
+        self.line = line
+        self.error = error
+
+    @property
+    def text(self) -> str:
+        return f"Line {self.line.number}: {self.error.describe(self.line.text)}"
+
+    @property
+    def position(self) -> int:
+        return self.line.offset + self.error.position
+
+
+def parse_lines(answer: str, problem: SymbolicProblem) -> list[tuple[Line, Node]]:
+    """Parse every line; raise DerivationError at the first that cannot be read."""
+    lines = split_lines(answer)
+    if len(lines) > MAX_LINES:
+        raise DerivationError(
+            lines[MAX_LINES],
+            ParseError(f"a derivation may have at most {MAX_LINES} lines", 0, "too_large"),
+        )
+    parsed = []
+    for line in lines:
+        try:
+            parsed.append((line, parse_expression(line.text, problem.vocab)))
+        except ParseError as error:
+            raise DerivationError(line, error) from error
+    return parsed
+
+
+def lines_latex(trees: list[Node]) -> str:
+    """Return the lines as an aligned LaTeX block, each after "=" as read."""
+    rows = [rf"&= {to_latex(tree)}" for tree in trees]
+    return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
+
+
+def preview_derivation(problem: SymbolicProblem, answer: str) -> Preview:
+    """Return the live preview of a derivation (all lines, or the first unreadable one)."""
+    try:
+        parsed = parse_lines(answer, problem)
+    except DerivationError as error:
+        return error_preview(error.text, error.position)
+    if not parsed:
+        return empty_preview()
+    return read_preview(lines_latex([tree for _, tree in parsed]))
