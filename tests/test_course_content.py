@@ -62,8 +62,8 @@ def problems_text(problems: list[dict[str, Any]]) -> str:
 
 
 # Issue 6's minimum course: modules, lessons, published exercises, and exercises of each kind.
-MINIMUM = {"modules": 14, "lessons": 28, "exercises": 48}
-MINIMUM_BY_KIND = {"expression": 16, "matrix": 6, "derivation": 4, "code": 16}
+MINIMUM = {"modules": 22, "lessons": 60, "exercises": 150}  # course v2 (issue 15)
+MINIMUM_BY_KIND = {"expression": 50, "matrix": 16, "derivation": 14, "code": 55}
 # The public contract of /work/shared/CURRICULUM.md ("Exercises that must exist with exactly these
 # slugs and signatures"): documentation, tests and benchmarks refer to these exercises.
 CONTRACT: dict[str, dict[str, Any]] = {
@@ -94,6 +94,32 @@ CONTRACT: dict[str, dict[str, Any]] = {
         "signature": "linear_backward(x, W, b, grad_out) -> (dx, dW, db)",
     },
     "pairwise-sq-dists": {"kind": "code", "signature": "pairwise_sq_dists(X, Y) -> ndarray"},
+    # Course v2's contract exercises.
+    "beta-binomial-posterior-mean": {"kind": "expression"},
+    "ridge-closed-form": {
+        "kind": "matrix",
+        "variables": {"X": ["m", "n"], "y": ["m", 1], "lam": None},
+    },
+    "categorical-kl": {"kind": "code", "signature": "kl_divergence(p, q) -> float"},
+    "adam-step": {
+        "kind": "code",
+        "signature": "adam_step(w, grad, m, v, t, lr, beta1, beta2, eps) -> (w, m, v)",
+    },
+    "batchnorm-backward": {
+        "kind": "code",
+        "signature": "batchnorm_backward(x, gamma, grad_out, eps) -> (dx, dgamma, dbeta)",
+    },
+    "conv1d-backward": {"kind": "code", "signature": "conv1d_backward(x, w, grad_out) -> (dx, dw)"},
+    "tiny-autodiff": {"kind": "code", "defines": "class Value"},
+    "gmm-responsibilities": {
+        "kind": "code",
+        "signature": "gmm_responsibilities(X, means, covs, weights) -> ndarray",
+    },
+    "low-rank-approximation": {"kind": "code", "signature": "low_rank_approx(A, k) -> ndarray"},
+    "fit-censored-regression": {
+        "kind": "code",
+        "signature": "fit_censored_regression(x, y, upper) -> (w, b, sigma)",
+    },
 }
 
 
@@ -131,6 +157,8 @@ def test_the_contract_exercise_exists_as_specified(loaded_course: Course, slug: 
         for name, shape in promised["variables"].items():
             if shape is not None:
                 assert spec["variables"][name]["shape"] == shape, f"{slug}: the shape of {name}"
+    if "defines" in promised:  # the learner's answer defines this (the starter shows it)
+        assert promised["defines"] in spec["starter"] and promised["defines"] in spec["reference"]
     for helper in promised.get("helpers", []):
         assert any(str(head).split("(", 1)[0] == helper for head in spec["helpers"])
 
