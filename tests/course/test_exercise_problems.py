@@ -131,7 +131,7 @@ def line_of(text: str, fragment: str) -> int:
             "{domain: real, sample: [-3, 3]}",
             "{domain: complex, sample: [-3, 3]}",
             "domain: complex",
-            "variables.x.domain: input should be 'real', 'positive', 'nonnegative' or 'integer'",
+            "variables.x.domain: input should be 'real', 'positive', 'nonnegative', 'negative' or 'integer'",
         ),
         (  # a typo in a code test's key
             DOUBLE,
