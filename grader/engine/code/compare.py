@@ -161,6 +161,39 @@ def disagreeing(
     return result
 
 
+def within_subgradients(
+    got: Any, expected: Any, alternative: Any, *, exercise: CodeExercise
+) -> bool:
+    """Say whether got lies, everywhere, between the reference's value and the other rule's.
+
+    At a kink (ReLU's backward pass at x = 0) every value between the two one-sided derivatives
+    is a valid subgradient; elsewhere the two rules agree and got must match them.
+    """
+    names = exercise.output_names
+    if names:
+        if not isinstance(got, tuple | list) or len(got) != len(names):
+            return False
+        return all(
+            _between(g, e, a, exercise) for g, e, a in zip(got, expected, alternative, strict=True)
+        )
+    return _between(got, expected, alternative, exercise)
+
+
+def _between(got: Any, expected: Any, alternative: Any, exercise: CodeExercise) -> bool:
+    values = as_number_array(got)
+    low_side, high_side = np.asarray(expected, dtype=float), np.asarray(alternative, dtype=float)
+    if values is None or values.shape != low_side.shape or values.dtype.kind == "c":
+        return False
+    values = values.astype(float)
+    low, high = np.minimum(low_side, high_side), np.maximum(low_side, high_side)
+    with np.errstate(all="ignore"):
+        slack = exercise.atol + exercise.rtol * np.maximum(np.abs(low), np.abs(high))
+        inside = (values >= low - slack) & (values <= high + slack)
+    finite = np.isfinite(low) & np.isfinite(high)
+    exact = ~np.isnan(values) & ((values == low_side) | (values == high_side))
+    return bool(np.all(np.where(finite, inside, exact)))
+
+
 def _fmt(value: Any) -> str:
     return f"{complex(value):.6g}" if np.iscomplexobj(value) else f"{float(value):.6g}"
 

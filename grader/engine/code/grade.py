@@ -71,6 +71,8 @@ def _grade(spec: dict[str, Any], answer: str, seed: int, config: EngineConfig | 
     if exercise.checks.get("caret_power"):
         outcomes.append(caret_outcome(tree))
     verdict = score_outcomes(outcomes)
+    if judged.other_subgradient and exercise.subgradient_note and verdict.status == Status.CORRECT:
+        verdict.messages.append(Message("subgradient_convention", exercise.subgradient_note))
     attach_mistake_feedback(verdict, exercise, report, calls)
     return _with_sandbox_warning(verdict, sandbox.layers)
 

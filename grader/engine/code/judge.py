@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from grader.engine.code.compare import compare_gradient, compare_output, find_mutation
+from grader.engine.code.compare import (
+    compare_gradient,
+    compare_output,
+    find_mutation,
+    within_subgradients,
+)
 from grader.engine.code.plan import PlannedCall
 from grader.engine.code.spec import CodeExercise
 from grader.engine.code.wording import (
@@ -60,6 +65,8 @@ class Judged:
     outcomes: list[Outcome] = field(default_factory=list)
     # By call kind ("stability", "gradient"): the problem of each of its calls that failed.
     check_problems: dict[str, list[Problem]] = field(default_factory=dict)
+    # An answer took another valid subgradient than the reference at a kink somewhere.
+    other_subgradient: bool = False
 
 
 def judge_run(
@@ -95,6 +102,8 @@ def judge_run(
             problem: Problem | None = _stopped(call, running, timeout_s)
         else:
             problem = judge_call(call, answer, exercise)
+            if problem is not None and _takes_another_subgradient(call, answer, exercise):
+                problem, judged.other_subgradient = None, True
         if call.kind == "test" and call.test is not None:
             judged.outcomes.append(_test_outcome(call, problem))
         elif problem is not None:
@@ -122,6 +131,20 @@ def _test_outcome(call: PlannedCall, problem: Problem | None) -> Outcome:
         ),
         code=problem.code if problem else "",
         weight=call.test.weight,
+    )
+
+
+def _takes_another_subgradient(
+    call: PlannedCall, answer: CallAnswer | None, exercise: CodeExercise
+) -> bool:
+    """Say whether a call's answer differs from the reference only by a valid subgradient."""
+    if call.alternative is None or answer is None or not answer.returned or answer.error:
+        return False
+    if not within_subgradients(answer.output, call.expected, call.alternative, exercise=exercise):
+        return False
+    return not (
+        exercise.checks.get("no_mutation", True)
+        and find_mutation(call.args, answer.args_digest, exercise)
     )
 
 

@@ -35,6 +35,8 @@ class PlannedCall:
     expected: Any
     test: TestCase | None = None
     case: str = ""
+    # The other one-sided rule's value where the function has a kink (CodeExercise.subgradient).
+    alternative: Any = None
 
 
 def plan_calls(exercise: CodeExercise, seed: int) -> list[PlannedCall]:
@@ -42,9 +44,10 @@ def plan_calls(exercise: CodeExercise, seed: int) -> list[PlannedCall]:
     calls = []
     for index, test in enumerate(exercise.tests):
         args = draw_inputs(exercise, seed, index, test.case)
+        expected = call_trusted(exercise.reference, args)
         calls.append(
             PlannedCall(
-                f"t{index}", "test", args, call_trusted(exercise.reference, args), test, test.case
+                f"t{index}", "test", args, expected, test, test.case, _alternative(exercise, args)
             )
         )
     stability = exercise.checks.get("stability")
@@ -52,7 +55,17 @@ def plan_calls(exercise: CodeExercise, seed: int) -> list[PlannedCall]:
         for index, case in enumerate(check_cases(stability)):
             args = draw_inputs(exercise, seed, STABILITY_STREAM + index, case)
             expected = call_trusted(exercise.reference, args)
-            calls.append(PlannedCall(f"s{index}", "stability", args, expected, case=case))
+            calls.append(
+                PlannedCall(
+                    f"s{index}",
+                    "stability",
+                    args,
+                    expected,
+                    None,
+                    case,
+                    _alternative(exercise, args),
+                )
+            )
     gradient = exercise.checks.get("gradient")
     if gradient:
         case = str(gradient.get("case", exercise.tests[0].case))
@@ -61,6 +74,12 @@ def plan_calls(exercise: CodeExercise, seed: int) -> list[PlannedCall]:
             PlannedCall("g", "gradient", args, numeric_gradient(exercise, args), case=case)
         )
     return calls
+
+
+def _alternative(exercise: CodeExercise, args: list[Any]) -> Any:
+    if exercise.subgradient is None:
+        return None
+    return call_trusted(exercise.subgradient, args)
 
 
 def send_order(calls: list[PlannedCall]) -> list[PlannedCall]:

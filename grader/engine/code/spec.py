@@ -70,6 +70,10 @@ class CodeExercise:
     timeout_s: float | None
     forward: Callable[..., Any] | None = None
     mistakes: list[KnownMistake] = field(default_factory=list)
+    # Where the function has a kink (ReLU at 0), the trusted rule for the other one-sided
+    # derivative: any value between the reference's and this one's is a valid subgradient.
+    subgradient: Callable[..., Any] | None = None
+    subgradient_note: str = ""
 
 
 class CompiledExercises:
@@ -166,6 +170,14 @@ def _compile(spec: dict[str, Any]) -> CodeExercise:
         if settings and (not isinstance(settings, dict) or not check_cases(settings)):
             raise SpecError(f"checks.{check_name} needs a case", ("checks", check_name))
     exercise.mistakes = _read_mistakes(spec, function)
+    kinks = spec.get("subgradient")
+    if kinks:
+        source = str(kinks.get("reference", ""))
+        namespace = _run_trusted(source, "subgradient.reference", ("subgradient", "reference"))
+        exercise.subgradient = _defined(
+            namespace, function, "subgradient.reference", ("subgradient", "reference")
+        )
+        exercise.subgradient_note = str(kinks.get("note", "")).strip()
     return exercise
 
 

@@ -31,6 +31,7 @@ CODE_KEYS = frozenset(
         "max_answer_bytes",
         "mistakes",
         "also_correct",
+        "subgradient",
     }
 )
 # The seed the references run with while a spec is checked.

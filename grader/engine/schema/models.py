@@ -301,6 +301,16 @@ CodeAnswer = Annotated[
 ]
 
 
+class Subgradient(_Fields):
+    reference: NonEmptyText = Field(
+        description="Trusted source defining the function with the other one-sided derivative "
+        "at the kinks (ReLU: grad_out * (x >= 0)); any value between the two is accepted."
+    )
+    note: NonEmptyText = Field(
+        description="Shown when an answer takes another valid value at a kink than the reference."
+    )
+
+
 class CodeExercise(_Exercise):
     kind: Literal["code"]
     function: Name = Field(description="The name the student must define.")
@@ -316,6 +326,9 @@ class CodeExercise(_Exercise):
     max_answer_bytes: Annotated[Whole, Field(gt=0)] | None = None
     also_correct: list[CodeAnswer] | None = None
     mistakes: list[CodeMistake] | None = None
+    subgradient: Subgradient | None = Field(
+        None, description="Where the function has a kink: the other valid rule, and a note."
+    )
 
 
 # --- the exercise file ----------------------------------------------------------------------------

@@ -366,3 +366,31 @@ def test_a_form_rule_refuses_the_form_by_name_and_counts_no_attempt(
 )
 def test_the_asked_form_passes_its_rules(exercise: dict[str, Any], answer: str) -> None:
     assert grade(exercise, answer, 0).status == CORRECT
+
+
+RELU_BACKWARD = load("backprop-by-hand/01-relu-and-linear-layers/relu-backward.yaml")
+
+
+def _relu(body: str) -> str:
+    return "import numpy as np\n\ndef relu_backward(x, grad_out):\n    " + body + "\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "note"),
+    [
+        ("return grad_out * (x > 0)", CORRECT, False),  # the usual convention: 0 at the kink
+        ("return grad_out * (x >= 0)", CORRECT, True),  # passes the gradient at exactly 0
+        ("g = grad_out.copy()\n    g[x < 0] = 0\n    return g", CORRECT, True),
+        ("return grad_out * np.where(x == 0, 0.5, x > 0)", CORRECT, True),  # halfway: in the set
+        ("return grad_out * np.where(x == 0, 2.0, x > 0)", INCORRECT, False),  # outside [0, g]
+        ("return grad_out * (x > -0.1)", INCORRECT, False),  # wrong away from the kink
+        ("return -grad_out * (x >= 0)", INCORRECT, False),
+    ],
+)
+def test_at_relus_kink_any_subgradient_is_accepted_with_a_note(
+    body: str, status: Status, note: bool
+) -> None:
+    verdict = engine.grade(RELU_BACKWARD, _relu(body), seed=1)
+    assert verdict.status == status, verdict.messages
+    codes = [m.code for m in verdict.messages]
+    assert ("subgradient_convention" in codes) == note, codes
