@@ -31,11 +31,20 @@ from grader.engine.sandbox.probes import probe_layers
 from grader.engine.sandbox.seccomp import PreparedFilter
 
 # Modules a submission may import: loaded here, because the child may not be able to read them.
+# NumPy also imports some of its own parts on first use (np.median and np.quantile load numpy.ma,
+# np.char and np.strings their string helpers): those are loaded here too, or a child that cannot
+# read the virtualenv (a checkout in a folder only its owner may enter) fails on its first median.
 PRELOADED_MODULES = (
     "numpy",
     "numpy.linalg",
     "numpy.random",
     "numpy.fft",
+    "numpy.ma",
+    "numpy.ma.extras",
+    "numpy.polynomial",
+    "numpy.char",
+    "numpy.strings",
+    "numpy.lib.stride_tricks",
     "math",
     "cmath",
     "itertools",
