@@ -54,9 +54,7 @@ def grade_derivation(
     chain = [start, *expressions]
     broken = _first_broken_step(check, chain, seed)
     if broken is None:
-        steps = step_problems(
-            problem, spec, builder, trees, [line.number for line, _ in parsed_lines]
-        )
+        steps = step_problems(problem, spec, trees, [line.number for line, _ in parsed_lines])
         return _judge_final(problem, spec, check, parsed_lines, expressions, target, parsed, steps)
     line = parsed_lines[broken - 1][0]
     previous_expr, expr = chain[broken - 1], chain[broken]

@@ -39,8 +39,12 @@ def exact_number(value: ParameterValue | str) -> sympy.Expr:
 class ScalarBuilder:
     """Turn trees into SymPy expressions for one problem and one set of parameter values."""
 
-    def __init__(self, problem: SymbolicProblem, *, keep_parameters: bool = False) -> None:
+    def __init__(
+        self, problem: SymbolicProblem, *, keep_parameters: bool = False, as_written: bool = False
+    ) -> None:
+        """as_written keeps helpers and diff unexpanded: the form a line is written in (steps.py)."""
         self.problem = problem
+        self.as_written = as_written
         self.symbols = {name: symbol_for(v) for name, v in problem.scalars.items()}
         self.values: dict[str, sympy.Expr] = dict(self.symbols)
         for name in problem.author_vocab.parameters:
@@ -77,9 +81,13 @@ class ScalarBuilder:
             return sympy.Pow(left, right)
         if isinstance(node, Transpose):
             raise ValueError("transpose in a scalar expression")
-        if node.func in self.helpers:
+        if node.func in self.helpers and not self.as_written:
             return self._helper(self.helpers[node.func], node, scope)
         args = [self._build(a, scope) for a in node.args]
+        if self.as_written and node.func in self.helpers:
+            return sympy.Function(node.func)(*args)
+        if self.as_written and node.func == "diff":
+            return sympy.Derivative(args[0], (args[1], int(args[2]) if len(args) == 3 else 1))
         return apply_function(node.func, args)
 
     def _helper(self, helper: Helper, node: Call, scope: dict[str, sympy.Expr]) -> sympy.Expr:

@@ -21,9 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sympy
-
-from grader.engine.symbolic.expressions import ScalarBuilder, apply_function
+from grader.engine.symbolic.expressions import ScalarBuilder
 from grader.engine.symbolic.problem import SymbolicProblem
 from grader.engine.symbolic.syntax import BinOp, Call, Name, Neg, Node, Num, Transpose
 
@@ -86,42 +84,9 @@ def _number_text(text: str) -> str:
     return repr(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
 
 
-def written_form(builder: ScalarBuilder, node: Node) -> sympy.Expr:
-    """Return the SymPy form of a tree as written: helpers and diff are not expanded."""
-    return _Written(builder).build(node)
-
-
-class _Written:
-    def __init__(self, builder: ScalarBuilder) -> None:
-        self.builder = builder
-
-    def build(self, node: Node) -> sympy.Expr:
-        if isinstance(node, Call) and (node.func in self.builder.helpers or node.func == "diff"):
-            args = [self.build(a) for a in node.args]
-            if node.func == "diff":
-                order = int(args[2]) if len(args) == 3 else 1
-                return sympy.Derivative(args[0], (args[1], order))
-            return sympy.Function(node.func)(*args)
-        if isinstance(node, Call):
-            return apply_function(node.func, [self.build(a) for a in node.args])
-        if isinstance(node, BinOp):
-            left, right = self.build(node.left), self.build(node.right)
-            return {
-                "+": lambda: left + right,
-                "-": lambda: left - right,
-                "*": lambda: left * right,
-                "/": lambda: left / right,
-                "^": lambda: sympy.Pow(left, right),
-            }[node.op]()
-        if isinstance(node, Neg):
-            return -self.build(node.operand)
-        return self.builder.build(node)
-
-
 def step_problems(
     problem: SymbolicProblem,
     spec: dict[str, Any],
-    builder: ScalarBuilder,
     trees: list[Node],
     numbers: list[int],
 ) -> list[str]:
@@ -144,9 +109,10 @@ def step_problems(
             )
     milestones = read_milestones(problem, spec)
     if milestones:
-        forms = [written_form(builder, tree) for tree in trees]
+        written = ScalarBuilder(problem, as_written=True)
+        forms = [written.build(tree) for tree in trees]
         for milestone in milestones:
-            wanted = written_form(builder, milestone.form)
+            wanted = written.build(milestone.form)
             if not any(form == wanted for form in forms):
                 problems.append(f"Show the step where {milestone.step}.")
     return problems
