@@ -36,16 +36,6 @@ TRANSPOSE = "transpose"
 ASSUMED_SYMMETRY = "assumed_symmetry"
 KNOWN_MISTAKE = "known_mistake"
 DECIMAL_APPROXIMATION = "decimal_approximation"
-DIAGNOSIS_CODES = (
-    DECIMAL_APPROXIMATION,
-    SIGN_ERROR,
-    CONSTANT_FACTOR,
-    CONSTANT_OFFSET,
-    MISSING_FACTOR,
-    TRANSPOSE,
-    ASSUMED_SYMMETRY,
-    KNOWN_MISTAKE,
-)
 # A place in an exercise file: keys and list indexes from the top, e.g. ("mistakes", 2, "answer").
 SpecPath = tuple[str | int, ...]
 

@@ -59,6 +59,7 @@ def _grade(spec: dict[str, Any], answer: str, seed: int, config: EngineConfig | 
     calls = _planned(exercise, seed)
     order = send_order(calls)
     sandbox = get_sandbox()
+    # Without an explicit config the deadline is the sandbox's (a test may run its own sandbox).
     timeout_s = exercise.timeout_s or (config or sandbox.config).code_timeout_s
     run = _run(sandbox, answer, exercise, order, timeout_s)
     report = read_report(run.result)

@@ -48,7 +48,6 @@ PRIORITY = (
 
 
 @dataclass
-@dataclass
 class Outcome:
     """One graded test with the code of its problem, if any."""
 

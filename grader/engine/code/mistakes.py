@@ -17,7 +17,7 @@ from grader.engine.code.plan import PlannedCall
 from grader.engine.code.spec import CodeExercise
 from grader.engine.sandbox.report import ChildReport
 from grader.engine.sandbox.runtime import digest_arguments
-from grader.engine.types import Message, Status, Verdict
+from grader.engine.types import KNOWN_MISTAKE, Message, Status, Verdict
 
 
 def attach_mistake_feedback(
@@ -29,7 +29,7 @@ def attach_mistake_feedback(
     failed_codes = {message.code for message in verdict.messages}
     for mistake in exercise.mistakes:
         if mistake.diagnosis and mistake.diagnosis in failed_codes:
-            verdict.messages.insert(0, Message("known_mistake", mistake.feedback))
+            verdict.messages.insert(0, Message(KNOWN_MISTAKE, mistake.feedback))
             return
     for call in calls:
         answer = report.answers.get(call.id)
@@ -43,7 +43,7 @@ def attach_mistake_feedback(
             if mistake.function is not None and _behaves_like(
                 mistake.function, call.args, got, after, exercise
             ):
-                verdict.messages.insert(0, Message("known_mistake", mistake.feedback))
+                verdict.messages.insert(0, Message(KNOWN_MISTAKE, mistake.feedback))
                 return
         return
 

@@ -66,11 +66,6 @@ def validate_code_spec(spec: dict[str, Any]) -> list[SpecProblem]:
         text = f"generators or reference fail: {type(error).__name__}: {error}"
         return [*problems, SpecProblem(where, text)]
     problems += [problem for call in calls if (problem := _reference_problem(call, exercise))]
-    for index, mistake in enumerate(spec.get("mistakes") or []):
-        if not isinstance(mistake, dict) or not mistake.get("code") or not mistake.get("feedback"):
-            problems.append(
-                SpecProblem(("mistakes", index), f"mistake {index + 1} needs code and feedback")
-            )
     return problems
 
 

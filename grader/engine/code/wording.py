@@ -11,6 +11,7 @@ import errno
 from dataclasses import dataclass
 
 from grader.engine.sandbox.report import RaisedError
+from grader.engine.sandbox.runtime import OUTPUT_TOO_LARGE
 
 INTERFERED = (
     "Your code interfered with the way the grader collects results, so it could not be checked."
@@ -76,7 +77,7 @@ def _exception_words(
             "memory_limit",
             f"Your code ran out of memory{at} {during}. Avoid building huge intermediate arrays.",
         )
-    if error.base == "OutputTooLarge":
+    if error.base == OUTPUT_TOO_LARGE:
         return Problem(
             "output_too_large",
             f"Your function returned too much data {during}. Return only the array the exercise asks for.",

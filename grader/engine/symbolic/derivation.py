@@ -45,8 +45,9 @@ def grade_derivation(
     trees = [tree for _, tree in parsed_lines]
     parsed = lines_latex(trees)
     builder = ScalarBuilder(problem)
-    start = builder.build(problem.parse_author(spec.get("start"), "start"))
-    target = builder.build(problem.parse_author(spec.get("target"), "target"))
+    start_tree = problem.parse_author(spec.get("start"), "start")
+    target_tree = problem.parse_author(spec.get("target"), "target")
+    start, target = builder.build(start_tree), builder.build(target_tree)
     check = ScalarCheck(problem, builder, start, seed)
     if not check.samples.enough:
         return undetermined(parsed)
@@ -54,7 +55,8 @@ def grade_derivation(
     chain = [start, *expressions]
     broken = _first_broken_step(check, chain, seed)
     if broken is None:
-        steps = step_problems(problem, spec, trees, [line.number for line, _ in parsed_lines])
+        numbers = [line.number for line, _ in parsed_lines]
+        steps = step_problems(problem, spec, trees, numbers, start=start_tree, target=target_tree)
         return _judge_final(problem, spec, check, parsed_lines, expressions, target, parsed, steps)
     line = parsed_lines[broken - 1][0]
     previous_expr, expr = chain[broken - 1], chain[broken]

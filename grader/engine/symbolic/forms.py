@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from grader.engine.symbolic.syntax import BinOp, Call, Node, ParseError, Transpose, children_of
+from grader.engine.symbolic.syntax import (
+    BinOp,
+    Call,
+    Neg,
+    Node,
+    Num,
+    ParseError,
+    Transpose,
+    children_of,
+)
 
 
 def _is_product(node: Node) -> bool:
@@ -36,8 +45,11 @@ def _inverse_of_product(node: Node) -> bool:
     inner = _operand(node, "inv")
     if inner is None and isinstance(node, BinOp) and node.op == "^":
         exponent = node.right
-        negative_one = getattr(exponent, "operand", None)
-        if negative_one is not None and getattr(negative_one, "text", None) == "1":
+        if (
+            isinstance(exponent, Neg)
+            and isinstance(exponent.operand, Num)
+            and exponent.operand.text == "1"
+        ):
             inner = node.left
     return inner is not None and _is_product(inner)
 
@@ -87,9 +99,9 @@ def check_forms(tree: Node, rules: frozenset[str]) -> None:
     """Raise ParseError (code form_rule) at the first part of tree a forbidden form rule matches."""
     if not rules:
         return
+    active = [FORM_RULES[name] for name in sorted(rules)]
     for node in _nodes(tree):
-        for name in sorted(rules):
-            rule = FORM_RULES[name]
+        for rule in active:
             if rule.applies(node):
                 raise ParseError(
                     f"this exercise asks for another form: {rule.message}",

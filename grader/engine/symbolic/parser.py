@@ -53,6 +53,7 @@ class _Parser:
         self.author = author
         self.limits = vocab.limits
         self.tokens = tokenize(text, vocab.limits)
+        self.value_names = vocab.value_names()  # asked for every name token: computed once
         self.index = 0
         self.nodes = 0
         self.depth = 0
@@ -226,7 +227,7 @@ class _Parser:
     def name_or_call(self) -> Node:
         token = self.advance()
         name = token.text
-        is_value = name in self.vocab.value_names()
+        is_value = name in self.value_names
         function = canonical_function(name)
         followed_by_paren = self.current.kind == "("
         if name in self.vocab.helpers and followed_by_paren:
@@ -302,7 +303,7 @@ class _Parser:
 
     def is_function(self, token: Token) -> bool:
         name = token.text
-        if name in self.vocab.value_names():
+        if name in self.value_names:
             return False
         return name in self.vocab.helpers or canonical_function(name) in KNOWN_FUNCTIONS
 

@@ -89,10 +89,11 @@ def step_problems(
     spec: dict[str, Any],
     trees: list[Node],
     numbers: list[int],
+    *,
+    start: Node,
+    target: Node,
 ) -> list[str]:
     """Return what keeps a derivation whose lines all follow from being a derivation."""
-    start = problem.parse_author(spec.get("start"), "start")
-    target = problem.parse_author(spec.get("target"), "target")
     keys = [form_key(tree) for tree in trees]
     problems = []
     # Writing the start as line 1 is how a derivation is often set out; the work begins after it.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,44 @@ def differs(
     return False
 
 
+def _scalar_mutant_differs(
+    problem: SymbolicProblem,
+    builder: ScalarBuilder,
+    reference: sympy.Expr,
+    mutant: Node,
+    symbols: list[Any],
+) -> bool:
+    try:
+        built = builder.build(mutant)
+    except (ValueError, TypeError, ArithmeticError):
+        return False
+    return differs(problem, reference, built, symbols)
+
+
+def accepted_mutants(
+    spec: dict[str, Any],
+    seed: int,
+    candidates: list[Node],
+    *,
+    differs: Callable[[Node], bool],
+    answer: Callable[[Node], str],
+    rng: str,
+    budget: int = MUTANTS_PER_EXERCISE,
+) -> list[str]:
+    """Grade up to budget candidates that differ from the reference; return those accepted."""
+    random.Random(rng).shuffle(candidates)
+    graded, accepted = 0, []
+    for mutant in candidates:
+        if graded >= budget:
+            break
+        if not differs(mutant):
+            continue
+        graded += 1
+        if engine.grade(spec, answer(mutant), seed=seed).status == engine.Status.CORRECT:
+            accepted.append(answer(mutant))
+    return accepted
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("path", EXPRESSION_FILES, ids=[p.stem for p in EXPRESSION_FILES])
 def test_no_single_node_mutation_of_the_reference_is_accepted(path: Path, seed: int) -> None:
@@ -127,21 +166,13 @@ def test_no_single_node_mutation_of_the_reference_is_accepted(path: Path, seed: 
     reference = builder.build(tree)
     symbols = [builder.symbols[name] for name in problem.scalars]
     candidates = mutants(tree, list(problem.scalars))
-    random.Random(f"{path.stem}:{seed}").shuffle(candidates)
-    graded, accepted = 0, []
-    for mutant_tree in candidates:
-        if graded >= MUTANTS_PER_EXERCISE:
-            break
-        try:
-            mutant = builder.build(mutant_tree)
-        except (ValueError, TypeError, ArithmeticError):
-            continue
-        if not differs(problem, reference, mutant, symbols):
-            continue
-        graded += 1
-        text = to_text(mutant_tree)
-        if engine.grade(spec, text, seed=seed).status == engine.Status.CORRECT:
-            accepted.append(text)
+
+    def scalar_differs(mutant_tree: Node) -> bool:
+        return _scalar_mutant_differs(problem, builder, reference, mutant_tree, symbols)
+
+    accepted = accepted_mutants(
+        spec, seed, candidates, differs=scalar_differs, answer=to_text, rng=f"{path.stem}:{seed}"
+    )
     assert accepted == []
 
 
@@ -173,17 +204,15 @@ def test_no_single_node_mutation_of_a_matrix_reference_is_accepted(path: Path) -
     problem = read_problem(spec, 1)
     tree = problem.parse_author(spec["answer"], "answer")
     candidates = mutants(tree, list(problem.matrices) + list(problem.scalars))
-    random.Random(path.stem).shuffle(candidates)
-    graded, accepted = 0, []
-    for mutant_tree in candidates:
-        if graded >= MUTANTS_PER_EXERCISE * 2:
-            break
-        if not matrix_differs(problem, tree, mutant_tree):
-            continue
-        graded += 1
-        text = to_text(mutant_tree)
-        if engine.grade(spec, text, seed=1).status == engine.Status.CORRECT:
-            accepted.append(text)
+    accepted = accepted_mutants(
+        spec,
+        1,
+        candidates,
+        differs=lambda mutant: bool(matrix_differs(problem, tree, mutant)),
+        answer=to_text,
+        rng=path.stem,
+        budget=MUTANTS_PER_EXERCISE * 2,
+    )
     assert accepted == []
 
 
@@ -197,19 +226,12 @@ def test_a_derivation_ending_on_a_mutated_target_is_not_accepted(path: Path) -> 
     symbols = [builder.symbols[name] for name in problem.scalars]
     lines = [line.text for line in split_lines(str(spec["also_correct"][0]))]
     candidates = mutants(target, list(problem.scalars))
-    random.Random(path.stem).shuffle(candidates)
-    graded, accepted = 0, []
-    for mutant_tree in candidates:
-        if graded >= MUTANTS_PER_EXERCISE:
-            break
-        try:
-            mutant = builder.build(mutant_tree)
-        except (ValueError, TypeError, ArithmeticError):
-            continue
-        if not differs(problem, reference, mutant, symbols):
-            continue
-        graded += 1
-        answer = "\n".join([*lines[:-1], to_text(mutant_tree)])
-        if engine.grade(spec, answer, seed=1).status == engine.Status.CORRECT:
-            accepted.append(to_text(mutant_tree))
+    accepted = accepted_mutants(
+        spec,
+        1,
+        candidates,
+        differs=lambda mutant: _scalar_mutant_differs(problem, builder, reference, mutant, symbols),
+        answer=lambda mutant: "\n".join([*lines[:-1], to_text(mutant)]),
+        rng=path.stem,
+    )
     assert accepted == []
