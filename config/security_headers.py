@@ -52,7 +52,6 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.policy = CONTENT_SECURITY_POLICY
         if settings.CSP_REPORT_ONLY:
             self.header = "Content-Security-Policy-Report-Only"
         else:
@@ -60,7 +59,6 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault(self.header, self.policy)
+        response.headers.setdefault(self.header, CONTENT_SECURITY_POLICY)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         return response

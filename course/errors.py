@@ -14,6 +14,7 @@ from typing import ClassVar
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
+from django_htmx.http import reswap
 
 
 class RequestError(Exception):
@@ -57,7 +58,7 @@ def request_error_response(request: HttpRequest, error: RequestError) -> HttpRes
         response = render(request, "errors.html#alert", {"error": error}, status=error.http_status)
         # Show the error inside the element the request targets and keep that element, so the
         # form that sent the request can send it again.
-        response["HX-Reswap"] = "innerHTML"
+        reswap(response, "innerHTML")
     else:
         kept = {k: v for k, v in request.POST.items() if k not in NOT_KEPT}
         context = {"error": error, "kept": kept}

@@ -236,8 +236,8 @@ def _exercises_for_modules(module_ids: list[int]) -> dict[int, list[Exercise]]:
     if not module_ids:
         return per_module
     for exercise in (
-        Exercise.objects.live()
-        .filter(published=True, lesson__retired_at__isnull=True, lesson__module_id__in=module_ids)
+        Exercise.objects.reachable()
+        .filter(published=True, lesson__module_id__in=module_ids)
         .select_related("lesson")
         .only("id", "slug", "title", "order", "lesson__id", "lesson__order", "lesson__module_id")
         .order_by("lesson__order", "order", "slug")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -107,13 +107,9 @@ def _count(scope: str, value: str, now: datetime) -> AuthThrottle:
     policy = POLICIES[scope]
     key = _key(scope, value)
     with transaction.atomic():
-        row = AuthThrottle.objects.select_for_update().filter(scope=scope, key=key).first()
-        if row is None:
-            try:
-                with transaction.atomic():
-                    row = AuthThrottle.objects.create(scope=scope, key=key, window_started_at=now)
-            except IntegrityError:  # another request created it first
-                row = AuthThrottle.objects.select_for_update().get(scope=scope, key=key)
+        row, _created = AuthThrottle.objects.select_for_update().get_or_create(
+            scope=scope, key=key, defaults={"window_started_at": now}
+        )
         blocked = row.blocked_until is not None and row.blocked_until > now
         if not blocked and now - row.window_started_at > policy.window:
             row.count, row.window_started_at = 0, now
