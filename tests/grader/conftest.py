@@ -98,7 +98,8 @@ def relu(lesson: Lesson) -> Exercise:
     )
 
 
-REDIS_DB = 11
+# Parallel runs on one machine (several clones) each take a Redis database of their own.
+REDIS_DB = int(os.environ.get("CHAINRULE_TEST_REDIS_DB", "11"))
 REDIS_START = [
     "redis-server",
     "--daemonize",
