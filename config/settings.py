@@ -315,5 +315,8 @@ def describe_backends() -> str:
 # The course app checks kind-specific exercise fields through this, so it never imports the grader.
 # "none" leaves structure checks only (an empty variable means the default, like every other).
 COURSE_SPEC_VALIDATOR = env_str("COURSE_SPEC_VALIDATOR", "grader.engine.validate_spec")
+# How long a process shares its snapshot of the course outline (course/catalogue.py) before reading
+# it again; a change made in the same process is seen at once.
+COURSE_CATALOGUE_SECONDS = env_float("COURSE_CATALOGUE_SECONDS", 30.0)
 if COURSE_SPEC_VALIDATOR.strip().lower() == "none":
     COURSE_SPEC_VALIDATOR = ""

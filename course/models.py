@@ -162,6 +162,9 @@ class Lesson(CatalogueItem):
     order = models.PositiveIntegerField()
     body = models.TextField(help_text="Markdown with LaTeX, as written in lesson.md")
     body_html = models.TextField(help_text="Sanitised HTML rendered from body at sync")
+    # What body_html was rendered from: the body under the renderer's sources (course.content
+    # rendered_hash); sync_course renders again only when it changes.
+    html_hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["module_id", "order"]
@@ -190,6 +193,9 @@ class Exercise(CatalogueItem):
     order = models.PositiveIntegerField(default=1000)
     published = models.BooleanField(default=True)
     spec = models.JSONField(help_text="The exercise file as loaded; the grading engine reads it")
+    # course.content.validated_hash of the file this row was synced from: the file's bytes under the
+    # spec validator's sources. sync_course does not validate again a file it has validated.
+    source_hash = models.CharField(max_length=64, blank=True, default="")
 
     objects = ExerciseQuerySet.as_manager()
 

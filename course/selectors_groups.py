@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from course.catalogue import catalogue
 from course.charts import HBarChart, hbar_chart
 from course.models import (
     Exercise,
@@ -42,7 +43,7 @@ from course.models import (
     Track,
     User,
 )
-from course.selectors import can_teach
+from course.selectors import can_teach, solved_exercise_ids
 from course.selectors_progress import exercise_credit, week_start
 
 AnyUser = User | AnonymousUser
@@ -259,21 +260,27 @@ class WeekPlan:
         return max((e.due_date for e in self.entries), default=None)
 
 
-def this_week_for_user(*, user: User, today: date | None = None) -> list[WeekPlan]:
+def this_week_for_user(
+    *, user: User, today: date | None = None, solved: set[int] | None = None
+) -> list[WeekPlan]:
     """Return, for each of the user's groups, this week's modules and how many they have solved.
 
-    Four queries however many groups and members there are.
+    At most three queries however many groups and members there are (two without groups);
+    solved: the learner's solved exercise ids, when the caller has them already.
     """
     memberships = list(
         GroupMembership.objects.filter(user=user).select_related("group").order_by("group__name")
     )
+    if not memberships:
+        return []
     entries = this_week_entries(group_ids=[m.group_id for m in memberships], today=today)
-    per_module = _exercises_for_modules(sorted({e.module_id for e in entries}))
-    solved = set(
-        ExerciseProgress.objects.filter(user=user, solved_at__isnull=False).values_list(
-            "exercise_id", flat=True
-        )
-    )
+    outline = catalogue()
+    per_module = {
+        module_id: [outline.exercises[pk] for pk in outline.module_exercise_ids(module_id)]
+        for module_id in {e.module_id for e in entries}
+    }
+    if solved is None:
+        solved = solved_exercise_ids(user)
     plans = []
     for membership in memberships:
         mine = [e for e in entries if e.group_id == membership.group_id]

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from course import selectors, selectors_groups, selectors_progress, services
+from course.catalogue import catalogue
 from course.forms import SignupForm
 
 
@@ -84,20 +85,25 @@ def lesson_detail(request: HttpRequest, module_slug: str, lesson_slug: str) -> H
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    skills = selectors_progress.learner_mastery(user=request.user)
+    # The learner's progress is read once and shared by every panel (see test_page_queries).
+    user = request.user
+    progress = selectors.learner_progress(user)
+    skills = selectors_progress.learner_mastery(user=user, progress=progress)
     return render(
         request,
         "course/dashboard.html",
         {
-            "continuation": selectors.continue_where_left_off(user=request.user),
-            "tracks": selectors.enrolled_track_progress(user=request.user),
+            "continuation": selectors.continue_where_left_off(user=user, progress=progress),
+            "tracks": selectors.enrolled_track_progress(user=user, progress=progress),
             "skills": skills,
             "skills_chart": selectors_progress.mastery_chart(skills),
-            "all_tracks": selectors.track_list(),
-            "group_weeks": selectors_groups.this_week_for_user(user=request.user),
-            "reply_notices": selectors_groups.new_replies_for_user(user=request.user),
-            "review": selectors_progress.review_queue(user=request.user),
-            "activity": selectors_progress.learner_activity(user=request.user),
+            "all_tracks": catalogue().tracks,
+            "group_weeks": selectors_groups.this_week_for_user(
+                user=user, solved=selectors.solved_in(progress)
+            ),
+            "reply_notices": selectors_groups.new_replies_for_user(user=user),
+            "review": selectors_progress.review_queue(user=user, progress=progress),
+            "activity": selectors_progress.learner_activity(user=user),
         },
     )
 
