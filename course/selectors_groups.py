@@ -22,6 +22,7 @@ from django.db.models import (
     Sum,
 )
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -121,7 +122,15 @@ def access_group_by_invite(user: AnyUser, code: str) -> GroupAccess:
 
     Codes rotate, so old links die; a valid code lets anyone logged in see the group and join.
     """
-    group = StudyGroup.objects.select_related("track").filter(invite_code=code).first()
+    typed = "".join(ch for ch in code.lower() if ch.isalnum())
+    # Codes are lower case in two groups of five ("k3m9p-x2qzt"); a code read aloud or typed on a
+    # phone may come in capitals, without its dash or with spaces. Older codes match as they are.
+    canonical = f"{typed[:5]}-{typed[5:]}" if len(typed) == 10 else code
+    group = (
+        StudyGroup.objects.select_related("track")
+        .filter(invite_code__in=sorted({code, canonical}))
+        .first()
+    )
     if group is None:
         raise Http404("This invite is not valid any more. Ask the group for a new link.")
     return GroupAccess(group, _membership(group_id=group.pk, user=user))
@@ -705,3 +714,48 @@ def lesson_and_exercise_choices(*, track: Track) -> list[Module]:
         .order_by("trackmodule__order")
         .prefetch_related(Prefetch("lessons", queryset=lessons, to_attr="live_lessons"))
     )
+
+
+@dataclass
+class GroupQuestions:
+    """One of the learner's groups that studies an exercise, with its threads about it."""
+
+    group: StudyGroup
+    threads: list[GroupThread]
+    exercise_id: int
+
+    @property
+    def ask_url(self) -> str:
+        """The group's question form with this exercise chosen as the topic."""
+        url = reverse("group_thread_list", args=[self.group.pk])
+        return f"{url}?topic=exercise:{self.exercise_id}#ask-heading"
+
+
+def exercise_group_questions(*, user: User, exercise: Exercise) -> list[GroupQuestions]:
+    """Return the learner's groups whose track has this exercise, each with its threads about it.
+
+    Two queries however many groups; none for a learner in no group.
+    """
+    if not user.is_authenticated:
+        return []
+    outline = catalogue()
+    module_id = (
+        outline.lessons[exercise.lesson_id].module_id
+        if exercise.lesson_id in outline.lessons
+        else None
+    )
+    groups = [
+        m.group
+        for m in GroupMembership.objects.filter(user=user)
+        .select_related("group")
+        .order_by("group__name")
+        if module_id in outline.track_modules.get(m.group.track_id, [])
+    ]
+    if not groups:
+        return []
+    threads: dict[int, list[GroupThread]] = defaultdict(list)
+    for thread in GroupThread.objects.filter(group__in=groups, exercise=exercise).order_by(
+        "-last_post_at"
+    ):
+        threads[thread.group_id].append(thread)
+    return [GroupQuestions(group=g, threads=threads[g.pk], exercise_id=exercise.pk) for g in groups]

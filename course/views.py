@@ -7,6 +7,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -108,9 +109,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _safe_next(request: HttpRequest) -> str:
+    """Return where the learner was going before signing up (an invite link), if it is this site."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if allowed else ""
+
+
 def signup(request: HttpRequest) -> HttpResponse:
+    following = _safe_next(request)
     if request.user.is_authenticated:
-        return redirect("dashboard")
+        return redirect(following or "dashboard")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         # The learner keeps the language they signed up in, on every device, until they switch.
@@ -122,5 +133,5 @@ def signup(request: HttpRequest) -> HttpResponse:
             _("Welcome to Chainrule, %(username)s. Pick a track to start.")
             % {"username": user.username},
         )
-        return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})
+        return redirect(following or "home")
+    return render(request, "registration/signup.html", {"form": form, "next": following})
