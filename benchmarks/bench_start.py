@@ -49,30 +49,40 @@ def time_to_first_page(var_dir: Path) -> float:
         "DEBUG": "1",
     }
     environment.pop("DATABASE_URL", None)  # the embedded default: SQLite under the var folder
+    log_path = var_dir / "make-run.log"
     started = time.perf_counter()
-    process = subprocess.Popen(  # noqa: S603
-        ["make", "-s", "run"],  # noqa: S607
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(  # noqa: S603
+            ["make", "-s", "run"],  # noqa: S607
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         while not _answers(f"http://127.0.0.1:{port}/"):
             if process.poll() is not None:
-                raise RuntimeError(f"make run stopped with {process.returncode}")
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"make run stopped with {process.returncode}:\n{tail}")
             if time.perf_counter() - started > DEADLINE_S:
                 raise RuntimeError("make run served no page")
             time.sleep(0.05)
         return time.perf_counter() - started
     finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop make run and everything it started, as Ctrl-C would."""
+    try:
         os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        process.wait(timeout=30)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def main() -> None:
