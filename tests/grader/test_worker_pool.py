@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,17 +34,19 @@ def session(live_server, student: User) -> StudentSession:
     return browser
 
 
-@pytest.fixture
+@contextmanager
 def busy_cpus() -> Iterator[None]:
-    """Keep every CPU busy (twice over) for the length of the test."""
+    """Keep every CPU busy four times over: a new process gets a fraction of a core."""
     spinners = [
         subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        for _ in range(2 * (os.cpu_count() or 1))
+        for _ in range(4 * (os.cpu_count() or 1))
     ]
-    yield
-    for spinner in spinners:
-        spinner.kill()
-        spinner.wait()
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
 
 
 def pool_pids(worker: Worker) -> list[int]:
@@ -88,24 +91,25 @@ def zygotes_of(worker: Worker) -> list[int]:
 
 
 def test_a_pool_process_killed_on_a_busy_machine_comes_back_and_grades(
-    session, start_worker, busy_cpus: None, sigmoid: Exercise, relu: Exercise
+    session, start_worker, sigmoid: Exercise, relu: Exercise
 ):
     worker = start_worker(concurrency=2)
     wait_for(lambda: len(pool_pids(worker)) == 2, timeout=60, what="two pool processes")
     before = pool_pids(worker)
-    os.kill(before[0], signal.SIGKILL)
 
     def restored() -> bool:
         now = pool_pids(worker)
         return len(now) == 2 and before[0] not in now and all(map(alive, now))
 
-    wait_for(restored, timeout=120, what=f"the pool to be whole again (log: {worker.log_path})")
+    with busy_cpus():
+        os.kill(before[0], signal.SIGKILL)
+        wait_for(restored, timeout=120, what=f"the pool to be whole (log: {worker.log_path})")
+        symbolic = session.submit(sigmoid.slug, SIGMOID_RIGHT)
+        code = session.submit(relu.slug, RELU_RIGHT)
+        assert session.wait(symbolic, timeout=120).verdict == "correct"
+        assert session.wait(code, timeout=120).verdict == "correct"
+        assert len(pool_pids(worker)) == 2
     assert "Timed out waiting for UP message" not in worker.output()
-    symbolic = session.submit(sigmoid.slug, SIGMOID_RIGHT)
-    code = session.submit(relu.slug, RELU_RIGHT)
-    assert session.wait(symbolic, timeout=120).verdict == "correct"
-    assert session.wait(code, timeout=120).verdict == "correct"
-    wait_for(lambda: len(pool_pids(worker)) == 2, timeout=60, what="the pool after grading")
 
 
 def test_each_code_pool_process_starts_a_zygote_and_no_symbolic_one_does(
