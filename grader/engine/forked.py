@@ -29,9 +29,11 @@ child's memory, and why it cannot change the next job's result:
 - Seeded random generators (Python's `random`, and those the job's Reuse names: SymPy's two,
   NumPy's global one) and counters (SymPy's Dummy numbering): put back before every job to what
   they were when the child was forked, so every job starts from the same state as in a fresh child.
-- Caches of results (SymPy's cache of constructed expressions): emptied by the Reuse's `reset`
-  after every job, so the next job builds its own objects and never receives one another job
-  built. This runs after the result is sent, off the check's latency.
+- Caches of results (SymPy's cache of constructed expressions and of every cached function that
+  takes arguments): emptied by the Reuse's `reset` after every job, so the next job builds its own
+  objects and never receives one another job built. This runs after the result is sent, off the
+  check's latency. SymPy's cached functions without parameters (its tables of known facts and
+  rewrite patterns) are kept: they take nothing from the job that first asked for them.
 - Other memo tables (SymPy's polynomial rings by symbols, mpmath's digits of constants, the
   prime sieve) are keyed by exact values and hold facts (a ring over those symbols, the digits of
   pi, the primes) that do not depend on who computed them first: they change speed, never a
