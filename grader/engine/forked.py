@@ -500,8 +500,14 @@ def run_job(
                 raise
             continue
         child.runs += 1
-        _replenish()
-        return _collect_job(name, child, deadline)
+        try:
+            _replenish()
+            return _collect_job(name, child, deadline)
+        except BaseException:
+            # Interrupted while the child computes (a Celery soft time limit): it ends now.
+            if child.pid in _children.live:
+                _discard(child)
+            raise
     raise AssertionError("unreachable")
 
 

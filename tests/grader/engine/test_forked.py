@@ -193,3 +193,21 @@ def test_checks_in_one_child_in_any_order_get_the_verdicts_of_fresh_children() -
         for path, answer in order:
             verdict = engine.grade(specs[path], answer, seed=3)
             assert _comparable(verdict.to_dict()) == alone[(path, answer)], (path, answer)
+
+
+def test_a_check_interrupted_in_the_parent_ends_its_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    forked.register_job("interrupted", _pid_job, reuse=QUIET)
+    first = forked.run_job("interrupted", {}, deadline_s=10).result
+    assert first is not None
+
+    def interrupt(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(forked, "_collect_job", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        forked.run_job("interrupted", {}, deadline_s=10)
+    monkeypatch.undo()
+    with pytest.raises(ProcessLookupError):
+        os.kill(first["pid"], 0)
+    after = forked.run_job("interrupted", {}, deadline_s=10).result
+    assert after is not None and after["pid"] != first["pid"]
