@@ -249,7 +249,6 @@ class _Child:
     owner: int  # the pid of the process that forked it
     jobs: frozenset[str]  # the jobs registered when it was forked: all it can run
     runs: int = 0  # jobs sent to it so far
-    reusable_for: str = ""  # the job it stays for, once it has run one that allows it
 
 
 @dataclass
@@ -390,13 +389,15 @@ def _read_exactly(fd: int, count: int, deadline: float | None) -> bytes | None:
 
 def _reap(child: _Child, *, kill: bool) -> int:
     """Close the parent's ends of child's pipes, end it when kill, and return its wait status."""
+    # Forgotten before its descriptors close: a child forked now must not close their numbers,
+    # which a new pipe may already reuse.
+    with _children_lock:
+        _children.live.pop(child.pid, None)
     for fd in (child.job_end, child.result_end):
         try:
             os.close(fd)
         except OSError:
             pass
-    with _children_lock:
-        _children.live.pop(child.pid, None)
     if child.owner != os.getpid():
         return 0
     if kill:

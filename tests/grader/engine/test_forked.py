@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,17 @@ def test_a_check_interrupted_in_the_parent_ends_its_child(monkeypatch: pytest.Mo
         os.kill(first["pid"], 0)
     after = forked.run_job("interrupted", {}, deadline_s=10).result
     assert after is not None and after["pid"] != first["pid"]
+
+
+def test_checks_from_two_threads_at_once_each_get_a_child() -> None:
+    def nap(payload: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(0.5)
+        return {"pid": os.getpid()}
+
+    forked.register_job("nap", nap, reuse=QUIET)
+    forked.run_job("nap", {}, deadline_s=10)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        outcomes = list(pool.map(lambda _: forked.run_job("nap", {}, deadline_s=20), range(3)))
+    pids = [outcome.result["pid"] for outcome in outcomes if outcome.result]
+    assert len(pids) == 3 and len(set(pids)) == 3
+    assert forked.run_job("nap", {}, deadline_s=10).result is not None
