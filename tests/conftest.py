@@ -38,6 +38,14 @@ def fast_password_hashing(settings) -> None:  # noqa: ANN001 - pytest-django fix
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def full_preview_buckets() -> None:
+    """Start every test with full preview buckets: they live in the process, across tests."""
+    from grader.preview_limit import buckets
+
+    buckets.clear()
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD
