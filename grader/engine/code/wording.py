@@ -71,7 +71,9 @@ def _exception_words(
         return Problem(
             "exited", f"Your code called exit(){at} {during}. Return a value instead of exiting."
         )
-    if error.base in ("PermissionError", "ImportError") or (
+    # In the sandbox's own root no file exists outside the working folder: a missing one is
+    # almost always one of those.
+    if error.base in ("PermissionError", "ImportError", "FileNotFoundError") or (
         error.type_name == "RuntimeError" and "thread" in error.message
     ):
         return Problem(
