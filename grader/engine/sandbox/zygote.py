@@ -31,10 +31,10 @@ from grader.engine.sandbox.lockdown import READY, Jail, child_main
 from grader.engine.sandbox.probes import probe_layers
 from grader.engine.sandbox.seccomp import PreparedFilter
 
-# Modules a submission may import: loaded here, because the child may not be able to read them.
-# NumPy also imports some of its own parts on first use (np.median and np.quantile load numpy.ma,
-# np.char and np.strings their string helpers): those are loaded here too, or a child that cannot
-# read the virtualenv (a checkout in a folder only its owner may enter) fails on its first median.
+# Modules a submission may import: loaded here once, not in every child. NumPy also imports some
+# of its own parts on first use (np.median and np.quantile load numpy.ma, np.char and np.strings
+# their string helpers): those are loaded here too. (A child can read the interpreter's library
+# and NumPy in its own root, root_binds, but loading them there would cost every job the time.)
 PRELOADED_MODULES = (
     "numpy",
     "numpy.linalg",
