@@ -318,7 +318,8 @@ class GroupMembership(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="group_memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     hide_details = models.BooleanField(
-        default=False, help_text="Show this member on the board only inside the group totals"
+        default=False,
+        help_text="Keep this member out of everything others see of the group, totals included",
     )
     joined_at = models.DateTimeField(auto_now_add=True)
 

@@ -17,7 +17,9 @@ from course.selectors import access_exercise
 from course.selectors_groups import exercise_group_questions
 from grader import engine, selectors, services
 from grader.engine.types import empty_preview, error_preview
+from grader.errors import PreviewRateLimited
 from grader.models import Submission
+from grader.preview_limit import preview_wait
 
 PREVIEW_MAX_CHARS = 2000
 
@@ -98,7 +100,15 @@ def _status_response(request: HttpRequest, submission: Submission, *, poll_ms: i
 @login_required
 @require_GET
 def answer_preview(request: HttpRequest, slug: str) -> HttpResponse:
+    """Show how the answer typed so far is read; a learner asking too often is refused (429).
+
+    The preview runs in this (threaded) web process: engine.preview bounds its work by a budget
+    of steps, and preview_wait bounds how often one learner may ask.
+    """
     exercise = access_exercise(request.user, slug)
+    wait = preview_wait(request.user.pk)
+    if wait:
+        raise PreviewRateLimited(retry_after=wait)
     answer = request.GET.get("answer", "")
     if len(answer) > PREVIEW_MAX_CHARS:
         result = error_preview(

@@ -47,6 +47,14 @@ def fresh_catalogue() -> Iterator[None]:
     catalogue_forget()
 
 
+@pytest.fixture(autouse=True)
+def full_preview_buckets() -> None:
+    """Start every test with full preview buckets: they live in the process, across tests."""
+    from grader.preview_limit import buckets
+
+    buckets.clear()
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD
