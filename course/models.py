@@ -29,6 +29,9 @@ class User(AbstractUser):
     language = models.CharField(max_length=16, choices=settings.LANGUAGES, blank=True, default="")
     # Send a daily e-mail listing the notifications not read in the app (off unless asked for).
     email_digest = models.BooleanField(default=False)
+    # How many notifications are unread: kept on the row every request loads anyway, so the
+    # header shows it without a query (course/services_notifications.py keeps it true).
+    unread_notifications = models.PositiveIntegerField(default=0, editable=False)
 
     # The role decides access: instructors and staff get the instructor tools, and staff (or a
     # superuser) also gets Django's admin, whose own check reads is_staff, so set the role through
