@@ -12,7 +12,15 @@ from grader.engine.symbolic.parser import parse_expression
 from grader.engine.symbolic.printing import to_latex
 from grader.engine.symbolic.problem import SymbolicProblem
 from grader.engine.symbolic.syntax import Node, ParseError
-from grader.engine.types import Preview, empty_preview, error_preview, read_preview
+from grader.engine.types import (
+    Phrase,
+    Preview,
+    empty_preview,
+    error_preview,
+    gettext_noop,
+    phrase,
+    read_preview,
+)
 
 MAX_LINES = 40
 
@@ -50,8 +58,12 @@ class DerivationError(ValueError):
         self.error = error
 
     @property
-    def text(self) -> str:
-        return f"Line {self.line.number}: {self.error.describe(self.line.text)}"
+    def words(self) -> Phrase:
+        return phrase(
+            gettext_noop("Line %(number)d: %(problem)s"),
+            number=self.line.number,
+            problem=self.error.describe_words(self.line.text),
+        )
 
     @property
     def position(self) -> int:
@@ -64,7 +76,13 @@ def parse_lines(answer: str, problem: SymbolicProblem) -> list[tuple[Line, Node]
     if len(lines) > MAX_LINES:
         raise DerivationError(
             lines[MAX_LINES],
-            ParseError(f"a derivation may have at most {MAX_LINES} lines", 0, "too_large"),
+            ParseError(
+                phrase(
+                    gettext_noop("a derivation may have at most %(limit)d lines"), limit=MAX_LINES
+                ),
+                0,
+                "too_large",
+            ),
         )
     parsed = []
     for line in lines:
@@ -86,7 +104,7 @@ def preview_derivation(problem: SymbolicProblem, answer: str) -> Preview:
     try:
         parsed = parse_lines(answer, problem)
     except DerivationError as error:
-        return error_preview(error.text, error.position)
+        return error_preview(error.words, error.position)
     if not parsed:
         return empty_preview()
     return read_preview(lines_latex([tree for _, tree in parsed]))
