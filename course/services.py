@@ -31,6 +31,7 @@ from course.models import (
     TrackModule,
     User,
 )
+from course.translations import usable_fields
 
 
 @dataclass
@@ -122,6 +123,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "summary": m.summary,
                 "skill": m.skill,
                 "source_path": source_path(m.path),
+                "translations": usable_fields(m.translations),
             },
             report,
         )
@@ -144,6 +146,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "summary": t.summary,
                 "order": t.order,
                 "source_path": source_path(t.path),
+                "translations": usable_fields(t.translations),
             },
             report,
         )
@@ -173,6 +176,10 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "body": lf.body,
                 "body_html": render_markdown(lf.body),
                 "source_path": source_path(lf.path),
+                "translations": {
+                    language: {**fields, "body_html": render_markdown(fields["body"])}
+                    for language, fields in usable_fields(lf.translations).items()
+                },
             },
             report,
         )
@@ -190,6 +197,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "published": ef.published,
                 "spec": ef.spec,
                 "source_path": source_path(ef.path),
+                "translations": usable_fields(ef.translations),
             },
             report,
         )

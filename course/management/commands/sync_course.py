@@ -24,7 +24,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            report = course_sync(course=load_course(Path(options["path"])))
+            course = load_course(Path(options["path"]))
+            report = course_sync(course=course)
         except ContentError as exc:
             for problem in exc.problems:
                 self.stderr.write(str(problem))
@@ -33,3 +34,9 @@ class Command(BaseCommand):
             ) from None
         for line in report.lines():
             self.stdout.write(line)
+        unused = course.translation_problems()
+        if unused:
+            self.stdout.write(
+                f"{len(unused)} problem(s) in translations: those items are shown in English "
+                "until fixed (check_course lists them)."
+            )
