@@ -15,6 +15,8 @@ from course.models import Track, User
 from tests.factories import PASSWORD, UserFactory
 
 FIXTURE_COURSE = Path(__file__).resolve().parent / "fixtures" / "course"
+# The small course again, with zh-Hans translations beside some of its files (course.translations).
+FIXTURE_COURSE_ZH = Path(__file__).resolve().parent / "fixtures" / "course_zh"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -72,6 +74,15 @@ def course_dir(tmp_path: Path, settings) -> Path:  # noqa: ANN001 - pytest-djang
     shutil.copytree(FIXTURE_COURSE, target)
     settings.EXERCISES_DIR = target
     settings.COURSE_SPEC_VALIDATOR = ""
+    return target
+
+
+@pytest.fixture
+def course_zh_dir(tmp_path: Path, settings) -> Path:  # noqa: ANN001 - pytest-django fixture
+    """Copy the small translated course to a temporary folder and point the site at it."""
+    target = tmp_path / "course_zh"
+    shutil.copytree(FIXTURE_COURSE_ZH, target)
+    settings.EXERCISES_DIR = target
     return target
 
 
