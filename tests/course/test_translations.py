@@ -174,8 +174,9 @@ def test_a_chinese_reader_sees_the_translation_and_english_marked(course_zh_dir:
     assert "带系数的平方的导数" in body and "基础" in body
 
     body = Client(HTTP_ACCEPT_LANGUAGE="zh-CN").get(untranslated).content.decode()
-    assert '<h1><span lang="en">Second steps</span> <span class="badge badge-english" lang="en"' in (
-        body
+    assert (
+        '<h1><span lang="en">Second steps</span> <span class="badge badge-english" lang="en"'
+        in (body)
     )
     assert re.search(r'<div lang="en"> <span class="badge badge-english"[^>]*>English</span>', body)
 
@@ -193,3 +194,60 @@ def test_the_exercise_page_fills_the_translated_prompt(course_zh_dir: Path, stud
     value = re.search(r'设 <span class="math math-inline">a = (\d)</span>，求', body)
     assert value and value[1] in "345", "the variant's value fills {{a}} in the translation"
     assert "<h1>带系数的平方的导数</h1>" in body and "{{" not in body
+
+
+def _graded(student: User, exercise: Exercise, answer: str) -> str:
+    """Grade an answer with the real engine and store it as a finished submission; its URL."""
+    from django.utils import timezone
+
+    from grader import engine
+    from grader.models import Submission
+
+    seed = exercise.seed_for(student.pk)
+    verdict = engine.grade(exercise.spec, answer, seed=seed)
+    now = timezone.now()
+    submission = Submission.objects.create(
+        user=student,
+        exercise=exercise,
+        seed=seed,
+        answer=answer,
+        status=Submission.Status.FINISHED,
+        queue="symbolic",
+        verdict=verdict.to_dict(),
+        created_at=now,
+        enqueued_at=now,
+    )
+    return submission.get_absolute_url()
+
+
+@pytest.mark.django_db
+def test_a_wrong_answer_is_explained_in_the_readers_language(
+    course_zh_dir: Path, student: User
+) -> None:
+    sync(course_zh_dir)
+    url = _graded(student, Exercise.objects.get(slug="square-derivative"), "x")
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-CN")
+    client.force_login(student)
+    body = client.get(url).content.decode()
+    assert "幂法则把指数作为因子拿到前面。" in body  # the author's feedback, from the translation
+    assert "在 x = " in body and "你的答案给出" in body  # the grader's counterexample
+    assert "The power rule" not in body and "badge-english" not in body
+
+    client.post("/i18n/setlang/", {"language": "en", "next": url})
+    body = client.get(url).content.decode()
+    assert "The power rule brings the exponent down as a factor." in body
+    assert "At x = " in body and "your answer gives" in body
+
+
+@pytest.mark.django_db
+def test_feedback_without_a_translation_is_marked_english(
+    course_zh_dir: Path, student: User
+) -> None:
+    rewrite(course_zh_dir / EXERCISE, "A constant factor stays.", "A constant factor stays put.")
+    sync(course_zh_dir)  # the translation is stale now: not used
+    url = _graded(student, Exercise.objects.get(slug="scaled-square"), "2*x")
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-CN")
+    client.force_login(student)
+    body = client.get(url).content.decode()
+    assert re.search(r'<li class="diagnosis" lang="en"[^>]*>.*Keep the constant', body)
+    assert "badge-english" in body and "你的答案给出" in body
