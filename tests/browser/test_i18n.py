@@ -183,3 +183,78 @@ def test_the_exercise_page_speaks_chinese_around_the_verdict(
     assert _fits_the_screen(page), "the Chinese exercise page is wider than a phone"
     screenshot(page, "i18n-exercise-zh-phone")
     context.close()
+
+
+def test_a_chinese_learner_reads_a_translated_lesson_and_a_chinese_diagnosis(
+    live_server,  # noqa: ANN001
+    browser,  # noqa: ANN001
+    course_zh_dir: Path,
+    eager_grading: None,
+) -> None:
+    """The fixture course's zh-Hans files: a translated lesson, exercise, hints and feedback."""
+    call_command("sync_course", str(course_zh_dir), verbosity=0)
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+
+    page.goto(live_server.url + "/accounts/signup/")
+    page.locator("#id_username").fill("hua")
+    page.locator("#id_email").fill("hua@example.com")
+    page.locator("#id_password1").fill("a-long-pass-phrase")
+    page.locator("#id_password2").fill("a-long-pass-phrase")
+    page.get_by_role("button", name="注册").click()
+    page.get_by_text("欢迎来到 Chainrule，hua。").wait_for()
+
+    # The track and its module in Chinese, from tracks.zh-Hans.yaml and module.zh-Hans.yaml.
+    page.goto(live_server.url + "/tracks/applied/")
+    page.get_by_role("heading", name="应用 学习路线").wait_for()
+    page.get_by_text("一条供测试用的小学习路线。").wait_for()
+    page.get_by_role("heading", name="1. 基础").wait_for()
+    assert page.locator(".badge-english").count() == 1  # the untranslated second lesson
+    screenshot(page, "i18n-translated-track-zh-phone")
+
+    page.get_by_role("link", name="第一步").click()
+    page.get_by_role("heading", name="第一步", exact=True).wait_for()
+    page.locator(".prose .katex-display").first.wait_for()
+    assert "反向传播计算梯度的基础" in page.locator(".prose").inner_text()
+    assert page.locator("article .badge-english").count() == 0
+    assert _fits_the_screen(page), "the translated lesson is wider than a phone"
+    assert _punctuation_stays_with_math(page), "a line starts with the comma after a formula"
+    screenshot(page, "i18n-translated-lesson-zh-phone")
+
+    # The second lesson has no translation: its English is shown, marked.
+    page.locator('a[rel="next"]').click()
+    page.locator("h1 .badge-english").wait_for()
+    assert page.locator("h1 > span[lang=en]").first.inner_text() == "Second steps"
+    assert page.locator('.prose[lang="en"], .prose [lang="en"]').count() >= 1
+    screenshot(page, "i18n-untranslated-lesson-zh-phone")
+
+    # A wrong answer: the author's feedback from the translation, then the grader's diagnosis.
+    page.goto(live_server.url + "/exercises/square-derivative/")
+    page.get_by_role("heading", name="平方的导数").wait_for()
+    page.get_by_text("求 ").first.wait_for()
+    page.locator("#answer").fill("2*x)")
+    page.get_by_text("这个 ')' 没有对应的 '('").wait_for()  # the live preview, in Chinese
+    page.locator("#answer").fill("x")
+    page.get_by_role("button", name="检查").click()
+    page.locator('#result [data-verdict="incorrect"]').wait_for()
+    page.locator("#result .diagnosis").get_by_text("幂法则把指数作为因子拿到前面。").wait_for()
+    page.locator("#answer").fill("-2*x")
+    page.get_by_role("button", name="检查").click()
+    page.locator("#result").get_by_text("你的答案符号错了：请检查每个负号。").wait_for()
+    verdict = page.locator("#result").inner_text()
+    assert "在 x = " in verdict and "你的答案给出" in verdict
+    page.get_by_text("使用幂法则。").wait_for()  # the translated hint, unlocked by the attempts
+    assert _fits_the_screen(page), "the Chinese verdict is wider than a phone"
+    screenshot(page, "i18n-diagnosis-zh-phone")
+
+    # The same verdict, said again in English after a switch, and in Chinese after switching back.
+    page.get_by_role("button", name="English").click()
+    page.locator("#result").get_by_text("Your answer has the wrong sign: check each minus sign.").wait_for()
+    assert "At x = " in page.locator("#result").inner_text()
+    page.get_by_role("heading", name="Derivative of a square").wait_for()
+    screenshot(page, "i18n-diagnosis-en-phone")
+    page.get_by_role("button", name="简体中文").click()
+    page.locator("#result").get_by_text("你的答案符号错了：请检查每个负号。").wait_for()
+    page.get_by_role("heading", name="平方的导数").wait_for()
+    context.close()
