@@ -105,6 +105,32 @@ def _message_entry(
     }
 
 
+def test_name(name: str, exercise: Exercise | None) -> str:
+    """Return a code test's or check's name in the reader's language.
+
+    An author's name comes from the exercise's translation (the test or check with that English
+    name); a check's default name is the grader's, in the catalog.
+    """
+    spec = exercise.spec if exercise is not None else {}
+    for index, test in enumerate(spec.get("tests") or []):
+        if isinstance(test, dict) and test.get("name") == name:
+            found = translated_value(exercise, ("tests", index, "name"))
+            return found if isinstance(found, str) and found.strip() else name
+    for check, settings in (spec.get("checks") or {}).items():
+        if isinstance(settings, dict) and settings.get("name") == name:
+            found = translated_value(exercise, ("checks", check, "name"))
+            return found if isinstance(found, str) and found.strip() else name
+    return gettext(name) if name else name
+
+
+def _test_entry(test: dict[str, Any], exercise: Exercise | None) -> dict[str, Any]:
+    return {
+        **test,
+        "name": test_name(str(test.get("name", "")), exercise),
+        "message": words_text(test.get("words"), str(test.get("message", ""))),
+    }
+
+
 def submission_feedback(submission: Submission) -> dict[str, Any] | None:
     """Return the verdict arranged for the page: headline, tone, messages, reading, tests."""
     if not submission.verdict:
@@ -123,7 +149,7 @@ def submission_feedback(submission: Submission) -> dict[str, Any] | None:
         if message.get("code") not in REDUNDANT_MESSAGES
         and not (counterexample and message.get("code") == "counterexample")
     ]
-    tests = verdict.get("tests")
+    tests = [_test_entry(test, exercise) for test in verdict.get("tests") or []] or None
     return {
         "status": status,
         "headline": headline,

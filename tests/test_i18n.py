@@ -593,3 +593,54 @@ def test_an_old_verdict_without_templates_is_shown_as_stored() -> None:
     assert verdict.messages[0].template == "" and verdict.messages[0].source is None
     with translation.override(ZH):
         assert message_text(old["messages"][0]) == ("Wrong sign.", False)
+
+
+CODE_SPEC = {
+    "id": "0b7c5a52-2f0a-4f5e-9c57-3f1f6f4f1a99",
+    "title": "Scores",
+    "kind": "code",
+    "function": "score",
+    "signature": "score(x, w) -> ndarray",
+    "starter": "def score(x, w):\n    ...\n",
+    "prompt": "Return x @ w.",
+    "reference": "import numpy as np\ndef score(x, w):\n    return x @ w\n",
+    "inputs": (
+        "def make_inputs(rng, case):\n"
+        "    return {'x': rng.normal(size=(4, 3)), 'w': rng.normal(size=3)}\n"
+    ),
+    "tests": [{"name": "small", "case": "small"}, {"case": "small", "hidden": True}],
+    "tolerance": {"rtol": 1e-9, "atol": 1e-12},
+}
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (
+            "def score(x, w):\n    return 2 * (x @ w)\n",
+            ["测试“small”：你的结果不对：", "你的结果的数值不对。", "通过。"],
+        ),
+        (
+            "def score(x, w):\n    return (x @ w).astype(int)\n",
+            ["你的结果中是 int64 值；应为浮点数"],
+        ),
+        ("def score(x, w):\n    return x @ w +\n", ["第 2 行有语法错误："]),
+        ("def other(x, w):\n    return x\n", ["你的代码没有定义 score(x, w) -> ndarray。"]),
+    ],
+)
+def test_the_code_grader_speaks_chinese(
+    answer: str, expected: list[str], catalog_ids: set[str]
+) -> None:
+    """Code-test messages and refusals keep their words; the test table is said in Chinese too."""
+    from grader.engine import grade
+    from grader.rendering import message_text, words_text
+
+    verdict = grade(CODE_SPEC, answer, seed=1).to_dict()
+    said = []
+    with translation.override(ZH):
+        said += [message_text(m)[0] for m in verdict["messages"]]
+        said += [words_text(t["words"], t["message"]) for t in verdict.get("tests") or []]
+    for message in verdict["messages"]:
+        assert message["template"] and set(_templates(message)) <= catalog_ids
+    text = "\n".join(said)
+    assert all(part in text for part in expected), text

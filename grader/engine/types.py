@@ -183,9 +183,17 @@ def authored(code: str, text: str, source: SpecPath) -> Message:
 class TestResult:
     name: str
     passed: bool
-    message: str = ""
+    message: str = ""  # English
     hidden: bool = False
     score: float = 0.0
+    words: Phrase | None = None  # the message again, to render in the reader's language
+
+
+def test_result(name: str, passed: bool, words: Phrase, *, hidden: bool = False) -> TestResult:
+    """Build a TestResult whose message is said in words (a Phrase): English now, any language later."""
+    return TestResult(
+        name=name, passed=passed, message=render_phrase(words), hidden=hidden, words=words
+    )
 
 
 @dataclass
