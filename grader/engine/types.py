@@ -22,6 +22,10 @@ an author's text inside the words (a milestone's step) is `authored_text(text, p
 parameter (math, a name the learner typed, a number) is shown as it is. A whole message an author
 wrote (a mistake's feedback) is `authored(code, text, path)`. The path into the exercise file,
 ("mistakes", 2, "feedback"), says where the exercise's translation holds the author's words.
+A code test's message is `test_result(name, passed, phrase(...))` (TestResult.words), and the code
+grader's Problem takes phrases for its visible and hidden words. Plain English text is still
+accepted everywhere (Message(code, text)); it is shown as it is, in every language, so new words
+should come with a marked template and a zh-Hans entry (tests/test_i18n.py checks the templates).
 """
 
 from __future__ import annotations

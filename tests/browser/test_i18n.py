@@ -10,13 +10,15 @@ from django.core.management import call_command
 
 from config.celery import app
 from course.models import User
+from course.translations import source_hash, translation_path
 from tests.conftest import screenshot
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # Chinese prose around inline and display math, with Chinese inside \text{}: what a translated
-# lesson looks like, written into the temporary copy of the fixture course.
+# lesson looks like, written into the temporary copy of the fixture course (as the lesson's
+# zh-Hans translation, course.translations, with the same math in its English).
 CHINESE_LESSON = r"""
 ## 用链式法则求梯度
 
@@ -60,6 +62,9 @@ def test_a_chinese_learner_signs_up_switches_language_and_keeps_it(
 ) -> None:
     lesson = course_dir / "basics" / "01-first-steps" / "lesson.md"
     lesson.write_text(lesson.read_text(encoding="utf-8") + CHINESE_LESSON, encoding="utf-8")
+    body = lesson.read_text(encoding="utf-8").split("---\n", 2)[2]
+    translation = f"---\ntitle: 第一步\nsource: {source_hash(lesson.read_bytes())}\n---\n{body}"
+    translation_path(lesson, "zh-Hans").write_text(translation, encoding="utf-8")
     call_command("sync_course", str(course_dir), verbosity=0)
 
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
@@ -91,7 +96,7 @@ def test_a_chinese_learner_signs_up_switches_language_and_keeps_it(
     page.get_by_text("你已加入“Applied”学习路线。").wait_for()
     screenshot(page, "i18n-track-zh")
 
-    page.get_by_role("link", name="First steps").click()
+    page.get_by_role("link", name="第一步").click()
     page.locator(".math-display .katex-display").nth(1).wait_for()
     # \text{梯度} is typeset by KaTeX, in a font stack that has Chinese glyphs.
     text_font = page.locator(".katex .mord.text").first.evaluate(
