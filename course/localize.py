@@ -29,14 +29,17 @@ def content_language() -> str | None:
     return DJANGO_LANGUAGES.get((translation.get_language() or "").lower())
 
 
-def _english_fields(item: Any) -> dict[str, Any]:
-    """Return the English fields a translation of the item mirrors."""
-    spec = getattr(item, "spec", None)
-    fields: dict[str, Any] = dict(spec) if isinstance(spec, dict) else {}
-    for name in ("title", "summary", "skill", "body", "body_html"):
-        if hasattr(item, name):
-            fields[name] = getattr(item, name)
-    return fields
+MODEL_FIELDS = ("title", "summary", "skill", "body", "body_html")
+
+
+def _english(item: Any, path: FieldPath) -> Any:
+    """Return the English at path: a field of the item, or a place in an exercise's spec.
+
+    Only the field asked for is read, so a row loaded with .only() loads nothing more.
+    """
+    if path and path[0] in MODEL_FIELDS:
+        return lookup(getattr(item, str(path[0]), None), path[1:])
+    return lookup(getattr(item, "spec", None), path)
 
 
 def lookup(data: Any, path: FieldPath) -> Any:
@@ -62,7 +65,7 @@ def translated_value(item: Any, path: FieldPath, language: str | None = None) ->
 
 def localized(item: Any, *path: str | int) -> Localized:
     """Return the item's text at path (a field, or a path into an exercise's spec) for the reader."""
-    english = lookup(_english_fields(item), path)
+    english = _english(item, path)
     english_text = "" if english is None else str(english)
     language = content_language()
     if language is None:
@@ -75,7 +78,7 @@ def localized(item: Any, *path: str | int) -> Localized:
 
 def localized_list(item: Any, *path: str | int) -> tuple[list[str], bool]:
     """Return a list of texts (an exercise's hints) for the reader, and whether it is the English."""
-    english = lookup(_english_fields(item), path)
+    english = _english(item, path)
     items = [str(value) for value in english] if isinstance(english, list) else []
     language = content_language()
     found = translated_value(item, path, language) if language else None

@@ -255,7 +255,9 @@ def test_a_chinese_learner_reads_a_translated_lesson_and_a_chinese_diagnosis(
 
     # The same verdict, said again in English after a switch, and in Chinese after switching back.
     page.get_by_role("button", name="English").click()
-    page.locator("#result").get_by_text("Your answer has the wrong sign: check each minus sign.").wait_for()
+    page.locator("#result").get_by_text(
+        "Your answer has the wrong sign: check each minus sign."
+    ).wait_for()
     assert "At x = " in page.locator("#result").inner_text()
     page.get_by_role("heading", name="Derivative of a square").wait_for()
     screenshot(page, "i18n-diagnosis-en-phone")
