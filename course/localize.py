@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils import translation
 
-from course.translations import DJANGO_LANGUAGES
+from course.translations import DJANGO_LANGUAGES, RENAMED
 
 FieldPath = tuple[str | int, ...]
 
@@ -60,6 +60,9 @@ def translated_value(item: Any, path: FieldPath, language: str | None = None) ->
     if language is None:
         return None
     translations = getattr(item, "translations", None) or {}
+    for english, translated in RENAMED.items():
+        if path[: len(english)] == english:
+            path = translated + path[len(english) :]
     return lookup(translations.get(language), path)
 
 

@@ -35,7 +35,9 @@ TEXT_COMMAND = re.compile(r"\\text\{[^{}]*\}")
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
 # The learner-visible keys of a code exercise's checks (stability, speed, ...).
 CHECK_TEXT_KEYS = ("name", "describe", "feedback")
-SUBGRADIENT_TEXT_KEYS = ("note", "feedback")
+# Where a translation names a field otherwise than the English: the subgradient's `note` is
+# translated as `subgradient: {feedback: ...}` (the format agreed with the translators).
+RENAMED = {("subgradient", "note"): ("subgradient", "feedback")}
 
 
 @dataclass
@@ -103,9 +105,9 @@ def exercise_visible(spec: dict[str, Any]) -> dict[str, Any]:
         checks = _texts_under(spec.get("checks"), CHECK_TEXT_KEYS)
         if checks:
             visible["checks"] = checks
-        subgradient = _texts_under(spec.get("subgradient"), SUBGRADIENT_TEXT_KEYS)
-        if subgradient:
-            visible["subgradient"] = subgradient
+        subgradient = spec.get("subgradient")
+        if isinstance(subgradient, dict) and isinstance(subgradient.get("note"), str):
+            visible["subgradient"] = {"feedback": subgradient["note"]}
     return {key: value for key, value in visible.items() if value is not None}
 
 

@@ -251,3 +251,73 @@ def test_feedback_without_a_translation_is_marked_english(
     body = client.get(url).content.decode()
     assert re.search(r'<li class="diagnosis" lang="en"[^>]*>.*Keep the constant', body)
     assert "badge-english" in body and "你的答案给出" in body
+
+
+def test_a_code_exercise_translation_mirrors_tests_and_the_subgradient_note(
+    tmp_path: Path,
+) -> None:
+    """The course's relu-backward: named tests, no check texts, a subgradient note."""
+    from django.conf import settings
+
+    from course.translations import exercise_visible, read_yaml_translation, source_hash
+
+    english = tmp_path / "relu-backward.yaml"
+    source = Path(settings.BASE_DIR) / "exercises/backprop-by-hand/01-relu-and-linear-layers"
+    english.write_bytes((source / "relu-backward.yaml").read_bytes())
+    import yaml
+
+    spec = yaml.safe_load(english.read_text(encoding="utf-8"))
+    visible = exercise_visible(spec)
+    assert sorted(visible) == [
+        "hints",
+        "mistakes",
+        "prompt",
+        "solution",
+        "subgradient",
+        "tests",
+        "title",
+    ]
+    assert visible["subgradient"] == {"feedback": spec["subgradient"]["note"]}
+    translated = {
+        "source": source_hash(english.read_bytes()),
+        **{key: value for key, value in visible.items()},
+    }
+    translation_path(english, "zh-Hans").write_text(
+        yaml.safe_dump(translated, allow_unicode=True), encoding="utf-8"
+    )
+    found = read_yaml_translation(english, visible, "zh-Hans")
+    assert found is not None and found.problems == []
+
+    translated["tests"] = translated["tests"][:-1]
+    translated["subgradient"] = {"note": "注意"}
+    translation_path(english, "zh-Hans").write_text(
+        yaml.safe_dump(translated, allow_unicode=True), encoding="utf-8"
+    )
+    found = read_yaml_translation(english, visible, "zh-Hans")
+    assert found is not None
+    assert [p.message for p in found.problems] == [
+        "tests: the English has 4 items, the translation 3; keep the same items in the same order",
+        "subgradient.feedback: missing translation",
+        "subgradient.note: not a field to translate here",
+    ]
+
+
+def test_an_authors_message_comes_from_the_translation_at_its_path() -> None:
+    from django.utils import translation
+
+    from grader.rendering import message_text
+
+    exercise = Exercise(
+        spec={"subgradient": {"note": "Any value in [0, 1] is valid."}},
+        translations={"zh-Hans": {"subgradient": {"feedback": "[0, 1] 中的任何值都可以。"}}},
+    )
+    stored = {
+        "code": "subgradient_convention",
+        "text": "Any value in [0, 1] is valid.",
+        "source": ["subgradient", "note"],
+    }
+    with translation.override(ZH):
+        assert message_text(stored, exercise) == ("[0, 1] 中的任何值都可以。", False)
+        assert message_text(stored, Exercise(spec={})) == ("Any value in [0, 1] is valid.", True)
+    with translation.override("en"):
+        assert message_text(stored, exercise) == ("Any value in [0, 1] is valid.", False)
