@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from course.markdown import render_markdown
 from course.models import Exercise
 from course.selectors import access_exercise
+from course.selectors_groups import exercise_group_questions
 from course.templatetags.localize import mark_english
 from grader import engine, selectors, services
 from grader.engine.types import empty_preview, error_preview
@@ -36,6 +37,7 @@ def _page_context(
         "prompt_html": mark_english(render_markdown(view.variant["prompt"]), view.prompt_english),
         "hints_html": [mark_english(render_markdown(h), view.hints_english) for h in view.hints],
         "poll_ms": settings.GRADER_POLL_MS,
+        "ask_groups": exercise_group_questions(user=request.user, exercise=exercise),
     }
 
 
