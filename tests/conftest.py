@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 
 from config.catalogs import compile_catalogs
 from course.catalogue import catalogue_forget
@@ -47,6 +48,18 @@ def fresh_catalogue() -> Iterator[None]:
     catalogue_forget()
     yield
     catalogue_forget()
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Start every test in the default language.
+
+    A request in Chinese leaves Chinese active in the thread (LocaleMiddleware activates it and
+    nothing resets it), and the next test's English wording would come out in Chinese.
+    """
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
