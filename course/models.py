@@ -104,6 +104,10 @@ class CatalogueItem(models.Model):
     title = models.CharField(max_length=200)
     source_path = models.CharField(max_length=500, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
+    # {"zh-Hans": {field: text, ...}}: the translations that are complete and current at the last
+    # sync (course.translations), mirroring the English fields; learners read them through
+    # course.localize.
+    translations = models.JSONField(default=dict, blank=True)
 
     objects = CatalogueQuerySet.as_manager()
 

@@ -238,7 +238,16 @@ def _exercises_for_modules(module_ids: list[int]) -> dict[int, list[Exercise]]:
         Exercise.objects.reachable()
         .filter(published=True, lesson__module_id__in=module_ids)
         .select_related("lesson")
-        .only("id", "slug", "title", "order", "lesson__id", "lesson__order", "lesson__module_id")
+        .only(
+            "id",
+            "slug",
+            "title",
+            "translations",
+            "order",
+            "lesson__id",
+            "lesson__order",
+            "lesson__module_id",
+        )
         .order_by("lesson__order", "order", "slug")
     ):
         per_module[exercise.lesson.module_id].append(exercise)

@@ -19,6 +19,7 @@ from grader.engine.symbolic.syntax import (
     children_of,
     constant_value,
 )
+from grader.engine.types import gettext_noop, phrase
 
 
 @dataclass(frozen=True)
@@ -134,16 +135,27 @@ def check_growth(node: Node, helpers: dict[str, Helper], limits: Limits) -> None
         if depth(current) > limit:
             if all(depth(child) <= limit for child in children_of(current)):
                 raise ParseError(
-                    "exponentials, powers with a variable exponent and factorials are nested too "
-                    f"deeply here (at most {limit} levels): the values are too large to check",
+                    phrase(
+                        gettext_noop(
+                            "exponentials, powers with a variable exponent and factorials are "
+                            "nested too deeply here (at most %(limit)d levels): the values are too "
+                            "large to check"
+                        ),
+                        limit=limit,
+                    ),
                     current.pos,
                     code="too_large",
                 )
         if isinstance(current, Call) and current.func in FACTORIAL_FUNCTIONS:
             if any(depth(arg) for arg in current.args):
                 raise ParseError(
-                    f"{current.func} of an exponential, a power or a factorial is refused: "
-                    "the values are too large to check",
+                    phrase(
+                        gettext_noop(
+                            "%(function)s of an exponential, a power or a factorial is refused: "
+                            "the values are too large to check"
+                        ),
+                        function=current.func,
+                    ),
                     current.pos,
                     code="too_large",
                 )

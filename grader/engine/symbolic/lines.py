@@ -13,7 +13,15 @@ from grader.engine.symbolic.parser import parse_expression
 from grader.engine.symbolic.printing import to_latex
 from grader.engine.symbolic.problem import SymbolicProblem
 from grader.engine.symbolic.syntax import Node, ParseError
-from grader.engine.types import Preview, empty_preview, error_preview, read_preview
+from grader.engine.types import (
+    Phrase,
+    Preview,
+    empty_preview,
+    error_preview,
+    gettext_noop,
+    phrase,
+    read_preview,
+)
 
 MAX_LINES = 40
 
@@ -51,8 +59,12 @@ class DerivationError(ValueError):
         self.error = error
 
     @property
-    def text(self) -> str:
-        return f"Line {self.line.number}: {self.error.describe(self.line.text)}"
+    def words(self) -> Phrase:
+        return phrase(
+            gettext_noop("Line %(number)d: %(problem)s"),
+            number=self.line.number,
+            problem=self.error.describe_words(self.line.text),
+        )
 
     @property
     def position(self) -> int:
@@ -71,7 +83,13 @@ def parse_lines(
     if len(lines) > MAX_LINES:
         raise DerivationError(
             lines[MAX_LINES],
-            ParseError(f"a derivation may have at most {MAX_LINES} lines", 0, "too_large"),
+            ParseError(
+                phrase(
+                    gettext_noop("a derivation may have at most %(limit)d lines"), limit=MAX_LINES
+                ),
+                0,
+                "too_large",
+            ),
         )
     parsed = []
     for line in lines:
@@ -93,7 +111,7 @@ def preview_derivation(problem: SymbolicProblem, answer: str, work: Work | None 
     try:
         parsed = parse_lines(answer, problem, work)
     except DerivationError as error:
-        return error_preview(error.text, error.position)
+        return error_preview(error.words, error.position)
     if not parsed:
         return empty_preview()
     return read_preview(lines_latex([tree for _, tree in parsed]))

@@ -28,6 +28,8 @@ from grader.engine.types import (
     Variant,
     empty_preview,
     error_preview,
+    gettext_noop,
+    phrase,
     read_preview,
 )
 
@@ -45,10 +47,16 @@ def preview_symbolic(
     try:
         problem = read_problem(spec, None, config)
     except SpecError as exc:
-        return error_preview(f"Exercise problem: {exc}", 0)
+        return error_preview(
+            phrase(gettext_noop("Exercise problem: %(problem)s"), problem=str(exc)), 0
+        )
     if len(answer) > config.max_answer_chars:
         return error_preview(
-            f"Your answer is too long (at most {config.max_answer_chars} characters).", 0
+            phrase(
+                gettext_noop("Your answer is too long (at most %(limit)d characters)."),
+                limit=config.max_answer_chars,
+            ),
+            0,
         )
     if problem.kind == "derivation":
         return preview_derivation(problem, answer, work)
@@ -59,12 +67,12 @@ def preview_symbolic(
     try:
         tree = parse_expression(text, problem.vocab, work=work)
     except ParseError as error:
-        return error_preview(error.describe(text), error.position + offset)
+        return error_preview(error.describe_words(text), error.position + offset)
     if problem.kind == "matrix":
         try:
             infer_shape(tree, problem)
         except ShapeError as error:
-            return error_preview(str(error), error.position + offset, latex=to_latex(tree))
+            return error_preview(error.words, error.position + offset, latex=to_latex(tree))
     return read_preview(to_latex(tree))
 
 
