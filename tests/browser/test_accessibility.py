@@ -92,3 +92,21 @@ def test_every_page_type_passes_axe_and_fits_the_screen(
         for context in contexts.values():
             context.close()
     print(f"axe on {viewport}: {totals} (minor/moderate reported, serious/critical fail)")
+
+
+def test_the_checks_fail_on_a_contrast_failure_a_missing_alt_and_a_wide_page(browser) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport=VIEWPORTS["phone"])
+    page = context.new_page()
+    try:
+        page.set_content(
+            '<html lang="en"><head><title>t</title></head><body><main><h1>Check</h1>'
+            '<p style="color:#aaaaaa;background:#ffffff">faint text</p><img src="data:,">'
+            '<div style="width:2000px">wide</div></main></body></html>'
+        )
+        with pytest.raises(AssertionError) as failure:
+            assert_no_serious_axe(page, where="a bad page")
+        assert "color-contrast" in str(failure.value) and "image-alt" in str(failure.value)
+        with pytest.raises(AssertionError, match="too wide"):
+            assert_no_sideways_scroll(page, where="a bad page")
+    finally:
+        context.close()

@@ -14,7 +14,7 @@ import pytest
 
 from course.models import Exercise
 from tests.browser.a11y import assert_no_serious_axe, assert_no_sideways_scroll
-from tests.browser.scenes import CODE, EXPRESSION, WRONG_CODE, build_site, log_in
+from tests.browser.scenes import CODE, EXPRESSION, build_site, log_in
 from tests.conftest import ARTIFACTS, screenshot
 from tests.course.test_code_highlighting import contrast
 from tests.factories import UserFactory

@@ -27,10 +27,11 @@ WRONG = "(1/(2*log(1 + exp(s))) - 7/(2*log(1 + exp(s))^2))*exp(s) + 1/(2*log(1 +
 
 
 def test_a_returning_student_on_a_phone(
-    live_server, browser, start_worker: Callable[[], object]
+    live_server, browser, request: pytest.FixtureRequest
 ) -> None:  # noqa: ANN001
     site = build_site()
-    start_worker()
+    start: Callable[[], object] = request.getfixturevalue("start_worker")
+    start()
     lesson = Lesson.objects.get(slug=WIDE_MATH_LESSON[1])
     exercise = Exercise.objects.get(slug=EXPRESSION)
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
