@@ -94,11 +94,18 @@ def test_a_returning_student_on_a_phone(
     verdict = page.locator('#result [data-verdict="incorrect"]')
     verdict.wait_for()
     timings["wrong answer to verdict"] = time.perf_counter() - started
-    reading = verdict.locator(".reading .math-display")
-    reading.locator(".katex").wait_for()
-    assert reading.evaluate("el => getComputedStyle(el).display") == "block"
-    assert reading.evaluate("el => el.getBoundingClientRect().right") <= PHONE["width"]
-    page.wait_for_function("el => el.classList.contains('scrolls')", arg=reading.element_handle())
+    # The reading is a block that fits the phone and scrolls inside (polled: htmx may swap the
+    # result block once more as the history and progress arrive).
+    page.wait_for_function(
+        """(width) => {
+          const el = document.querySelector('#result [data-verdict] .reading .math-display');
+          return el !== null && el.querySelector('.katex') !== null
+            && getComputedStyle(el).display === 'block'
+            && el.getBoundingClientRect().right <= width
+            && el.scrollWidth > el.clientWidth && el.classList.contains('scrolls');
+        }""",
+        arg=PHONE["width"],
+    )
     page.wait_for_function(
         "() => document.getElementById('announcer').textContent.includes('Not yet right')"
     )
