@@ -56,13 +56,18 @@ def describe(violations: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def assert_no_serious_axe(page: Any, *, where: str = "") -> dict[str, int]:
+def assert_no_serious_axe(
+    page: Any, *, where: str = "", rules: Counter[str] | None = None
+) -> dict[str, int]:
     """Fail on any serious or critical axe violation; return the count of violations per impact.
 
-    Minor and moderate findings are returned, not failed on, so journeys can report them.
+    Minor and moderate findings are returned, not failed on, so journeys can report them; pass
+    a Counter as `rules` to collect which rules they were.
     """
     violations = axe_violations(page)
     counts = Counter(str(v["impact"]) for v in violations)
+    if rules is not None:
+        rules.update(f"{v['impact']}:{v['id']}" for v in violations)
     blocking = [v for v in violations if v["impact"] in BLOCKING]
     assert not blocking, f"axe on {where or page.url}:\n{describe(blocking)}"
     return {impact: counts.get(impact, 0) for impact in ("minor", "moderate", *BLOCKING)}

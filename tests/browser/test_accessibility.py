@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from course.models import User
@@ -56,6 +58,7 @@ def test_every_page_type_passes_axe_and_fits_the_screen(
 ) -> None:  # noqa: ANN001
     site = build_site()
     totals: dict[str, int] = {}
+    rules: Counter[str] = Counter()
     contexts = {}
     try:
         for name, path, user in page_types(site):
@@ -73,7 +76,9 @@ def test_every_page_type_passes_axe_and_fits_the_screen(
             if name == "submission":
                 page.locator(".reading .katex").first.wait_for()
             assert_no_sideways_scroll(page, where=f"{name} ({viewport})")
-            for impact, count in assert_no_serious_axe(page, where=f"{name} ({viewport})").items():
+            for impact, count in assert_no_serious_axe(
+                page, where=f"{name} ({viewport})", rules=rules
+            ).items():
                 totals[impact] = totals.get(impact, 0) + count
             screenshot(page, f"a11y-{viewport}-{name}")
             page.close()
@@ -91,7 +96,9 @@ def test_every_page_type_passes_axe_and_fits_the_screen(
     finally:
         for context in contexts.values():
             context.close()
-    print(f"axe on {viewport}: {totals} (minor/moderate reported, serious/critical fail)")
+    print(
+        f"axe on {viewport}: {totals} (minor/moderate reported, serious/critical fail); rules: {dict(rules)}"
+    )
 
 
 def test_the_checks_fail_on_a_contrast_failure_a_missing_alt_and_a_wide_page(browser) -> None:  # noqa: ANN001
