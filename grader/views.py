@@ -14,9 +14,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from course.markdown import render_markdown
 from course.models import Exercise
 from course.selectors import access_exercise
+from course.selectors_groups import exercise_group_questions
 from grader import engine, selectors, services
 from grader.engine.types import empty_preview, error_preview
+from grader.errors import PreviewRateLimited
 from grader.models import Submission
+from grader.preview_limit import preview_wait
 
 PREVIEW_MAX_CHARS = 2000
 
@@ -34,6 +37,7 @@ def _page_context(
         "prompt_html": render_markdown(view.variant["prompt"]),
         "hints_html": [render_markdown(h) for h in view.hints],
         "poll_ms": settings.GRADER_POLL_MS,
+        "ask_groups": exercise_group_questions(user=request.user, exercise=exercise),
     }
 
 
@@ -96,7 +100,15 @@ def _status_response(request: HttpRequest, submission: Submission, *, poll_ms: i
 @login_required
 @require_GET
 def answer_preview(request: HttpRequest, slug: str) -> HttpResponse:
+    """Show how the answer typed so far is read; a learner asking too often is refused (429).
+
+    The preview runs in this (threaded) web process: engine.preview bounds its work by a budget
+    of steps, and preview_wait bounds how often one learner may ask.
+    """
     exercise = access_exercise(request.user, slug)
+    wait = preview_wait(request.user.pk)
+    if wait:
+        raise PreviewRateLimited(retry_after=wait)
     answer = request.GET.get("answer", "")
     if len(answer) > PREVIEW_MAX_CHARS:
         result = error_preview(

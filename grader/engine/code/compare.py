@@ -65,11 +65,7 @@ def compare_value(
     exercise: CodeExercise,
     check_dtype: bool = True,
 ) -> Problem | None:
-    """Return what is wrong with got compared with expected, or None when they agree.
-
-    The hidden wording names only the label (the exercise's own name for the part) and the kind
-    of problem: never a shape, an index, a count, an error or a value.
-    """
+    """Return what is wrong with got compared with expected, or None when they agree."""
     expected_array = np.asarray(expected)
     got_array = as_number_array(got)
     scalar_expected = expected_array.ndim == 0
@@ -78,7 +74,6 @@ def compare_value(
         return Problem(
             "wrong_type",
             f"{label} is {describe_type(got)}; expected {wanted}.",
-            f"{label} has the wrong type.",
         )
     if got_array.shape != expected_array.shape:
         if not exercise.checks.get("shape", True) and got_array.size == expected_array.size:
@@ -88,21 +83,16 @@ def compare_value(
             return Problem(
                 "wrong_shape",
                 f"{label} has shape {got_array.shape}; expected {wanted}.",
-                f"{label} has the wrong shape.",
             )
-    wrong_kind = f"{label} holds the wrong kind of numbers."
     if check_dtype and exercise.checks.get("dtype", True) and expected_array.dtype.kind == "f":
         if got_array.dtype.kind not in "f":
             return Problem(
                 "wrong_dtype",
                 f"{label} holds {got_array.dtype} values; expected floating-point numbers "
                 f"({expected_array.dtype}). Integer or boolean results usually mean a missing float conversion.",
-                wrong_kind,
             )
     if got_array.dtype.kind == "c" and expected_array.dtype.kind != "c":
-        return Problem(
-            "wrong_dtype", f"{label} holds complex numbers; expected real ones.", wrong_kind
-        )
+        return Problem("wrong_dtype", f"{label} holds complex numbers; expected real ones.")
     got_values = got_array.astype(np.result_type(got_array.dtype, np.float64))
     expected_values = (
         expected_array.astype(np.float64) if expected_array.dtype.kind in "biuf" else expected_array
@@ -116,20 +106,17 @@ def compare_value(
     flat = int(np.argmax(error))
     index = tuple(int(i) for i in np.unravel_index(flat, error.shape)) if error.ndim else ()
     got_at, expected_at = got_values[index], expected_values[index]
-    wrong_values = f"{label} has wrong values."
     if not np.isfinite(got_at) and np.isfinite(expected_at):
         return Problem(
             "wrong_values",
             f"{label} contains {got_at}{_index_text(index)} where the answer is finite "
             f"({float(expected_at):.6g}).",
-            wrong_values,
         )
     if not np.isfinite(expected_at):
         return Problem(
             "wrong_values",
             f"{label} is {_fmt(got_at)}{_index_text(index)} where the answer is "
             f"{_fmt(expected_at)}.",
-            wrong_values,
         )
     count = int(np.sum(bad))
     where = f"{count} of {bad.size} values are wrong; " if bad.size > 1 else ""
@@ -138,7 +125,6 @@ def compare_value(
         "wrong_values",
         f"{label} is wrong: {where}largest error {largest:.3g}{_index_text(index)} "
         f"(got {_fmt(got_at)}, expected {_fmt(expected_at)}; tolerance rtol={exercise.rtol:g}, atol={exercise.atol:g}).",
-        wrong_values,
     )
 
 
@@ -209,13 +195,11 @@ def compare_output(
             return Problem(
                 "wrong_type",
                 f"Your function returned {describe_type(got)}; expected a tuple ({parts}).",
-                f"Your function did not return a tuple ({parts}).",
             )
         if len(got) != len(names):
             return Problem(
                 "wrong_type",
                 f"Your function returned {len(got)} values; expected {len(names)} ({parts}).",
-                f"Your function did not return one value for each of {parts}.",
             )
         for name, got_part, expected_part in zip(names, got, expected, strict=True):
             problem = compare_value(

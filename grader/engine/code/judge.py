@@ -18,6 +18,8 @@ from grader.engine.code.compare import (
 from grader.engine.code.plan import PlannedCall
 from grader.engine.code.spec import CodeExercise
 from grader.engine.code.wording import (
+    HIDDEN_FAILED,
+    HIDDEN_FAILED_CODE,
     INTERFERED,
     NOT_RUN_AFTER_TIMEOUT,
     Problem,
@@ -82,14 +84,16 @@ def judge_run(
 
     When the deadline ends a run that had loaded, the calls answered before it are judged as
     usual, the call that was running fails with a timeout and the calls after it were not run.
+    A run that ended any other way once it held a hidden test's inputs is judged the same way:
+    the calls it answered as usual, the hidden tests it did not answer failed (with one word).
     """
     if run.infrastructure_error:
         return sandbox_failed(calls)
     timed_out = run.timed_out or run.signal_name == "SIGXCPU"
     if timed_out and not report.loaded:
         return fatal("timeout", timeout_text(timeout_s), calls, Status.TIMEOUT)
-    if not timed_out:
-        ended = abnormal_end(run, report, calls, order, exercise)
+    if not timed_out and not saw_hidden_inputs(report, order):
+        ended = abnormal_end(run, report, calls, exercise)
         if ended is not None:
             return ended
     answered = len(report.answers)
@@ -112,24 +116,31 @@ def judge_run(
 
 def _stopped(call: PlannedCall, running: str, timeout_s: float) -> Problem:
     """Return the problem of a call the deadline stopped, or that never ran because of it."""
-    # Which call was running is all these say: the deadline is the exercise's.
     if call.id == running:
-        text = timeout_text(timeout_s)
-        return Problem("timeout", text, text)
-    return Problem("not_run", NOT_RUN_AFTER_TIMEOUT, NOT_RUN_AFTER_TIMEOUT)
+        return Problem("timeout", timeout_text(timeout_s))
+    return Problem("not_run", NOT_RUN_AFTER_TIMEOUT)
 
 
 def _test_outcome(call: PlannedCall, problem: Problem | None) -> Outcome:
-    assert call.test is not None
+    """Return a test's outcome: a hidden test's failure is one fixed word under one code.
+
+    Guarantee: whatever a submission does on a hidden test — which exception it raises, what it
+    returns, whether it crashes, loops, exits or floods its output — the verdict shows only
+    whether that test passed, so a submission learns at most one bit per hidden test.
+    """
+    test = call.test
+    assert test is not None
+    if problem is not None and test.hidden:
+        problem = Problem(HIDDEN_FAILED_CODE, HIDDEN_FAILED)
     return Outcome(
         TestResult(
-            name=call.test.name,
+            name=test.name,
             passed=problem is None,
-            message=problem.words(hidden=call.test.hidden) if problem else "Passed.",
-            hidden=call.test.hidden,
+            message=problem.text if problem else "Passed.",
+            hidden=test.hidden,
         ),
         code=problem.code if problem else "",
-        weight=call.test.weight,
+        weight=test.weight,
     )
 
 
@@ -217,13 +228,12 @@ def fatal(
 
 
 def abnormal_end(
-    run: SandboxRun,
-    report: ChildReport,
-    calls: list[PlannedCall],
-    order: list[PlannedCall],
-    exercise: CodeExercise,
+    run: SandboxRun, report: ChildReport, calls: list[PlannedCall], exercise: CodeExercise
 ) -> Verdict | None:
-    """Return the verdict for a run that crashed, was stopped or never loaded, else None."""
+    """Return the verdict for a run that crashed, was stopped or never loaded, else None.
+
+    Only for a run that never held a hidden test's inputs: how it ended is its own choice.
+    """
     if run.signal_name == "SIGXFSZ" or run.output_too_large:
         return fatal(
             "output_too_large",
@@ -238,12 +248,9 @@ def abnormal_end(
             calls,
         )
     if run.signal_name:
-        # A process can end itself with the signal of its choice: once it held a hidden test's
-        # inputs, the signal's name could be one of them.
-        which = "" if saw_hidden_inputs(report, order) else f" ({run.signal_name})"
         return fatal(
             "crashed",
-            f"The Python process running your code crashed{which}. This can happen when "
+            f"The Python process running your code crashed ({run.signal_name}). This can happen when "
             "memory runs out inside NumPy; check the sizes of the arrays you build.",
             calls,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grader.engine.symbolic.limits import Work
 from grader.engine.symbolic.parser import parse_expression
 from grader.engine.symbolic.printing import to_latex
 from grader.engine.symbolic.problem import SymbolicProblem
@@ -58,8 +59,14 @@ class DerivationError(ValueError):
         return self.line.offset + self.error.position
 
 
-def parse_lines(answer: str, problem: SymbolicProblem) -> list[tuple[Line, Node]]:
-    """Parse every line; raise DerivationError at the first that cannot be read."""
+def parse_lines(
+    answer: str, problem: SymbolicProblem, work: Work | None = None
+) -> list[tuple[Line, Node]]:
+    """Parse every line; raise DerivationError at the first that cannot be read.
+
+    The lines share one budget of steps (work), so many lines cost no more than one long one.
+    """
+    work = work or Work()
     lines = split_lines(answer)
     if len(lines) > MAX_LINES:
         raise DerivationError(
@@ -69,7 +76,7 @@ def parse_lines(answer: str, problem: SymbolicProblem) -> list[tuple[Line, Node]
     parsed = []
     for line in lines:
         try:
-            parsed.append((line, parse_expression(line.text, problem.vocab)))
+            parsed.append((line, parse_expression(line.text, problem.vocab, work=work)))
         except ParseError as error:
             raise DerivationError(line, error) from error
     return parsed
@@ -81,10 +88,10 @@ def lines_latex(trees: list[Node]) -> str:
     return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
 
 
-def preview_derivation(problem: SymbolicProblem, answer: str) -> Preview:
+def preview_derivation(problem: SymbolicProblem, answer: str, work: Work | None = None) -> Preview:
     """Return the live preview of a derivation (all lines, or the first unreadable one)."""
     try:
-        parsed = parse_lines(answer, problem)
+        parsed = parse_lines(answer, problem, work)
     except DerivationError as error:
         return error_preview(error.text, error.position)
     if not parsed:

@@ -16,7 +16,12 @@ import math
 import re
 
 from grader.engine.symbolic.forms import check_forms
-from grader.engine.symbolic.limits import FACTORIAL_FUNCTIONS, check_growth, expanded_size
+from grader.engine.symbolic.limits import (
+    FACTORIAL_FUNCTIONS,
+    Work,
+    check_growth,
+    expanded_size,
+)
 from grader.engine.symbolic.syntax import (
     EXPONENTIAL_FUNCTIONS,
     BinOp,
@@ -39,6 +44,10 @@ from grader.engine.symbolic.vocabulary import (
     canonical_function,
 )
 
+# Past this length an unknown name gets no "did you mean" (no split, no close match) and is
+# shown cut short: nobody types a known name that long by mistake.
+MAX_SUGGESTED_NAME = 40
+
 
 def _describe(token: Token) -> str:
     if token.kind == "end":
@@ -47,11 +56,13 @@ def _describe(token: Token) -> str:
 
 
 class _Parser:
-    def __init__(self, text: str, vocab: Vocabulary, author: bool) -> None:
+    def __init__(self, text: str, vocab: Vocabulary, author: bool, work: Work) -> None:
         self.text = text
         self.vocab = vocab
         self.author = author
         self.limits = vocab.limits
+        self.work = work
+        work.spend(min(len(text), vocab.limits.max_length + 1), 0)
         self.tokens = tokenize(text, vocab.limits)
         self.value_names = vocab.value_names()  # asked for every name token: computed once
         self.index = 0
@@ -66,6 +77,7 @@ class _Parser:
 
     def advance(self) -> Token:
         token = self.tokens[self.index]
+        self.work.spend(1, token.pos)
         self.index += 1
         return token
 
@@ -75,6 +87,7 @@ class _Parser:
         return self.advance()
 
     def count(self, node: Node) -> Node:
+        self.work.spend(1, getattr(node, "pos", 0))
         self.nodes += 1
         if self.nodes > self.limits.max_nodes:
             raise ParseError(
@@ -241,7 +254,7 @@ class _Parser:
             return self.count(Name(name, token.pos))
         if name in self.vocab.helpers or function in KNOWN_FUNCTIONS:
             raise ParseError(f"'{name}' is a function: write {name}(…)", token.pos, "unknown_name")
-        raise ParseError(self.unknown_name_message(name), token.pos, code="unknown_name")
+        raise ParseError(self.unknown_name_message(name, token.pos), token.pos, code="unknown_name")
 
     def require_allowed(self, token: Token, function: str) -> None:
         """Refuse a function this exercise does not allow, saying why."""
@@ -284,7 +297,10 @@ class _Parser:
         if self.current.kind == "(":
             node = self.call(token, function)
         elif self.current.kind in ("num", "name"):
-            node = self.finish_call(token, function, [self.function_argument()])
+            self.enter(token.pos)  # "sin sin sin … x" nests as deeply as parentheses do
+            argument = self.function_argument()
+            self.depth -= 1
+            node = self.finish_call(token, function, [argument])
         else:
             raise ParseError(f"'{token.text}' needs an argument: write {token.text}(…)", token.pos)
         if exponent is None:
@@ -397,19 +413,24 @@ class _Parser:
             if abs(magnitude) > 300:
                 raise ParseError("the number is too large or too small", pos, code="too_large")
 
-    def unknown_name_message(self, name: str) -> str:
+    def unknown_name_message(self, name: str, position: int) -> str:
         known = sorted(self.vocab.value_names())
-        split = split_into_names(name, self.vocab)
+        shown = name if len(name) <= MAX_SUGGESTED_NAME else name[:MAX_SUGGESTED_NAME] + "…"
+        split = split_into_names(name, self.vocab, self.work, position)
         if split:
-            return f"unknown name '{name}' — did you mean {split}?"
-        close = difflib.get_close_matches(name, known + sorted(self.vocab.helpers), n=1)
-        if close:
-            return f"unknown name '{name}' — did you mean {close[0]}?"
+            return f"unknown name '{shown}' — did you mean {split}?"
+        candidates = known + sorted(self.vocab.helpers)
+        if len(name) <= MAX_SUGGESTED_NAME:
+            # A comparison costs about the product of the two lengths.
+            self.work.spend(len(name) * sum(len(c) + 1 for c in candidates), position)
+            close = difflib.get_close_matches(name, candidates, n=1)
+            if close:
+                return f"unknown name '{shown}' — did you mean {close[0]}?"
         listed = ", ".join(known) if known else "none"
-        return f"unknown name '{name}' (the names you can use: {listed})"
+        return f"unknown name '{shown}' (the names you can use: {listed})"
 
 
-def split_into_names(name: str, vocab: Vocabulary) -> str | None:
+def split_into_names(name: str, vocab: Vocabulary, work: Work, position: int) -> str | None:
     """Return "x*y" when an unknown name is a run of known names, else None.
 
     The split is found by dynamic programming over the positions of the name (longest known name
@@ -417,7 +438,7 @@ def split_into_names(name: str, vocab: Vocabulary) -> str | None:
     steps: trying every split without remembering the failed tails took seconds of CPU for a
     40-character name when the known names overlap (`s`, `s2`).
     """
-    if len(name) > 40:
+    if len(name) > MAX_SUGGESTED_NAME:
         return None
     names = sorted(
         vocab.value_names() | vocab.functions | set(vocab.helpers), key=len, reverse=True
@@ -426,6 +447,7 @@ def split_into_names(name: str, vocab: Vocabulary) -> str | None:
     tail: list[list[str] | None] = [None] * len(name) + [[]]
     for start in range(len(name) - 1, -1, -1):
         rest = name[start:]
+        work.spend(len(names) + 1, position + start)
         for known in names:
             after = tail[start + len(known)] if rest.startswith(known) else None
             if after is not None:
@@ -446,17 +468,26 @@ def split_into_names(name: str, vocab: Vocabulary) -> str | None:
     return "*".join(parts)
 
 
-def parse_expression(text: str, vocab: Vocabulary, *, author: bool = False) -> Node:
+def parse_expression(
+    text: str, vocab: Vocabulary, *, author: bool = False, work: Work | None = None
+) -> Node:
     """Parse one expression against the allow-list of vocab; raise ParseError with a position.
 
     author=True allows every known function (references may use functions students are not
-    offered); students get only the functions the exercise declares.
+    offered); students get only the functions the exercise declares. work counts the steps
+    taken (a fresh Work when None; pass one to share a budget across several expressions).
     """
-    parser = _Parser(text, vocab, author)
+    work = work or Work()
+    parser = _Parser(text, vocab, author, work)
     node = parser.parse()
+    # Five walks of the tree, each about its size with helpers expanded (at most
+    # max_expanded_nodes): the size itself, the form and growth checks below, and the caller's
+    # printing and shape check.
+    size = expanded_size(node, vocab.helpers)
+    work.spend(5 * min(size, vocab.limits.max_expanded_nodes + 1), 0)
     if not author:
         check_forms(node, vocab.forbidden_forms)
-    if expanded_size(node, vocab.helpers) > vocab.limits.max_expanded_nodes:
+    if size > vocab.limits.max_expanded_nodes:
         raise ParseError(
             "the expression is too large once helper functions are expanded",
             0,
