@@ -491,11 +491,18 @@ def run_job(
         default=str,
     ).encode()
     for attempt in range(2):
-        child = _take_child(name)
+        if attempt == 0:
+            child = _take_child(name)
+        else:
+            with _children_lock:
+                child = _fork_child()
         deadline = time.monotonic() + deadline_s
         try:
             _write_frame(child.job_end, job)
-        except OSError:  # the child died while waiting (killed from outside): use a fresh one
+        except OSError:
+            # The child died while it waited: killed from outside, or (PR_SET_PDEATHSIG follows
+            # the forking *thread*) the thread that forked it has ended. A waiting spare may have
+            # died the same way, so the second try forks a child of this very thread.
             _discard(child)
             if attempt == 1:
                 raise

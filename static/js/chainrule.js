@@ -58,7 +58,7 @@
 
   // A box that scrolls sideways (wide math, code, tables) gets .scrolls, and .scrolled /
   // .scrolled-to-end as the reader moves along it: chainrule.css fades the edges it continues past.
-  var SCROLLERS = ".math-display, .table-scroll, pre, .answer-code";
+  var SCROLLERS = ".math-display, .user-content .katex-display, .table-scroll, pre, .answer-code";
   function markScrolling(box) {
     var wide = box.scrollWidth > box.clientWidth + 1;
     box.classList.toggle("scrolls", wide);

@@ -26,6 +26,8 @@ def page_types(site: Site) -> list[tuple[str, str, User | None]]:
         ("sign-up", "/accounts/signup/", None),
         ("not-found", "/no-such-page/", None),
         ("dashboard", "/dashboard/", student),
+        ("notifications", "/notifications/", student),
+        ("invite", f"/groups/join/{site.group.invite_code}/", None),
         ("track", "/tracks/applied/", student),
         ("lesson", site.lesson_url, student),
         ("exercise-expression", f"/exercises/{EXPRESSION}/", student),

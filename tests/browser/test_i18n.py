@@ -258,7 +258,9 @@ def test_a_chinese_learner_reads_a_translated_lesson_and_a_chinese_diagnosis(
     assert _fits_the_screen(page), "the Chinese verdict is wider than a phone"
     screenshot(page, "i18n-diagnosis-zh-phone")
 
-    # The same verdict, said again in English after a switch, and in Chinese after switching back.
+    # The same verdict, said again in English after a switch, and in Chinese after switching back
+    # (on a phone the header's links and the switcher are behind its menu button).
+    page.get_by_role("button", name="菜单").click()
     page.get_by_role("button", name="English").click()
     page.locator("#result").get_by_text(
         "Your answer has the wrong sign: check each minus sign."
@@ -266,6 +268,7 @@ def test_a_chinese_learner_reads_a_translated_lesson_and_a_chinese_diagnosis(
     assert "At x = " in page.locator("#result").inner_text()
     page.get_by_role("heading", name="Derivative of a square").wait_for()
     screenshot(page, "i18n-diagnosis-en-phone")
+    page.get_by_role("button", name="Menu").click()
     page.get_by_role("button", name="简体中文").click()
     page.locator("#result").get_by_text("你的答案符号错了：请检查每个负号。").wait_for()
     page.get_by_role("heading", name="平方的导数").wait_for()

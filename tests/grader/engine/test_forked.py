@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -226,3 +227,35 @@ def test_checks_from_two_threads_at_once_each_get_a_child() -> None:
     pids = [outcome.result["pid"] for outcome in outcomes if outcome.result]
     assert len(pids) == 3 and len(set(pids)) == 3
     assert forked.run_job("nap", {}, deadline_s=10).result is not None
+
+
+def _ended(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_checks_go_on_after_the_thread_that_forked_the_waiting_children_ended() -> None:
+    """A threaded web server grades in a thread per request: when that thread ends, the children
+    it forked die with it (PR_SET_PDEATHSIG follows the forking thread), the reused one and the
+    spare alike; the next check, from another thread, still gets a verdict."""
+    forked.register_job("per_request", _pid_job, reuse=QUIET)
+    seen: list[int] = []
+
+    def request() -> None:  # three checks: the last runs in a child this thread forked
+        for _ in range(3):
+            outcome = forked.run_job("per_request", {}, deadline_s=10, child_checks=2)
+            assert outcome.result is not None
+            seen.append(outcome.result["pid"])
+
+    thread = threading.Thread(target=request)
+    thread.start()
+    thread.join()
+    deadline = time.monotonic() + 10
+    while not _ended(seen[-1]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _ended(seen[-1])  # the idle child went with its thread
+    outcome = forked.run_job("per_request", {}, deadline_s=10, child_checks=2)
+    assert outcome.result is not None, outcome
