@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.management.commands.serve import child_environment, worker_command
+from grader.management.commands.serve import child_environment, web_command, worker_command
 
 
 def test_the_children_use_the_broker_serve_chose(settings, monkeypatch):
@@ -16,3 +16,17 @@ def test_the_worker_consumes_both_queues_and_runs_the_scheduler(settings):
     assert command[command.index("--queues") + 1] == "symbolic,code"
     assert "--beat" in command
     assert str(settings.VAR_DIR / "celerybeat-schedule") in command
+
+
+def test_the_web_server_is_the_asgi_one_on_the_address_given():
+    command = web_command(addrport="192.0.2.7:8080")
+    assert command[command.index("-m") + 1] == "uvicorn"
+    assert "config.asgi:application" in command
+    assert command[command.index("--host") + 1] == "192.0.2.7"
+    assert command[command.index("--port") + 1] == "8080"
+
+
+def test_a_bare_port_serves_on_the_loopback_address():
+    command = web_command(addrport="8001")
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    assert command[command.index("--port") + 1] == "8001"
