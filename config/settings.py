@@ -221,7 +221,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Grading tasks are short (tens of milliseconds): each pool process keeps a few more messages at
+# hand, so it starts the next without a round trip to the broker. They stay unacknowledged until
+# graded (acks_late): when a worker dies they are delivered again, and the sweeper re-sends any
+# submission still queued past GRADER_QUEUED_STUCK_SECONDS. A worker for long jobs can take one at
+# a time with `--prefetch-multiplier 1`.
+CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 4)
 # A task still running when the broker connection drops finishes and stores its verdict.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
