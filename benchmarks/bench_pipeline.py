@@ -567,7 +567,10 @@ def main(argv: list[str] | None = None) -> None:
         rows = [line.split() for line in site.manage("-c", ROWS).splitlines() if line.strip()]
         stages = read_stages(site.log("symbolic") + site.log("code"))
         tag = site.tag
+        server_errors = _errors_in(site.log("web"))
     summary = report(results, errors, rows, stages, wall)
+    for line in server_errors[:5]:
+        print(f"    web server: {line}")
     left = redis_cleanup(tag, keys_before)
     summary["redis_keys_left"] = len(left)
     summary.update(
@@ -588,6 +591,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     if options.json:
         print(json.dumps(summary, sort_keys=True))
+
+
+def _errors_in(log: str) -> list[str]:
+    """Return the distinct error lines of a server log (the last line of each traceback)."""
+    found = []
+    for line in log.splitlines():
+        if re.match(r"^[\w.]+(Error|Exception|Timeout)\b", line) and line not in found:
+            found.append(line[:200])
+    return found
 
 
 def read_stages(log: str) -> dict[int, dict[str, float]]:

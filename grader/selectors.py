@@ -8,7 +8,9 @@ from typing import Any
 
 import redis
 import redis.asyncio
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection
 from django.http import Http404
 
 from course.models import Exercise, ExerciseProgress, User
@@ -95,9 +97,18 @@ def access_submission(user: AnyUser, pk: int) -> Submission:
     return submission
 
 
-async def _settled(pk: int) -> bool:
-    pending = [Submission.Status.QUEUED, Submission.Status.RUNNING]
-    return not await Submission.objects.filter(pk=pk, status__in=pending).aexists()
+async def _settled(submission: Submission) -> bool:
+    """Read the submission again; say whether it has settled (one query)."""
+    return await sync_to_async(_look)(submission)
+
+
+def _look(submission: Submission) -> bool:
+    submission.refresh_from_db()
+    # A waiting request holds no database connection between looks either: with the pool
+    # (DB_POOL, under the ASGI server) it goes back to it. Not inside a transaction (a test's).
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
+    return not submission.is_pending
 
 
 async def submission_wait(*, submission: Submission, timeout: float) -> Submission:
@@ -115,26 +126,28 @@ async def submission_wait(*, submission: Submission, timeout: float) -> Submissi
     deadline = loop.time() + timeout
     if settings.GRADER_NOTIFY_REDIS_URL:
         try:
-            await _wait_for_announcement(settings.GRADER_NOTIFY_REDIS_URL, submission.pk, deadline)
+            await _wait_for_announcement(settings.GRADER_NOTIFY_REDIS_URL, submission, deadline)
         except (redis.RedisError, OSError):
             pass
+        else:
+            return submission
     step = settings.GRADER_STATUS_CHECK_MS / 1000
-    while not await _settled(submission.pk) and loop.time() + step < deadline:
+    while not await _settled(submission) and loop.time() + step < deadline:
         await asyncio.sleep(step)
-    await submission.arefresh_from_db()
     return submission
 
 
-async def _wait_for_announcement(url: str, pk: int, deadline: float) -> None:
+async def _wait_for_announcement(url: str, submission: Submission, deadline: float) -> None:
     # One connection per wait, closed after it: a client bound to no event loop, so the wait
     # runs on whichever loop serves the request (the server's, or a test client's fresh one).
     client = redis.asyncio.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=1.0)
     loop = asyncio.get_running_loop()
     try:
         async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-            await pubsub.subscribe(services.verdict_channel(pk))
-            # Subscribed first, then looked: a verdict stored in between is not missed.
-            while not await _settled(pk):
+            await pubsub.subscribe(services.verdict_channel(submission.pk))
+            # Subscribed first, then looked: a verdict stored in between is not missed. Each
+            # look reads the whole row, so the submission returned is as it stands.
+            while not await _settled(submission):
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return

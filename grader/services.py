@@ -3,7 +3,12 @@
 A submission moves QUEUED → RUNNING → FINISHED (or ERROR) only through guarded updates
 (`UPDATE … WHERE status = …`), so two workers holding the same message can both try, and exactly one
 wins. Progress is recorded in the transaction whose guarded RUNNING → FINISHED update changed the row,
-which is what makes "graded once into progress" hold through crashes and redeliveries.
+which is what makes "graded once into progress" hold through crashes and redeliveries: the progress
+is counted first in that transaction, and when the guard then changes nothing it is rolled back.
+
+The worker's path is lean (tests/grader/test_services_queries.py counts it): a claim is one
+`UPDATE … RETURNING` (the exercise comes from the worker's cache while its spec is unchanged), and a
+counted verdict is four statements and a commit.
 """
 
 from __future__ import annotations
