@@ -283,8 +283,9 @@ GRADER_RATE_LIMIT_PER_MINUTE = env_int("GRADER_RATE_LIMIT_PER_MINUTE", 10)
 # GRADER_STATUS_WAIT_SECONDS, answering the moment the worker announces the verdict on Redis
 # (GRADER_NOTIFY_REDIS_URL; default: the broker when it is Redis) or, without Redis, by looking
 # every GRADER_STATUS_CHECK_MS. After a held request ends pending, the page asks again after
-# GRADER_POLL_MS milliseconds.
-GRADER_STATUS_WAIT_SECONDS = env_float("GRADER_STATUS_WAIT_SECONDS", 2.0)
+# GRADER_POLL_MS milliseconds. A held request is a coroutine under the ASGI server (no thread, no
+# database connection while it waits), so it may wait long: each ask again is a whole request.
+GRADER_STATUS_WAIT_SECONDS = env_float("GRADER_STATUS_WAIT_SECONDS", 10.0)
 GRADER_STATUS_CHECK_MS = env_int("GRADER_STATUS_CHECK_MS", 50)
 GRADER_NOTIFY_REDIS_URL = env_str("GRADER_NOTIFY_REDIS_URL") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""
