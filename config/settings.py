@@ -103,10 +103,12 @@ elif env_bool("DB_POOL", default=False):
     # refuses more: there connections come from a pool per process instead, and go back to it
     # after each request and while a status request waits (grader.selectors.submission_wait).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A request that finds every connection in use waits for one (up to DB_POOL_TIMEOUT seconds)
+    # rather than opening more: under overload, requests queue instead of PostgreSQL refusing.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
-        "max_size": env_int("DB_POOL_MAX_SIZE", 8),
-        "timeout": 10,
+        "max_size": env_int("DB_POOL_MAX_SIZE", 10),
+        "timeout": env_float("DB_POOL_TIMEOUT", 60.0),
     }
 if env_str("DATABASE_TEST_NAME"):
     # Lets two test runs share one PostgreSQL server without dropping each other's database.
