@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
+
 from grader.management.commands.serve import child_environment, web_command, worker_command
 
 
@@ -30,3 +32,13 @@ def test_a_bare_port_serves_on_the_loopback_address():
     command = web_command(addrport="8001")
     assert command[command.index("--host") + 1] == "127.0.0.1"
     assert command[command.index("--port") + 1] == "8001"
+
+
+def test_the_asgi_router_sends_only_the_held_requests_to_the_async_handler(monkeypatch):
+    monkeypatch.setenv("DB_POOL", "0")  # what importing the entry point sets, undone after
+    from config import asgi
+
+    assert asgi.is_async_view(reverse("submission_status", args=[1]))
+    assert asgi.is_async_view(reverse("submission_detail", args=[1]))
+    assert not asgi.is_async_view(reverse("exercise_detail", args=["any-exercise"]))
+    assert not asgi.is_async_view("/no/such/page/")
