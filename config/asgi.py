@@ -12,6 +12,7 @@ process (DB_POOL, config/settings.py) rather than staying open per thread.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction
@@ -23,7 +24,26 @@ from django.urls import Resolver404, resolve
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DB_POOL", "1")
 asgi_handler = get_asgi_application()
-wsgi_handler = WsgiToAsgi(get_wsgi_application())
+django_wsgi = get_wsgi_application()
+
+
+def closing_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+    """Run Django's WSGI handler and close its response, as PEP 3333 asks of a server.
+
+    asgiref's WsgiToAsgi never calls close(): Django's request_finished would never fire, and the
+    request's database connection would never go back to the pool. Iterated and closed in the
+    request's thread, where that connection lives.
+    """
+    response: Iterable[bytes] = django_wsgi(environ, start_response)
+    try:
+        yield from response
+    finally:
+        close = getattr(response, "close", None)
+        if close is not None:
+            close()
+
+
+wsgi_handler = WsgiToAsgi(closing_wsgi)
 
 
 def is_async_view(path: str) -> bool:
