@@ -572,6 +572,12 @@ def main(argv: list[str] | None = None) -> None:
         tag = site.tag
         server_errors = _errors_in(site.log("web"))
     summary = report(results, errors, rows, stages, wall)
+    concurrency = {"symbolic": options.symbolic_concurrency, "code": options.code_concurrency}
+    summary["pool_busy"] = pool_busy(rows, stages, concurrency)
+    print(
+        "  pool busy (time in claim, grade and record over pool processes x time): "
+        + ", ".join(f"{kind} {share:.0%}" for kind, share in summary["pool_busy"].items())
+    )
     for line in server_errors[:5]:
         print(f"    web server: {line}")
     left = redis_cleanup(tag, keys_before)
@@ -618,6 +624,30 @@ def read_stages(log: str) -> dict[int, dict[str, float]]:
             "committed_at": committed,
         }
     return stages
+
+
+def pool_busy(
+    rows: list[list[str]], stages: dict[int, dict[str, float]], concurrency: dict[str, int]
+) -> dict[str, float]:
+    """Return, per queue, the share of its pool processes' time spent inside grading tasks.
+
+    Each task ran from its commit time back over its claim, grade and record. A long queue wait
+    with a pool far from fully busy means the time goes between tasks (handing over, acknowledging),
+    not in them.
+    """
+    busy: dict[str, float] = {}
+    for kind, processes in concurrency.items():
+        spans = []
+        for row in rows:
+            times = stages.get(int(row[0]))
+            if times is not None and row[2].endswith(kind):
+                length = (times["claim"] + times["grade"] + times["record"]) / 1000
+                spans.append((times["committed_at"] - length, times["committed_at"]))
+        if len(spans) > 1:
+            window = max(end for _, end in spans) - min(start for start, _ in spans)
+            worked = sum(end - start for start, end in spans)
+            busy[kind] = round(worked / (processes * window), 3) if window > 0 else 0.0
+    return busy
 
 
 def _percentiles(samples: list[float]) -> dict[str, float | None]:

@@ -53,3 +53,17 @@ def test_the_summary_counts_lost_stuck_and_wrong_verdicts():
     assert set(summary["stages_ms"]) == {"queue_wait", "claim", "grade", "record", "deliver"}
     assert summary["stages_ms"]["grade"]["p50"] == 30.0
     assert summary["stages_ms"]["deliver"]["p50"] == pytest.approx(50.0)
+
+
+def test_pool_busy_is_the_time_in_tasks_over_the_pool_processes_time():
+    rows = [
+        ["1", "finished", "x-symbolic"],
+        ["2", "finished", "x-symbolic"],
+        ["3", "finished", "c"],
+    ]
+    stages = {
+        1: {"claim": 100.0, "grade": 800.0, "record": 100.0, "committed_at": 11.0},
+        2: {"claim": 100.0, "grade": 800.0, "record": 100.0, "committed_at": 14.0},
+    }
+    # Two tasks of 1 s each between t=10 and t=14, on two processes: 2 s of 8.
+    assert bench_pipeline.pool_busy(rows, stages, {"symbolic": 2, "code": 1}) == {"symbolic": 0.25}
