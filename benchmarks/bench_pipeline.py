@@ -13,8 +13,8 @@ time), stuck (still queued or running in the database) or wrong (not the expecte
 time of each stage: waiting in the queue, the claim, grading, recording the verdict (the worker logs
 these: grader.services `submission_stages`) and delivering it (from the worker's commit until the
 student has it). With --json the last line of output is all of that as one JSON object. The run's
-queues, bindings and worker mailboxes are removed from Redis afterwards, and anything of the run
-still there afterwards that was not there before is counted (`redis_keys_left`).
+queues, bindings, worker mailboxes and unacknowledged messages are removed from Redis afterwards,
+and whatever of the run is still there is counted (`redis_keys_left`, 0 when clean).
 """
 
 from __future__ import annotations
@@ -457,32 +457,47 @@ def redis_keys() -> set[bytes]:
         return set()
 
 
-def redis_cleanup(tag: str, before: set[bytes]) -> list[str]:
-    """Remove what the run left in Redis; return the keys still there that were not before it.
+def redis_cleanup(tag: str, before: set[bytes]) -> tuple[int, list[str]]:
+    """Remove what the run left in Redis; return how much of it remains, and the new keys.
 
     The run's queues and bindings are named after its tag; its workers' mailboxes join the shared
-    `_kombu.binding.*` sets under host names that carry the tag, and kombu notes an expiry for each
-    binding set in `_kombu.binding_deadlines`. Members of others are left alone. (A key another
-    run made meanwhile would be listed too: run one benchmark at a time on one Redis database.)
+    `_kombu.binding.*` sets under host names that carry the tag, kombu notes an expiry for each
+    binding set in `_kombu.binding_deadlines`, and a message still unacknowledged sits in the
+    shared `unacked` hash (with its delivery tag in `unacked_index`) naming the run's queue.
+    Others' members are left alone. The first number counts what still names the run (0 when
+    clean); the list names keys that were not there before the run and name no run — made by the
+    run, or by another one meanwhile.
     """
     import redis
 
     client = redis.Redis(db=REDIS_DB)
+    mark = tag.encode()
     try:
         for key in client.scan_iter(f"*{tag}*"):
             client.delete(key)
         for key in client.scan_iter("_kombu.binding.*"):
             if client.type(key) == b"set":
-                ours = [m for m in client.smembers(key) if tag.encode() in m]
+                ours = [m for m in client.smembers(key) if mark in m]
                 if ours:
                     client.srem(key, *ours)
         # An expiry noted for a binding set that is gone now (emptied above) is the run's too.
         for name in client.zrange("_kombu.binding_deadlines", 0, -1):
             if not client.exists(b"_kombu.binding." + name):
                 client.zrem("_kombu.binding_deadlines", name)
-        return sorted(k.decode(errors="replace") for k in set(client.scan_iter()) - before)
+        for delivery, message in client.hgetall("unacked").items():
+            if mark in message:
+                client.hdel("unacked", delivery)
+                client.zrem("unacked_index", delivery)
+        remaining = sum(1 for _ in client.scan_iter(f"*{tag}*"))
+        for key in client.scan_iter("_kombu.binding.*"):
+            if client.type(key) == b"set":
+                remaining += sum(1 for m in client.smembers(key) if mark in m)
+        remaining += sum(1 for m in client.hvals("unacked") if mark in m)
+        new = set(client.scan_iter()) - before
+        named = [k for k in new if b"bench" not in k and k not in (b"unacked", b"unacked_index")]
+        return remaining, sorted(k.decode(errors="replace") for k in named)
     except redis.RedisError as error:
-        return [f"(Redis failed: {error})"]
+        return 0, [f"(Redis failed: {error})"]
 
 
 @dataclass
@@ -580,8 +595,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     for line in server_errors[:5]:
         print(f"    web server: {line}")
-    left = redis_cleanup(tag, keys_before)
-    summary["redis_keys_left"] = len(left)
+    remaining, new_keys = redis_cleanup(tag, keys_before)
+    summary["redis_keys_left"] = remaining
     summary.update(
         students=options.students,
         rounds=options.rounds,
@@ -593,7 +608,10 @@ def main(argv: list[str] | None = None) -> None:
         load_before=round(load_before, 2),
         load_after=round(os.getloadavg()[0], 2),
     )
-    print(f"  Redis: {len(left)} keys left behind that were not there before the run {left[:5]}")
+    print(
+        f"  Redis: {remaining} keys, members or messages of the run left behind; "
+        f"new keys naming no run: {new_keys[:5] or 'none'}"
+    )
     print(
         f"  machine: {summary['cores']} cores; 1-minute load average {load_before:.1f} before the "
         f"run, {summary['load_after']:.1f} after (other processes on the machine slow every figure)"

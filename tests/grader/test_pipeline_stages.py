@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 import pytest
+import redis
 
 from benchmarks import bench_pipeline
 from benchmarks.bench_pipeline import Outcome, Record
 from grader import services
 from grader.engine import Status, Verdict
 from grader.models import Submission
-from tests.grader.conftest import SIGMOID_RIGHT
+from tests.grader.conftest import REDIS_DB, SIGMOID_RIGHT, redis_answers
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +68,30 @@ def test_pool_busy_is_the_time_in_tasks_over_the_pool_processes_time():
     }
     # Two tasks of 1 s each between t=10 and t=14, on two processes: 2 s of 8.
     assert bench_pipeline.pool_busy(rows, stages, {"symbolic": 2, "code": 1}) == {"symbolic": 0.25}
+
+
+def test_the_cleanup_removes_the_runs_keys_and_leaves_others(monkeypatch):
+    if not redis_answers():
+        pytest.skip("no Redis")
+    monkeypatch.setattr(bench_pipeline, "REDIS_DB", REDIS_DB)
+    client = redis.Redis(db=REDIS_DB)
+    client.flushdb()
+    client.rpush("bench999-code", "message")
+    client.sadd("_kombu.binding.bench999-code", "bench999-code")
+    client.sadd("_kombu.binding.celery.pidbox", "x\x06\x16bench999-code@h.celery.pidbox")
+    client.sadd("_kombu.binding.celery.pidbox", "x\x06\x16other@h.celery.pidbox")
+    client.hset("unacked", mapping={"t1": '["bench999-code"]', "t2": '["other-code"]'})
+    client.zadd("unacked_index", {"t1": 1.0, "t2": 2.0})
+    try:
+        remaining, new_keys = bench_pipeline.redis_cleanup("bench999", before=set())
+        assert remaining == 0
+        assert not client.exists("bench999-code", "_kombu.binding.bench999-code")
+        assert client.smembers("_kombu.binding.celery.pidbox") == {
+            b"x\x06\x16other@h.celery.pidbox"
+        }
+        assert client.hkeys("unacked") == [b"t2"] and client.zrange("unacked_index", 0, -1) == [
+            b"t2"
+        ]
+        assert new_keys == ["_kombu.binding.celery.pidbox"]
+    finally:
+        client.flushdb()
