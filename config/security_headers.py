@@ -10,7 +10,9 @@ inject its indicator <style> (the meta tag in base.html). Images and fonts may a
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
@@ -48,17 +50,34 @@ PERMISSIONS_POLICY = ", ".join(
 
 
 class SecurityHeadersMiddleware:
-    """Add the policies above unless a view set its own."""
+    """Add the policies above unless a view set its own.
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    Sync and async capable, so under the ASGI server it keeps the chain async (a sync-only
+    middleware would run every async view behind it in a thread).
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
         if settings.CSP_REPORT_ONLY:
             self.header = "Content-Security-Policy-Report-Only"
         else:
             self.header = "Content-Security-Policy"
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self._acall(request)
+        return self._add_headers(self.get_response(request))
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        return self._add_headers(await self.get_response(request))
+
+    def _add_headers(self, response: HttpResponse) -> HttpResponse:
         response.headers.setdefault(self.header, CONTENT_SECURITY_POLICY)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response

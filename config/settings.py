@@ -51,7 +51,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.security_headers.SecurityHeadersMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.static_files.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -99,6 +99,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif env_bool("DB_POOL", default=False):
+    # Under the ASGI server (config/asgi.py turns DB_POOL on) each request's sync code runs in a
+    # thread of its own, so a persistent connection per thread would pile up until PostgreSQL
+    # refuses more: there connections come from a pool per process instead, and go back to it
+    # after each request and while a status request waits (grader.selectors.submission_wait).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A request that finds every connection in use waits for one (up to DB_POOL_TIMEOUT seconds)
+    # rather than opening more: under overload, requests queue instead of PostgreSQL refusing.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("DB_POOL_MAX_SIZE", 10),
+        "timeout": env_float("DB_POOL_TIMEOUT", 60.0),
+    }
 if env_str("DATABASE_TEST_NAME"):
     # Lets two test runs share one PostgreSQL server without dropping each other's database.
     DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME")}
@@ -225,7 +238,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Grading tasks are short (tens of milliseconds): each pool process keeps a few more messages at
+# hand, so it starts the next without a round trip to the broker. They stay unacknowledged until
+# graded (acks_late): when a worker dies they are delivered again, and the sweeper re-sends any
+# submission still queued past GRADER_QUEUED_STUCK_SECONDS. A worker for long jobs can take one at
+# a time with `--prefetch-multiplier 1`.
+CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 4)
 # A task still running when the broker connection drops finishes and stores its verdict.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -276,8 +294,9 @@ GRADER_PREVIEW_PER_SECOND = env_float("GRADER_PREVIEW_PER_SECOND", 4.0)
 # GRADER_STATUS_WAIT_SECONDS, answering the moment the worker announces the verdict on Redis
 # (GRADER_NOTIFY_REDIS_URL; default: the broker when it is Redis) or, without Redis, by looking
 # every GRADER_STATUS_CHECK_MS. After a held request ends pending, the page asks again after
-# GRADER_POLL_MS milliseconds.
-GRADER_STATUS_WAIT_SECONDS = env_float("GRADER_STATUS_WAIT_SECONDS", 2.0)
+# GRADER_POLL_MS milliseconds. A held request is a coroutine under the ASGI server (no thread, no
+# database connection while it waits), so it may wait long: each ask again is a whole request.
+GRADER_STATUS_WAIT_SECONDS = env_float("GRADER_STATUS_WAIT_SECONDS", 10.0)
 GRADER_STATUS_CHECK_MS = env_int("GRADER_STATUS_CHECK_MS", 50)
 GRADER_NOTIFY_REDIS_URL = env_str("GRADER_NOTIFY_REDIS_URL") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""

@@ -8,11 +8,11 @@ the user posted, so nothing typed is lost. No view maps codes to statuses itself
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.deprecation import MiddlewareMixin
 from django.utils.translation import gettext_lazy as _
 from django_htmx.http import reswap
 
@@ -68,14 +68,12 @@ def request_error_response(request: HttpRequest, error: RequestError) -> HttpRes
     return response
 
 
-class RequestErrorMiddleware:
-    """Render every RequestError a view raises (the one handler for them)."""
+class RequestErrorMiddleware(MiddlewareMixin):
+    """Render every RequestError a view raises (the one handler for them).
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+    A MiddlewareMixin, so it works in an async chain too (the ASGI server) without putting the
+    requests after it in a thread.
+    """
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, RequestError):

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
+from django.utils.deprecation import MiddlewareMixin
 
 
-class UserLanguageMiddleware:
+class UserLanguageMiddleware(MiddlewareMixin):
     """Let the user's `language` field win over the cookie and Accept-Language.
 
     LocaleMiddleware (earlier in the chain) has already chosen a language from the cookie or the
     browser; for a signed-in user with a stored preference this switches to that one, and keeps
-    the language cookie in step so the choice also holds after logging out.
+    the language cookie in step so the choice also holds after logging out. A MiddlewareMixin
+    like LocaleMiddleware, so an async view behind it (the held status request) runs without a
+    thread: only these two short hooks do.
     """
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def process_request(self, request: HttpRequest) -> None:
         language = _stored_language(request)
         if language:
             translation.activate(language)
             request.LANGUAGE_CODE = translation.get_language()
-        response = self.get_response(request)
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         # A view may have just changed the preference (the switcher) or logged someone in.
         language = _stored_language(request)
         if language and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != language:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -269,31 +269,59 @@ def progress_record_verdict(
 ) -> ExerciseProgress:
     """Count one graded attempt on the exercise and on the learner's day; call it inside the
     transaction that stores the verdict."""
-    progress, _ = ExerciseProgress.objects.select_for_update().get_or_create(
-        user=user, exercise=exercise
+    return progress_count_attempt(
+        user_id=user.pk, exercise_id=exercise.pk, score=score, correct=correct, at=at
     )
-    was_solved = progress.solved_at is not None
-    ExerciseProgress.objects.filter(pk=progress.pk).update(
-        attempts=F("attempts") + 1, last_attempt_at=at
+
+
+# Takes the learner's progress row, created empty when missing, and locks it until commit: the
+# no-op DO UPDATE makes a conflicting insert wait for any other transaction holding the row and
+# then return its latest values, so what follows is computed from the row as it stands.
+_PROGRESS_TAKE = """
+INSERT INTO {table} (user_id, exercise_id, attempts, best_score)
+VALUES (%s, %s, 0, 0)
+ON CONFLICT (user_id, exercise_id) DO UPDATE SET attempts = {table}.attempts
+RETURNING id, user_id, exercise_id, attempts, best_score, solved_at, last_attempt_at
+"""
+# One attempt on the learner's calendar day (in the site's time zone), created or counted at once.
+_ACTIVITY_COUNT = """
+INSERT INTO {table} (user_id, day, attempts, solved)
+VALUES (%s, %s, 1, %s)
+ON CONFLICT (user_id, day) DO UPDATE
+SET attempts = {table}.attempts + 1, solved = {table}.solved + EXCLUDED.solved
+"""
+
+
+def progress_count_attempt(
+    *, user_id: int, exercise_id: int, score: float, correct: bool, at: datetime
+) -> ExerciseProgress:
+    """Count one graded attempt in three statements (the grader records a verdict in a few).
+
+    Call it inside the transaction that stores the verdict: the progress row stays locked until
+    that commits, so the returned attempts are this attempt's number, and a first solve is
+    counted on the learner's day exactly once.
+    """
+    table = connection.ops.quote_name(ExerciseProgress._meta.db_table)
+    # A raw query set, so the fields' converters apply (time zones on SQLite).
+    progress = next(
+        iter(
+            ExerciseProgress.objects.raw(_PROGRESS_TAKE.format(table=table), [user_id, exercise_id])
+        )
     )
-    progress.refresh_from_db()
-    updates: list[str] = []
+    first_solve = correct and progress.solved_at is None
+    changes: dict[str, Any] = {"last_attempt_at": at}
     if score > progress.best_score:
-        progress.best_score = score
-        updates.append("best_score")
-    if correct and progress.solved_at is None:
-        progress.solved_at = at
-        updates.append("solved_at")
-    if updates:
-        progress.save(update_fields=updates)
-    activity_record(user=user, at=at, first_solve=progress.solved and not was_solved)
+        changes["best_score"] = score
+    if first_solve:
+        changes["solved_at"] = at
+    ExerciseProgress.objects.filter(pk=progress.pk).update(attempts=F("attempts") + 1, **changes)
+    progress.attempts += 1
+    for name, value in changes.items():
+        setattr(progress, name, value)
+    table = connection.ops.quote_name(ActivityDay._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ACTIVITY_COUNT.format(table=table),
+            [user_id, timezone.localdate(at), 1 if first_solve else 0],
+        )
     return progress
-
-
-def activity_record(*, user: User, at: datetime, first_solve: bool) -> None:
-    """Count one graded attempt on the learner's calendar day (in the site's time zone)."""
-    day = timezone.localdate(at)
-    activity, _ = ActivityDay.objects.get_or_create(user=user, day=day)
-    ActivityDay.objects.filter(pk=activity.pk).update(
-        attempts=F("attempts") + 1, solved=F("solved") + (1 if first_solve else 0)
-    )

@@ -3,7 +3,12 @@
 A submission moves QUEUED → RUNNING → FINISHED (or ERROR) only through guarded updates
 (`UPDATE … WHERE status = …`), so two workers holding the same message can both try, and exactly one
 wins. Progress is recorded in the transaction whose guarded RUNNING → FINISHED update changed the row,
-which is what makes "graded once into progress" hold through crashes and redeliveries.
+which is what makes "graded once into progress" hold through crashes and redeliveries: the progress
+is counted first in that transaction, and when the guard then changes nothing it is rolled back.
+
+The worker's path is lean (tests/grader/test_services_queries.py counts it): a claim is one
+`UPDATE … RETURNING` (the exercise comes from the worker's cache while its spec is unchanged), and a
+counted verdict is four statements and a commit.
 """
 
 from __future__ import annotations
@@ -19,12 +24,12 @@ import redis
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from course.models import Exercise, User
-from course.services import progress_record_verdict
+from course.services import progress_count_attempt
 from grader import engine
 from grader.engine import CODE_KINDS, Status, Verdict
 from grader.engine.types import gettext_noop, message
@@ -126,28 +131,85 @@ def submission_enqueue(*, submission: Submission) -> bool:
     return True
 
 
+# The claim is one statement: the guarded update returns the row it changed (PostgreSQL, and
+# SQLite since 3.35), and with it the digest of the exercise's spec, so the worker's cached spec
+# is used while the exercise is unchanged and fetched again once it is edited.
+_CLAIM = """
+UPDATE {table} SET {assignments} WHERE id = %s AND {guard}
+RETURNING {columns},
+  (SELECT MD5(CAST(spec AS TEXT)) FROM {exercises} WHERE id = {table}.exercise_id) AS spec_digest
+"""
+
+
+def _claim_row(
+    submission_id: int, *, assignments: str, guard: str, params: list[Any]
+) -> Submission | None:
+    """Run one guarded claim; return the claimed submission with its exercise, or None.
+
+    params fill the assignments' placeholders, then the guard's.
+    """
+    quote = connection.ops.quote_name
+    sql = _CLAIM.format(
+        table=quote(Submission._meta.db_table),
+        exercises=quote(Exercise._meta.db_table),
+        assignments=assignments,
+        guard=guard,
+        columns=", ".join(quote(f.column) for f in Submission._meta.concrete_fields),
+    )
+    # A raw query set applies the fields' converters (JSON, time zones) as a query would.
+    assignment_count = assignments.count("%s")
+    ordered = [*params[:assignment_count], submission_id, *params[assignment_count:]]
+    claimed = list(Submission.objects.raw(sql, ordered))
+    if not claimed:
+        return None
+    submission = claimed[0]
+    submission.exercise = _exercise_for(submission.exercise_id, digest=submission.spec_digest)
+    return submission
+
+
+# Exercises as the worker last read them, by id, with the digest of the spec they were read with.
+_exercises: dict[int, tuple[str, Exercise]] = {}
+
+
+def _exercise_for(exercise_id: int, *, digest: str) -> Exercise:
+    """Return the exercise, from this process's cache while its spec's digest is unchanged."""
+    cached = _exercises.get(exercise_id)
+    if cached is not None and cached[0] == digest:
+        return cached[1]
+    exercise = Exercise.objects.get(pk=exercise_id)
+    _exercises[exercise_id] = (digest, exercise)
+    return exercise
+
+
 def submission_claim(*, submission_id: int, task_id: str, worker: str) -> Submission | None:
     """Take a submission for grading, or return None when it is not this task's to grade.
 
     A QUEUED submission is claimed by whoever gets there first. A RUNNING one may be claimed again
     only by the same task id — the same message redelivered after its worker died, or a retry — and
     only while it has tries left, so an answer that kills its worker cannot loop for ever.
+    One statement in the usual case (the claim returns the row, and the exercise comes from the
+    worker's cache), two for a redelivered message.
     """
     now = timezone.now()
-    rows = Submission.objects.filter(pk=submission_id)
-    claimed = rows.filter(status=Submission.Status.QUEUED).update(
-        status=Submission.Status.RUNNING, claimed_at=now, task_id=task_id, worker=worker
+    running = Submission.Status.RUNNING
+    submission = _claim_row(
+        submission_id,
+        assignments="status = %s, claimed_at = %s, task_id = %s, worker = %s",
+        guard="status = %s",
+        params=[running, now, task_id, worker, Submission.Status.QUEUED],
     )
-    if not claimed and task_id:
-        claimed = rows.filter(
-            status=Submission.Status.RUNNING, task_id=task_id, tries__lt=settings.GRADER_MAX_TRIES
-        ).update(claimed_at=now, worker=worker, tries=F("tries") + 1)
-        if not claimed:
+    if submission is None and task_id:
+        submission = _claim_row(
+            submission_id,
+            assignments="claimed_at = %s, worker = %s, tries = tries + 1",
+            guard="status = %s AND task_id = %s AND tries < %s",
+            params=[now, worker, running, task_id, settings.GRADER_MAX_TRIES],
+        )
+        if submission is None:
             submission_fail(submission_id=submission_id, reason="worker_lost", task_id=task_id)
-    if not claimed:
+    if submission is None:
         log.info("submission_claim_skipped submission_id=%s task_id=%s", submission_id, task_id)
         return None
-    submission = Submission.objects.select_related("exercise", "user").get(pk=submission_id)
     log.info(
         "submission_claimed submission_id=%s task_id=%s worker=%s tries=%s wait_ms=%.1f",
         submission_id,
@@ -198,32 +260,47 @@ class FinishResult:
 
 
 def submission_finish(*, submission: Submission, verdict: Verdict, task_id: str) -> FinishResult:
-    """Store the verdict and, for a counted verdict, the learner's progress, in one transaction."""
+    """Store the verdict and, for a counted verdict, the learner's progress, in one transaction.
+
+    A verdict that uses no attempt is one guarded update. A counted one takes the progress row
+    first (locked until commit, so its count is this attempt's number) and then stores the
+    verdict with that number through the guarded update; when the guard finds the submission no
+    longer this task's, the transaction is rolled back and nothing of it stays. That is four
+    statements and the commit, where reading before writing took ten.
+    """
     now = timezone.now()
-    with transaction.atomic():
-        finished = Submission.objects.filter(
-            pk=submission.pk, status=Submission.Status.RUNNING, task_id=task_id
-        ).update(
-            status=Submission.Status.FINISHED,
-            verdict=verdict.to_dict(),
-            score=verdict.score,
-            finished_at=now,
-            grading_ms=verdict.elapsed_ms,
-        )
-        if finished:
-            _notify_on_commit(submission.pk)
-        if finished and verdict.counts_as_attempt:
-            progress = progress_record_verdict(
-                user=submission.user,
-                exercise=submission.exercise,
+    pending = Submission.objects.filter(
+        pk=submission.pk, status=Submission.Status.RUNNING, task_id=task_id
+    )
+    stored: dict[str, Any] = {
+        "status": Submission.Status.FINISHED,
+        "verdict": verdict.to_dict(),
+        "score": verdict.score,
+        "finished_at": now,
+        "grading_ms": verdict.elapsed_ms,
+    }
+    if verdict.counts_as_attempt:
+        with transaction.atomic():
+            progress = progress_count_attempt(
+                user_id=submission.user_id,
+                exercise_id=submission.exercise_id,
                 score=verdict.score,
                 correct=verdict.status == Status.CORRECT,
                 at=now,
             )
-            # The progress row is locked until commit, so its count is this attempt's number.
-            Submission.objects.filter(pk=submission.pk).update(attempt_number=progress.attempts)
-    submission.refresh_from_db()
+            stored["attempt_number"] = progress.attempts
+            finished = pending.update(**stored)
+            if finished:
+                _notify_on_commit(submission.pk)
+            else:
+                transaction.set_rollback(True)
+    else:
+        finished = pending.update(**stored)
+        if finished:
+            _notify_on_commit(submission.pk)
     if finished:
+        for name, value in stored.items():
+            setattr(submission, name, value)
         log.info(
             "submission_finished submission_id=%s verdict=%s score=%s attempt=%s grading_ms=%.1f "
             "turnaround_ms=%.1f",
@@ -235,6 +312,7 @@ def submission_finish(*, submission: Submission, verdict: Verdict, task_id: str)
             submission.turnaround_ms or 0.0,
         )
     else:
+        submission.refresh_from_db()
         log.warning(
             "submission_finish_skipped submission_id=%s task_id=%s status=%s (finished elsewhere)",
             submission.pk,
@@ -248,18 +326,41 @@ def submission_process(*, submission_id: int, task_id: str, worker: str) -> str:
     """Grade one submission end to end: claim it, ask the engine, store the verdict and progress.
 
     Return what happened, for the task's result: the verdict status, "skipped" (not this task's to
-    grade), "time_limit" (the soft time limit struck) or "finished_elsewhere".
+    grade), "time_limit" (the soft time limit struck) or "finished_elsewhere". A graded one logs
+    `submission_stages` with how long each stage took (benchmarks/bench_pipeline.py reads them).
     """
+    started = time.perf_counter()
     submission = submission_claim(submission_id=submission_id, task_id=task_id, worker=worker)
     if submission is None:
         return "skipped"
+    claimed = time.perf_counter()
     try:
         verdict = submission_grade(submission=submission)
     except SoftTimeLimitExceeded:
         submission_fail(submission_id=submission_id, reason="time_limit", task_id=task_id)
         return "time_limit"
+    graded = time.perf_counter()
     result = submission_finish(submission=submission, verdict=verdict, task_id=task_id)
+    if result.finished:
+        _log_stages(submission, started=started, claimed=claimed, graded=graded)
     return str(verdict.status) if result.finished else "finished_elsewhere"
+
+
+def _log_stages(submission: Submission, *, started: float, claimed: float, graded: float) -> None:
+    assert submission.claimed_at is not None
+    recorded = time.perf_counter()
+    log.info(
+        "submission_stages submission_id=%s queue_ms=%.1f claim_ms=%.1f grade_ms=%.1f "
+        "record_ms=%.1f committed_at=%.6f",
+        submission.pk,
+        (submission.claimed_at - submission.enqueued_at).total_seconds() * 1000,
+        (claimed - started) * 1000,
+        (graded - claimed) * 1000,
+        (recorded - graded) * 1000,
+        # Wall-clock time just after the verdict was committed and announced: a client on the
+        # same clock measures delivery from here.
+        time.time(),
+    )
 
 
 def verdict_channel(submission_id: int) -> str:

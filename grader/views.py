@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -67,25 +68,40 @@ def submission_create(request: HttpRequest, exercise: Exercise) -> HttpResponse:
 
 @login_required
 @require_GET
-def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """Show the exercise page with one submission's verdict; it refreshes itself while pending."""
-    submission = selectors.access_submission(request.user, pk)
-    submission = selectors.submission_wait(
+async def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show the exercise page with one submission's verdict; it refreshes itself while pending.
+
+    Held until the verdict (or GRADER_STATUS_WAIT_SECONDS) like the status block, so a form posted
+    without JavaScript lands on its verdict; the wait is a coroutine and holds no thread.
+    """
+    submission = await sync_to_async(selectors.access_submission)(request.user, pk)
+    submission = await selectors.submission_wait(
         submission=submission, timeout=settings.GRADER_STATUS_WAIT_SECONDS
     )
-    context = _page_context(request, submission.exercise, submission)
-    return render(request, "grader/exercise_detail.html", context)
+    return await sync_to_async(_detail_response)(request, submission)
 
 
 @login_required
 @require_GET
-def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """Return the live status block of a submission once it settles (or the wait runs out)."""
-    submission = selectors.access_submission(request.user, pk)
-    submission = selectors.submission_wait(
+async def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Return the live status block of a submission once it settles (or the wait runs out).
+
+    An async view, so a learner waiting for a verdict holds no worker thread: under the ASGI
+    server many held requests share one event loop, each woken by the worker's announcement on
+    Redis. Only the access check before the wait and the rendering after it run in a thread.
+    """
+    submission = await sync_to_async(selectors.access_submission)(request.user, pk)
+    submission = await selectors.submission_wait(
         submission=submission, timeout=settings.GRADER_STATUS_WAIT_SECONDS
     )
-    return _status_response(request, submission, poll_ms=settings.GRADER_POLL_MS)
+    return await sync_to_async(_status_response)(
+        request, submission, poll_ms=settings.GRADER_POLL_MS
+    )
+
+
+def _detail_response(request: HttpRequest, submission: Submission) -> HttpResponse:
+    context = _page_context(request, submission.exercise, submission)
+    return render(request, "grader/exercise_detail.html", context)
 
 
 def _status_response(request: HttpRequest, submission: Submission, *, poll_ms: int) -> HttpResponse:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
 from dataclasses import replace
 
 import pytest
+import redis
+from asgiref.sync import sync_to_async
 from django.db import connection
+from django.test import AsyncClient
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from config.celery import app
 from course.models import Exercise, ExerciseProgress
@@ -355,3 +360,70 @@ def test_a_held_status_request_ends_pending_and_asks_again(client, student, sigm
     html = client.get(reverse("submission_status", args=[submission.pk]), **HTMX).content.decode()
     assert time.monotonic() - started >= 0.25
     assert 'data-status="queued"' in html and 'hx-trigger="load delay:100ms"' in html
+
+
+def test_every_middleware_can_run_in_an_async_chain(settings):
+    # One sync-only middleware would run the async status views behind it in a thread that
+    # waits with them, under the ASGI server.
+    for dotted in settings.MIDDLEWARE:
+        middleware = import_string(dotted)
+        assert getattr(middleware, "async_capable", False), f"{dotted} is sync only"
+
+
+def test_held_status_requests_hold_no_thread(student, sigmoid, settings, transactional_db):
+    """Several learners wait at once while another page is served, on one event loop.
+
+    The async client runs the async middleware chain, as the ASGI server does, and its sync work
+    goes through one thread (Django's thread-sensitive executor): a wait that held that thread
+    would let neither a second wait nor the page through until it ended.
+    """
+    if not services.notify_client(settings.GRADER_NOTIFY_REDIS_URL):
+        pytest.skip("no Redis to announce verdicts on")
+    settings.GRADER_STATUS_WAIT_SECONDS = 30
+    now = timezone.now()
+    pending = [
+        Submission.objects.create(
+            user=student,
+            exercise=sigmoid,
+            seed=sigmoid.seed_for(student.pk),
+            answer=SIGMOID_RIGHT,
+            queue="symbolic",
+            created_at=now,
+            enqueued_at=now,
+        )
+        for _ in range(3)
+    ]
+    channels = [services.verdict_channel(s.pk) for s in pending]
+    listeners = redis.Redis.from_url(settings.GRADER_NOTIFY_REDIS_URL)
+
+    def all_listening() -> bool:
+        return all(count >= 1 for _, count in listeners.pubsub_numsub(*channels))
+
+    def grade(submission: Submission) -> None:
+        claimed = services.submission_claim(submission_id=submission.pk, task_id="t", worker="w")
+        verdict = Verdict(status=Status.CORRECT, score=1.0)
+        services.submission_finish(submission=claimed, verdict=verdict, task_id="t")
+
+    async def scenario() -> tuple[list[str], bool, int]:
+        client = AsyncClient()
+        await client.aforce_login(student)
+        waits = [
+            asyncio.ensure_future(client.get(reverse("submission_status", args=[s.pk]), **HTMX))
+            for s in pending
+        ]
+        for _ in range(400):
+            if await sync_to_async(all_listening, thread_sensitive=False)():
+                break
+            await asyncio.sleep(0.025)
+        page = await client.get(url(sigmoid))
+        waiting_while_served = not any(w.done() for w in waits)
+        for submission in pending:
+            await sync_to_async(grade)(submission)
+        replies = await asyncio.gather(*waits)
+        # The executor thread's own connection (connection resolves per thread).
+        await sync_to_async(lambda: connection.close())()
+        return [r.content.decode() for r in replies], waiting_while_served, page.status_code
+
+    bodies, waiting_while_served, page_status = asyncio.run(scenario())
+    assert page_status == 200 and waiting_while_served
+    assert all('data-verdict="correct"' in body for body in bodies)

@@ -1,4 +1,9 @@
-"""Run the web server and a grader worker together; Ctrl-C stops both."""
+"""Run the web server and a grader worker together; Ctrl-C stops both.
+
+The web server is uvicorn serving config.asgi, as in production (README, "Run on PostgreSQL and
+Redis"): the status requests that wait for a verdict are async views, and under a WSGI server
+(runserver) each would hold a thread while it waits.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +45,14 @@ def worker_command(*, queues: list[str], concurrency: int, beat: bool, name: str
     return command
 
 
+def web_command(*, addrport: str) -> list[str]:
+    """Return the command line of the ASGI web server (one uvicorn process) on host:port."""
+    host, _, port = addrport.rpartition(":")
+    command = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
+    command += ["--host", (host or "127.0.0.1").strip("[]"), "--port", port or "8000"]
+    return command + ["--lifespan", "off"]
+
+
 def child_environment() -> dict[str, str]:
     """Return the children's environment, with the broker this process chose written down.
 
@@ -69,7 +82,7 @@ class Command(BaseCommand):
             beat=True,
             name="serve",
         )
-        web = [sys.executable, "manage.py", "runserver", options["addrport"], "--noreload"]
+        web = web_command(addrport=options["addrport"])
         environment = child_environment()
         children = [
             subprocess.Popen(worker, env=environment, start_new_session=True),  # noqa: S603
