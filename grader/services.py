@@ -25,10 +25,10 @@ from django.utils import timezone
 
 from course.models import Exercise, User
 from course.services import progress_record_verdict
-from grader import engine
+from grader import engine, fairshare, ratelimit
 from grader.engine import CODE_KINDS, Message, Status, Verdict
-from grader.errors import AnswerEmpty, AnswersRateLimited, AnswerTooLarge
-from grader.models import Submission
+from grader.errors import AnswerEmpty, AnswerTooLarge
+from grader.models import GradingTicket, Submission
 
 log = logging.getLogger(__name__)
 
@@ -57,26 +57,20 @@ def _check_answer(answer: str) -> None:
         raise AnswerEmpty
 
 
-def _check_rate(user: User, now: datetime) -> None:
-    limit = settings.GRADER_RATE_LIMIT_PER_MINUTE
-    recent = Submission.objects.filter(user=user, created_at__gt=now - timedelta(minutes=1))
-    if recent.count() >= limit:
-        oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
-        wait = max(1, int((oldest + timedelta(minutes=1) - now).total_seconds()) + 1)
-        raise AnswersRateLimited(limit=limit, retry_after=wait)
-
-
 def submission_create(*, user: User, exercise: Exercise, answer: str) -> Submission:
-    """Store an answer as QUEUED and put it on its queue once the transaction commits.
+    """Store an answer as QUEUED and put it on its way once the transaction commits.
 
-    Raise AnswerEmpty, AnswerTooLarge or AnswersRateLimited (grader.errors) when it is not accepted.
+    Its deadline is set aside from the learner's grading budget (grader.ratelimit); a code answer
+    waits in its learner's line for its turn (grader.fairshare). Raise AnswerEmpty, AnswerTooLarge
+    or AnswersRateLimited (grader.errors) when it is not accepted; a refused answer costs nothing.
     """
     _check_answer(answer)
     now = timezone.now()
     with transaction.atomic():
-        # Lock the student's row so two quick requests cannot both slip under the rate limit.
+        # Lock the student's row so two quick requests cannot both spend the same budget.
         list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
-        _check_rate(user, now)
+        reserved = ratelimit.reserve_for(exercise)
+        ratelimit.budget_take(user=user, seconds=reserved, now=now)
         submission = Submission.objects.create(
             user=user,
             exercise=exercise,
@@ -86,6 +80,7 @@ def submission_create(*, user: User, exercise: Exercise, answer: str) -> Submiss
             created_at=now,
             enqueued_at=now,
         )
+        fairshare.ticket_open(submission=submission, user=user, reserved_s=reserved, now=now)
         transaction.on_commit(lambda: submission_enqueue(submission=submission))
     log.info(
         "submission_created submission_id=%s user_id=%s exercise=%s queue=%s bytes=%s",
@@ -99,6 +94,36 @@ def submission_create(*, user: User, exercise: Exercise, answer: str) -> Submiss
 
 
 def submission_enqueue(*, submission: Submission) -> bool:
+    """Put a stored submission on its way: in its learner's line, or on the broker.
+
+    A submission held in a fair queue's line (grader.fairshare) is sent when its turn comes;
+    any other (a symbolic answer, a held one's re-send by the sweeper) is sent now.
+    """
+    if fairshare.is_held(submission):
+        submissions_dispatch(queue=submission.queue)
+        return True
+    return submission_send(submission=submission)
+
+
+def submissions_dispatch(*, queue: str) -> list[int]:
+    """Send the next turns of a fair queue to the broker; return the submissions sent."""
+    if not fairshare.is_fair(queue):
+        return []
+    sent = fairshare.turns_take(queue=queue, now=timezone.now())
+    for submission in Submission.objects.filter(pk__in=sent).order_by("enqueued_at", "pk"):
+        submission_send(submission=submission)
+    return sent
+
+
+def submission_settle(*, submission_id: int) -> None:
+    """After a job ends: charge its cost to its learner, and give its queue's slot to the next turn."""
+    fairshare.ticket_settle(submission_id=submission_id, now=timezone.now())
+    queue = Submission.objects.filter(pk=submission_id).values_list("queue", flat=True).first()
+    if queue is not None:
+        submissions_dispatch(queue=queue)
+
+
+def submission_send(*, submission: Submission) -> bool:
     """Send the grading task for a stored submission; a broker failure is logged, not raised.
 
     The row is already committed as QUEUED, so when the broker is down the sweeper sends it later.
@@ -108,10 +133,15 @@ def submission_enqueue(*, submission: Submission) -> bool:
     decouple as well, but it bypasses task_always_eager, with which development and the tests
     grade in process; a registered task honours it and its own options. GraderConfig.ready()
     imports grader.tasks, so every process that can call this has the task registered.
+    Learners' answers go with GRADER_LEARNER_PRIORITY, behind the instructors' bench.
     """
     try:
         task = current_app.tasks[GRADE_SUBMISSION_TASK]
-        task.apply_async(args=[submission.pk], queue=submission.queue)
+        task.apply_async(
+            args=[submission.pk],
+            queue=submission.queue,
+            priority=settings.GRADER_LEARNER_PRIORITY,
+        )
     except Exception:
         log.exception(
             "submission_enqueue_failed submission_id=%s queue=%s (the sweeper will re-send it)",
@@ -323,6 +353,8 @@ def submission_requeue_stuck(*, now: datetime | None = None) -> SweepReport:
     stuck = Q(status=Submission.Status.QUEUED, enqueued_at__lt=queued_cutoff) | Q(
         status=Submission.Status.RUNNING, claimed_at__lt=running_cutoff
     )
+    # One waiting in its learner's line is not stuck: grader.fairshare sends it on its turn.
+    stuck &= ~Q(ticket__state=GradingTicket.State.HELD)
     report = SweepReport(requeued=[], failed=[])
     # Oldest first, so a learner's answers are graded (and their attempts numbered) in order.
     for row in (

@@ -26,7 +26,9 @@ RELU = yaml.safe_load(
     (ROOT / "exercises/backprop-by-hand/01-relu-and-linear-layers/relu-backward.yaml").read_text()
 )
 LOOP = "def relu_backward(x, grad_out):\n    while True:\n        pass\n"
-CONFIG = replace(engine_config(), code_timeout_s=10.0, code_timeout_base_s=0.5, code_timeout_factor=10)
+CONFIG = replace(
+    engine_config(), code_timeout_s=10.0, code_timeout_base_s=0.5, code_timeout_factor=10
+)
 
 
 @pytest.mark.parametrize(
