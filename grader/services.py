@@ -22,13 +22,14 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from course.models import Exercise, User
 from course.services import progress_record_verdict
 from grader import engine, fairshare, ratelimit
 from grader.engine import CODE_KINDS, Message, Status, Verdict
 from grader.errors import AnswerEmpty, AnswerTooLarge
-from grader.models import GradingTicket, Submission
+from grader.models import BenchRun, GradingTicket, Submission
 
 log = logging.getLogger(__name__)
 
@@ -402,3 +403,72 @@ def submission_requeue_stuck(*, now: datetime | None = None) -> SweepReport:
     ):
         submission_enqueue(submission=submission)
     return report
+
+
+# The instructors' bench: graded by the workers like every answer, in a lane ahead of learners'.
+GRADE_BENCH_RUN_TASK = "grader.tasks.grade_bench_run"
+NO_WORKER = gettext_noop(
+    "No grader worker answered within %(seconds)d seconds; check that the workers run."
+)
+
+
+def bench_run_create(
+    *, user: User, exercise: Exercise, spec: dict[str, Any], answer: str, seed: int
+) -> BenchRun:
+    """Store an instructor's bench check and send it to the workers once it commits.
+
+    It goes to its kind's queue with GRADER_INSTRUCTOR_PRIORITY, ahead of every learner's answer
+    on that queue, and outside the learners' fair-share lines; it never counts as an attempt.
+    """
+    kind = spec.get("kind")
+    queue = settings.GRADER_CODE_QUEUE if kind in CODE_KINDS else settings.GRADER_SYMBOLIC_QUEUE
+    run = BenchRun.objects.create(
+        user=user,
+        exercise=exercise,
+        spec=spec,
+        answer=answer,
+        seed=seed,
+        queue=queue,
+        created_at=timezone.now(),
+    )
+    transaction.on_commit(lambda: _bench_run_send(run))
+    return run
+
+
+def _bench_run_send(run: BenchRun) -> None:
+    try:
+        current_app.tasks[GRADE_BENCH_RUN_TASK].apply_async(
+            args=[run.pk], queue=run.queue, priority=settings.GRADER_INSTRUCTOR_PRIORITY
+        )
+    except Exception:
+        log.exception("bench_run_send_failed bench_run_id=%s", run.pk)
+
+
+def bench_run_process(*, bench_run_id: int, worker: str) -> str:
+    """Grade a queued bench check in a worker and store its verdict; return the verdict status."""
+    run = BenchRun.objects.filter(pk=bench_run_id, status=BenchRun.Status.QUEUED).first()
+    if run is None:
+        return "skipped"
+    verdict = answer_grade(
+        spec=run.spec, answer=run.answer, seed=run.seed, context=f"bench_run_id={run.pk}"
+    )
+    BenchRun.objects.filter(pk=run.pk, status=BenchRun.Status.QUEUED).update(
+        status=BenchRun.Status.FINISHED,
+        verdict=verdict.to_dict(),
+        worker=worker,
+        finished_at=timezone.now(),
+    )
+    return str(verdict.status)
+
+
+def bench_run_expire(*, run: BenchRun, waited_s: float) -> BenchRun:
+    """Give up on a bench check no worker graded in time: it ends as an ERROR saying so."""
+    text = gettext(NO_WORKER) % {"seconds": round(waited_s)}
+    verdict = Verdict(
+        status=Status.ERROR, messages=[Message("no_worker", text)], flags=["no_worker"]
+    )
+    BenchRun.objects.filter(pk=run.pk, status=BenchRun.Status.QUEUED).update(
+        status=BenchRun.Status.ERROR, verdict=verdict.to_dict(), finished_at=timezone.now()
+    )
+    run.refresh_from_db()
+    return run

@@ -45,3 +45,17 @@ def requeue_stuck_submissions() -> dict[str, list[int]]:
     report = services.submission_requeue_stuck()
     services.submissions_dispatch(queue=settings.GRADER_CODE_QUEUE)
     return {"requeued": report.requeued, "failed": report.failed}
+
+
+@shared_task(
+    bind=True,
+    name=services.GRADE_BENCH_RUN_TASK,
+    autoretry_for=(OperationalError, InterfaceError),
+    max_retries=3,
+    retry_backoff=1,
+    soft_time_limit=settings.GRADER_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.GRADER_TASK_TIME_LIMIT,
+)
+def grade_bench_run(self, bench_run_id: int) -> str:  # noqa: ANN001 - Celery's bound task
+    """Grade an instructor's bench check and store its verdict (never an attempt)."""
+    return services.bench_run_process(bench_run_id=bench_run_id, worker=self.request.hostname or "")
