@@ -21,8 +21,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from course.markdown import render_markdown
 from course.models import Exercise
 from course.selectors import access_exercise, access_instructor
-from grader import services
 from grader import selectors_instructor as selectors
+from grader import services
 from grader.engine import Message, Status, Verdict
 from grader.models import BenchRun, Submission
 
