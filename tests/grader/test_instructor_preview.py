@@ -13,8 +13,9 @@ from django.urls import reverse
 
 from config.celery import app
 from course.models import Exercise, Lesson, Module
-from grader import engine
+from grader import engine, services
 from grader.models import BenchRun, Submission
+from tests.grader.conftest import wait_for
 
 # The bench's checks go through Celery after their row commits: these tests commit for real, and
 # grade in process through the registered task (task_always_eager), except where a real worker
@@ -264,3 +265,24 @@ def test_without_a_worker_the_bench_says_so_and_grades_nothing_itself(
     html = response.content.decode()
     assert 'data-verdict="error"' in html and "No grader worker answered" in html
     assert BenchRun.objects.get().status == BenchRun.Status.ERROR
+
+
+def test_the_bench_is_a_lane_ahead_of_learners_answers(instructor, student, draft, start_worker):
+    waiting = [
+        services.submission_create(user=student, exercise=draft, answer="2*a*x") for _ in range(3)
+    ]
+    run = services.bench_run_create(
+        user=instructor, exercise=draft, spec=draft.spec, answer="2*a*x", seed=1
+    )
+    start_worker()  # the broker now holds three learners' answers, then the bench's check
+    wait_for(
+        lambda: not Submission.objects.filter(status__in=["queued", "running"]).exists(),
+        timeout=60,
+        what="the learners' answers to be graded",
+    )
+    run.refresh_from_db()
+    assert run.status == BenchRun.Status.FINISHED
+    claimed = Submission.objects.filter(pk__in=[s.pk for s in waiting]).values_list(
+        "claimed_at", flat=True
+    )
+    assert run.finished_at is not None and all(run.finished_at < at for at in claimed)
