@@ -20,10 +20,16 @@ class Submission(models.Model):
         FINISHED = "finished", _("Graded")
         ERROR = "error", _("Could not be graded")
 
+    class Purpose(models.TextChoices):
+        CHECK = "check", _("Check")
+        # A run of a code answer on the visible tests only: never an attempt.
+        TESTS = "tests", _("Run of the visible tests")
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions"
     )
     exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="submissions")
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.CHECK)
     seed = models.BigIntegerField(help_text="The variant seed the answer was given for")
     answer = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,8 +59,17 @@ def _check_answer(answer: str) -> None:
         raise AnswerEmpty
 
 
-def submission_create(*, user: User, exercise: Exercise, answer: str) -> Submission:
+def submission_create(
+    *,
+    user: User,
+    exercise: Exercise,
+    answer: str,
+    purpose: Submission.Purpose = Submission.Purpose.CHECK,
+) -> Submission:
     """Store an answer as QUEUED and put it on its way once the transaction commits.
+
+    purpose TESTS runs a code answer on the visible tests only (never an attempt), through the
+    same queue, line and budget as a check.
 
     Its deadline is set aside from the learner's grading budget (grader.ratelimit); a code answer
     waits in its learner's line for its turn (grader.fairshare). Raise AnswerEmpty, AnswerTooLarge
@@ -77,6 +87,7 @@ def submission_create(*, user: User, exercise: Exercise, answer: str) -> Submiss
             exercise=exercise,
             seed=exercise.seed_for(user.pk),
             answer=answer,
+            purpose=purpose,
             queue=queue_for(exercise),
             created_at=now,
             enqueued_at=now,
@@ -186,14 +197,22 @@ def submission_claim(*, submission_id: int, task_id: str, worker: str) -> Submis
     return submission
 
 
-def answer_grade(*, spec: dict[str, Any], answer: str, seed: int, context: str) -> Verdict:
+def answer_grade(
+    *,
+    spec: dict[str, Any],
+    answer: str,
+    seed: int,
+    context: str,
+    grader: Callable[..., Verdict] | None = None,
+) -> Verdict:
     """Ask the engine for a verdict; an engine failure is an ERROR verdict, never an exception.
 
-    context names the answer in the log line (submission_id=12, or a batch line).
+    context names the answer in the log line (submission_id=12, or a batch line); grader is
+    engine.grade (the default), or engine.run_visible_tests for a practice run.
     """
     started = time.perf_counter()
     try:
-        verdict = engine.grade(spec, answer, seed=seed)
+        verdict = (grader or engine.grade)(spec, answer, seed=seed)
     except SoftTimeLimitExceeded:
         raise
     except Exception:
@@ -209,7 +228,15 @@ def answer_grade(*, spec: dict[str, Any], answer: str, seed: int, context: str) 
 
 
 def submission_grade(*, submission: Submission) -> Verdict:
-    """Ask the engine for the verdict on a claimed submission."""
+    """Ask the engine for the verdict on a claimed submission (a practice run's, for TESTS)."""
+    if submission.purpose == Submission.Purpose.TESTS:
+        return answer_grade(
+            spec=submission.exercise.spec,
+            answer=submission.answer,
+            seed=submission.seed,
+            context=f"submission_id={submission.pk} purpose=tests",
+            grader=engine.run_visible_tests,
+        )
     return answer_grade(
         spec=submission.exercise.spec,
         answer=submission.answer,

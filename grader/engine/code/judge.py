@@ -16,6 +16,7 @@ from grader.engine.code.compare import (
     within_subgradients,
 )
 from grader.engine.code.plan import PlannedCall
+from grader.engine.code.shown import shown_call
 from grader.engine.code.spec import CodeExercise
 from grader.engine.code.wording import (
     INTERFERED,
@@ -104,7 +105,7 @@ def judge_run(
             if problem is not None and _takes_another_subgradient(call, answer, exercise):
                 problem, judged.other_subgradient = None, True
         if call.kind == "test" and call.test is not None:
-            judged.outcomes.append(_test_outcome(call, problem))
+            judged.outcomes.append(_test_outcome(call, problem, answer, exercise))
         elif problem is not None:
             judged.check_problems.setdefault(call.kind, []).append(problem)
     return judged
@@ -119,14 +120,30 @@ def _stopped(call: PlannedCall, running: str, timeout_s: float) -> Problem:
     return Problem("not_run", NOT_RUN_AFTER_TIMEOUT, NOT_RUN_AFTER_TIMEOUT)
 
 
-def _test_outcome(call: PlannedCall, problem: Problem | None) -> Outcome:
+def _test_outcome(
+    call: PlannedCall, problem: Problem | None, answer: CallAnswer | None, exercise: CodeExercise
+) -> Outcome:
+    """Return a test's outcome; a failing visible test also shows its values and traceback."""
     assert call.test is not None
+    visible_failure = problem is not None and not call.test.hidden
+    shown = None
+    if visible_failure:
+        returned = answer is not None and answer.returned and answer.error is None
+        shown = shown_call(
+            exercise.params,
+            call.args,
+            call.expected,
+            answer.output if answer is not None else None,
+            returned,
+        )
     return Outcome(
         TestResult(
             name=call.test.name,
             passed=problem is None,
             message=problem.words(hidden=call.test.hidden) if problem else "Passed.",
             hidden=call.test.hidden,
+            shown=shown,
+            traceback=problem.traceback if problem is not None and visible_failure else "",
         ),
         code=problem.code if problem else "",
         weight=call.test.weight,
@@ -252,7 +269,8 @@ def abnormal_end(
     if report.load_error is not None:
         # Before any call: nothing the code says at load time can carry a test's inputs.
         problem = exception_problem(report.load_error, during="while your file was loading")
-        return fatal(problem.code, problem.text, calls)
+        trace = f"\nTraceback (your code only):\n{problem.traceback}" if problem.traceback else ""
+        return fatal(problem.code, problem.text + trace, calls)
     if report.missing_function:
         # The code defines the name but, once it ran, the name was not a function: counted.
         return fatal(

@@ -42,6 +42,8 @@ class Problem:
     code: str
     text: str
     hidden_text: str = ""
+    # The student's own lines of an exception's traceback (visible tests only; shown once).
+    traceback: str = ""
 
     def words(self, *, hidden: bool) -> str:
         """Return the message for a visible test, or the fixed one for a hidden test."""
@@ -59,14 +61,14 @@ def exception_problem(error: RaisedError, *, during: str) -> Problem:
     line = error.line
     at = f" on line {line}" if line is not None and 0 < line <= 100_000 else ""
     message, trace = error.message[:500], error.traceback
-    detail = (f": {message}" if message else "") + (
-        f"\nTraceback (your code only):\n{trace}" if trace else ""
-    )
+    # The traceback travels beside the words (Problem.traceback), so a page that shows several
+    # tests failing the same way shows it once.
+    detail = f": {message}" if message else ""
     visible = _exception_words(error, kind=error.type_name, at=at, during=during, detail=detail)
     hidden = _exception_words(
         error, kind=_builtin_exception_name(error.type_name), at="", during=during, detail="."
     )
-    return Problem(visible.code, visible.text, hidden.text)
+    return Problem(visible.code, visible.text, hidden.text, traceback=trace or "")
 
 
 def _exception_words(
