@@ -27,7 +27,12 @@ RAISES = "import numpy as np\n\ndef relu_backward(x, grad_out):\n    return grad
 
 
 def test_a_student_runs_the_visible_tests_then_reads_one_traceback(
-    live_server, page, student: User, password: str, exercises, grading: str
+    live_server,
+    page,
+    student: User,
+    password: str,
+    exercises,  # noqa: F811 - the fixture imported above
+    grading: str,  # noqa: F811 - the fixture imported above
 ) -> None:  # noqa: ANN001
     page.goto(live_server.url + "/exercises/relu-backward/")
     page.get_by_label("Username").fill(student.username)

@@ -27,7 +27,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_instructor_previews_switches_variant_and_sees_a_diagnosis(
-    live_server, page, instructor: User, password: str, grading: str
+    live_server,
+    page,
+    instructor: User,
+    password: str,
+    grading: str,  # noqa: F811 - the fixture imported above
 ) -> None:  # noqa: ANN001
     module = Module.objects.create(slug="previews", title="Previews", skill="Authoring")
     lesson = Lesson.objects.create(module=module, slug="drafts", title="Drafts", order=1)
@@ -88,7 +92,11 @@ def test_an_instructor_previews_switches_variant_and_sees_a_diagnosis(
 
 
 def test_an_instructor_tries_a_code_exercises_known_mistake(
-    live_server, page, instructor: User, password: str, grading: str
+    live_server,
+    page,
+    instructor: User,
+    password: str,
+    grading: str,  # noqa: F811 - the fixture imported above
 ) -> None:  # noqa: ANN001
     relu_file = next(Path(__file__).resolve().parents[2].glob("exercises/*/*/relu-backward.yaml"))
     spec = yaml.safe_load(relu_file.read_text())
