@@ -66,7 +66,7 @@ class EngineConfig:
         "seconds every code run is allowed on top of its reference's time (process start, transfer)",
     )
     code_timeout_factor: float = _setting(
-        10.0,
+        50.0,
         "CODE_TIMEOUT_FACTOR",
         "how many times the reference's own time a code submission may take",
     )
