@@ -43,6 +43,11 @@ flood = GradingTicket.objects.exclude(user__username="bench{honest}")
 settled = flood.filter(state="settled")
 print(settled.count(), settled.aggregate(s=Sum("cost_s"))["s"] or 0.0,
       flood.filter(state="held").count())
+rows = list(Submission.objects.filter(queue__endswith="-code").exclude(claimed_at=None)
+            .order_by("claimed_at").values_list("claimed_at", "finished_at", "grading_ms"))
+gaps = sorted((b[0] - a[1]).total_seconds() * 1000 for a, b in zip(rows, rows[1:]) if a[1])
+busy = sorted((r[1] - r[0]).total_seconds() * 1000 for r in rows if r[1])
+print(f"{gaps[len(gaps) // 2] if gaps else 0:.0f} {busy[len(busy) // 2] if busy else 0:.0f}")
 for s in Submission.objects.exclude(user__username="bench{honest}").exclude(verdict=None)[:1]:
     print(s.verdict["messages"][0]["text"])
 """
@@ -110,14 +115,19 @@ def main() -> None:
     rows = [summarize("honest, alone", alone), summarize(f"honest, {FLOODERS} flooders", flooded)]
     print_table("Submit-to-verdict of a correct code answer (ms)", rows)
     graded, charged, held = cost[0].split()
+    handover, claimed_to_finished = cost[1].split()
     print(f"\n  slowdown under the flood (p50 ratio): {1 / ratio(rows[0], rows[1]):.2f}x")
     print(
         f"  the flood, over {flood_seconds:.1f} s: {counts['accepted']} loops accepted, "
         f"{counts['refused']} refused (budget spent), {graded} graded, {held} still held; "
         f"{float(charged):.1f} worker-seconds charged to the flooders"
     )
-    if len(cost) > 1:
-        print(f"  a loop's verdict: {cost[1][:120]}")
+    print(
+        f"  the code worker: median {claimed_to_finished} ms from claim to verdict, median "
+        f"{handover} ms from one verdict to the next claim (the slot's hand-over)"
+    )
+    if len(cost) > 2:
+        print(f"  a loop's verdict: {cost[2][:120]}")
     p95 = rows[1]["p95"]
     verdict = "meets" if p95 <= TARGET_P95_MS else "MISSES"
     print(

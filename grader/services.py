@@ -128,11 +128,14 @@ def submissions_dispatch(*, queue: str) -> list[int]:
 
 
 def submission_settle(*, submission_id: int) -> None:
-    """After a job ends: charge its cost to its learner, and give its queue's slot to the next turn."""
-    fairshare.ticket_settle(submission_id=submission_id, now=timezone.now())
+    """After a job ends: give its queue's slot to the next turn, and charge its cost to its learner.
+
+    The slot goes first, so the worker's next job is on the broker before this task returns.
+    """
     queue = Submission.objects.filter(pk=submission_id).values_list("queue", flat=True).first()
     if queue is not None:
         submissions_dispatch(queue=queue)
+    fairshare.ticket_settle(submission_id=submission_id, now=timezone.now())
 
 
 def submission_send(*, submission: Submission) -> bool:
