@@ -479,9 +479,16 @@ def bench_run_process(*, bench_run_id: int, worker: str) -> str:
     run = BenchRun.objects.filter(pk=bench_run_id, status=BenchRun.Status.QUEUED).first()
     if run is None:
         return "skipped"
-    verdict = answer_grade(
-        spec=run.spec, answer=run.answer, seed=run.seed, context=f"bench_run_id={run.pk}"
-    )
+    try:
+        verdict = answer_grade(
+            spec=run.spec, answer=run.answer, seed=run.seed, context=f"bench_run_id={run.pk}"
+        )
+    except SoftTimeLimitExceeded:
+        verdict = Verdict(
+            status=Status.ERROR,
+            messages=[Message("time_limit", NOT_COUNTED)],
+            flags=["time_limit"],
+        )
     BenchRun.objects.filter(pk=run.pk, status=BenchRun.Status.QUEUED).update(
         status=BenchRun.Status.FINISHED,
         verdict=verdict.to_dict(),

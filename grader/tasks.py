@@ -27,7 +27,7 @@ from grader import services
 def grade_submission(self, submission_id: int) -> str:  # noqa: ANN001 - Celery's bound task
     """Grade one submission: claim it, ask the engine, store the verdict and progress.
 
-    Then charge what it cost and give its slot to the next learner's turn (grader.fairshare).
+    Then give its slot to the next learner's turn and charge what it cost (grader.fairshare).
     """
     try:
         return services.submission_process(
