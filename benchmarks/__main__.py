@@ -1,4 +1,4 @@
-"""Run every benchmark: `python -m benchmarks [name ...]` (names: symbolic, code, pipeline, board, fairness)."""
+"""Run every benchmark: `python -m benchmarks [name ...]` (names: symbolic, code, pipeline, board, start, fairness)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import django
 
-BENCHMARKS = ["symbolic", "code", "pipeline", "board", "fairness"]
+BENCHMARKS = ["symbolic", "code", "pipeline", "board", "start", "fairness"]
 
 
 def main(argv: list[str]) -> int:

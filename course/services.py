@@ -10,11 +10,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from course.catalogue import catalogue_forget
 from course.content import (
     CatalogueNames,
     ContentError,
     Course,
+    LessonFile,
     check_name_takeovers,
+    rendered_hash,
     source_path,
 )
 from course.markdown import render_markdown
@@ -31,6 +34,7 @@ from course.models import (
     TrackModule,
     User,
 )
+from course.translations import usable_fields
 
 
 @dataclass
@@ -70,6 +74,29 @@ def _upsert(
     else:
         report.unchanged += 1
     return obj
+
+
+def _lesson_html(body: str, stored_hash: str | None) -> dict[str, str]:
+    """Return the lesson's rendered fields, rendering only when the body or the renderer changed."""
+    html_hash = rendered_hash(body)
+    if html_hash == stored_hash:
+        return {"html_hash": html_hash}
+    return {"html_hash": html_hash, "body_html": render_markdown(body)}
+
+
+def _lesson_translations(lesson: LessonFile, stored: dict[str, Any]) -> dict[str, Any]:
+    """Return a lesson's usable translations with their HTML, rendering only changed bodies."""
+    result = {}
+    for language, fields in usable_fields(lesson.translations).items():
+        html_hash = rendered_hash(fields["body"])
+        before = stored.get(language) or {}
+        html = (
+            before["body_html"]
+            if before.get("html_hash") == html_hash and "body_html" in before
+            else render_markdown(fields["body"])
+        )
+        result[language] = {**fields, "body_html": html, "html_hash": html_hash}
+    return result
 
 
 def _catalogue_names() -> CatalogueNames:
@@ -122,6 +149,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "summary": m.summary,
                 "skill": m.skill,
                 "source_path": source_path(m.path),
+                "translations": usable_fields(m.translations),
             },
             report,
         )
@@ -144,6 +172,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "summary": t.summary,
                 "order": t.order,
                 "source_path": source_path(t.path),
+                "translations": usable_fields(t.translations),
             },
             report,
         )
@@ -160,6 +189,8 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 report.changed.append(f"track {t.slug} (modules)")
 
     lessons: dict[tuple[str, str], Lesson] = {}
+    rendered = dict(Lesson.objects.values_list("uuid", "html_hash"))
+    translated = dict(Lesson.objects.values_list("uuid", "translations"))
     for lf in course.lessons:
         lessons[(lf.module, lf.slug)] = _upsert(
             Lesson,
@@ -171,8 +202,9 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "title": lf.title,
                 "order": lf.order,
                 "body": lf.body,
-                "body_html": render_markdown(lf.body),
+                **_lesson_html(lf.body, rendered.get(lf.id)),
                 "source_path": source_path(lf.path),
+                "translations": _lesson_translations(lf, translated.get(lf.id) or {}),
             },
             report,
         )
@@ -190,9 +222,14 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "published": ef.published,
                 "spec": ef.spec,
                 "source_path": source_path(ef.path),
+                "translations": usable_fields(ef.translations),
+                "source_hash": ef.source_hash,
             },
             report,
         )
+    # The rows above changed in bulk too (bulk_create sends no signal): drop the outline once
+    # this transaction has committed, so no page keeps one read before it.
+    transaction.on_commit(catalogue_forget)
     return report
 
 
@@ -207,11 +244,24 @@ def enrollment_delete(*, user: User, track: Track) -> None:
     Enrollment.objects.filter(user=user, track=track).delete()
 
 
-def lesson_visit_record(*, user: User, lesson: Lesson) -> None:
-    """Remember that a learner opened a lesson now."""
+def lesson_visit_record(*, user: User, lesson: Lesson) -> bool:
+    """Remember that a learner opened a lesson now; return whether anything was written.
+
+    Only the order of visits is read ("continue where you left off"), so re-opening the lesson
+    opened last changes nothing and writes nothing: reading a lesson again is a pure read.
+    """
+    last = (
+        LessonVisit.objects.filter(user=user)
+        .order_by("-visited_at")
+        .values_list("lesson_id", flat=True)
+        .first()
+    )
+    if last == lesson.pk:
+        return False
     LessonVisit.objects.update_or_create(
         user=user, lesson=lesson, defaults={"visited_at": timezone.now()}
     )
+    return True
 
 
 def progress_record_verdict(

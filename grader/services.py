@@ -23,12 +23,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_noop
 
 from course.models import Exercise, User
 from course.services import progress_record_verdict
 from grader import engine, fairshare, ratelimit
-from grader.engine import CODE_KINDS, Message, Status, Verdict
+from grader.engine import CODE_KINDS, Status, Verdict
+from grader.engine.types import gettext_noop, message
 from grader.errors import AnswerEmpty, AnswerTooLarge
 from grader.models import BenchRun, GradingTicket, Submission
 
@@ -38,7 +38,10 @@ log = logging.getLogger(__name__)
 # submission_enqueue sends it by that name, so this module never imports the task module.
 GRADE_SUBMISSION_TASK = "grader.tasks.grade_submission"
 
-NOT_COUNTED = "This answer could not be graded — it is not counted against you. Please try again."
+# Stored with its template (grader.engine.types) so the page says it in the reader's language.
+NOT_COUNTED = gettext_noop(
+    "This answer could not be graded — it is not counted against you. Please try again."
+)
 
 
 def queue_for(exercise: Exercise) -> str:
@@ -222,7 +225,7 @@ def answer_grade(
         log.exception("engine_failed %s", context)
         verdict = Verdict(
             status=Status.ERROR,
-            messages=[Message("grader_failed", NOT_COUNTED)],
+            messages=[message("grader_failed", NOT_COUNTED)],
             flags=["engine_exception"],
         )
     if not verdict.elapsed_ms:
@@ -357,7 +360,7 @@ def submission_fail(*, submission_id: int, reason: str, task_id: str | None = No
     )
     if task_id is not None:
         pending = pending.filter(task_id=task_id)
-    verdict = Verdict(status=Status.ERROR, messages=[Message(reason, NOT_COUNTED)], flags=[reason])
+    verdict = Verdict(status=Status.ERROR, messages=[message(reason, NOT_COUNTED)], flags=[reason])
     failed = pending.update(
         status=Submission.Status.ERROR,
         verdict=verdict.to_dict(),
@@ -400,7 +403,7 @@ def submission_requeue_stuck(*, now: datetime | None = None) -> SweepReport:
         if row["tries"] >= settings.GRADER_MAX_TRIES:
             verdict = Verdict(
                 status=Status.ERROR,
-                messages=[Message("stuck", NOT_COUNTED)],
+                messages=[message("stuck", NOT_COUNTED)],
                 flags=[f"gave_up_after_{row['tries']}_tries"],
             )
             if guard.update(
@@ -486,7 +489,7 @@ def bench_run_process(*, bench_run_id: int, worker: str) -> str:
     except SoftTimeLimitExceeded:
         verdict = Verdict(
             status=Status.ERROR,
-            messages=[Message("time_limit", NOT_COUNTED)],
+            messages=[message("time_limit", NOT_COUNTED)],
             flags=["time_limit"],
         )
     BenchRun.objects.filter(pk=run.pk, status=BenchRun.Status.QUEUED).update(
@@ -500,10 +503,8 @@ def bench_run_process(*, bench_run_id: int, worker: str) -> str:
 
 def bench_run_expire(*, run: BenchRun, waited_s: float) -> BenchRun:
     """Give up on a bench check no worker graded in time: it ends as an ERROR saying so."""
-    text = gettext(NO_WORKER) % {"seconds": round(waited_s)}
-    verdict = Verdict(
-        status=Status.ERROR, messages=[Message("no_worker", text)], flags=["no_worker"]
-    )
+    said = message("no_worker", NO_WORKER, seconds=round(waited_s))
+    verdict = Verdict(status=Status.ERROR, messages=[said], flags=["no_worker"])
     BenchRun.objects.filter(pk=run.pk, status=BenchRun.Status.QUEUED).update(
         status=BenchRun.Status.ERROR, verdict=verdict.to_dict(), finished_at=timezone.now()
     )
