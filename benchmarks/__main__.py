@@ -1,4 +1,4 @@
-"""Run every benchmark: `python -m benchmarks [name ...]` (names: symbolic, code, pipeline, board, start).
+"""Run every benchmark: `python -m benchmarks [name ...]` (names: symbolic, code, pipeline, board, start, fairness).
 
 One benchmark may take options after its name: `python -m benchmarks pipeline --students 300 --json`
 (`python -m benchmarks pipeline --help` lists them).
@@ -12,7 +12,7 @@ import sys
 
 import django
 
-BENCHMARKS = ["symbolic", "code", "pipeline", "board", "start"]
+BENCHMARKS = ["symbolic", "code", "pipeline", "board", "start", "fairness"]
 
 
 def main(argv: list[str]) -> int:

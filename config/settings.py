@@ -283,8 +283,21 @@ GRADER_RUNNING_STUCK_SECONDS = env_float(
     "GRADER_RUNNING_STUCK_SECONDS", GRADER_TASK_TIME_LIMIT + 30
 )
 GRADER_MAX_TRIES = env_int("GRADER_MAX_TRIES", 3)
-# At most this many submissions per student per minute.
-GRADER_RATE_LIMIT_PER_MINUTE = env_int("GRADER_RATE_LIMIT_PER_MINUTE", 10)
+# Each learner has a bucket of GRADER_BUDGET_SECONDS seconds of grading (grader.ratelimit), which
+# refills completely in GRADER_BUDGET_WINDOW_SECONDS. An accepted answer sets aside its deadline
+# and is charged what its grading cost once graded; a refused one (empty, too long) costs nothing.
+GRADER_BUDGET_SECONDS = env_float("GRADER_BUDGET_SECONDS", 60.0)
+GRADER_BUDGET_WINDOW_SECONDS = env_float("GRADER_BUDGET_WINDOW_SECONDS", 600.0)
+# How many code jobs may be on the broker or running at once (grader.fairshare): set it to the
+# number of worker processes that take code jobs. The rest wait in their learners' lines, at most
+# one running per learner, and the learner who has used the least of their budget goes next.
+GRADER_CODE_SLOTS = env_int("GRADER_CODE_SLOTS", 1)
+# Message priorities on the Redis broker (0 is taken first): the instructors' bench is a lane
+# ahead of learners' answers.
+GRADER_LEARNER_PRIORITY = env_int("GRADER_LEARNER_PRIORITY", 6)
+GRADER_INSTRUCTOR_PRIORITY = 0
+# How long the instructor's bench waits for a worker's verdict before saying none came.
+GRADER_BENCH_WAIT_SECONDS = env_float("GRADER_BENCH_WAIT_SECONDS", GRADER_TASK_TIME_LIMIT + 5)
 
 # Live previews per learner and web process: this many at once, then this many a second
 # (grader/preview_limit.py).

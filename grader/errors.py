@@ -62,18 +62,19 @@ class PreviewRateLimited(RateLimited):
 
 
 class AnswersRateLimited(RateLimited):
-    title: ClassVar[str] = _("Too many answers")
+    """The learner's bucket of grading seconds is spent (grader.ratelimit); Retry-After says when."""
 
-    def __init__(self, *, limit: int, retry_after: int) -> None:
+    title: ClassVar[str] = _("Grading time used up for now")
+
+    def __init__(self, *, retry_after: int) -> None:
         super().__init__(
             ngettext(
-                "You have checked %(limit)d answers in the last minute, the most allowed. "
-                "Wait %(wait)d second and check again — your answer is kept.",
-                "You have checked %(limit)d answers in the last minute, the most allowed. "
-                "Wait %(wait)d seconds and check again — your answer is kept.",
+                "Your recent answers used up the grading time each learner gets for now. "
+                "You can check again in %(wait)d second — your answer is kept.",
+                "Your recent answers used up the grading time each learner gets for now. "
+                "You can check again in %(wait)d seconds — your answer is kept.",
                 retry_after,
             )
-            % {"limit": limit, "wait": retry_after},
+            % {"wait": retry_after},
             retry_after=retry_after,
         )
-        self.limit = limit

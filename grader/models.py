@@ -20,10 +20,16 @@ class Submission(models.Model):
         FINISHED = "finished", _("Graded")
         ERROR = "error", _("Could not be graded")
 
+    class Purpose(models.TextChoices):
+        CHECK = "check", _("Check")
+        # A run of a code answer on the visible tests only: never an attempt.
+        TESTS = "tests", _("Run of the visible tests")
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions"
     )
     exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="submissions")
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.CHECK)
     seed = models.BigIntegerField(help_text="The variant seed the answer was given for")
     answer = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -95,3 +101,98 @@ class Submission(models.Model):
             "score": self.score,
             "attempt_number": self.attempt_number,
         }
+
+
+class GradingBudget(models.Model):
+    """A learner's bucket of grading seconds (grader.ratelimit): refilled over time, charged by cost.
+
+    `seconds` is the level at `updated_at`; the level now adds the refill since then, up to the
+    capacity. It may be negative after an answer cost more than was set aside for it.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="grading_budget",
+    )
+    seconds = models.FloatField()
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"grading budget of {self.user_id}: {self.seconds:.2f} s at {self.updated_at}"
+
+
+class GradingTicket(models.Model):
+    """What one submission set aside and cost, and its turn in its learner's line (grader.fairshare).
+
+    A code submission starts HELD (in the database only, not on the broker); grader.fairshare sends
+    it (SENT) when its queue has a free slot and its learner has nothing else running. Every other
+    submission starts SENT. SETTLED: its cost was charged to the learner's budget.
+    """
+
+    class State(models.TextChoices):
+        HELD = "held", _("Waiting for its turn")
+        SENT = "sent", _("Sent to a worker")
+        SETTLED = "settled", _("Charged")
+
+    submission = models.OneToOneField(
+        Submission, on_delete=models.CASCADE, primary_key=True, related_name="ticket"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="grading_tickets"
+    )
+    queue = models.CharField(max_length=100)
+    state = models.CharField(max_length=16, choices=State.choices)
+    reserved_s = models.FloatField(help_text="Seconds taken from the budget when it was accepted")
+    cost_s = models.FloatField(null=True, blank=True, help_text="Seconds its grading cost")
+    held_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["queue", "state", "held_at"])]
+
+    def __str__(self) -> str:
+        return f"ticket of submission {self.submission_id}: {self.state}"
+
+
+class FairLane(models.Model):
+    """One row per fair-share queue, locked while its next turns are chosen (one chooser at a time)."""
+
+    queue = models.CharField(max_length=100, primary_key=True)
+
+    def __str__(self) -> str:
+        return f"fair lane {self.queue}"
+
+
+class BenchRun(models.Model):
+    """An instructor's check on the test bench: graded by a worker, never recorded as an attempt.
+
+    It carries its own spec (the bench may grade the file on disk rather than the synced exercise).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        FINISHED = "finished", _("Graded")
+        ERROR = "error", _("Could not be graded")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bench_runs"
+    )
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="bench_runs")
+    spec = models.JSONField()
+    answer = models.TextField()
+    seed = models.BigIntegerField()
+    queue = models.CharField(max_length=100)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    verdict = models.JSONField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"bench run {self.pk} on {self.exercise_id}: {self.status}"
+
+    def get_verdict(self) -> Verdict | None:
+        return Verdict.from_dict(self.verdict) if self.verdict else None

@@ -36,6 +36,10 @@ HEADLINES = {
     "timeout": (_("Too slow: your code ran out of time"), "danger"),
     "error": (_("Could not be graded — not counted against you"), "warning"),
 }
+PRACTICE_HEADLINES = {
+    True: (_("Every visible test passed — not counted as an attempt"), "success"),
+    False: (_("Visible tests run — not counted as an attempt"), "warning"),
+}
 # Messages the headline already says, and the counterexample shown as a table instead.
 REDUNDANT_MESSAGES = frozenset({"correct", "incorrect"})
 
@@ -138,7 +142,12 @@ def submission_feedback(submission: Submission) -> dict[str, Any] | None:
     verdict = submission.verdict
     status = verdict.get("status", "error")
     headline, tone = HEADLINES.get(status, HEADLINES["error"])
+    tests = verdict.get("tests")
+    if verdict.get("practice") and tests is not None and status in ("correct", "incorrect"):
+        headline, tone = PRACTICE_HEADLINES[status == "correct"]
     counterexample = verdict.get("counterexample") or None
+    # Compared in English, as stored, before either is said in the reader's language.
+    in_table = _rows_said(tests)
     if counterexample and counterexample.get("text"):
         text = words_text(counterexample.get("words"), counterexample["text"])
         counterexample = {**counterexample, "text": text}
@@ -148,10 +157,13 @@ def submission_feedback(submission: Submission) -> dict[str, Any] | None:
         for message in verdict.get("messages", [])
         if message.get("code") not in REDUNDANT_MESSAGES
         and not (counterexample and message.get("code") == "counterexample")
+        and not _repeats_a_row(str(message.get("text", "")), in_table)
     ]
     tests = [_test_entry(test, exercise) for test in verdict.get("tests") or []] or None
     return {
         "status": status,
+        "practice": bool(verdict.get("practice")),
+        "tracebacks": _tracebacks(tests),
         "headline": headline,
         "tone": tone,
         "score_percent": round(100 * float(verdict.get("score") or 0.0)),
@@ -161,3 +173,29 @@ def submission_feedback(submission: Submission) -> dict[str, Any] | None:
         "tests": tests,
         "tests_passed": sum(1 for t in tests if t.get("passed")) if tests else 0,
     }
+
+
+def _rows_said(tests: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
+    """Return (name, message) of each failing test whose row shows its message."""
+    return [
+        (str(test.get("name", "")), str(test.get("message", "")))
+        for test in tests or []
+        if not test.get("passed") and not test.get("hidden")
+    ]
+
+
+def _repeats_a_row(text: str, rows: list[tuple[str, str]]) -> bool:
+    """Say whether a message only repeats a failing test's row of the table (its name and words)."""
+    return any(
+        name and message and name in text and text.endswith(message) for name, message in rows
+    )
+
+
+def _tracebacks(tests: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Return each distinct traceback of the failing tests once, with the tests that raised it."""
+    found: dict[str, list[str]] = {}
+    for test in tests or []:
+        trace = str(test.get("traceback") or "")
+        if trace and not test.get("hidden"):
+            found.setdefault(trace, []).append(str(test.get("name", "")))
+    return [{"text": trace, "tests": names} for trace, names in found.items()]

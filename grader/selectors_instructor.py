@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from django.conf import settings
 
 from course.models import Exercise, User
 from grader import engine
+from grader.models import BenchRun
 
 CHECK_SEEDS = (1, 2, 3, 4, 5)  # the seeds check_course uses by default: its reports name them
 
@@ -124,3 +126,16 @@ def _known_answers(spec: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return answers
+
+
+def bench_run_wait(*, run: BenchRun, timeout: float) -> BenchRun:
+    """Return the bench check once a worker has graded it, or as it stands after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    step = settings.GRADER_STATUS_CHECK_MS / 1000
+    while (
+        BenchRun.objects.filter(pk=run.pk, status=BenchRun.Status.QUEUED).exists()
+        and time.monotonic() + step < deadline
+    ):
+        time.sleep(step)
+    run.refresh_from_db()
+    return run

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,11 +31,11 @@ from django.utils import timezone
 
 from course.models import Exercise, User
 from course.services import progress_count_attempt
-from grader import engine
+from grader import engine, fairshare, ratelimit
 from grader.engine import CODE_KINDS, Status, Verdict
 from grader.engine.types import gettext_noop, message
-from grader.errors import AnswerEmpty, AnswersRateLimited, AnswerTooLarge
-from grader.models import Submission
+from grader.errors import AnswerEmpty, AnswerTooLarge
+from grader.models import BenchRun, GradingTicket, Submission
 
 log = logging.getLogger(__name__)
 
@@ -66,35 +67,40 @@ def _check_answer(answer: str) -> None:
         raise AnswerEmpty
 
 
-def _check_rate(user: User, now: datetime) -> None:
-    limit = settings.GRADER_RATE_LIMIT_PER_MINUTE
-    recent = Submission.objects.filter(user=user, created_at__gt=now - timedelta(minutes=1))
-    if recent.count() >= limit:
-        oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
-        wait = max(1, int((oldest + timedelta(minutes=1) - now).total_seconds()) + 1)
-        raise AnswersRateLimited(limit=limit, retry_after=wait)
+def submission_create(
+    *,
+    user: User,
+    exercise: Exercise,
+    answer: str,
+    purpose: Submission.Purpose = Submission.Purpose.CHECK,
+) -> Submission:
+    """Store an answer as QUEUED and put it on its way once the transaction commits.
 
+    purpose TESTS runs a code answer on the visible tests only (never an attempt), through the
+    same queue, line and budget as a check.
 
-def submission_create(*, user: User, exercise: Exercise, answer: str) -> Submission:
-    """Store an answer as QUEUED and put it on its queue once the transaction commits.
-
-    Raise AnswerEmpty, AnswerTooLarge or AnswersRateLimited (grader.errors) when it is not accepted.
+    Its deadline is set aside from the learner's grading budget (grader.ratelimit); a code answer
+    waits in its learner's line for its turn (grader.fairshare). Raise AnswerEmpty, AnswerTooLarge
+    or AnswersRateLimited (grader.errors) when it is not accepted; a refused answer costs nothing.
     """
     _check_answer(answer)
     now = timezone.now()
     with transaction.atomic():
-        # Lock the student's row so two quick requests cannot both slip under the rate limit.
+        # Lock the student's row so two quick requests cannot both spend the same budget.
         list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
-        _check_rate(user, now)
+        reserved = ratelimit.reserve_for(exercise)
+        ratelimit.budget_take(user=user, seconds=reserved, now=now)
         submission = Submission.objects.create(
             user=user,
             exercise=exercise,
             seed=exercise.seed_for(user.pk),
             answer=answer,
+            purpose=purpose,
             queue=queue_for(exercise),
             created_at=now,
             enqueued_at=now,
         )
+        fairshare.ticket_open(submission=submission, user=user, reserved_s=reserved, now=now)
         transaction.on_commit(lambda: submission_enqueue(submission=submission))
     log.info(
         "submission_created submission_id=%s user_id=%s exercise=%s queue=%s bytes=%s",
@@ -108,6 +114,39 @@ def submission_create(*, user: User, exercise: Exercise, answer: str) -> Submiss
 
 
 def submission_enqueue(*, submission: Submission) -> bool:
+    """Put a stored submission on its way: in its learner's line, or on the broker.
+
+    A submission held in a fair queue's line (grader.fairshare) is sent when its turn comes;
+    any other (a symbolic answer, a held one's re-send by the sweeper) is sent now.
+    """
+    if fairshare.is_held(submission):
+        submissions_dispatch(queue=submission.queue)
+        return True
+    return submission_send(submission=submission)
+
+
+def submissions_dispatch(*, queue: str) -> list[int]:
+    """Send the next turns of a fair queue to the broker; return the submissions sent."""
+    if not fairshare.is_fair(queue):
+        return []
+    sent = fairshare.turns_take(queue=queue, now=timezone.now())
+    for submission in Submission.objects.filter(pk__in=sent).order_by("enqueued_at", "pk"):
+        submission_send(submission=submission)
+    return sent
+
+
+def submission_settle(*, submission_id: int) -> None:
+    """After a job ends: give its queue's slot to the next turn, and charge its cost to its learner.
+
+    The slot goes first, so the worker's next job is on the broker before this task returns.
+    """
+    queue = Submission.objects.filter(pk=submission_id).values_list("queue", flat=True).first()
+    if queue is not None:
+        submissions_dispatch(queue=queue)
+    fairshare.ticket_settle(submission_id=submission_id, now=timezone.now())
+
+
+def submission_send(*, submission: Submission) -> bool:
     """Send the grading task for a stored submission; a broker failure is logged, not raised.
 
     The row is already committed as QUEUED, so when the broker is down the sweeper sends it later.
@@ -117,10 +156,15 @@ def submission_enqueue(*, submission: Submission) -> bool:
     decouple as well, but it bypasses task_always_eager, with which development and the tests
     grade in process; a registered task honours it and its own options. GraderConfig.ready()
     imports grader.tasks, so every process that can call this has the task registered.
+    Learners' answers go with GRADER_LEARNER_PRIORITY, behind the instructors' bench.
     """
     try:
         task = current_app.tasks[GRADE_SUBMISSION_TASK]
-        task.apply_async(args=[submission.pk], queue=submission.queue)
+        task.apply_async(
+            args=[submission.pk],
+            queue=submission.queue,
+            priority=settings.GRADER_LEARNER_PRIORITY,
+        )
     except Exception:
         log.exception(
             "submission_enqueue_failed submission_id=%s queue=%s (the sweeper will re-send it)",
@@ -221,14 +265,22 @@ def submission_claim(*, submission_id: int, task_id: str, worker: str) -> Submis
     return submission
 
 
-def answer_grade(*, spec: dict[str, Any], answer: str, seed: int, context: str) -> Verdict:
+def answer_grade(
+    *,
+    spec: dict[str, Any],
+    answer: str,
+    seed: int,
+    context: str,
+    grader: Callable[..., Verdict] | None = None,
+) -> Verdict:
     """Ask the engine for a verdict; an engine failure is an ERROR verdict, never an exception.
 
-    context names the answer in the log line (submission_id=12, or a batch line).
+    context names the answer in the log line (submission_id=12, or a batch line); grader is
+    engine.grade (the default), or engine.run_visible_tests for a practice run.
     """
     started = time.perf_counter()
     try:
-        verdict = engine.grade(spec, answer, seed=seed)
+        verdict = (grader or engine.grade)(spec, answer, seed=seed)
     except SoftTimeLimitExceeded:
         raise
     except Exception:
@@ -244,7 +296,15 @@ def answer_grade(*, spec: dict[str, Any], answer: str, seed: int, context: str) 
 
 
 def submission_grade(*, submission: Submission) -> Verdict:
-    """Ask the engine for the verdict on a claimed submission."""
+    """Ask the engine for the verdict on a claimed submission (a practice run's, for TESTS)."""
+    if submission.purpose == Submission.Purpose.TESTS:
+        return answer_grade(
+            spec=submission.exercise.spec,
+            answer=submission.answer,
+            seed=submission.seed,
+            context=f"submission_id={submission.pk} purpose=tests",
+            grader=engine.run_visible_tests,
+        )
     return answer_grade(
         spec=submission.exercise.spec,
         answer=submission.answer,
@@ -428,6 +488,8 @@ def submission_requeue_stuck(*, now: datetime | None = None) -> SweepReport:
     stuck = Q(status=Submission.Status.QUEUED, enqueued_at__lt=queued_cutoff) | Q(
         status=Submission.Status.RUNNING, claimed_at__lt=running_cutoff
     )
+    # One waiting in its learner's line is not stuck: grader.fairshare sends it on its turn.
+    stuck &= ~Q(ticket__state=GradingTicket.State.HELD)
     report = SweepReport(requeued=[], failed=[])
     # Oldest first, so a learner's answers are graded (and their attempts numbered) in order.
     for row in (
@@ -475,3 +537,77 @@ def submission_requeue_stuck(*, now: datetime | None = None) -> SweepReport:
     ):
         submission_enqueue(submission=submission)
     return report
+
+
+# The instructors' bench: graded by the workers like every answer, in a lane ahead of learners'.
+GRADE_BENCH_RUN_TASK = "grader.tasks.grade_bench_run"
+NO_WORKER = gettext_noop(
+    "No grader worker answered within %(seconds)d seconds; check that the workers run."
+)
+
+
+def bench_run_create(
+    *, user: User, exercise: Exercise, spec: dict[str, Any], answer: str, seed: int
+) -> BenchRun:
+    """Store an instructor's bench check and send it to the workers once it commits.
+
+    It goes to its kind's queue with GRADER_INSTRUCTOR_PRIORITY, ahead of every learner's answer
+    on that queue, and outside the learners' fair-share lines; it never counts as an attempt.
+    """
+    kind = spec.get("kind")
+    queue = settings.GRADER_CODE_QUEUE if kind in CODE_KINDS else settings.GRADER_SYMBOLIC_QUEUE
+    run = BenchRun.objects.create(
+        user=user,
+        exercise=exercise,
+        spec=spec,
+        answer=answer,
+        seed=seed,
+        queue=queue,
+        created_at=timezone.now(),
+    )
+    transaction.on_commit(lambda: _bench_run_send(run))
+    return run
+
+
+def _bench_run_send(run: BenchRun) -> None:
+    try:
+        current_app.tasks[GRADE_BENCH_RUN_TASK].apply_async(
+            args=[run.pk], queue=run.queue, priority=settings.GRADER_INSTRUCTOR_PRIORITY
+        )
+    except Exception:
+        log.exception("bench_run_send_failed bench_run_id=%s", run.pk)
+
+
+def bench_run_process(*, bench_run_id: int, worker: str) -> str:
+    """Grade a queued bench check in a worker and store its verdict; return the verdict status."""
+    run = BenchRun.objects.filter(pk=bench_run_id, status=BenchRun.Status.QUEUED).first()
+    if run is None:
+        return "skipped"
+    try:
+        verdict = answer_grade(
+            spec=run.spec, answer=run.answer, seed=run.seed, context=f"bench_run_id={run.pk}"
+        )
+    except SoftTimeLimitExceeded:
+        verdict = Verdict(
+            status=Status.ERROR,
+            messages=[message("time_limit", NOT_COUNTED)],
+            flags=["time_limit"],
+        )
+    BenchRun.objects.filter(pk=run.pk, status=BenchRun.Status.QUEUED).update(
+        status=BenchRun.Status.FINISHED,
+        verdict=verdict.to_dict(),
+        worker=worker,
+        finished_at=timezone.now(),
+    )
+    return str(verdict.status)
+
+
+def bench_run_expire(*, run: BenchRun, waited_s: float) -> BenchRun:
+    """Give up on a bench check no worker graded in time: it ends as an ERROR saying so."""
+    said = message("no_worker", NO_WORKER, seconds=round(waited_s))
+    verdict = Verdict(status=Status.ERROR, messages=[said], flags=["no_worker"])
+    BenchRun.objects.filter(pk=run.pk, status=BenchRun.Status.QUEUED).update(
+        status=BenchRun.Status.ERROR, verdict=verdict.to_dict(), finished_at=timezone.now()
+    )
+    run.refresh_from_db()
+    return run

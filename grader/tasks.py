@@ -25,16 +25,37 @@ from grader import services
     time_limit=settings.GRADER_TASK_TIME_LIMIT,
 )
 def grade_submission(self, submission_id: int) -> str:  # noqa: ANN001 - Celery's bound task
-    """Grade one submission: claim it, ask the engine, store the verdict and progress."""
-    return services.submission_process(
-        submission_id=submission_id,
-        task_id=self.request.id or "",
-        worker=self.request.hostname or "",
-    )
+    """Grade one submission: claim it, ask the engine, store the verdict and progress.
+
+    Then give its slot to the next learner's turn and charge what it cost (grader.fairshare).
+    """
+    try:
+        return services.submission_process(
+            submission_id=submission_id,
+            task_id=self.request.id or "",
+            worker=self.request.hostname or "",
+        )
+    finally:
+        services.submission_settle(submission_id=submission_id)
 
 
 @shared_task(ignore_result=True)
 def requeue_stuck_submissions() -> dict[str, list[int]]:
     """Re-send submissions stuck in QUEUED or RUNNING; run periodically by Celery beat."""
     report = services.submission_requeue_stuck()
+    services.submissions_dispatch(queue=settings.GRADER_CODE_QUEUE)
     return {"requeued": report.requeued, "failed": report.failed}
+
+
+@shared_task(
+    bind=True,
+    name=services.GRADE_BENCH_RUN_TASK,
+    autoretry_for=(OperationalError, InterfaceError),
+    max_retries=3,
+    retry_backoff=1,
+    soft_time_limit=settings.GRADER_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.GRADER_TASK_TIME_LIMIT,
+)
+def grade_bench_run(self, bench_run_id: int) -> str:  # noqa: ANN001 - Celery's bound task
+    """Grade an instructor's bench check and store its verdict (never an attempt)."""
+    return services.bench_run_process(bench_run_id=bench_run_id, worker=self.request.hostname or "")

@@ -18,6 +18,7 @@ from course.selectors import access_exercise
 from course.selectors_groups import exercise_group_questions
 from course.templatetags.localize import mark_english
 from grader import engine, selectors, services
+from grader.engine import CODE_KINDS
 from grader.engine.types import empty_preview, error_preview
 from grader.errors import PreviewRateLimited
 from grader.models import Submission
@@ -56,10 +57,16 @@ def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def submission_create(request: HttpRequest, exercise: Exercise) -> HttpResponse:
     """Check an answer: queue it, then show its status (htmx) or its page (no JavaScript).
 
-    A refused answer (grader.errors) is rendered by course.errors.RequestErrorMiddleware.
+    A refused answer (grader.errors) is rendered by course.errors.RequestErrorMiddleware. The
+    "Run the visible tests" button of a code exercise sends run=tests: a run that costs no attempt.
     """
     answer = request.POST.get("answer", "")
-    submission = services.submission_create(user=request.user, exercise=exercise, answer=answer)
+    # "Run the visible tests" (code only) is a practice run through the same queue and budget.
+    run_tests = request.POST.get("run") == "tests" and exercise.kind in CODE_KINDS
+    purpose = Submission.Purpose.TESTS if run_tests else Submission.Purpose.CHECK
+    submission = services.submission_create(
+        user=request.user, exercise=exercise, answer=answer, purpose=purpose
+    )
     if request.htmx:
         # The first look for the verdict goes out at once: the server holds it until the verdict.
         return _status_response(request, submission, poll_ms=0)

@@ -1,7 +1,8 @@
 """Instructor pages: every exercise (published or not), one variant at a time, and a test bench.
 
-The bench grades synchronously in the web process: the engine isolates each check in a forked
-child with a memory limit and a deadline, and only instructors can reach it.
+The bench never grades in the web process: each check is a BenchRun that a grader worker grades
+(grader.services.bench_run_create), in a lane ahead of learners' answers; the view waits for it
+up to GRADER_BENCH_WAIT_SECONDS and says so when no worker answered.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from course.markdown import render_markdown
 from course.models import Exercise
 from course.selectors import access_exercise, access_instructor
-from grader import engine
 from grader import selectors_instructor as selectors
+from grader import services
 from grader.engine import Message, Status, Verdict
-from grader.models import Submission
+from grader.models import BenchRun, Submission
 
 MAX_SEED = 2**31 - 1
 View = Callable[..., HttpResponse]
@@ -61,7 +62,8 @@ def exercise_preview(request: HttpRequest, slug: str) -> HttpResponse:
     context: dict[str, Any] = {"exercise": exercise, "seed": seed, "seed_note": seed_note}
     context["source"], context["answer"] = source, ""
     if request.method == "POST":
-        context.update(_bench(exercise, source.spec, request.POST.get("answer", ""), seed))
+        answer = request.POST.get("answer", "")
+        context.update(_bench(request, exercise, source.spec, answer, seed))
         if request.htmx:
             return render(request, "grader/instructor/exercise_preview.html#bench_result", context)
     context.update(_page(source.spec, seed))
@@ -108,8 +110,10 @@ def _page(spec: dict[str, Any], seed: int) -> dict[str, Any]:
     }
 
 
-def _bench(exercise: Exercise, spec: dict[str, Any], answer: str, seed: int) -> dict[str, Any]:
-    """Grade an answer exactly as a student's would be graded, and wrap it for the verdict partial."""
+def _bench(
+    request: HttpRequest, exercise: Exercise, spec: dict[str, Any], answer: str, seed: int
+) -> dict[str, Any]:
+    """Have a worker grade an answer exactly as a student's, and wrap it for the verdict partial."""
     if not answer.strip():
         verdict = Verdict(Status.INVALID, messages=[Message("empty", _("Type an answer first."))])
     elif len(answer) > settings.GRADER_ENGINE.max_answer_chars:
@@ -119,7 +123,22 @@ def _bench(exercise: Exercise, spec: dict[str, Any], answer: str, seed: int) -> 
             messages=[Message("too_large", _("At most %(limit)d characters.") % {"limit": limit})],
         )
     else:
-        verdict = engine.grade(spec, answer, seed=seed)
+        verdict = _graded_by_a_worker(request, exercise, spec, answer, seed)
     # Never saved: it only lets the bench use the very partial the student's page renders.
     shown = Submission(exercise=exercise, seed=seed, answer=answer, verdict=verdict.to_dict())
     return {"answer": answer, "verdict": verdict, "submission": shown}
+
+
+def _graded_by_a_worker(
+    request: HttpRequest, exercise: Exercise, spec: dict[str, Any], answer: str, seed: int
+) -> Verdict:
+    run = services.bench_run_create(
+        user=request.user, exercise=exercise, spec=spec, answer=answer, seed=seed
+    )
+    wait = settings.GRADER_BENCH_WAIT_SECONDS
+    run = selectors.bench_run_wait(run=run, timeout=wait)
+    if run.status == BenchRun.Status.QUEUED:
+        run = services.bench_run_expire(run=run, waited_s=wait)
+    verdict = run.get_verdict()
+    assert verdict is not None  # a finished or expired run has one
+    return verdict

@@ -6,6 +6,7 @@ exercises/README.md); `kind` selects the grader.
 
 Public interface (stable; others build on it):
     grade(spec, answer, *, seed[, config]) -> Verdict   judge one answer
+    run_visible_tests(spec, answer, *, seed) -> Verdict  a code answer on the visible tests only
     preview(spec, answer) -> Preview                     how a typed answer is read, for the preview
     variant(spec, seed) -> Variant                       this seed's parameters, prompt and reference
     validate_spec(spec) -> list[SpecProblem]             problems with a spec, each with its path
@@ -47,6 +48,7 @@ __all__ = [
     "Verdict",
     "grade",
     "preview",
+    "run_visible_tests",
     "validate_spec",
     "variant",
 ]
@@ -118,3 +120,37 @@ def validate_spec(spec: dict[str, Any]) -> list[SpecProblem]:
     from grader.engine.symbolic.validation import validate_symbolic_spec  # see grade()
 
     return validate_symbolic_spec(spec)
+
+
+def run_visible_tests(
+    spec: dict[str, Any], answer: str, *, seed: int, config: EngineConfig | None = None
+) -> Verdict:
+    """Run a code answer on the exercise's visible tests only: a practice run, never an attempt.
+
+    The same sandbox and comparisons as grade(), without the hidden tests and the extra checks
+    (stability, gradient, speed); the verdict is marked practice, so it never counts.
+    """
+    if spec.get("kind") not in CODE_KINDS:
+        return Verdict(
+            status=Status.INVALID,
+            messages=[Message("not_code", "Only code exercises have tests to run.")],
+        )
+    visible = [test for test in spec.get("tests") or [] if not test.get("hidden")]
+    if not visible:
+        return Verdict(
+            status=Status.INVALID,
+            messages=[Message("no_visible_tests", "This exercise has no visible tests to run.")],
+        )
+    checks = {
+        name: value
+        for name, value in (spec.get("checks") or {}).items()
+        if name not in PRACTICE_SKIPS
+    }
+    checks["caret_power"] = False  # on by default; the real check still runs it
+    verdict = grade({**spec, "tests": visible, "checks": checks}, answer, seed=seed, config=config)
+    verdict.practice = True
+    return verdict
+
+
+# The extra checks a practice run leaves to the real check (their own calls or their own runs).
+PRACTICE_SKIPS = frozenset({"stability", "gradient", "speed", "caret_power"})

@@ -65,7 +65,20 @@ class EngineConfig:
         "seconds the symbolic audit may spend, for exercises that set no audit_seconds:",
     )
     code_timeout_s: float = _setting(
-        10.0, "CODE_TIMEOUT", "hard deadline (seconds) of one code submission"
+        10.0,
+        "CODE_TIMEOUT",
+        "longest deadline (seconds) of one code submission; an exercise without its own timeout: "
+        "gets CODE_TIMEOUT_BASE + CODE_TIMEOUT_FACTOR x the reference's time on the same calls",
+    )
+    code_timeout_base_s: float = _setting(
+        0.5,
+        "CODE_TIMEOUT_BASE",
+        "seconds every code run is allowed on top of its reference's time (process start, transfer)",
+    )
+    code_timeout_factor: float = _setting(
+        50.0,
+        "CODE_TIMEOUT_FACTOR",
+        "how many times the reference's own time a code submission may take",
     )
     allow_reduced_sandbox: bool = _setting(
         False,
@@ -114,6 +127,17 @@ def _convert(name: str, raw: str, kind: type) -> Any:
     if not value > 0:
         raise ConfigError(f"{name} must be above 0, not {raw!r}")
     return value
+
+
+def sized_code_timeout(reference_s: float, config: EngineConfig) -> float:
+    """Return the deadline of a code run whose reference took reference_s on the same calls.
+
+    A flat deadline lets one infinite loop hold a worker for the longest time any exercise needs;
+    sizing it from the reference (measured in the same worker, so a busy machine stretches both)
+    keeps a loop's cost near what the exercise itself needs, never above code_timeout_s.
+    """
+    sized = config.code_timeout_base_s + config.code_timeout_factor * max(reference_s, 0.0)
+    return round(min(config.code_timeout_s, sized), 2)
 
 
 @cache

@@ -191,6 +191,10 @@ class TestResult:
     hidden: bool = False
     score: float = 0.0
     words: Phrase | None = None  # the message again, to render in the reader's language
+    # A failing visible test's inputs, expected and returned values as short texts
+    # (grader.engine.code.shown), and its exception's traceback (the student's own lines).
+    shown: dict[str, Any] | None = None
+    traceback: str = ""
 
 
 def test_result(name: str, passed: bool, words: Phrase, *, hidden: bool = False) -> TestResult:
@@ -212,10 +216,14 @@ class Verdict:
     tests: list[TestResult] | None = None
     # Facts for the exercise's author, never shown to students: "audit_disagreement", "undetermined", ...
     flags: list[str] = field(default_factory=list)
+    # A run of the visible tests only (grader.engine.run_visible_tests): never an attempt.
+    practice: bool = False
 
     @property
     def counts_as_attempt(self) -> bool:
         """Say whether this verdict uses one of the student's attempts."""
+        if self.practice:
+            return False
         return self.status in (Status.CORRECT, Status.INCORRECT, Status.TIMEOUT)
 
     def to_dict(self) -> dict[str, Any]:
@@ -238,6 +246,7 @@ class Verdict:
             elapsed_ms=float(data.get("elapsed_ms", 0.0)),
             tests=[TestResult(**t) for t in tests] if tests is not None else None,
             flags=list(data.get("flags", [])),
+            practice=bool(data.get("practice", False)),
         )
 
 

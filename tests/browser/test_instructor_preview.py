@@ -1,4 +1,7 @@
-"""An instructor previews an unpublished exercise, switches variant and tries a wrong answer."""
+"""An instructor previews an unpublished exercise, switches variant and tries a wrong answer.
+
+The bench's checks are graded by a real Celery worker process (never by the web server).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +13,25 @@ import yaml
 
 from course.models import Exercise, Lesson, Module, User
 from grader import engine
+from grader.models import BenchRun
+from tests.browser.test_submission import grading  # noqa: F401 - fixture used by name
 from tests.conftest import screenshot
+from tests.grader.conftest import (  # noqa: F401 - fixtures used by name
+    broker,
+    database_name,
+    start_worker,
+)
 from tests.grader.test_instructor_preview import SCALED_SQUARE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_instructor_previews_switches_variant_and_sees_a_diagnosis(
-    live_server, page, instructor: User, password: str
+    live_server,
+    page,
+    instructor: User,
+    password: str,
+    grading: str,  # noqa: F811 - the fixture imported above
 ) -> None:  # noqa: ANN001
     module = Module.objects.create(slug="previews", title="Previews", skill="Authoring")
     lesson = Lesson.objects.create(module=module, slug="drafts", title="Drafts", order=1)
@@ -70,13 +84,19 @@ def test_an_instructor_previews_switches_variant_and_sees_a_diagnosis(
     answer.fill(f"{2 * a}*x")
     page.get_by_role("button", name="Grade").click()
     page.locator('#bench-result [data-verdict="correct"]').wait_for()
+    if grading.startswith("by a Celery worker"):
+        assert all(run.worker for run in BenchRun.objects.all())
 
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "instructor-preview-phone")
 
 
 def test_an_instructor_tries_a_code_exercises_known_mistake(
-    live_server, page, instructor: User, password: str
+    live_server,
+    page,
+    instructor: User,
+    password: str,
+    grading: str,  # noqa: F811 - the fixture imported above
 ) -> None:  # noqa: ANN001
     relu_file = next(Path(__file__).resolve().parents[2].glob("exercises/*/*/relu-backward.yaml"))
     spec = yaml.safe_load(relu_file.read_text())
@@ -97,4 +117,5 @@ def test_an_instructor_tries_a_code_exercises_known_mistake(
     verdict.wait_for()
     assert "forgot the chain rule" in verdict.inner_text()
     assert "(x > 0).astype(float)" in page.locator(".CodeMirror").inner_text()
+    assert BenchRun.objects.get().status == BenchRun.Status.FINISHED
     screenshot(page, "instructor-preview-code-mistake")

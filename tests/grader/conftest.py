@@ -277,6 +277,9 @@ def start_worker(
         "GRADER_RUNNING_STUCK_SECONDS": "8",
         "GRADER_TASK_SOFT_TIME_LIMIT": "6",
         "GRADER_TASK_TIME_LIMIT": "7",
+        # Deadlines sized from the reference would stop the deliberately slow answers of the
+        # crash-recovery tests (a second per call) at ~0.5 s; they need a flat one, as before.
+        "GRADER_CODE_TIMEOUT_BASE": "10",
         "PYTHONUNBUFFERED": "1",
     }
     workers: list[Worker] = []

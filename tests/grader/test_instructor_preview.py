@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,29 @@ import pytest
 import yaml
 from django.urls import reverse
 
+from config.celery import app
 from course.models import Exercise, Lesson, Module
-from grader import engine
-from grader.models import Submission
+from grader import engine, services
+from grader.models import BenchRun, Submission
+from tests.grader.conftest import wait_for
 
-pytestmark = pytest.mark.django_db
+# The bench's checks go through Celery after their row commits: these tests commit for real, and
+# grade in process through the registered task (task_always_eager), except where a real worker
+# process is started.
+pytestmark = pytest.mark.django_db(transaction=True)
 HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def eager(request: pytest.FixtureRequest) -> Iterator[None]:
+    if "start_worker" in request.fixturenames or "broker" in request.fixturenames:
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
 
 SCALED_SQUARE: dict[str, Any] = {
     "id": "5b0c7a7e-7f55-4f7e-9a53-2d1f6c1e9a10",
@@ -125,6 +143,7 @@ def test_the_bench_shows_a_known_mistakes_diagnosis(client, instructor, draft):
     assert "The power rule brings the exponent down as a factor." in html
     assert "Diagnosis:" in html
     assert not Submission.objects.exists()
+    assert BenchRun.objects.get().status == BenchRun.Status.FINISHED  # graded through the task
 
 
 def test_the_bench_grades_with_the_chosen_variant(client, instructor, draft):
@@ -225,3 +244,45 @@ def test_a_code_exercise_shows_its_reference_and_grades_code(client, instructor,
     html = response.content.decode()
     assert 'data-verdict="incorrect"' in html
     assert "forgot the chain rule" in html
+
+
+def test_the_bench_is_graded_by_a_worker_process(client, instructor, draft, start_worker):
+    worker = start_worker()
+    client.force_login(instructor)
+    response = client.post(url(draft, seed=2), {"answer": "2*a*x", "seed": 2}, **HTMX)
+    assert 'data-verdict="correct"' in response.content.decode()
+    run = BenchRun.objects.get()
+    assert run.worker.startswith("it0@")
+    assert "grade_bench_run[" in worker.output()
+
+
+def test_without_a_worker_the_bench_says_so_and_grades_nothing_itself(
+    client, instructor, draft, broker, settings
+):
+    settings.GRADER_BENCH_WAIT_SECONDS = 0.3
+    client.force_login(instructor)
+    response = client.post(url(draft, seed=2), {"answer": "2*a*x", "seed": 2}, **HTMX)
+    html = response.content.decode()
+    assert 'data-verdict="error"' in html and "No grader worker answered" in html
+    assert BenchRun.objects.get().status == BenchRun.Status.ERROR
+
+
+def test_the_bench_is_a_lane_ahead_of_learners_answers(instructor, student, draft, start_worker):
+    waiting = [
+        services.submission_create(user=student, exercise=draft, answer="2*a*x") for _ in range(3)
+    ]
+    run = services.bench_run_create(
+        user=instructor, exercise=draft, spec=draft.spec, answer="2*a*x", seed=1
+    )
+    start_worker()  # the broker now holds three learners' answers, then the bench's check
+    wait_for(
+        lambda: not Submission.objects.filter(status__in=["queued", "running"]).exists(),
+        timeout=60,
+        what="the learners' answers to be graded",
+    )
+    run.refresh_from_db()
+    assert run.status == BenchRun.Status.FINISHED
+    claimed = Submission.objects.filter(pk__in=[s.pk for s in waiting]).values_list(
+        "claimed_at", flat=True
+    )
+    assert run.finished_at is not None and all(run.finished_at < at for at in claimed)

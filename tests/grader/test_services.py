@@ -13,10 +13,10 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from course.models import Exercise, ExerciseProgress, User
-from grader import services
+from grader import ratelimit, services
 from grader.engine import Message, Status, Verdict
 from grader.errors import AnswerEmpty, AnswersRateLimited, AnswerTooLarge
-from grader.models import Submission
+from grader.models import GradingBudget, GradingTicket, Submission
 from grader.rendering import submission_feedback
 from grader.tasks import grade_submission, requeue_stuck_submissions
 from tests.grader.conftest import SIGMOID_RIGHT, SIGMOID_WRONG
@@ -57,7 +57,7 @@ def test_it_enqueues_only_after_commit(student, sigmoid, sent, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         submission = create(student, sigmoid)
         assert sent == []
-    assert sent == [{"args": [submission.pk], "queue": "symbolic"}]
+    assert sent == [{"args": [submission.pk], "queue": "symbolic", "priority": 6}]
 
 
 def test_the_grading_task_is_sent_by_its_registered_name() -> None:
@@ -102,44 +102,76 @@ def test_it_refuses_an_empty_answer(student, sigmoid, sent):
     assert (refused.value.code, refused.value.http_status) == ("empty", 400)
 
 
-def test_it_limits_submissions_per_student_per_minute(student, outsider, sigmoid, sent, settings):
-    settings.GRADER_RATE_LIMIT_PER_MINUTE = 3
-    for _ in range(3):
-        create(student, sigmoid)
+def spent(user: User, seconds: float) -> None:
+    """Grade nothing, but leave the learner's budget as if answers had cost `seconds`."""
+    now = timezone.now()
+    budget = GradingBudget.objects.filter(user=user).first()
+    level = ratelimit.level(budget, now) if budget else ratelimit.capacity()
+    GradingBudget.objects.update_or_create(
+        user=user, defaults={"seconds": level - seconds, "updated_at": now}
+    )
+
+
+def test_cheap_answers_are_never_limited_however_many(student, sigmoid, sent, settings):
+    # Ten per minute was the old limit; answers that cost milliseconds now never reach one.
+    settings.GRADER_BUDGET_SECONDS = 20.0
+    for _ in range(30):
+        submission = create(student, sigmoid)
+        submission.status, submission.grading_ms = Submission.Status.FINISHED, 40.0
+        submission.save()
+        services.submission_settle(submission_id=submission.pk)
+    assert Submission.objects.filter(user=student).count() == 30
+
+
+def test_a_spent_budget_refuses_and_says_how_long_to_wait(
+    student, outsider, sigmoid, sent, settings
+):
+    settings.GRADER_BUDGET_SECONDS, settings.GRADER_BUDGET_WINDOW_SECONDS = 60.0, 600.0
+    spent(student, 57.0)  # 3 s left; a symbolic answer sets aside its 5 s deadline
     with pytest.raises(AnswersRateLimited) as refused:
         create(student, sigmoid)
     assert (refused.value.code, refused.value.http_status) == ("rate_limited", 429)
-    assert "3 answers in the last minute" in refused.value.message
-    assert Submission.objects.filter(user=student).count() == 3
-    create(outsider, sigmoid)  # another student is not affected
-    assert Submission.objects.filter(user=outsider).count() == 1
-
-
-def test_the_rate_limit_says_when_the_oldest_answer_leaves_the_minute(
-    student, sigmoid, sent, settings
-):
-    settings.GRADER_RATE_LIMIT_PER_MINUTE = 2
-    create(student, sigmoid)
-    create(student, sigmoid)
-    # The oldest of the two is 45 s old: a slot frees in 15 s (counted up, plus one).
-    Submission.objects.filter(pk=Submission.objects.order_by("pk").first().pk).update(
-        created_at=timezone.now() - timedelta(seconds=45)
-    )
-    with pytest.raises(AnswersRateLimited) as refused:
-        create(student, sigmoid)
-    assert 15 <= refused.value.retry_after <= 16
+    # 2 s missing at 0.1 s per second: 20 s (rounded up; the clock moved a little since).
+    assert 19 <= refused.value.retry_after <= 20
+    assert "20 seconds" in refused.value.message or "19 seconds" in refused.value.message
     assert refused.value.headers() == {"Retry-After": str(refused.value.retry_after)}
+    assert not Submission.objects.filter(user=student).exists()
+    create(outsider, sigmoid)  # another learner's budget is their own
 
 
-def test_the_rate_limit_forgets_submissions_older_than_a_minute(student, sigmoid, sent, settings):
-    settings.GRADER_RATE_LIMIT_PER_MINUTE = 1
-    create(student, sigmoid)
+def test_refused_answers_cost_nothing(student, sigmoid, sent, settings):
+    settings.GRADER_BUDGET_SECONDS = 6.0
+    for answer in ["", "x" * (settings.GRADER_ENGINE.max_answer_chars + 1)] * 5:
+        with pytest.raises((AnswerEmpty, AnswerTooLarge)):
+            create(student, sigmoid, answer)
+    assert create(student, sigmoid).status == Submission.Status.QUEUED
+
+
+def test_an_answer_is_charged_what_it_cost_not_its_deadline(student, sigmoid, sent, settings):
+    settings.GRADER_BUDGET_SECONDS = 6.0
+    first = create(student, sigmoid)  # sets aside 5 s of the 6
     with pytest.raises(AnswersRateLimited):
         create(student, sigmoid)
-    Submission.objects.update(created_at=timezone.now() - timedelta(seconds=61))
-    again = create(student, sigmoid)
-    assert again.status == Submission.Status.QUEUED
-    assert Submission.objects.filter(user=student).count() == 2
+    Submission.objects.filter(pk=first.pk).update(
+        status=Submission.Status.FINISHED, grading_ms=30.0
+    )
+    services.submission_settle(submission_id=first.pk)
+    services.submission_settle(submission_id=first.pk)  # a redelivery charges nothing twice
+    ticket = GradingTicket.objects.get(submission=first)
+    assert (ticket.state, ticket.cost_s) == (GradingTicket.State.SETTLED, pytest.approx(0.03))
+    assert create(student, sigmoid).status == Submission.Status.QUEUED
+
+
+def test_a_budget_refills_over_its_window(student, sigmoid, sent, settings):
+    settings.GRADER_BUDGET_SECONDS, settings.GRADER_BUDGET_WINDOW_SECONDS = 60.0, 600.0
+    spent(student, 60.0)
+    with pytest.raises(AnswersRateLimited):
+        create(student, sigmoid)
+    # 50 s later 5 s have come back: enough for the symbolic answer's deadline.
+    GradingBudget.objects.filter(user=student).update(
+        updated_at=timezone.now() - timedelta(seconds=50)
+    )
+    assert create(student, sigmoid).status == Submission.Status.QUEUED
 
 
 def test_it_claims_a_queued_submission_once(student, sigmoid, sent):
@@ -277,7 +309,7 @@ def test_the_sweeper_resends_a_submission_stuck_in_the_queue(student, sigmoid, s
     sent.clear()
     report = services.submission_requeue_stuck()
     assert report.requeued == [stuck.pk] and report.failed == []
-    assert sent == [{"args": [stuck.pk], "queue": "symbolic"}]
+    assert sent == [{"args": [stuck.pk], "queue": "symbolic", "priority": 6}]
     stuck.refresh_from_db()
     assert stuck.status == Submission.Status.QUEUED and stuck.tries == 2
     fresh.refresh_from_db()

@@ -244,23 +244,24 @@ def test_an_empty_answer_is_refused(client, student, sigmoid):
     assert not Submission.objects.exists()
 
 
-def test_the_rate_limit_is_explained_and_keeps_the_answer(client, student, sigmoid, settings):
-    settings.GRADER_RATE_LIMIT_PER_MINUTE = 2
+def test_a_spent_budget_is_explained_and_keeps_the_answer(client, student, sigmoid, settings):
+    # A 6 s bucket holds one symbolic answer's 5 s deadline: the second waits for the refill.
+    settings.GRADER_BUDGET_SECONDS, settings.GRADER_BUDGET_WINDOW_SECONDS = 6.0, 60.0
     client.force_login(student)
-    for _ in range(2):
-        client.post(url(sigmoid), {"answer": SIGMOID_WRONG})
+    client.post(url(sigmoid), {"answer": SIGMOID_WRONG})
     response = client.post(url(sigmoid), {"answer": "exp(x)"})
     assert response.status_code == 429
-    assert 1 <= int(response["Retry-After"]) <= 61
+    assert 1 <= int(response["Retry-After"]) <= 41
     html = response.content.decode()
-    assert "the most allowed" in html and ">exp(x)</textarea>" in html
+    assert "used up the grading time" in html and ">exp(x)</textarea>" in html
+    assert "You can check again in" in html
     htmx = client.post(url(sigmoid), {"answer": "exp(x)"}, **HTMX)
-    assert htmx.status_code == 429 and htmx["Retry-After"] == response["Retry-After"]
+    assert htmx.status_code == 429 and htmx["Retry-After"]
     # The partial goes inside the targeted #result, which stays for the next check.
     assert htmx["HX-Reswap"] == "innerHTML"
     assert htmx.content.decode().strip().startswith('<p class="message message-error')
     assert 'data-error="rate_limited"' in htmx.content.decode()
-    assert Submission.objects.count() == 2
+    assert Submission.objects.count() == 1
 
 
 def test_a_student_sees_only_their_own_submissions(client, student, outsider, sigmoid):

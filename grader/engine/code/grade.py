@@ -20,9 +20,9 @@ from grader.engine.code.checks import (
 )
 from grader.engine.code.judge import Judged, Outcome, judge_run, sandbox_failed, score_outcomes
 from grader.engine.code.mistakes import attach_mistake_feedback
-from grader.engine.code.plan import PlannedCall, plan_calls, send_order
+from grader.engine.code.plan import PlannedCall, plan_calls, reference_seconds, send_order
 from grader.engine.code.spec import CodeExercise, compile_exercise
-from grader.engine.config import EngineConfig, engine_config
+from grader.engine.config import EngineConfig, engine_config, sized_code_timeout
 from grader.engine.sandbox.report import SandboxRun, read_report
 from grader.engine.sandbox.worker import Sandbox, SandboxUnavailable, get_sandbox
 from grader.engine.types import (
@@ -72,7 +72,9 @@ def _grade(spec: dict[str, Any], answer: str, seed: int, config: EngineConfig | 
     order = send_order(calls)
     sandbox = get_sandbox()
     # Without an explicit config the deadline is the sandbox's (a test may run its own sandbox).
-    timeout_s = exercise.timeout_s or (config or sandbox.config).code_timeout_s
+    timeout_s = exercise.timeout_s or sized_code_timeout(
+        reference_seconds(calls), config or sandbox.config
+    )
     run = _run(sandbox, answer, exercise, order, timeout_s)
     report = read_report(run.result)
     judged = judge_run(run, report, calls, exercise, order=order, timeout_s=timeout_s)

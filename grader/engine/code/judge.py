@@ -16,6 +16,7 @@ from grader.engine.code.compare import (
     within_subgradients,
 )
 from grader.engine.code.plan import PlannedCall
+from grader.engine.code.shown import shown_call
 from grader.engine.code.spec import CodeExercise
 from grader.engine.code.wording import (
     HIDDEN_FAILED,
@@ -120,7 +121,7 @@ def judge_run(
             if problem is not None and _takes_another_subgradient(call, answer, exercise):
                 problem, judged.other_subgradient = None, True
         if call.kind == "test" and call.test is not None:
-            judged.outcomes.append(_test_outcome(call, problem))
+            judged.outcomes.append(_test_outcome(call, problem, answer, exercise))
         elif problem is not None:
             judged.check_problems.setdefault(call.kind, []).append(problem)
     return judged
@@ -133,24 +134,32 @@ def _stopped(call: PlannedCall, running: str, timeout_s: float) -> Problem:
     return Problem("not_run", NOT_RUN_AFTER_TIMEOUT)
 
 
-def _test_outcome(call: PlannedCall, problem: Problem | None) -> Outcome:
+def _test_outcome(
+    call: PlannedCall, problem: Problem | None, answer: CallAnswer | None, exercise: CodeExercise
+) -> Outcome:
     """Return a test's outcome: a hidden test's failure is one fixed word under one code.
 
     Guarantee: whatever a submission does on a hidden test — which exception it raises, what it
     returns, whether it crashes, loops, exits or floods its output — the verdict shows only
-    whether that test passed, so a submission learns at most one bit per hidden test.
+    whether that test passed, so a submission learns at most one bit per hidden test. A failing
+    visible test also shows its inputs, the expected and returned values, and its traceback.
     """
     test = call.test
     assert test is not None
+    shown, trace = None, ""
+    if problem is not None and not test.hidden:
+        returned = answer is not None and answer.returned and answer.error is None
+        output = answer.output if answer is not None else None
+        shown = shown_call(exercise.params, call.args, call.expected, output, returned)
+        trace = problem.traceback
     if problem is not None and test.hidden:
         problem = Problem(HIDDEN_FAILED_CODE, HIDDEN_FAILED)
+    result = test_result(
+        test.name, problem is None, problem.phrase() if problem else PASSED, hidden=test.hidden
+    )
+    result.shown, result.traceback = shown, trace
     return Outcome(
-        test_result(
-            test.name,
-            problem is None,
-            problem.phrase() if problem else PASSED,
-            hidden=test.hidden,
-        ),
+        result,
         code=problem.code if problem else "",
         weight=test.weight,
     )
@@ -296,7 +305,15 @@ def abnormal_end(
         problem = exception_problem(
             report.load_error, during=phrase(gettext_noop("while your file was loading"))
         )
-        return fatal(problem.code, problem.phrase(hidden=False), calls)
+        words = problem.phrase(hidden=False)
+        if problem.traceback:
+            # Before any test: the traceback is shown with the words, once, in every row.
+            words = phrase(
+                gettext_noop("%(message)s\nTraceback (your code only):\n%(trace)s"),
+                message=words,
+                trace=problem.traceback,
+            )
+        return fatal(problem.code, words, calls)
     if report.missing_function:
         # The code defines the name but, once it ran, the name was not a function: counted.
         return fatal(

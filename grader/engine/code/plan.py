@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,8 @@ class PlannedCall:
     case: str = ""
     # The other one-sided rule's value where the function has a kink (CodeExercise.subgradient).
     alternative: Any = None
+    # Seconds the reference took on these inputs in the worker (None: not timed, a gradient call).
+    reference_s: float | None = None
 
 
 def plan_calls(exercise: CodeExercise, seed: int) -> list[PlannedCall]:
@@ -44,17 +47,24 @@ def plan_calls(exercise: CodeExercise, seed: int) -> list[PlannedCall]:
     calls = []
     for index, test in enumerate(exercise.tests):
         args = draw_inputs(exercise, seed, index, test.case)
-        expected = call_trusted(exercise.reference, args)
+        expected, took = timed_call(exercise.reference, args)
         calls.append(
             PlannedCall(
-                f"t{index}", "test", args, expected, test, test.case, _alternative(exercise, args)
+                f"t{index}",
+                "test",
+                args,
+                expected,
+                test,
+                test.case,
+                _alternative(exercise, args),
+                took,
             )
         )
     stability = exercise.checks.get("stability")
     if stability:
         for index, case in enumerate(check_cases(stability)):
             args = draw_inputs(exercise, seed, STABILITY_STREAM + index, case)
-            expected = call_trusted(exercise.reference, args)
+            expected, took = timed_call(exercise.reference, args)
             calls.append(
                 PlannedCall(
                     f"s{index}",
@@ -64,6 +74,7 @@ def plan_calls(exercise: CodeExercise, seed: int) -> list[PlannedCall]:
                     None,
                     case,
                     _alternative(exercise, args),
+                    took,
                 )
             )
     gradient = exercise.checks.get("gradient")
@@ -74,6 +85,21 @@ def plan_calls(exercise: CodeExercise, seed: int) -> list[PlannedCall]:
             PlannedCall("g", "gradient", args, numeric_gradient(exercise, args), case=case)
         )
     return calls
+
+
+def reference_seconds(calls: list[PlannedCall]) -> float:
+    """Return how long the reference takes on every call of a run (untimed calls at the mean)."""
+    timed = [call.reference_s for call in calls if call.reference_s is not None]
+    if not timed:
+        return 0.0
+    return sum(timed) * len(calls) / len(timed)
+
+
+def timed_call(function: Callable[..., Any], args: list[Any]) -> tuple[Any, float]:
+    """Call a trusted function on copies of args; return its value and the seconds it took."""
+    started = time.perf_counter()
+    value = call_trusted(function, args)
+    return value, time.perf_counter() - started
 
 
 def _alternative(exercise: CodeExercise, args: list[Any]) -> Any:

@@ -45,6 +45,8 @@ class Problem:
 
     code: str
     text: str | Phrase
+    # The student's own lines of an exception's traceback (visible tests only; shown once).
+    traceback: str = ""
 
     def phrase(self, *, hidden: bool = False) -> Phrase:
         """Return the words for a visible test, or the one fixed word for a hidden test."""
@@ -66,14 +68,12 @@ def exception_problem(error: RaisedError, *, during: Phrase) -> Problem:
         else ""
     )
     message, trace = error.message[:500], error.traceback
+    # The traceback travels beside the words (Problem.traceback), so a page that shows several
+    # tests failing the same way shows it once.
     detail: str | Phrase = f": {message}" if message else ""
-    if trace:
-        detail = phrase(
-            gettext_noop("%(message)s\nTraceback (your code only):\n%(trace)s"),
-            message=f": {message}" if message else "",
-            trace=trace,
-        )
-    return _exception_words(error, kind=error.type_name, at=at, during=during, detail=detail)
+    problem = _exception_words(error, kind=error.type_name, at=at, during=during, detail=detail)
+    problem.traceback = trace or ""
+    return problem
 
 
 def _exception_words(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import socket
 import textwrap
 import tracemalloc
@@ -621,7 +622,8 @@ def test_a_submission_cannot_read_the_previous_ones_files() -> None:
 def test_a_timeout_is_its_own_status() -> None:
     verdict = grade(RELU, _submission("", "while True:\n    pass"), seed=1)
     assert verdict.status == Status.TIMEOUT
-    assert "did not finish within 2 seconds" in verdict.messages[0].text
+    # The deadline is sized from relu's reference (well under the 2 s cap set above).
+    assert re.search(r"did not finish within 0\.\d+ seconds", verdict.messages[0].text)
 
 
 def test_scratch_folders_are_removed_after_each_job() -> None:

@@ -1,0 +1,140 @@
+"""A fair share of the code workers: each learner's code answers wait in their own line.
+
+A code submission is stored with a HELD ticket and is not put on the broker. Its turn comes when
+the code queue has a free slot (fewer than GRADER_CODE_SLOTS code jobs sent and still pending)
+and its learner has no other code job sent and pending. Among the learners waiting, the one with
+the most left in their grading budget (grader.ratelimit) goes first — the least recent usage —
+then the one waiting longest. Turns are chosen under a lock on the queue's FairLane row, so two
+choosers never send more than the free slots.
+
+The guarantees: a learner never has more than one code job on the broker or running; the broker
+never holds more than GRADER_CODE_SLOTS code jobs, so an answer that reaches it waits behind at
+most that many deadlines; and a learner who has used less grading time is never served after one
+who has used more. Flooding with infinite loops therefore costs the flooder their own budget and
+delays another learner by at most the deadline of the loop already running (which
+grader.engine.config.sized_code_timeout keeps near the exercise's own needs).
+
+Turns are chosen when an answer is stored, when a code job ends (grader.tasks) and on every sweep
+(grader.tasks.requeue_stuck_submissions), so a lost trigger delays a turn by one sweep at most.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+
+from course.models import User
+from grader import ratelimit
+from grader.models import FairLane, GradingTicket, Submission
+
+PENDING = (Submission.Status.QUEUED, Submission.Status.RUNNING)
+
+
+def is_fair(queue: str) -> bool:
+    """Say whether a queue's jobs wait in their learners' lines (the code queue does)."""
+    return queue == settings.GRADER_CODE_QUEUE
+
+
+def ticket_open(*, submission: Submission, user: User, reserved_s: float, now: datetime) -> None:
+    """Record what a new submission set aside; hold it in its learner's line if its queue is fair."""
+    held = is_fair(submission.queue)
+    GradingTicket.objects.create(
+        submission=submission,
+        user=user,
+        queue=submission.queue,
+        state=GradingTicket.State.HELD if held else GradingTicket.State.SENT,
+        reserved_s=reserved_s,
+        held_at=now,
+        sent_at=None if held else now,
+    )
+
+
+def is_held(submission: Submission) -> bool:
+    """Say whether a submission is waiting in its learner's line (not yet sent to the broker)."""
+    return GradingTicket.objects.filter(
+        submission_id=submission.pk, state=GradingTicket.State.HELD
+    ).exists()
+
+
+def turns_take(*, queue: str, now: datetime) -> list[int]:
+    """Mark the next turns of a queue as sent while it has free slots; return their submissions.
+
+    The caller sends them to the broker once this has committed.
+    """
+    FairLane.objects.get_or_create(queue=queue)
+    with transaction.atomic():
+        FairLane.objects.select_for_update().get(queue=queue)
+        running = list(
+            GradingTicket.objects.filter(
+                queue=queue, state=GradingTicket.State.SENT, submission__status__in=PENDING
+            ).values_list("user_id", flat=True)
+        )
+        free = settings.GRADER_CODE_SLOTS - len(running)
+        if free <= 0:
+            return []
+        first_held: dict[int, tuple[datetime, int]] = {}
+        for user_id, held_at, pk in (
+            GradingTicket.objects.filter(
+                queue=queue,
+                state=GradingTicket.State.HELD,
+                submission__status=Submission.Status.QUEUED,
+            )
+            .exclude(user_id__in=running)
+            .order_by("held_at", "pk")
+            .values_list("user_id", "held_at", "submission_id")
+        ):
+            first_held.setdefault(user_id, (held_at, pk))
+        levels = ratelimit.budget_levels(list(first_held), now)
+        # Most budget left first (least recent usage), then the longest wait.
+        order = sorted(first_held, key=lambda uid: (-levels[uid], *first_held[uid]))
+        chosen = [first_held[user_id][1] for user_id in order[:free]]
+        GradingTicket.objects.filter(submission_id__in=chosen).update(
+            state=GradingTicket.State.SENT, sent_at=now
+        )
+        # The sweeper's "stuck in QUEUED" clock starts when a job reaches the broker.
+        Submission.objects.filter(pk__in=chosen).update(enqueued_at=now)
+    return chosen
+
+
+def ticket_settle(*, submission_id: int, now: datetime) -> GradingTicket | None:
+    """Charge a settled submission's grading cost to its learner, once; return the ticket charged.
+
+    The cost is the grading time the worker measured, or, for a submission that ended without a
+    verdict (a time limit, a lost worker), the time from its claim to its end.
+    """
+    submission = (
+        Submission.objects.filter(pk=submission_id)
+        .exclude(status__in=PENDING)
+        .values("grading_ms", "claimed_at", "finished_at")
+        .first()
+    )
+    if submission is None:
+        return None
+    cost = _cost_seconds(submission)
+    with transaction.atomic():
+        ticket = (
+            GradingTicket.objects.select_for_update()
+            .filter(submission_id=submission_id)
+            .exclude(state=GradingTicket.State.SETTLED)
+            .first()
+        )
+        if ticket is None:
+            return None
+        ticket.state, ticket.cost_s, ticket.settled_at = GradingTicket.State.SETTLED, cost, now
+        ticket.save(update_fields=["state", "cost_s", "settled_at"])
+        ratelimit.budget_settle(
+            user_id=ticket.user_id, reserved=ticket.reserved_s, cost=cost, now=now
+        )
+    return ticket
+
+
+def _cost_seconds(submission: dict[str, object]) -> float:
+    grading_ms = submission["grading_ms"]
+    if isinstance(grading_ms, float | int):
+        return float(grading_ms) / 1000
+    claimed, finished = submission["claimed_at"], submission["finished_at"]
+    if isinstance(claimed, datetime) and isinstance(finished, datetime):
+        return max(0.0, (finished - claimed).total_seconds())
+    return 0.0

@@ -1,0 +1,88 @@
+"""A rate limit on grading cost, not on clicks: a bucket of grading seconds per learner.
+
+Each learner's bucket holds at most GRADER_BUDGET_SECONDS and refills at
+GRADER_BUDGET_SECONDS / GRADER_BUDGET_WINDOW_SECONDS per second. Accepting an answer sets aside
+its deadline (the most its grading can cost); once graded, it is charged what grading really
+cost and the rest is given back. An answer refused before it reaches a worker (empty, too long)
+costs nothing, and one a worker could not read costs the milliseconds it took.
+
+The guarantee: the answers a learner has waiting or running can never hold more worker time
+than the bucket's capacity, and over any period T their grading costs at most
+capacity + T x refill rate (plus one deadline's overrun) — whatever they click.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from django.conf import settings
+
+from course.models import Exercise, User
+from grader.engine import CODE_KINDS
+from grader.errors import AnswersRateLimited
+from grader.models import GradingBudget
+
+
+def capacity() -> float:
+    """Return how many seconds a full bucket holds."""
+    return float(settings.GRADER_BUDGET_SECONDS)
+
+
+def refill_rate() -> float:
+    """Return the seconds of grading a bucket regains per second."""
+    return capacity() / float(settings.GRADER_BUDGET_WINDOW_SECONDS)
+
+
+def reserve_for(exercise: Exercise) -> float:
+    """Return the seconds set aside for an answer: its deadline, never more than a full bucket."""
+    config = settings.GRADER_ENGINE
+    if exercise.kind in CODE_KINDS:
+        timeout = exercise.spec.get("timeout")
+        deadline = float(timeout) if timeout else config.code_timeout_s
+    else:
+        deadline = config.symbolic_timeout_s
+    return min(deadline, capacity())
+
+
+def level(budget: GradingBudget, now: datetime) -> float:
+    """Return the seconds in a bucket at now: its stored level plus the refill since, capped."""
+    elapsed = max(0.0, (now - budget.updated_at).total_seconds())
+    return min(capacity(), budget.seconds + elapsed * refill_rate())
+
+
+def _locked_budget(user_id: int, now: datetime) -> GradingBudget:
+    budget, _created = GradingBudget.objects.select_for_update().get_or_create(
+        user_id=user_id, defaults={"seconds": capacity(), "updated_at": now}
+    )
+    return budget
+
+
+def budget_take(*, user: User, seconds: float, now: datetime) -> None:
+    """Set seconds aside from the learner's bucket, or raise AnswersRateLimited saying how long to wait.
+
+    Call it inside the transaction that stores the answer, with the learner's row locked.
+    """
+    budget = _locked_budget(user.pk, now)
+    available = level(budget, now)
+    if available < seconds:
+        wait = max(1, math.ceil((seconds - available) / refill_rate()))
+        raise AnswersRateLimited(retry_after=wait)
+    budget.seconds, budget.updated_at = available - seconds, now
+    budget.save(update_fields=["seconds", "updated_at"])
+
+
+def budget_settle(*, user_id: int, reserved: float, cost: float, now: datetime) -> None:
+    """Charge what an answer cost in place of what was set aside for it (a refund when less)."""
+    budget = _locked_budget(user_id, now)
+    budget.seconds = min(capacity(), level(budget, now) + reserved - cost)
+    budget.updated_at = now
+    budget.save(update_fields=["seconds", "updated_at"])
+
+
+def budget_levels(user_ids: list[int], now: datetime) -> dict[int, float]:
+    """Return the bucket level of each learner (a full bucket for one who never answered)."""
+    levels = {user_id: capacity() for user_id in user_ids}
+    for budget in GradingBudget.objects.filter(user_id__in=user_ids):
+        levels[budget.user_id] = level(budget, now)
+    return levels
