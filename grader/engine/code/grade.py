@@ -178,7 +178,10 @@ def _run(
         return sandbox.run(
             answer,
             exercise.function,
-            [{"id": call.id, "args": call.args} for call in order],
+            [
+                {"id": call.id, "args": call.args, "hidden": bool(call.test and call.test.hidden)}
+                for call in order
+            ],
             timeout_s=timeout_s,
         )
     except SandboxUnavailable as error:
