@@ -67,6 +67,7 @@ class InProcessRunner:
         calls: list[dict[str, Any]],
         *,
         timeout_s: float | None = None,
+        return_when_answered: bool = False,
     ) -> SandboxRun:
         loaded, report = runtime.load_submission(source, function)
         if loaded is None:

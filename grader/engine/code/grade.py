@@ -183,6 +183,7 @@ def _run(
                 for call in order
             ],
             timeout_s=timeout_s,
+            return_when_answered=True,
         )
     except SandboxUnavailable as error:
         raise _Stop(_sandbox_unavailable(error)) from None

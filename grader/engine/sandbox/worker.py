@@ -97,6 +97,9 @@ class Sandbox:
         self._greeted = False  # the zygote said hello (launch() does not wait for it)
         # The limits of the child asked for ahead of the next job, which the zygote hands over.
         self._asked_for: dict[str, Any] | None = None
+        # The thread that reads how the last job's child ended (return_when_answered).
+        self._settling: threading.Thread | None = None
+        self._settle_error: Exception | None = None
 
     # --- life cycle ------------------------------------------------------------------------------
 
@@ -199,6 +202,16 @@ class Sandbox:
 
     def close(self) -> None:
         """Stop this process's zygote; closing the socket makes it exit, SIGKILL makes sure."""
+        thread, self._settling = self._settling, None
+        if thread is not None:
+            if self._control is not None:
+                # Wakes the thread waiting for the zygote's word on the last job.
+                try:
+                    self._control.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            thread.join()
+            self._settle_error = None
         control, process = self._control, self._process
         self._control = None
         self._process = None
@@ -234,16 +247,28 @@ class Sandbox:
         calls: list[dict[str, Any]],
         *,
         timeout_s: float | None = None,
+        return_when_answered: bool = False,
     ) -> SandboxRun:
-        """Run function from source once per call inside a fresh child; return how it went."""
+        """Run function from source once per call inside a fresh child; return how it went.
+
+        With return_when_answered, a run whose every call was answered returns as soon as the
+        last answer is read, without the child's exit status, CPU time or wall time: such a run
+        is judged by its answers alone (the child can only end itself after its last answer).
+        The zygote's account of its end is read meanwhile, before the next job starts.
+        """
         with self._lock:
+            self._settle()
             self.ensure_started()
             if not self.config.allow_reduced_sandbox and not self.is_full():
                 raise SandboxUnavailable(str(self.layers.get("full")))
             try:
                 try:
                     return self._run_locked(
-                        source, function, calls, timeout_s or self.config.code_timeout_s
+                        source,
+                        function,
+                        calls,
+                        timeout_s or self.config.code_timeout_s,
+                        return_when_answered,
                     )
                 except HandoverFailed:
                     # The zygote died between jobs (before any child saw this job): start a
@@ -251,7 +276,11 @@ class Sandbox:
                     logger.warning("sandbox zygote was gone; restarting it")
                     self.start()
                     return self._run_locked(
-                        source, function, calls, timeout_s or self.config.code_timeout_s
+                        source,
+                        function,
+                        calls,
+                        timeout_s or self.config.code_timeout_s,
+                        return_when_answered,
                     )
             except (OSError, ValueError, RuntimeError) as error:
                 logger.exception("sandbox job failed; restarting the zygote")
@@ -264,7 +293,12 @@ class Sandbox:
                 raise
 
     def _run_locked(
-        self, source: str, function: str, calls: list[dict[str, Any]], timeout_s: float
+        self,
+        source: str,
+        function: str,
+        calls: list[dict[str, Any]],
+        timeout_s: float,
+        return_when_answered: bool,
     ) -> SandboxRun:
         limits = self._child_limits()
         if self._asked_for not in (None, limits):
@@ -293,10 +327,36 @@ class Sandbox:
         finally:
             writer.close()  # the child reads the end of its job and exits
             os.close(result_read)  # a child still writing now gets EPIPE and ends
+        if return_when_answered and _answered_every_call(run, calls):
+            # The child exits while the worker judges its answers.
+            self._settling = threading.Thread(
+                target=self._finish_job, args=(reader.deadline, limits), daemon=True
+            )
+            self._settling.start()
+            return run
         self._await_done(run, reader.deadline)
         # The next job's child: the zygote hands it over while this verdict is being judged.
         self._ask_for_child(limits)
         return run
+
+    def _finish_job(self, deadline: float, limits: dict[str, Any]) -> None:
+        """Read how a job's child ended, and ask for the next job's child (in a thread)."""
+        try:
+            self._await_done(SandboxRun(), deadline)
+            self._ask_for_child(limits)
+        except Exception as error:  # noqa: BLE001 - reported by _settle()
+            self._settle_error = error
+
+    def _settle(self) -> None:
+        """Wait until the previous job's child has ended; restart the zygote if that failed."""
+        thread, self._settling = self._settling, None
+        if thread is None:
+            return
+        thread.join()
+        error, self._settle_error = self._settle_error, None
+        if error is not None:
+            logger.warning("sandbox zygote failed after a job (%s); restarting it", error)
+            self.close()
 
     def _child_limits(self) -> dict[str, Any]:
         """Return the limits a child is locked down with, set before its job is known."""
@@ -430,6 +490,16 @@ def _exchange(
         run.output_too_large = True
     except WireError as error:
         run.unreadable = str(error)
+
+
+def _answered_every_call(run: SandboxRun, calls: list[dict[str, Any]]) -> bool:
+    """Say whether the child's answers were all read: one per call, and nothing unreadable."""
+    return (
+        isinstance(run.result, dict)
+        and len(run.result.get("calls", ())) == len(calls)
+        and run.unreadable is None
+        and not run.output_too_large
+    )
 
 
 def _frames(calls: list[dict[str, Any]]) -> list[bytes]:
