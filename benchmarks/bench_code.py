@@ -96,7 +96,7 @@ def main() -> None:
     empty = "def noop():\n    return 0\n"
 
     def sandbox_overhead() -> None:
-        run = box.run(empty, "noop", [{"id": "a", "args": []}])
+        run = box.run(empty, "noop", [{"id": "a", "args": []}], return_when_answered=True)
         assert run.result == {
             "calls": [
                 {

@@ -97,9 +97,8 @@ class Sandbox:
         self._greeted = False  # the zygote said hello (launch() does not wait for it)
         # The limits of the child asked for ahead of the next job, which the zygote hands over.
         self._asked_for: dict[str, Any] | None = None
-        # The thread that reads how the last job's child ended (return_when_answered).
-        self._settling: threading.Thread | None = None
-        self._settle_error: Exception | None = None
+        # The deadline of a job whose child's end the zygote has yet to report (return_when_answered).
+        self._unsettled: float | None = None
 
     # --- life cycle ------------------------------------------------------------------------------
 
@@ -202,16 +201,7 @@ class Sandbox:
 
     def close(self) -> None:
         """Stop this process's zygote; closing the socket makes it exit, SIGKILL makes sure."""
-        thread, self._settling = self._settling, None
-        if thread is not None:
-            if self._control is not None:
-                # Wakes the thread waiting for the zygote's word on the last job.
-                try:
-                    self._control.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            thread.join()
-            self._settle_error = None
+        self._unsettled = None
         control, process = self._control, self._process
         self._control = None
         self._process = None
@@ -328,33 +318,24 @@ class Sandbox:
             writer.close()  # the child reads the end of its job and exits
             os.close(result_read)  # a child still writing now gets EPIPE and ends
         if return_when_answered and _answered_every_call(run, calls):
-            # The child exits while the worker judges its answers.
-            self._settling = threading.Thread(
-                target=self._finish_job, args=(reader.deadline, limits), daemon=True
-            )
-            self._settling.start()
+            # Asking for the next child tells the zygote that this one is done with: it ends
+            # the child if it has not ended yet, and reports on it before handing over the next.
+            self._ask_for_child(limits)
+            self._unsettled = reader.deadline
             return run
         self._await_done(run, reader.deadline)
         # The next job's child: the zygote hands it over while this verdict is being judged.
         self._ask_for_child(limits)
         return run
 
-    def _finish_job(self, deadline: float, limits: dict[str, Any]) -> None:
-        """Read how a job's child ended, and ask for the next job's child (in a thread)."""
+    def _settle(self) -> None:
+        """Read the zygote's report on the last job's child; restart the zygote if it failed."""
+        deadline, self._unsettled = self._unsettled, None
+        if deadline is None or not self.alive():
+            return
         try:
             self._await_done(SandboxRun(), deadline)
-            self._ask_for_child(limits)
-        except Exception as error:  # noqa: BLE001 - reported by _settle()
-            self._settle_error = error
-
-    def _settle(self) -> None:
-        """Wait until the previous job's child has ended; restart the zygote if that failed."""
-        thread, self._settling = self._settling, None
-        if thread is None:
-            return
-        thread.join()
-        error, self._settle_error = self._settle_error, None
-        if error is not None:
+        except (OSError, ValueError, RuntimeError) as error:
             logger.warning("sandbox zygote failed after a job (%s); restarting it", error)
             self.close()
 

@@ -274,8 +274,9 @@ class Zygote:
             if pidfd in ready:
                 break
             if self.control.fileno() in ready:
-                # The worker never writes mid-job: readable means it closed the socket, or
-                # broke the protocol; either way this child ends now.
+                # The worker writes mid-job only once it has read every answer (it asks for its
+                # next child), or when it closed the socket or broke the protocol: in every case
+                # this child ends now; a request waits in the socket until this one is reported.
                 worker_gone = not self.control.recv(1, socket.MSG_PEEK)
                 break
         if timed_out or worker_gone or not _has_exited(pidfd):
