@@ -71,6 +71,7 @@ PRELOADED_MODULES = (
     "encodings.idna",
     "glob",
 )
+# Children kept ready: the one handed over for the worker's next job, and spares.
 SPARE_CHILDREN = 2
 SETUP_TIMEOUT_S = 10.0
 LIMIT_KEYS = ("memory_mb", "file_mb", "require_full", "cpu_s")
@@ -143,10 +144,6 @@ class Zygote:
                 request = json.loads(message)
                 if request.get("op") == "run":
                     self.run(request)
-                    # Prepare the next children while the worker reads this verdict: with two
-                    # ready, back-to-back jobs never wait for a child to lock itself down.
-                    while len(self.spares) < SPARE_CHILDREN:
-                        self.spares.append(self._prefork(request))
                 else:
                     self._send({"op": "pong", "pid": os.getpid()})
         except WorkerGone:
@@ -222,6 +219,10 @@ class Zygote:
                     {"op": "started", "pid": spare.pid}, [spare.job_write, spare.result_read]
                 )
                 spare.close_pipes()
+                # Prepare the next job's child while the worker has yet to start this one: with
+                # it ready, back-to-back jobs never wait for a child to lock itself down.
+                while len(self.spares) < SPARE_CHILDREN - 1:
+                    self.spares.append(self._prefork(request))
                 timeout = self._await_go()
             except WorkerGone:
                 _kill(spare.pid, spare.pidfd)
