@@ -320,13 +320,20 @@ class Sandbox:
         if return_when_answered and _answered_every_call(run, calls):
             # Asking for the next child tells the zygote that this one is done with: it ends
             # the child if it has not ended yet, and reports on it before handing over the next.
-            self._ask_for_child(limits)
+            self._ask_ahead(limits)
             self._unsettled = reader.deadline
             return run
         self._await_done(run, reader.deadline)
         # The next job's child: the zygote hands it over while this verdict is being judged.
-        self._ask_for_child(limits)
+        self._ask_ahead(limits)
         return run
+
+    def _ask_ahead(self, limits: dict[str, Any]) -> None:
+        """Ask for the next job's child; a zygote gone by now is the next job's to restart."""
+        try:
+            self._ask_for_child(limits)
+        except HandoverFailed:
+            self._asked_for = None
 
     def _settle(self) -> None:
         """Read the zygote's report on the last job's child; restart the zygote if it failed."""
