@@ -10,6 +10,7 @@ import redis
 from django.conf import settings
 from django.http import Http404
 
+from course.localize import localized, localized_list
 from course.models import Exercise, ExerciseProgress, User
 from course.selectors import AnyUser, access_exercise
 from grader import engine, services
@@ -25,6 +26,9 @@ class ExerciseView:
     hints: list[str]
     hints_locked: int
     history: list[Submission] = field(default_factory=list)
+    # The English standing in for a missing translation in the reader's language (marked).
+    prompt_english: bool = False
+    hints_english: bool = False
 
     @property
     def attempts(self) -> int:
@@ -46,9 +50,13 @@ class ExerciseView:
 
 
 def unlocked_hints(exercise: Exercise, wrong_attempts: int) -> list[str]:
-    """Return the hints unlocked so far: the first after hint_after wrong attempts, then one per attempt."""
+    """Return the hints unlocked so far: the first after hint_after wrong attempts, then one per attempt.
+
+    They are in the reader's language where the exercise has a translation.
+    """
     unlocked = max(0, wrong_attempts - exercise.hint_after + 1)
-    return exercise.hints[:unlocked]
+    hints, _english = localized_list(exercise, "hints")
+    return hints[:unlocked]
 
 
 def submission_history(*, user: User, exercise: Exercise) -> list[Submission]:
@@ -64,15 +72,19 @@ def exercise_view(*, exercise: Exercise, user: User, seed: int | None = None) ->
     """Assemble what the exercise page shows one learner: their variant, progress, hints and history."""
     seed = exercise.seed_for(user.pk) if seed is None else seed
     progress = ExerciseProgress.objects.filter(user=user, exercise=exercise).first()
+    # The translated prompt gets this variant's values in its {{name}} placeholders.
+    prompt = localized(exercise, "prompt")
     view = ExerciseView(
         exercise=exercise,
         seed=seed,
-        variant=engine.variant(exercise.spec, seed),
+        variant=engine.variant({**exercise.spec, "prompt": prompt.text}, seed),
         progress=progress,
         hints=[],
         hints_locked=0,
         history=submission_history(user=user, exercise=exercise),
     )
+    view.prompt_english = prompt.english
+    view.hints_english = localized_list(exercise, "hints")[1]
     view.hints = unlocked_hints(exercise, view.wrong_attempts)
     view.hints_locked = len(exercise.hints) - len(view.hints)
     return view

@@ -36,6 +36,7 @@ MAX_RESULT_BYTES = 48 * 1024 * 1024
 DESCRIBED_BASES: tuple[type[BaseException], ...] = (
     MemoryError,
     PermissionError,
+    FileNotFoundError,
     ImportError,
     SystemExit,
     RecursionError,
