@@ -33,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,8 @@ ZYGOTE_BOOTSTRAP = (
     "sys.path += [p for p in json.loads(sys.argv[2])['library_paths'] if p not in sys.path]; "
     f"from grader.engine.sandbox.zygote import main; main()  # {ZYGOTE_MARKER.decode()}"
 )
+# The most buffers one writev() takes (POSIX guarantees at least 16; Linux takes 1024).
+IOV_MAX = 64
 # The answers of one run, all together, that the worker reads at most.
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 
@@ -302,19 +305,23 @@ class Sandbox:
                 infrastructure_error=f"the child could not lock itself down: {reason}"
             )
         job_write, result_read = fds
-        try:
-            self._send_control({"op": "go", "timeout": timeout_s})
-        except HandoverFailed:
-            os.close(job_write)
-            os.close(result_read)
-            raise
         run = SandboxRun()
         writer = _JobWriter(job_write)
         reader = _AnswerReader(
             result_read, MAX_RESULT_BYTES, time.monotonic() + timeout_s + 5, writer
         )
+        # The zygote starts the deadline on "go", sent once the child has its first batch: the
+        # child starts at once, and the zygote wakes meanwhile.
         try:
-            _exchange(run, writer, reader, source, function, calls)
+            _exchange(
+                run,
+                writer,
+                reader,
+                source,
+                function,
+                calls,
+                started=lambda: self._start_deadline(timeout_s),
+            )
         finally:
             writer.close()  # the child reads the end of its job and exits
             os.close(result_read)  # a child still writing now gets EPIPE and ends
@@ -356,6 +363,14 @@ class Sandbox:
             # The CPU limit is set before the job is known; the wall-clock deadline is per job.
             "cpu_s": max(int(self.config.code_timeout_s), 10),
         }
+
+    def _start_deadline(self, timeout_s: float) -> None:
+        """Say "go": the zygote enforces the job's deadline from now on."""
+        try:
+            self._send_control({"op": "go", "timeout": timeout_s})
+        except HandoverFailed as error:
+            # The child may have started on the job: this is no longer a hand-over to retry.
+            raise RuntimeError(f"the sandbox zygote stopped answering: {error}") from None
 
     def _send_control(self, message: dict[str, Any]) -> None:
         assert self._control is not None
@@ -433,8 +448,12 @@ def _exchange(
     source: str,
     function: str,
     calls: list[dict[str, Any]],
+    *,
+    started: Callable[[], None],
 ) -> None:
     """Send the job in batches and read the load report and one answer per call.
+
+    started() is called once the first batch is on its way (it tells the zygote the job began).
 
     The source and every call up to the first hidden one go at once, and the child answers them
     in order while the rest is still being written; each later batch goes only once every answer
@@ -447,6 +466,7 @@ def _exchange(
             [encode({"source": source, "function": function}), *_frames(batches[0])],
             last=len(batches) == 1,
         )
+        started()
         # Encoded while the child loads the code and answers the first batch.
         later = [_frames(batch) for batch in batches[1:]]
         report = reader.next_value()
@@ -543,15 +563,19 @@ class _JobWriter:
         """
         while self.pending and self.fd >= 0:
             try:
-                written = os.write(self.fd, self.pending[0])
+                # All frames in one call: the child wakes once, to a whole batch.
+                written = os.writev(self.fd, self.pending[:IOV_MAX])
             except BlockingIOError:
                 return
             except BrokenPipeError:
                 self.pending.clear()
                 break
-            self.pending[0] = self.pending[0][written:]
-            if not self.pending[0]:
-                self.pending.pop(0)
+            while written and self.pending:
+                taken = min(written, len(self.pending[0]))
+                written -= taken
+                self.pending[0] = self.pending[0][taken:]
+                if not self.pending[0]:
+                    self.pending.pop(0)
         if self.last and not self.pending:
             self.close()
 
