@@ -4,7 +4,9 @@ Targets (ARCHITECTURE.md, issues 4 and 17): overhead p50 <= 12 ms, full grade p5
 least 10x faster than spawning a fresh interpreter per submission, and a full grade at most 1.6x
 its in-process floor: the same grading (compile, plan, judge, score) with the submission loaded
 and called in this process instead of a sandboxed child. Grades and floor run side by side,
-alternating, in the same run.
+alternating, in the same run. Jobs run as grading runs them (return_when_answered): the child's
+exit and the next child's hand-over overlap the judging, and back-to-back jobs pay for them in
+the next job's wait.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class InProcessRunner:
         calls: list[dict[str, Any]],
         *,
         timeout_s: float | None = None,
+        return_when_answered: bool = False,
     ) -> SandboxRun:
         loaded, report = runtime.load_submission(source, function)
         if loaded is None:
@@ -95,7 +98,7 @@ def main() -> None:
     empty = "def noop():\n    return 0\n"
 
     def sandbox_overhead() -> None:
-        run = box.run(empty, "noop", [{"id": "a", "args": []}])
+        run = box.run(empty, "noop", [{"id": "a", "args": []}], return_when_answered=True)
         assert run.result == {
             "calls": [
                 {

@@ -220,8 +220,12 @@ def _run(
         return sandbox.run(
             answer,
             exercise.function,
-            [{"id": call.id, "args": call.args} for call in order],
+            [
+                {"id": call.id, "args": call.args, "hidden": bool(call.test and call.test.hidden)}
+                for call in order
+            ],
             timeout_s=timeout_s,
+            return_when_answered=True,
         )
     except SandboxUnavailable as error:
         raise _Stop(_sandbox_unavailable(error)) from None

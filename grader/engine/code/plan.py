@@ -1,8 +1,8 @@
 """The plan of one grading: every call of the submission, with its inputs and expected value.
 
 The worker generates every input and computes every expected value itself, from the seed; the
-submission only ever sees the inputs of the call it is answering (send_order puts hidden tests
-last, and the worker sends one call at a time).
+submission sees a hidden test's inputs only after every other call has been answered (send_order
+puts hidden tests last, and the worker sends them only once it has read every answer before them).
 """
 
 from __future__ import annotations
@@ -111,8 +111,8 @@ def _alternative(exercise: CodeExercise, args: list[Any]) -> Any:
 def send_order(calls: list[PlannedCall]) -> list[PlannedCall]:
     """Return the calls in the order the child gets them: every hidden test after the rest.
 
-    The child gets each call only after answering the one before, so nothing it says on loading
-    or on a visible test or check can carry a hidden test's inputs.
+    The child gets the hidden tests only after answering every call before them, so nothing it
+    says on loading or on a visible test or check can carry a hidden test's inputs.
     """
     return sorted(calls, key=lambda call: bool(call.test and call.test.hidden))
 

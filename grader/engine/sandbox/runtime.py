@@ -6,9 +6,10 @@ only the standard library, NumPy and grader.engine.sandbox.wire (itself standard
 NumPy only), so what a child holds in memory is this module, the wire and the submission.
 
 The child loads the source it is sent and reports on that, then answers one call per frame until
-the worker closes the job pipe. The worker sends a call only after it has read the answer to the
-previous one, and the source before any call: what the code sends back at load time, or from one
-call, cannot contain the inputs of a call it has not been given yet.
+the worker closes the job pipe. The worker writes a batch of frames at once (the source and the
+calls up to the first hidden test, then the hidden tests), and each hidden batch only after it has
+read every answer before it: what the code sends back at load time, or from a visible test or a
+check, cannot contain a hidden test's inputs, even if the code reads ahead on its job pipe.
 """
 
 from __future__ import annotations

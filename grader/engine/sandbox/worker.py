@@ -2,11 +2,15 @@
 
 One zygote per worker process, started lazily by exec with a scrubbed environment and reused;
 restarted when it dies. The zygote keeps children forked and locked down ahead of time; per job
-it hands the worker one child's two pipe ends over a Unix socket, and the zygote enforces the
-deadline, reaps the child and reports how it ended. The job never passes through the zygote.
-On the pipes the worker sends the source and reads the child's report on loading it, then sends
-one call at a time and reads its answer before sending the next: the child never holds inputs
-it has not yet been asked about.
+it hands the worker one child's two pipe ends over a Unix socket (asked for as soon as the job
+before is done, so that the hand-over happens while that job's verdict is being judged), and from
+the worker's "go" the zygote enforces the deadline, reaps the child and reports how it ended. The
+job never passes through the zygote.
+On the pipes the worker sends the source together with every call up to the first hidden test,
+reads the child's report on loading it and its answers as they come, and sends the hidden tests
+only once it has read every answer before them: the child never holds a hidden test's inputs
+before everything it says about the rest has been read. The job pipe closes as soon as the last
+call is written, so the child ends as soon as it has answered.
 
 Policy and limits come from the engine's configuration (grader.engine.config.EngineConfig, read
 from GRADER_* variables): by default every isolation layer must be active (fail closed);
@@ -29,12 +33,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from grader.engine.config import EngineConfig, engine_config
 from grader.engine.sandbox.report import SandboxRun
-from grader.engine.sandbox.runtime import write_all
 from grader.engine.sandbox.wire import FrameTooLarge, WireError, WireLimits, encode, read_value
 from grader.engine.sandbox.zygote import ZYGOTE_MARKER
 
@@ -67,6 +71,8 @@ ZYGOTE_BOOTSTRAP = (
     "sys.path += [p for p in json.loads(sys.argv[2])['library_paths'] if p not in sys.path]; "
     f"from grader.engine.sandbox.zygote import main; main()  # {ZYGOTE_MARKER.decode()}"
 )
+# The most buffers one writev() takes (POSIX guarantees at least 16; Linux takes 1024).
+IOV_MAX = 64
 # The answers of one run, all together, that the worker reads at most.
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 
@@ -93,6 +99,10 @@ class Sandbox:
         self.scratch_base: str | None = None
         self.starts = 0
         self._greeted = False  # the zygote said hello (launch() does not wait for it)
+        # The limits of the child asked for ahead of the next job, which the zygote hands over.
+        self._asked_for: dict[str, Any] | None = None
+        # The deadline of a job whose child's end the zygote has yet to report (return_when_answered).
+        self._unsettled: float | None = None
 
     # --- life cycle ------------------------------------------------------------------------------
 
@@ -145,6 +155,7 @@ class Sandbox:
         self._control = parent_end
         self._owner_pid = os.getpid()
         self._greeted = False
+        self._asked_for = None
 
     def _await_hello(self) -> None:
         parent_end = self._control
@@ -194,9 +205,11 @@ class Sandbox:
 
     def close(self) -> None:
         """Stop this process's zygote; closing the socket makes it exit, SIGKILL makes sure."""
+        self._unsettled = None
         control, process = self._control, self._process
         self._control = None
         self._process = None
+        self._asked_for = None
         if control is not None:
             control.close()
         if process is not None and self._owner_pid == os.getpid():
@@ -228,16 +241,28 @@ class Sandbox:
         calls: list[dict[str, Any]],
         *,
         timeout_s: float | None = None,
+        return_when_answered: bool = False,
     ) -> SandboxRun:
-        """Run function from source once per call inside a fresh child; return how it went."""
+        """Run function from source once per call inside a fresh child; return how it went.
+
+        With return_when_answered, a run whose every call was answered returns as soon as the
+        last answer is read, without the child's exit status, CPU time or wall time: such a run
+        is judged by its answers alone (the child can only end itself after its last answer).
+        The zygote's account of its end is read meanwhile, before the next job starts.
+        """
         with self._lock:
+            self._settle()
             self.ensure_started()
             if not self.config.allow_reduced_sandbox and not self.is_full():
                 raise SandboxUnavailable(str(self.layers.get("full")))
             try:
                 try:
                     return self._run_locked(
-                        source, function, calls, timeout_s or self.config.code_timeout_s
+                        source,
+                        function,
+                        calls,
+                        timeout_s or self.config.code_timeout_s,
+                        return_when_answered,
                     )
                 except HandoverFailed:
                     # The zygote died between jobs (before any child saw this job): start a
@@ -245,7 +270,11 @@ class Sandbox:
                     logger.warning("sandbox zygote was gone; restarting it")
                     self.start()
                     return self._run_locked(
-                        source, function, calls, timeout_s or self.config.code_timeout_s
+                        source,
+                        function,
+                        calls,
+                        timeout_s or self.config.code_timeout_s,
+                        return_when_answered,
                     )
             except (OSError, ValueError, RuntimeError) as error:
                 logger.exception("sandbox job failed; restarting the zygote")
@@ -258,44 +287,138 @@ class Sandbox:
                 raise
 
     def _run_locked(
-        self, source: str, function: str, calls: list[dict[str, Any]], timeout_s: float
+        self,
+        source: str,
+        function: str,
+        calls: list[dict[str, Any]],
+        timeout_s: float,
+        return_when_answered: bool,
     ) -> SandboxRun:
-        assert self._control is not None
-        request = {
-            "op": "run",
-            "timeout": timeout_s,
-            "memory_mb": self.config.memory_mb,
-            "file_mb": self.config.code_file_mb,
-            "require_full": not self.config.allow_reduced_sandbox,
-            # The CPU limit is set before the job is known; the wall-clock deadline is per job.
-            "cpu_s": max(int(self.config.code_timeout_s), 10),
-        }
-        self._control.settimeout(30)
-        try:
-            self._control.sendall(json.dumps(request).encode())
-            message, fds, _, _ = socket.recv_fds(self._control, 65536, 2)
-        except OSError as error:
-            raise HandoverFailed(str(error)) from None
-        started = json.loads(message or b"{}")
+        limits = self._child_limits()
+        if self._asked_for not in (None, limits):
+            self._drop_child()  # asked for with other limits (the configuration changed)
+        started, fds = self._take_child(limits)
         if started.get("op") == "setup_failed" and not fds:
             # Reported by the zygote from a pipe the child closed before any job reached it.
             reason = str(started.get("error", ""))[:1000]
             return SandboxRun(
                 infrastructure_error=f"the child could not lock itself down: {reason}"
             )
+        job_write, result_read = fds
+        run = SandboxRun()
+        writer = _JobWriter(job_write)
+        reader = _AnswerReader(
+            result_read, MAX_RESULT_BYTES, time.monotonic() + timeout_s + 5, writer
+        )
+        # The zygote starts the deadline on "go", sent once the child has its first batch: the
+        # child starts at once, and the zygote wakes meanwhile.
+        try:
+            _exchange(
+                run,
+                writer,
+                reader,
+                source,
+                function,
+                calls,
+                started=lambda: self._start_deadline(timeout_s),
+            )
+        finally:
+            writer.close()  # the child reads the end of its job and exits
+            os.close(result_read)  # a child still writing now gets EPIPE and ends
+        if return_when_answered and _answered_every_call(run, calls):
+            # Asking for the next child tells the zygote that this one is done with: it ends
+            # the child if it has not ended yet, and reports on it before handing over the next.
+            self._ask_ahead(limits)
+            self._unsettled = reader.deadline
+            return run
+        self._await_done(run, reader.deadline)
+        # The next job's child: the zygote hands it over while this verdict is being judged.
+        self._ask_ahead(limits)
+        return run
+
+    def _ask_ahead(self, limits: dict[str, Any]) -> None:
+        """Ask for the next job's child; a zygote gone by now is the next job's to restart."""
+        try:
+            self._ask_for_child(limits)
+        except HandoverFailed:
+            self._asked_for = None
+
+    def _settle(self) -> None:
+        """Read the zygote's report on the last job's child; restart the zygote if it failed."""
+        deadline, self._unsettled = self._unsettled, None
+        if deadline is None or not self.alive():
+            return
+        try:
+            self._await_done(SandboxRun(), deadline)
+        except (OSError, ValueError, RuntimeError) as error:
+            logger.warning("sandbox zygote failed after a job (%s); restarting it", error)
+            self.close()
+
+    def _child_limits(self) -> dict[str, Any]:
+        """Return the limits a child is locked down with, set before its job is known."""
+        return {
+            "memory_mb": self.config.memory_mb,
+            "file_mb": self.config.code_file_mb,
+            "require_full": not self.config.allow_reduced_sandbox,
+            # The CPU limit is set before the job is known; the wall-clock deadline is per job.
+            "cpu_s": max(int(self.config.code_timeout_s), 10),
+        }
+
+    def _start_deadline(self, timeout_s: float) -> None:
+        """Say "go": the zygote enforces the job's deadline from now on."""
+        try:
+            self._send_control({"op": "go", "timeout": timeout_s})
+        except HandoverFailed as error:
+            # The child may have started on the job: this is no longer a hand-over to retry.
+            raise RuntimeError(f"the sandbox zygote stopped answering: {error}") from None
+
+    def _send_control(self, message: dict[str, Any]) -> None:
+        assert self._control is not None
+        self._control.settimeout(30)
+        try:
+            self._control.sendall(json.dumps(message).encode())
+        except OSError as error:
+            raise HandoverFailed(str(error)) from None
+
+    def _ask_for_child(self, limits: dict[str, Any]) -> None:
+        """Ask the zygote for a locked-down child now; _take_child() receives it."""
+        self._send_control({"op": "run", **limits})
+        self._asked_for = limits
+
+    def _take_child(self, limits: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
+        """Return the zygote's answer to a request for a child and the child's two pipe ends."""
+        if self._asked_for is None:
+            self._ask_for_child(limits)
+        self._asked_for = None
+        assert self._control is not None
+        try:
+            message, fds, _, _ = socket.recv_fds(self._control, 65536, 2)
+            started = json.loads(message or b"{}")
+        except (OSError, ValueError) as error:
+            raise HandoverFailed(str(error)) from None
+        if started.get("op") == "setup_failed" and not fds:
+            return started, []
         if started.get("op") != "started" or len(fds) != 2:
             for fd in fds:
                 os.close(fd)
             raise HandoverFailed("the sandbox zygote did not hand over a child")
-        job_write, result_read = fds
-        run = SandboxRun()
-        reader = _AnswerReader(result_read, MAX_RESULT_BYTES, time.monotonic() + timeout_s + 5)
-        try:
-            _exchange(run, job_write, reader, source, function, calls)
-        finally:
-            os.close(job_write)  # the child reads the end of its job and exits
-            os.close(result_read)  # a child still writing now gets EPIPE and ends
-        self._control.settimeout(max(reader.deadline - time.monotonic(), 0) + 5)
+        return started, list(fds)
+
+    def _drop_child(self) -> None:
+        """Take the child asked for earlier and end it unused: it reads an empty job and exits."""
+        assert self._asked_for is not None
+        started, fds = self._take_child(self._asked_for)
+        if not fds:
+            return
+        for fd in fds:
+            os.close(fd)
+        self._send_control({"op": "go", "timeout": 1.0})
+        self._await_done(SandboxRun(), time.monotonic() + 1.0)
+
+    def _await_done(self, run: SandboxRun, deadline: float) -> None:
+        """Read the zygote's account of how the child ended into run."""
+        assert self._control is not None
+        self._control.settimeout(max(deadline - time.monotonic(), 0) + 5)
         done = json.loads(self._control.recv(65536) or b"{}")
         if done.get("op") != "done":
             raise RuntimeError("the sandbox zygote stopped answering")
@@ -304,7 +427,6 @@ class Sandbox:
         run.exit_code = done.get("exit_code")
         run.cpu_ms = float(done.get("cpu_ms", 0.0))
         run.wall_ms = float(done.get("wall_ms", 0.0))
-        return run
 
 
 def _library_paths() -> list[str]:
@@ -321,20 +443,32 @@ ANSWER_KEYS = ("output", "error", "args_digest", "elapsed_ms")
 
 def _exchange(
     run: SandboxRun,
-    job_write: int,
+    writer: _JobWriter,
     reader: _AnswerReader,
     source: str,
     function: str,
     calls: list[dict[str, Any]],
+    *,
+    started: Callable[[], None],
 ) -> None:
-    """Send the source and read the load report; then send each call and read its answer.
+    """Send the job in batches and read the load report and one answer per call.
 
-    One call at a time, in the order given: the child never holds the inputs of a call before
-    the worker has read every earlier answer, so callers put hidden tests last.
+    started() is called once the first batch is on its way (it tells the zygote the job began).
+
+    The source and every call up to the first hidden one go at once, and the child answers them
+    in order while the rest is still being written; each later batch goes only once every answer
+    before it has been read (_batches). So nothing the child says on loading or on a visible test
+    or check can carry a hidden test's inputs, however far it reads ahead on its job pipe.
     """
+    batches = _batches(calls)
     try:
-        if not _send(job_write, encode({"source": source, "function": function})):
-            return
+        writer.send(
+            [encode({"source": source, "function": function}), *_frames(batches[0])],
+            last=len(batches) == 1,
+        )
+        started()
+        # Encoded while the child loads the code and answers the first batch.
+        later = [_frames(batch) for batch in batches[1:]]
         report = reader.next_value()
         if report is ENDED:
             return
@@ -350,50 +484,135 @@ def _exchange(
             return
         answers: list[dict[str, Any]] = []
         run.result = {"calls": answers}
-        for call in calls:
-            frame = encode({"args": call["args"], "digest": call.get("digest", True)})
-            if not _send(job_write, frame):
-                return
-            answer = reader.next_value()
-            if answer is ENDED:
-                return
-            entry = {"id": call["id"]}
-            if isinstance(answer, dict):
-                entry.update({key: answer[key] for key in ANSWER_KEYS if key in answer})
-            answers.append(entry)
+        for index, batch in enumerate(batches):
+            if index > 0:
+                writer.send(later[index - 1], last=index == len(batches) - 1)
+            for call in batch:
+                answer = reader.next_value()
+                if answer is ENDED:
+                    return
+                entry = {"id": call["id"]}
+                if isinstance(answer, dict):
+                    entry.update({key: answer[key] for key in ANSWER_KEYS if key in answer})
+                answers.append(entry)
     except (FrameTooLarge, MemoryError):
         run.output_too_large = True
     except WireError as error:
         run.unreadable = str(error)
 
 
-def _send(fd: int, frame: bytes) -> bool:
-    """Write a frame to the child; say False when the child is gone (the zygote says why)."""
-    try:
-        write_all(fd, frame)
-    except BrokenPipeError:
-        return False
-    return True
+def _answered_every_call(run: SandboxRun, calls: list[dict[str, Any]]) -> bool:
+    """Say whether the child's answers were all read: one per call, and nothing unreadable."""
+    return (
+        isinstance(run.result, dict)
+        and len(run.result.get("calls", ())) == len(calls)
+        and run.unreadable is None
+        and not run.output_too_large
+    )
+
+
+def _frames(calls: list[dict[str, Any]]) -> list[bytes]:
+    return [encode({"args": call["args"], "digest": call.get("digest", True)}) for call in calls]
+
+
+def _batches(calls: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split the calls where a hidden one follows one that is not: each part is sent at once.
+
+    A call marked "hidden" reaches the child only after the worker has read the answer to every
+    call before it; calls in one part travel together (their order is kept).
+    """
+    batches: list[list[dict[str, Any]]] = [[]]
+    for call in calls:
+        hidden = bool(call.get("hidden"))
+        if hidden and batches[-1] and not batches[-1][-1].get("hidden"):
+            batches.append([])
+        batches[-1].append(call)
+    return batches
+
+
+class _JobWriter:
+    """Write frames to the child's job pipe without blocking, while its answers are being read.
+
+    A batch can be larger than the pipes hold: the child answers the first calls while the worker
+    is still writing the last ones, so the worker writes only when the pipe has room (the reader
+    asks) and never waits on a full job pipe while the child waits on a full result pipe.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        os.set_blocking(fd, False)
+        self.pending: list[memoryview] = []
+        self.last = False
+
+    def send(self, frames: list[bytes], *, last: bool) -> None:
+        """Queue frames and write what fits now; after the last batch, close once all is written."""
+        self.pending.extend(memoryview(frame) for frame in frames)
+        self.last = last
+        self.flush()
+
+    def waiting(self) -> bool:
+        """Say whether some frames are still to be written."""
+        return bool(self.pending) and self.fd >= 0
+
+    def flush(self) -> None:
+        """Write as much as the pipe takes now; when the job is all written, close the pipe.
+
+        Closing early lets the child end as soon as it has answered its last call, while the
+        worker still reads its answers. A child that is gone takes nothing more (the zygote
+        says why it ended).
+        """
+        while self.pending and self.fd >= 0:
+            try:
+                # All frames in one call: the child wakes once, to a whole batch.
+                written = os.writev(self.fd, self.pending[:IOV_MAX])
+            except BlockingIOError:
+                return
+            except BrokenPipeError:
+                self.pending.clear()
+                break
+            while written and self.pending:
+                taken = min(written, len(self.pending[0]))
+                written -= taken
+                self.pending[0] = self.pending[0][taken:]
+                if not self.pending[0]:
+                    self.pending.pop(0)
+        if self.last and not self.pending:
+            self.close()
+
+    def close(self) -> None:
+        """Close the job pipe (once): the child reads the end of its job."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 class _AnswerReader:
     """Read the child's frames one at a time, within a deadline and a cap on all bytes read."""
 
-    def __init__(self, fd: int, cap: int, deadline: float) -> None:
+    def __init__(self, fd: int, cap: int, deadline: float, writer: _JobWriter) -> None:
         self.fd = fd
         self.deadline = deadline
         self.limits = WireLimits(max_total_bytes=cap)
         self.total = 0
+        self.writer = writer
 
     def read(self, count: int) -> bytes:
-        """Return count bytes, or fewer when the child ends its output or the deadline passes."""
+        """Return count bytes, or fewer when the child ends its output or the deadline passes.
+
+        While waiting, write whatever part of the job the child's pipe has room for.
+        """
         chunks: list[bytes] = []
         while count > 0:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
                 break
-            ready, _, _ = select.select([self.fd], [], [], remaining)
+            writable = [self.writer.fd] if self.writer.waiting() else []
+            ready, room, _ = select.select([self.fd], writable, [], remaining)
+            if room:
+                self.writer.flush()
             if not ready:
+                if room:
+                    continue
                 break
             chunk = os.read(self.fd, min(count, 1 << 20))
             if not chunk:

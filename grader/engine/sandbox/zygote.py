@@ -3,8 +3,8 @@
 Started by exec from grader.engine.sandbox.worker with a scrubbed environment. It never reads job
 data: it forks the next child ahead of time (the child locks itself down, see lockdown, then
 blocks on its job pipe), hands the worker the job pipe's write end and the result pipe's read end
-over a Unix socket, enforces the wall-clock deadline, reaps, and reports the exit status and the
-kernel's CPU accounting.
+over a Unix socket, enforces the wall-clock deadline from the worker's "go", reaps, and reports
+the exit status and the kernel's CPU accounting.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ PRELOADED_MODULES = (
     "encodings.idna",
     "glob",
 )
+# Children kept ready: the one handed over for the worker's next job, and spares.
 SPARE_CHILDREN = 2
 SETUP_TIMEOUT_S = 10.0
 LIMIT_KEYS = ("memory_mb", "file_mb", "require_full", "cpu_s")
@@ -206,11 +207,7 @@ class Zygote:
                     return
                 request = json.loads(message)
                 if request.get("op") == "run":
-                    self._send(self.run(request))
-                    # Prepare the next children while the worker reads this verdict: with two
-                    # ready, back-to-back jobs never wait for a child to lock itself down.
-                    while len(self.spares) < SPARE_CHILDREN:
-                        self.spares.append(self._prefork(request))
+                    self.run(request)
                 else:
                     self._send({"op": "pong", "pid": os.getpid()})
         except WorkerGone:
@@ -222,10 +219,13 @@ class Zygote:
 
     def _send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
         data = json.dumps(message).encode()
-        if fds:
-            socket.send_fds(self.control, [data], fds)
-        else:
-            self.control.sendall(data)
+        try:
+            if fds:
+                socket.send_fds(self.control, [data], fds)
+            else:
+                self.control.sendall(data)
+        except OSError:
+            raise WorkerGone from None
 
     def _prefork(self, request: dict[str, Any]) -> Spare:
         """Fork a child that locks itself down now and then waits for its job on a pipe."""
@@ -252,15 +252,16 @@ class Zygote:
         _kill(spare.pid, spare.pidfd)
         os.waitpid(spare.pid, 0)
         spare.close()
-        shutil.rmtree(spare.scratch, ignore_errors=True)
+        _remove_scratch(spare.scratch)
 
-    def run(self, request: dict[str, Any]) -> dict[str, Any]:
+    def run(self, request: dict[str, Any]) -> None:
         """Hand a locked-down child's pipes to the worker, enforce the deadline, report how it ended.
 
         Only a child that said it is locked down is handed over; when two in a row cannot lock
-        themselves down, the answer is "setup_failed" and no part of the job has run.
+        themselves down, the answer is "setup_failed" and no part of the job has run. The worker
+        asks for its next child as soon as a job is done, and says "go" with the job's deadline
+        when the job starts: the deadline runs from then, and until then the child has no job.
         """
-        started = time.perf_counter()
         limits = {key: request.get(key) for key in LIMIT_KEYS}
         spare = None
         failure = ""
@@ -272,19 +273,49 @@ class Zygote:
             self._discard(spare)
             spare = None
         if spare is None:
-            return {"op": "setup_failed", "error": failure}
+            self._send({"op": "setup_failed", "error": failure})
+            return
         try:
             # The worker writes the job straight to the child and reads its results straight
             # back: the submission and its data never pass through this process.
-            self._send({"op": "started", "pid": spare.pid}, [spare.job_write, spare.result_read])
-            spare.close_pipes()
-            outcome = self._await_child(spare.pid, spare.pidfd, float(request.get("timeout", 10.0)))
+            try:
+                self._send(
+                    {"op": "started", "pid": spare.pid}, [spare.job_write, spare.result_read]
+                )
+                spare.close_pipes()
+                # Prepare the next job's child while the worker has yet to start this one: with
+                # it ready, back-to-back jobs never wait for a child to lock itself down.
+                while len(self.spares) < SPARE_CHILDREN - 1:
+                    self.spares.append(self._prefork(request))
+                timeout = self._await_go()
+            except WorkerGone:
+                _kill(spare.pid, spare.pidfd)
+                os.waitpid(spare.pid, 0)
+                raise
+            started = time.perf_counter()
+            outcome = self._await_child(spare.pid, spare.pidfd, timeout)
+            outcome["wall_ms"] = (time.perf_counter() - started) * 1000
+            outcome["op"] = "done"
+            # The worker judges while this process tidies up (the folder is empty: the child's
+            # files were in its own tmpfs, gone with it).
+            self._send(outcome)
         finally:
             spare.close()
-            shutil.rmtree(spare.scratch, ignore_errors=True)
-        outcome["wall_ms"] = (time.perf_counter() - started) * 1000
-        outcome["op"] = "done"
-        return outcome
+            _remove_scratch(spare.scratch)
+
+    def _await_go(self) -> float:
+        """Wait for the worker to start the job it holds the child for; return its deadline.
+
+        When the worker closes the socket or breaks the protocol instead, the zygote ends.
+        """
+        try:
+            message = self.control.recv(65536)
+            go = json.loads(message) if message else {}
+        except (OSError, ValueError):
+            go = {}
+        if go.get("op") != "go":
+            raise WorkerGone
+        return float(go.get("timeout", 10.0))
 
     def _ready_spare(self, request: dict[str, Any], limits: dict[str, Any]) -> Spare:
         """Return a pre-forked child made with these limits, forking a new one when none is left."""
@@ -308,8 +339,9 @@ class Zygote:
             if pidfd in ready:
                 break
             if self.control.fileno() in ready:
-                # The worker never writes mid-job: readable means it closed the socket, or
-                # broke the protocol; either way this child ends now.
+                # The worker writes mid-job only once it has read every answer (it asks for its
+                # next child), or when it closed the socket or broke the protocol: in every case
+                # this child ends now; a request waits in the socket until this one is reported.
                 worker_gone = not self.control.recv(1, socket.MSG_PEEK)
                 break
         if timed_out or worker_gone or not _has_exited(pidfd):
@@ -387,6 +419,14 @@ def _widen_pipe(fd: int) -> None:
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
     except OSError:
         pass  # a lower system maximum only costs speed
+
+
+def _remove_scratch(scratch: str) -> None:
+    """Remove a child's scratch folder, usually empty here: its files were in its private tmpfs."""
+    try:
+        os.rmdir(scratch)
+    except OSError:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _remove_stale_scratch(folder: str) -> None:

@@ -364,6 +364,29 @@ HOSTILE: dict[str, tuple[str, str]] = {
         "import os\nclass Payload:\n    def __reduce__(self):\n        return (os.system, ('touch {canary}',))",
         "return Payload()",
     ),
+    "read ahead on the job pipe hunting for hidden inputs": (
+        """
+        import json, os, sys
+        WIRE = sys.modules['grader.engine.sandbox.wire']
+        def read_ahead():
+            os.set_blocking(3, False)
+            data = b''
+            try:
+                while chunk := os.read(3, 1 << 20):
+                    data += chunk
+            except BlockingIOError:
+                pass
+            values = []
+            while data[:4] == b'CRW1':
+                size = int.from_bytes(data[4:8], 'little')
+                end = 8 + size + sum(json.loads(data[8 : 8 + size])['buffers'])
+                # The calls furthest ahead first: the message shown is cut at 1000 characters.
+                values[:0] = [repr(float(v)) for a in WIRE.decode(data[:end])['args'] for v in a.flat[:8]]
+                data = data[end:]
+            return values
+        """,
+        "raise ValueError(' '.join(read_ahead()) or 'nothing ahead')",
+    ),
     "forged result frame": (
         "import os",
         "os.write(4, b'CRW1' + b'\\xff' * 64)\nos._exit(0)",
@@ -523,6 +546,7 @@ def test_a_hostile_submission_fails_safely(
 EXPECTED_DIAGNOSES: dict[str, set[str]] = {
     "read /etc/passwd": {"forbidden_operation"},
     "read the Django settings": {"forbidden_operation"},
+    "read ahead on the job pipe hunting for hidden inputs": {"exception"},
     "infinite loop": {"timeout"},
     "ignore SIGTERM": {"timeout"},
     "20 GB allocation": {"memory_limit"},
