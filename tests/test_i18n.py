@@ -619,7 +619,8 @@ CODE_SPEC = {
     [
         (
             "def score(x, w):\n    return 2 * (x @ w)\n",
-            ["测试“small”：你的结果不对：", "你的结果的数值不对。", "通过。"],
+            # a hidden test says one fixed word, in Chinese too
+            ["测试“small”：你的结果不对：", "隐藏测试“test 2”：未通过。", "通过。"],
         ),
         (
             "def score(x, w):\n    return (x @ w).astype(int)\n",
