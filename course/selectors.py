@@ -20,7 +20,6 @@ from course.models import (
     Exercise,
     ExerciseProgress,
     Lesson,
-    LessonVisit,
     Module,
     Track,
     User,
@@ -279,38 +278,3 @@ def skill_progress(*, user: User) -> list[SkillProgress]:
             )
         )
     return rows
-
-
-@dataclass
-class Continuation:
-    lesson: Lesson
-    exercise: Exercise | None
-    next_lesson: Lesson | None = None  # where to go once every exercise here is solved
-
-
-def continue_where_left_off(*, user: User) -> Continuation | None:
-    """Return the last lesson the learner opened and its first unsolved exercise.
-
-    When every exercise there is solved, next_lesson is the next lesson on the learner's track, if any.
-    """
-    visit = (
-        LessonVisit.objects.filter(user=user, lesson__retired_at__isnull=True)
-        .select_related("lesson__module")
-        .order_by("-visited_at")
-        .first()
-    )
-    if visit is None:
-        return None
-    solved = solved_exercise_ids(user)
-    next_exercise = (
-        Exercise.objects.live()
-        .filter(lesson=visit.lesson, published=True)
-        .exclude(id__in=solved)
-        .order_by("order", "slug")
-        .first()
-    )
-    next_lesson = None
-    if next_exercise is None:
-        track = lesson_track(lesson=visit.lesson, user=user, requested=None)
-        next_lesson = lesson_neighbours(lesson=visit.lesson, track=track)[1]
-    return Continuation(lesson=visit.lesson, exercise=next_exercise, next_lesson=next_lesson)

@@ -247,3 +247,16 @@ def activity_record(*, user: User, at: datetime, first_solve: bool) -> None:
     ActivityDay.objects.filter(pk=activity.pk).update(
         attempts=F("attempts") + 1, solved=F("solved") + (1 if first_solve else 0)
     )
+
+
+def progress_give_up(*, user: User, exercise: Exercise) -> ExerciseProgress:
+    """Record that the learner gave up on an exercise and asked for its solution (the first time)."""
+    now = timezone.now()
+    with transaction.atomic():
+        progress, _ = ExerciseProgress.objects.select_for_update().get_or_create(
+            user=user, exercise=exercise
+        )
+        if progress.gave_up_at is None:
+            progress.gave_up_at = now
+            progress.save(update_fields=["gave_up_at"])
+    return progress

@@ -11,7 +11,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from course import selectors, selectors_groups, selectors_progress, services
+from course import selectors, selectors_groups, selectors_path, selectors_progress, services
 from course.forms import SignupForm
 
 
@@ -22,13 +22,19 @@ def home(request: HttpRequest) -> HttpResponse:
 def track_detail(request: HttpRequest, slug: str) -> HttpResponse:
     track = selectors.access_track(request.user, slug)
     outline = selectors.track_outline(track=track, user=request.user)
+    enrolled = selectors.is_enrolled(user=request.user, track=track)
     return render(
         request,
         "course/track_detail.html",
         {
             "track": track,
             "outline": outline,
-            "enrolled": selectors.is_enrolled(user=request.user, track=track),
+            "enrolled": enrolled,
+            "continuation": (
+                selectors_path.track_continuation(user=request.user, track=track)
+                if enrolled
+                else None
+            ),
             "solved": sum(row.solved for row in outline),
             "exercises": sum(row.exercises for row in outline),
         },
@@ -85,12 +91,16 @@ def lesson_detail(request: HttpRequest, module_slug: str, lesson_slug: str) -> H
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     skills = selectors_progress.learner_mastery(user=request.user)
+    tracks = selectors.enrolled_track_progress(user=request.user)
+    continuation = selectors_path.continue_where_left_off(
+        user=request.user, tracks=[row.track for row in tracks]
+    )
     return render(
         request,
         "course/dashboard.html",
         {
-            "continuation": selectors.continue_where_left_off(user=request.user),
-            "tracks": selectors.enrolled_track_progress(user=request.user),
+            "continuation": continuation,
+            "tracks": tracks,
             "skills": skills,
             "skills_chart": selectors_progress.mastery_chart(skills),
             "all_tracks": selectors.track_list(),

@@ -29,6 +29,7 @@ from grader import engine
 from grader.engine import CODE_KINDS, Message, Status, Verdict
 from grader.errors import AnswerEmpty, AnswersRateLimited, AnswerTooLarge
 from grader.models import Submission
+from grader.services_learner import answer_draft_save
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,10 @@ def submission_create(*, user: User, exercise: Exercise, answer: str) -> Submiss
     """Store an answer as QUEUED and put it on its queue once the transaction commits.
 
     Raise AnswerEmpty, AnswerTooLarge or AnswersRateLimited (grader.errors) when it is not accepted.
+    The text becomes the learner's draft first, so an answer that is refused is not lost.
     """
+    if len(answer) <= settings.GRADER_ENGINE.max_answer_chars:
+        answer_draft_save(user=user, exercise=exercise, text=answer, typed=False)
     _check_answer(answer)
     now = timezone.now()
     with transaction.atomic():

@@ -135,12 +135,13 @@ def empty_preview(*, ok: bool = False) -> Preview:
 
 
 class Variant(TypedDict):
-    """One seed's variant of an exercise: its parameters, prompt and reference answer."""
+    """One seed's variant of an exercise: its parameters, prompt, reference and worked solution."""
 
     parameters: dict[str, int | float]
     prompt: str
     reference: str
     reference_latex: str | None
+    solution: str  # Markdown + LaTeX with this variant's parameters filled in; "" when none
 
 
 class SpecError(ValueError):

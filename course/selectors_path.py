@@ -1,0 +1,192 @@
+"""A learner's path through a track: its steps in order, the step after an exercise, and where to continue.
+
+A track's steps are its lessons' published exercises in reading order (modules in the track's
+order, lessons in the module's, exercises in the lesson's), and a lesson without exercises is a
+step of its own, to read. "Next" after an exercise is simply the following step; "Continue" is the
+first unfinished step from where the learner was last active in that track.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from course.models import Exercise, ExerciseProgress, Lesson, LessonVisit, Track, User
+from course.selectors import lesson_track, track_modules
+
+
+@dataclass(frozen=True)
+class Step:
+    lesson: Lesson
+    exercise: Exercise | None = None  # None: a lesson without exercises, to read
+
+    @property
+    def url(self) -> str:
+        target = self.exercise if self.exercise is not None else self.lesson
+        return target.get_absolute_url()
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What follows an exercise: the next step of its track, or None at the track's end."""
+
+    track: Track | None
+    step: Step | None
+    # The next step starts another lesson: the page offers to read that lesson first.
+    new_lesson: bool = False
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """Where a learner picks up a track: the step, whether they have begun, whether it is done."""
+
+    track: Track
+    step: Step | None
+    started: bool
+    finished: bool
+
+    @property
+    def lesson(self) -> Lesson | None:
+        return self.step.lesson if self.step else None
+
+    @property
+    def exercise(self) -> Exercise | None:
+        return self.step.exercise if self.step else None
+
+
+def track_steps(track: Track) -> list[Step]:
+    """Return the track's steps in reading order."""
+    steps: list[Step] = []
+    for module in track_modules(track):
+        for lesson in module.live_lessons:
+            exercises = lesson.visible_exercises
+            steps.extend(Step(lesson, exercise) for exercise in exercises)
+            if not exercises:
+                steps.append(Step(lesson))
+    return steps
+
+
+def exercise_next(*, user: User, exercise: Exercise) -> NextStep:
+    """Return the step after an exercise in the track the learner reads its lesson in."""
+    track = lesson_track(lesson=exercise.lesson, user=user, requested=None)
+    if track is None:
+        return NextStep(track=None, step=None)
+    steps = track_steps(track)
+    ids = [step.exercise.id if step.exercise else None for step in steps]
+    if exercise.id not in ids:
+        return NextStep(track=track, step=None)
+    i = ids.index(exercise.id)
+    if i + 1 == len(steps):
+        return NextStep(track=track, step=None)
+    following = steps[i + 1]
+    return NextStep(
+        track=track, step=following, new_lesson=following.lesson.id != exercise.lesson_id
+    )
+
+
+@dataclass
+class _Standing:
+    """The learner's record on a track's steps: what is done and where they were last active."""
+
+    solved: set[int]
+    passed: set[int]  # solved or given up: nothing more to do there for now
+    visited: set[int]
+    last_at: datetime | None = None
+    last_index: int | None = None
+    last_inclusive: bool = True  # continue at the last step itself (not yet done there)
+
+
+def _standing(user: User, steps: list[Step]) -> _Standing:
+    exercise_ids = [s.exercise.id for s in steps if s.exercise is not None]
+    lesson_ids = {s.lesson.id for s in steps}
+    progress = ExerciseProgress.objects.filter(user=user, exercise_id__in=exercise_ids)
+    visits = LessonVisit.objects.filter(user=user, lesson_id__in=lesson_ids)
+    standing = _Standing(solved=set(), passed=set(), visited=set())
+    position = {s.exercise.id: i for i, s in enumerate(steps) if s.exercise is not None}
+    first_of_lesson: dict[int, int] = {}
+    for i, step in enumerate(steps):
+        first_of_lesson.setdefault(step.lesson.id, i)
+    for row in progress:
+        if row.solved:
+            standing.solved.add(row.exercise_id)
+        if row.solved or row.gave_up:
+            standing.passed.add(row.exercise_id)
+        times = [t for t in (row.last_attempt_at, row.gave_up_at) if t is not None]
+        if times and (standing.last_at is None or max(times) > standing.last_at):
+            standing.last_at = max(times)
+            standing.last_index = position[row.exercise_id]
+            standing.last_inclusive = row.exercise_id not in standing.passed
+    for visit in visits:
+        standing.visited.add(visit.lesson_id)
+        if standing.last_at is None or visit.visited_at > standing.last_at:
+            standing.last_at = visit.visited_at
+            standing.last_index = first_of_lesson[visit.lesson_id]
+            standing.last_inclusive = True
+    return standing
+
+
+def track_continuation(*, user: User, track: Track) -> Continuation | None:
+    """Return where the learner continues this track (its first step when they have not begun).
+
+    Continue is the first unfinished step (an unsolved exercise, an unread lesson) at or after
+    the learner's last activity in the track, or else the first unfinished step anywhere in it.
+    """
+    steps = track_steps(track)
+    if not steps:
+        return None
+    standing = _standing(user, steps)
+
+    def unfinished(step: Step) -> bool:
+        if step.exercise is None:
+            return step.lesson.id not in standing.visited
+        return step.exercise.id not in standing.solved
+
+    if standing.last_index is None:
+        return Continuation(track=track, step=steps[0], started=False, finished=False)
+    start = standing.last_index + (0 if standing.last_inclusive else 1)
+    for step in [*steps[start:], *steps[:start]]:
+        if unfinished(step):
+            return Continuation(track=track, step=step, started=True, finished=False)
+    return Continuation(track=track, step=None, started=True, finished=True)
+
+
+def continue_where_left_off(*, user: User, tracks: list[Track]) -> Continuation | None:
+    """Return where the learner continues: in the track of their latest activity, else their first.
+
+    tracks are the learner's enrolled tracks; activity in another track (a lesson read there)
+    counts too, and is continued in the track its lesson is read in.
+    """
+    last = _last_activity_lesson(user)
+    track = None
+    if last is not None:
+        track = lesson_track(lesson=last, user=user, requested=None)
+    if track is None and tracks:
+        track = tracks[0]
+    if track is None:
+        return None
+    return track_continuation(user=user, track=track)
+
+
+def _last_activity_lesson(user: User) -> Lesson | None:
+    """Return the lesson of the learner's latest activity: a lesson read, an answer, a give-up."""
+    candidates: list[tuple[datetime, Lesson]] = []
+    visit = (
+        LessonVisit.objects.filter(user=user, lesson__retired_at__isnull=True)
+        .select_related("lesson__module")
+        .order_by("-visited_at")
+        .first()
+    )
+    if visit is not None:
+        candidates.append((visit.visited_at, visit.lesson))
+    reachable = ExerciseProgress.objects.filter(
+        user=user, exercise__in=Exercise.objects.reachable()
+    ).select_related("exercise__lesson__module")
+    for field_name in ("last_attempt_at", "gave_up_at"):
+        row = (
+            reachable.filter(**{f"{field_name}__isnull": False}).order_by(f"-{field_name}").first()
+        )
+        if row is not None:
+            candidates.append((getattr(row, field_name), row.exercise.lesson))
+    if not candidates:
+        return None
+    return max(candidates, key=lambda pair: pair[0])[1]
