@@ -25,6 +25,11 @@ HEADLINES = {
     "timeout": (_("Too slow: your code ran out of time"), "danger"),
     "error": (_("Could not be graded — not counted against you"), "warning"),
 }
+# Headlines for an unread answer that was read after all, by the code of its first message: the
+# message follows the headline ("Wrong shape — not counted as an attempt: your answer is 1×n, …").
+HEADLINES_BY_CODE = {
+    "wrong_shape": (_("Wrong shape — not counted as an attempt"), "warning"),
+}
 # Messages the headline already says, and the counterexample shown as a table instead.
 REDUNDANT_MESSAGES = frozenset({"correct", "incorrect"})
 
@@ -45,13 +50,20 @@ def submission_feedback(submission: Submission) -> dict[str, Any] | None:
     status = verdict.get("status", "error")
     headline, tone = HEADLINES.get(status, HEADLINES["error"])
     counterexample = verdict.get("counterexample") or None
+    shown = list(verdict.get("messages", []))
+    headline_detail = None
+    first_code = shown[0].get("code") if shown else None
+    if status == "invalid" and first_code in HEADLINES_BY_CODE:
+        headline, tone = HEADLINES_BY_CODE[first_code]
+        text = str(shown.pop(0).get("text", ""))
+        headline_detail = inline_markdown(text[:1].lower() + text[1:])
     messages = [
         {
             **message,
             "html": inline_markdown(str(message.get("text", ""))),
             "diagnosis": message.get("code") == verdict.get("diagnosis"),
         }
-        for message in verdict.get("messages", [])
+        for message in shown
         if message.get("code") not in REDUNDANT_MESSAGES
         and not (counterexample and message.get("code") == "counterexample")
     ]
@@ -59,6 +71,7 @@ def submission_feedback(submission: Submission) -> dict[str, Any] | None:
     return {
         "status": status,
         "headline": headline,
+        "headline_detail": headline_detail,
         "tone": tone,
         "score_percent": round(100 * float(verdict.get("score") or 0.0)),
         "messages": messages,

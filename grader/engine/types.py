@@ -36,6 +36,8 @@ TRANSPOSE = "transpose"
 ASSUMED_SYMMETRY = "assumed_symmetry"
 KNOWN_MISTAKE = "known_mistake"
 DECIMAL_APPROXIMATION = "decimal_approximation"
+# The message code of a readable answer whose shape differs from the reference's (status invalid).
+WRONG_SHAPE = "wrong_shape"
 # A place in an exercise file: keys and list indexes from the top, e.g. ("mistakes", 2, "answer").
 SpecPath = tuple[str | int, ...]
 

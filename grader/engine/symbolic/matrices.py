@@ -38,6 +38,7 @@ from grader.engine.types import (
     KNOWN_MISTAKE,
     SIGN_ERROR,
     TRANSPOSE,
+    WRONG_SHAPE,
     Message,
     SpecError,
     Verdict,
@@ -345,7 +346,8 @@ def grade_matrix(
         return invalid("shape_mismatch", f"At character {error.position + 1}: {error}", parsed)
     if not same_shape(info, check.reference.info):
         message, shape_diagnosis = shape_message(problem, info, check.reference.info)
-        verdict = invalid("shape_mismatch", message, parsed)
+        # A readable answer of the wrong shape: not "could not be read" (grader.rendering).
+        verdict = invalid(WRONG_SHAPE, message, parsed)
         verdict.diagnosis = shape_diagnosis
         return verdict
     if len(check.draws) < 3:

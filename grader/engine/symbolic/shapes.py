@@ -232,9 +232,9 @@ def shape_message(
     got = answer.sizes.text(answer.shape)
     want = reference.sizes.text(reference.shape)
     if problem.wrt:
-        message = f"Your answer is {got}; the gradient with respect to {problem.wrt} is {want}"
+        message = f"Your answer is {got}, the gradient is {want}"
     else:
-        message = f"Your answer is {got}; the expected answer is {want}"
+        message = f"Your answer is {got}, the expected answer is {want}"
     swapped = (
         answer.shape is not None
         and reference.shape is not None
@@ -242,7 +242,7 @@ def shape_message(
         == (reference.sizes.find(reference.shape[1]), reference.sizes.find(reference.shape[0]))
     )
     if swapped:
-        return message + " — transpose?", TRANSPOSE
+        return message + " (transpose?)", TRANSPOSE
     return message + ".", None
 
 
