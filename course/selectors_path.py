@@ -44,6 +44,16 @@ class Continuation:
     step: Step | None
     started: bool
     finished: bool
+    lesson_read: bool = True  # the learner has opened the step's lesson before
+
+    @property
+    def url(self) -> str:
+        """Return where the button goes: the step's lesson until it has been read, then the step."""
+        if self.step is None:
+            return self.track.get_absolute_url()
+        if not self.lesson_read:
+            return self.step.lesson.get_absolute_url() + f"?track={self.track.slug}"
+        return self.step.url
 
     @property
     def lesson(self) -> Lesson | None:
@@ -142,11 +152,16 @@ def track_continuation(*, user: User, track: Track) -> Continuation | None:
         return step.exercise.id not in standing.solved
 
     if standing.last_index is None:
-        return Continuation(track=track, step=steps[0], started=False, finished=False)
+        return Continuation(
+            track=track, step=steps[0], started=False, finished=False, lesson_read=False
+        )
     start = standing.last_index + (0 if standing.last_inclusive else 1)
     for step in [*steps[start:], *steps[:start]]:
         if unfinished(step):
-            return Continuation(track=track, step=step, started=True, finished=False)
+            read = step.lesson.id in standing.visited
+            return Continuation(
+                track=track, step=step, started=True, finished=False, lesson_read=read
+            )
     return Continuation(track=track, step=None, started=True, finished=True)
 
 

@@ -122,7 +122,7 @@ def test_dashboard_points_to_the_next_lesson_once_this_one_is_solved(
     )
     dashboard = client.get("/dashboard/").content.decode()
     assert ">Continue</a>" in dashboard
-    assert 'href="/modules/basics/second-steps/"' in dashboard
+    assert 'href="/modules/basics/second-steps/?track=applied"' in dashboard
     assert "Read Second steps" in dashboard
 
 
@@ -137,7 +137,7 @@ def test_dashboard_continues_a_learner_who_solved_without_opening_a_lesson(
     dashboard = client.get("/dashboard/").content.decode()
     assert "You have not opened a lesson yet" not in dashboard
     assert ">Continue</a>" in dashboard
-    assert 'href="/modules/basics/second-steps/"' in dashboard
+    assert 'href="/modules/basics/second-steps/?track=applied"' in dashboard
 
 
 def test_dashboard_offers_start_to_an_enrolled_learner_with_no_activity(
@@ -146,8 +146,11 @@ def test_dashboard_offers_start_to_an_enrolled_learner_with_no_activity(
     client = logged_in(student)
     client.post("/tracks/applied/enrol/")
     dashboard = client.get("/dashboard/").content.decode()
-    assert ">Start</a>" in dashboard
-    assert 'href="/exercises/square-derivative/"' in dashboard
+    # Start opens the first lesson (not read yet), then its first exercise.
+    assert (
+        '<a class="button" href="/modules/basics/first-steps/?track=applied">Start</a>' in dashboard
+    )
+    assert "Derivative of a square" in dashboard
 
 
 def test_dashboard_counts_solved_exercises_per_skill_and_track(synced: Path, student: User) -> None:
@@ -285,17 +288,20 @@ def test_track_page_offers_start_then_continue_then_says_it_is_finished(
     assert "Start</a>" not in client.get("/tracks/applied/").content.decode()
     client.post("/tracks/applied/enrol/")
     page = client.get("/tracks/applied/").content.decode()
-    assert ">Start</a>" in page and 'href="/exercises/square-derivative/"' in page
+    assert '<a class="button" href="/modules/basics/first-steps/?track=applied">Start</a>' in page
+    client.get("/modules/basics/first-steps/")
     progress_record_verdict(
         user=student, exercise=Exercise.objects.get(), score=0.0, correct=False, at=timezone.now()
     )
     page = client.get("/tracks/applied/").content.decode()
-    assert ">Continue</a>" in page and 'href="/exercises/square-derivative/"' in page
+    assert '<a class="button" href="/exercises/square-derivative/">Continue</a>' in page
     progress_record_verdict(
         user=student, exercise=Exercise.objects.get(), score=1.0, correct=True, at=timezone.now()
     )
     page = client.get("/tracks/applied/").content.decode()
-    assert ">Continue</a>" in page and 'href="/modules/basics/second-steps/"' in page
+    assert (
+        '<a class="button" href="/modules/basics/second-steps/?track=applied">Continue</a>' in page
+    )
     client.get("/modules/basics/second-steps/")
     page = client.get("/tracks/applied/").content.decode()
     assert "You have finished the Applied track" in page
