@@ -77,8 +77,9 @@ def test_a_new_student_goes_from_sign_up_to_continue(
     assert AnswerDraft.objects.get(user=user).text == "C^T*B^T"
 
     page.get_by_role("button", name="Show a hint").click()
-    page.locator("#hints li").first.wait_for()
+    page.locator("#hints li .katex").first.wait_for()  # typeset after the swap
     assert page.locator("#hints li").count() == 1
+    assert page.get_by_role("button", name="Show another hint").count() == 1
     assert HintView.objects.filter(user=user, index=0).count() == 1
 
     page.locator("#answer").fill(MISTAKE)
