@@ -8,7 +8,7 @@ first unfinished step from where the learner was last active in that track.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from course.models import Exercise, ExerciseProgress, Lesson, LessonVisit, Track, User
@@ -100,7 +100,8 @@ class _Standing:
 
     solved: set[int]
     passed: set[int]  # solved or given up: nothing more to do there for now
-    visited: set[int]
+    entered: set[int]  # lessons opened, or with an exercise answered or given up
+    opened: set[int] = field(default_factory=set)  # lessons opened (a reading step is done)
     last_at: datetime | None = None
     last_index: int | None = None
     last_inclusive: bool = True  # continue at the last step itself (not yet done there)
@@ -111,12 +112,14 @@ def _standing(user: User, steps: list[Step]) -> _Standing:
     lesson_ids = {s.lesson.id for s in steps}
     progress = ExerciseProgress.objects.filter(user=user, exercise_id__in=exercise_ids)
     visits = LessonVisit.objects.filter(user=user, lesson_id__in=lesson_ids)
-    standing = _Standing(solved=set(), passed=set(), visited=set())
+    standing = _Standing(solved=set(), passed=set(), entered=set())
     position = {s.exercise.id: i for i, s in enumerate(steps) if s.exercise is not None}
     first_of_lesson: dict[int, int] = {}
     for i, step in enumerate(steps):
         first_of_lesson.setdefault(step.lesson.id, i)
+    lesson_of = {s.exercise.id: s.lesson.id for s in steps if s.exercise is not None}
     for row in progress:
+        standing.entered.add(lesson_of[row.exercise_id])
         if row.solved:
             standing.solved.add(row.exercise_id)
         if row.solved or row.gave_up:
@@ -127,7 +130,8 @@ def _standing(user: User, steps: list[Step]) -> _Standing:
             standing.last_index = position[row.exercise_id]
             standing.last_inclusive = row.exercise_id not in standing.passed
     for visit in visits:
-        standing.visited.add(visit.lesson_id)
+        standing.entered.add(visit.lesson_id)
+        standing.opened.add(visit.lesson_id)
         if standing.last_at is None or visit.visited_at > standing.last_at:
             standing.last_at = visit.visited_at
             standing.last_index = first_of_lesson[visit.lesson_id]
@@ -148,7 +152,7 @@ def track_continuation(*, user: User, track: Track) -> Continuation | None:
 
     def unfinished(step: Step) -> bool:
         if step.exercise is None:
-            return step.lesson.id not in standing.visited
+            return step.lesson.id not in standing.opened
         return step.exercise.id not in standing.solved
 
     if standing.last_index is None:
@@ -158,7 +162,7 @@ def track_continuation(*, user: User, track: Track) -> Continuation | None:
     start = standing.last_index + (0 if standing.last_inclusive else 1)
     for step in [*steps[start:], *steps[:start]]:
         if unfinished(step):
-            read = step.lesson.id in standing.visited
+            read = step.lesson.id in standing.entered
             return Continuation(
                 track=track, step=step, started=True, finished=False, lesson_read=read
             )

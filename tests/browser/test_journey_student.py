@@ -9,6 +9,7 @@ memory, which a worker cannot share). Screenshots go to test-artifacts/journey-s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -26,6 +27,15 @@ FIRST = "transpose-of-a-product"  # the applied track's first exercise (matrix)
 SECOND = "center-columns"  # the one after it (code)
 MISTAKE = "A^T*B^T*C^T"  # a listed mistake: the order of the factors is not reversed
 RIGHT = "C^T*B^T*A^T"
+
+
+def wait_until(condition: Callable[[], bool], attempts: int = 100) -> None:
+    """Wait for something the browser does in the background (a beacon) to reach the server."""
+    for _ in range(attempts):
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("the condition never held")
 
 
 @pytest.fixture
@@ -75,6 +85,13 @@ def test_a_new_student_goes_from_sign_up_to_continue(
     assert page.locator("#answer").input_value() == "C^T*B^T"
     assert page.locator("#draft-status").inner_text() == "Draft restored"
     assert AnswerDraft.objects.get(user=user).text == "C^T*B^T"
+    # Leaving before the debounced save has run still keeps the text (sent as the page hides).
+    page.locator("#answer").fill("C^T*B^T*A")
+    page.get_by_role("link", name="Dashboard").click()
+    page.get_by_role("heading", name="Welcome back, newton").wait_for()
+    wait_until(lambda: AnswerDraft.objects.get(user=user).text == "C^T*B^T*A")
+    page.go_back()
+    assert page.locator("#answer").input_value() == "C^T*B^T*A"
 
     page.get_by_role("button", name="Show a hint").click()
     page.locator("#hints li .katex").first.wait_for()  # typeset after the swap

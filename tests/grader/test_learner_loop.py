@@ -209,3 +209,15 @@ def test_an_unreadable_answer_still_says_it_could_not_be_read(client, student, p
     client.force_login(student)
     client.post(path[0].get_absolute_url(), {"answer": "sigma(x"})
     assert "Your answer could not be read" in page(client, path[0])
+
+
+def test_continue_moves_past_a_given_up_exercise_within_its_lesson(client, student, path):
+    client.force_login(student)
+    client.post(reverse("exercise_give_up", args=[path[0].slug]))
+    dashboard = client.get(reverse("dashboard")).content.decode()
+    # The learner is working in this lesson already: Continue opens the next exercise itself.
+    assert '<a class="button" href="/exercises/loop-2/">Continue</a>' in dashboard
+    client.post(reverse("exercise_give_up", args=[path[1].slug]))
+    dashboard = client.get(reverse("dashboard")).content.decode()
+    # The next step starts a lesson not opened yet: Continue opens that lesson first.
+    assert '<a class="button" href="/modules/later/later/?track=pipeline">Continue</a>' in dashboard
