@@ -92,7 +92,7 @@ class DraftsRateLimited(RateLimited):
 
 class HintLocked(RequestError):
     code: ClassVar[str] = "hint_locked"
-    http_status: ClassVar[int] = 403
+    http_status: ClassVar[int] = 409
     title: ClassVar[str] = _("Hint locked")
 
     def __init__(self, *, wrong_attempts_needed: int) -> None:

@@ -186,7 +186,7 @@ POST_CASES: dict[str, tuple[str, dict[str, str], bool, list[int | str]]] = {
         teachers_only("/exercises/perm-draft/", others=404),
     ),
     # The sigmoid's hint_after: 1 locks its hints until a wrong attempt, for everyone.
-    "hint_show": ("/exercises/perm-sigmoid/hints/", {}, False, logged_in_only(403)),
+    "hint_show": ("/exercises/perm-sigmoid/hints/", {}, False, logged_in_only(409)),
     "give_up": (
         "/exercises/perm-sigmoid/give-up/",
         {},

@@ -160,9 +160,9 @@ def test_a_hint_lock_holds_until_enough_wrong_attempts(client, student, sigmoid,
     assert "Write the sigmoid as" not in html and "Show a hint" not in html
     assert "The hints open after 1 more wrong attempt" in html
     refused = client.post(reverse("hint_show", args=[sigmoid.slug]))
-    assert refused.status_code == 403 and HintView.objects.count() == 0
+    assert refused.status_code == 409 and HintView.objects.count() == 0
     client.post(url(sigmoid), {"answer": "sigma(x"})  # unreadable: not an attempt, opens nothing
-    assert client.post(reverse("hint_show", args=[sigmoid.slug])).status_code == 403
+    assert client.post(reverse("hint_show", args=[sigmoid.slug])).status_code == 409
     client.post(url(sigmoid), {"answer": SIGMOID_WRONG})
     html = client.get(url(sigmoid)).content.decode()
     assert "Show a hint" in html and "Write the sigmoid as" not in html
