@@ -1,4 +1,4 @@
-"""Run every benchmark: `python -m benchmarks [name ...]` (names: symbolic, code, pipeline, board)."""
+"""Run every benchmark: `python -m benchmarks [name ...]` (names: symbolic, code, pipeline, board, start)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import django
 
-BENCHMARKS = ["symbolic", "code", "pipeline", "board"]
+BENCHMARKS = ["symbolic", "code", "pipeline", "board", "start"]
 
 
 def main(argv: list[str]) -> int:

@@ -1,10 +1,23 @@
-"""The Celery application the grader workers run."""
+"""The Celery application the grader workers run, and their warm-up.
+
+A worker warms up once, in its main process before the prefork pool forks (worker_init), and
+only for the queues it consumes: the symbolic grader (SymPy and NumPy imported and exercised)
+when it consumes GRADER_SYMBOLIC_QUEUE, the trusted side of code grading (NumPy and the code
+grader) when it consumes GRADER_CODE_QUEUE. Pool processes are forked warm, so a process that
+replaces a dead one reports for work at once, even on a loaded machine: Celery kills a pool
+process that does not report within a few seconds, and a warm-up there could lose the slot for
+good. The one thing a fork cannot share is a code worker's sandbox zygote, which belongs to one
+process: each pool process launches its own as it starts, without waiting for it (the first
+code job waits for its hello). The solo and threads pools grade in the main process, which
+launches the zygote itself.
+"""
 
 from __future__ import annotations
 
 import importlib
 import logging
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from celery import Celery
@@ -18,42 +31,75 @@ app.autodiscover_tasks()
 
 log = logging.getLogger("grader.worker")
 
-# Engine modules with a warm_up() hook, called once in every process that grades.
-WARM_UP_MODULES = ("grader.engine.symbolic.dispatch", "grader.engine.sandbox.worker")
+# For each kind of grading, the engine hook that warms a process before it forks.
+WARM_UP_HOOKS = {
+    "symbolic": "grader.engine.symbolic.dispatch",
+    "code": "grader.engine.code.warm",
+}
+# What this worker grades, decided once from its queues in the main process (pool processes
+# inherit it by forking).
+worker_kinds: list[str] = []
 
 
-def warm_up_engine() -> list[str]:
-    """Call the engine's warm-up hooks (grader.apps configured its limits); return the modules warmed."""
+def kinds_for_queues(queues: Iterable[str]) -> list[str]:
+    """Return the kinds of grading ("symbolic", "code") that workers of these queues do."""
+    from django.conf import settings
+
+    names = set(queues)
+    wanted = {"symbolic": settings.GRADER_SYMBOLIC_QUEUE, "code": settings.GRADER_CODE_QUEUE}
+    return [kind for kind, queue in wanted.items() if queue in names]
+
+
+def warm_up_engine(kinds: Iterable[str]) -> list[str]:
+    """Warm this process for these kinds of grading; return the kinds warmed."""
     warmed = []
-    for name in WARM_UP_MODULES:
+    for kind in kinds:
         try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        try:
-            result = module.warm_up()
+            importlib.import_module(WARM_UP_HOOKS[kind]).warm_up()
         except Exception:
             # Grading still works (each grader warms lazily, or refuses with a verdict); say so loudly.
-            log.exception("engine_warm_up_failed pid=%s module=%s", os.getpid(), name)
+            log.exception("engine_warm_up_failed pid=%s kind=%s", os.getpid(), kind)
             continue
-        warmed.append(name)
-        if result:
-            log.info("engine_warm_up pid=%s module=%s result=%s", os.getpid(), name, result)
-    log.info("engine_warmed pid=%s modules=%s", os.getpid(), ",".join(warmed) or "none")
+        warmed.append(kind)
+    log.info("engine_warmed pid=%s kinds=%s", os.getpid(), ",".join(warmed) or "none")
     return warmed
 
 
-@worker_process_init.connect
-def _warm_up_pool_process(**_: Any) -> None:
-    warm_up_engine()
+def launch_zygote() -> None:
+    """Start this process's sandbox zygote without waiting for it, when this worker grades code."""
+    if "code" not in worker_kinds:
+        return
+    try:
+        from grader.engine.sandbox.worker import launch_zygote as launch
+
+        launch()
+    except Exception:
+        log.exception("sandbox_zygote_launch_failed pid=%s", os.getpid())
+
+
+def _queues_of(worker: Any) -> list[str]:
+    consumed = getattr(worker.app.amqp.queues, "consume_from", None) or {}
+    return [str(name) for name in consumed]
+
+
+def _grades_in_main_process(worker: Any) -> bool:
+    pool = getattr(worker, "pool_cls", None)
+    pool_name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
+    return "solo" in str(pool_name) or "thread" in str(pool_name)
 
 
 @worker_init.connect
-def _warm_up_solo_worker(sender: Any = None, **_: Any) -> None:
-    # The solo and threads pools grade in the main process, which gets no worker_process_init.
-    pool = getattr(sender, "pool_cls", None)
-    pool_name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
-    if "solo" in str(pool_name) or "thread" in str(pool_name):
-        warm_up_engine()
+def _warm_up_worker(sender: Any = None, **_: Any) -> None:
+    worker_kinds[:] = kinds_for_queues(_queues_of(sender)) if sender is not None else []
+    log.info("worker_queues pid=%s grades=%s", os.getpid(), ",".join(worker_kinds) or "nothing")
+    warm_up_engine(worker_kinds)
+    if sender is not None and _grades_in_main_process(sender):
+        launch_zygote()
+
+
+@worker_process_init.connect
+def _start_pool_process(**_: Any) -> None:
+    log.info(
+        "pool_process_started pid=%s grades=%s", os.getpid(), ",".join(worker_kinds) or "nothing"
+    )
+    launch_zygote()

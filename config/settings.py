@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
@@ -80,6 +81,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "course.context_processors.notifications",
             ],
         },
     }
@@ -141,6 +143,8 @@ WHITENOISE_USE_FINDERS = DEBUG or TESTING
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Chainrule <noreply@localhost>")
+# The site's address as learners reach it, for links in e-mails sent outside a request (digests).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
@@ -282,12 +286,19 @@ GRADER_DRAFT_SAVES_PER_MINUTE = env_int("GRADER_DRAFT_SAVES_PER_MINUTE", 60)
 
 CELERY_TASK_DEFAULT_QUEUE = GRADER_SYMBOLIC_QUEUE
 CELERY_TASK_ROUTES = {"grader.tasks.requeue_stuck_submissions": {"queue": GRADER_SYMBOLIC_QUEUE}}
+# The daily notification digest goes out at this hour (TIME_ZONE) to those who asked for it.
+NOTIFICATION_DIGEST_HOUR = env_int("NOTIFICATION_DIGEST_HOUR", 7)
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-submissions": {
         "task": "grader.tasks.requeue_stuck_submissions",
         "schedule": GRADER_SWEEP_SECONDS,
         "options": {"expires": GRADER_SWEEP_SECONDS},
-    }
+    },
+    "send-notification-digests": {
+        "task": "course.tasks.send_notification_digests",
+        "schedule": crontab(hour=NOTIFICATION_DIGEST_HOUR, minute=0),
+        "options": {"queue": GRADER_SYMBOLIC_QUEUE, "expires": 3600},
+    },
 }
 
 LOGGING = {
@@ -318,5 +329,8 @@ def describe_backends() -> str:
 # The course app checks kind-specific exercise fields through this, so it never imports the grader.
 # "none" leaves structure checks only (an empty variable means the default, like every other).
 COURSE_SPEC_VALIDATOR = env_str("COURSE_SPEC_VALIDATOR", "grader.engine.validate_spec")
+# How long a process shares its snapshot of the course outline (course/catalogue.py) before reading
+# it again; a change made in the same process is seen at once.
+COURSE_CATALOGUE_SECONDS = env_float("COURSE_CATALOGUE_SECONDS", 30.0)
 if COURSE_SPEC_VALIDATOR.strip().lower() == "none":
     COURSE_SPEC_VALIDATOR = ""

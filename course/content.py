@@ -9,9 +9,12 @@ grading CLI and the tests share it.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib
 import re
 import uuid
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -106,6 +109,9 @@ class ExerciseFile:
     published: bool
     path: Path
     source: YamlFile  # the file as parsed: its data (spec) and the line of each field
+    # What the spec validator vouched for: the file's bytes and the validator's own sources
+    # (validated_hash); sync_course skips validating a file whose hash it has stored already.
+    source_hash: str = ""
 
 
 @dataclass
@@ -368,16 +374,22 @@ def read_exercise(
     module: str = "",
     lesson: str = "",
     check_spec: bool = True,
+    validated: Collection[str] = (),
 ) -> ExerciseFile | None:
     """Read one exercise file: the fields the catalogue keeps, then (with check_spec) the spec.
 
     The spec validator (settings.COURSE_SPEC_VALIDATOR) checks every field against the exercise
     schema and what the grader needs; each problem it names by path is reported at its line,
-    unless a problem of the same field was already reported here.
+    unless a problem of the same field was already reported here. A file whose validated_hash is
+    in `validated` passed this same validator before, byte for byte, and is not checked again.
     """
-    source = _read_yaml(path, problems)
+    text = _read_text(path, problems)
+    if text is None:
+        return None
+    source = _read_yaml(path, problems, text)
     if source is None:
         return None
+    digest = validated_hash(text)
     fields = _Fields(path, source, problems)
     slug = path.stem
     if not SLUG.match(slug):
@@ -410,8 +422,9 @@ def read_exercise(
         published=fields.boolean("published", True),
         path=path,
         source=source,
+        source_hash=digest,
     )
-    validator = _spec_validator() if check_spec else None
+    validator = _spec_validator() if check_spec and digest not in validated else None
     if validator is not None:
         for found in validator(source.data):
             if (str(found.path[0]) if found.path else "") not in fields.reported:
@@ -455,10 +468,45 @@ def _spec_validator() -> Callable[[dict[str, Any]], Sequence[FieldProblem]] | No
     return import_string(dotted) if dotted else None
 
 
-def load_course(root: Path | None = None, *, check_specs: bool = True) -> Course:
+@functools.cache
+def sources_fingerprint(dotted: str) -> bytes:
+    """Return a digest of the Python sources the callable `dotted` lives in (empty: none named).
+
+    That is its module, or the whole package when the module is one (grader.engine): a change to
+    that code can change what it makes of a file, so it invalidates every hash stored with it.
+    """
+    if not dotted:
+        return b""
+    module = importlib.import_module(dotted.rsplit(".", 1)[0])
+    roots = [Path(p) for p in getattr(module, "__path__", [])]
+    files = [p for root in roots for p in root.rglob("*.py")] or [Path(module.__file__ or "")]
+    digest = hashlib.sha256(dotted.encode())
+    for path in sorted(files):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.digest()
+
+
+def rendered_hash(body: str) -> str:
+    """Return the hash of a lesson body under the Markdown renderer's sources."""
+    fingerprint = sources_fingerprint("course.markdown.render_markdown")
+    return hashlib.sha256(fingerprint + body.encode("utf-8")).hexdigest()
+
+
+def validated_hash(text: str) -> str:
+    """Return the hash of an exercise file's text under the configured validator's sources."""
+    fingerprint = sources_fingerprint(getattr(settings, "COURSE_SPEC_VALIDATOR", ""))
+    return hashlib.sha256(fingerprint + text.encode("utf-8")).hexdigest()
+
+
+def load_course(
+    root: Path | None = None, *, check_specs: bool = True, validated: Collection[str] = ()
+) -> Course:
     """Read and cross-check every file of the course; raise ContentError listing all problems.
 
-    check_specs=False skips the spec validator: only the course's structure is checked.
+    check_specs=False skips the spec validator: only the course's structure is checked. Exercise
+    files whose validated_hash is in `validated` are not validated again (sync_course passes the
+    hashes it stored; check_course passes none and checks everything).
     """
     root = Path(root or settings.EXERCISES_DIR)
     problems: list[Problem] = []
@@ -480,7 +528,12 @@ def load_course(root: Path | None = None, *, check_specs: bool = True) -> Course
             course.lessons.append(lesson)
             for path in sorted(lesson_folder.glob("*.yaml")):
                 exercise = read_exercise(
-                    path, problems, module=module.slug, lesson=lesson.slug, check_spec=check_specs
+                    path,
+                    problems,
+                    module=module.slug,
+                    lesson=lesson.slug,
+                    check_spec=check_specs,
+                    validated=validated,
                 )
                 if exercise is not None:
                     course.exercises.append(exercise)

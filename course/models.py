@@ -27,6 +27,8 @@ class User(AbstractUser):
     username_key = models.CharField(max_length=64, unique=True, editable=False)
     # The interface language the learner chose; empty follows the browser (Accept-Language).
     language = models.CharField(max_length=16, choices=settings.LANGUAGES, blank=True, default="")
+    # Send a daily e-mail listing the notifications not read in the app (off unless asked for).
+    email_digest = models.BooleanField(default=False)
 
     # The role decides access: instructors and staff get the instructor tools, and staff (or a
     # superuser) also gets Django's admin, whose own check reads is_staff, so set the role through
@@ -162,6 +164,9 @@ class Lesson(CatalogueItem):
     order = models.PositiveIntegerField()
     body = models.TextField(help_text="Markdown with LaTeX, as written in lesson.md")
     body_html = models.TextField(help_text="Sanitised HTML rendered from body at sync")
+    # What body_html was rendered from: the body under the renderer's sources (course.content
+    # rendered_hash); sync_course renders again only when it changes.
+    html_hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["module_id", "order"]
@@ -190,6 +195,9 @@ class Exercise(CatalogueItem):
     order = models.PositiveIntegerField(default=1000)
     published = models.BooleanField(default=True)
     spec = models.JSONField(help_text="The exercise file as loaded; the grading engine reads it")
+    # course.content.validated_hash of the file this row was synced from: the file's bytes under the
+    # spec validator's sources. sync_course does not validate again a file it has validated.
+    source_hash = models.CharField(max_length=64, blank=True, default="")
 
     objects = ExerciseQuerySet.as_manager()
 
@@ -430,6 +438,54 @@ class ThreadSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} follows thread {self.thread_id}"
+
+
+class Notification(models.Model):
+    """Something a learner should hear about: a reply in a thread they follow, a group plan.
+
+    Written when it happens (services_groups), read in the app (the header's count and the
+    notifications page) and, for those who asked, sent once in a daily e-mail digest.
+    """
+
+    class Kind(models.TextChoices):
+        REPLY = "reply", _("Reply")
+        SCHEDULE = "schedule", _("Group plan")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    group = models.ForeignKey(StudyGroup, on_delete=models.CASCADE, related_name="+")
+    thread = models.ForeignKey(
+        GroupThread, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    post = models.ForeignKey(
+        GroupPost, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    entry = models.ForeignKey(
+        GroupScheduleEntry, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["user", "-created_at"],
+                condition=Q(read_at__isnull=True),
+                name="notification_unread",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}"
+
+    def get_absolute_url(self) -> str:
+        if self.post_id is not None and self.thread_id is not None:
+            return f"{reverse('group_thread_detail', args=[self.group_id, self.thread_id])}#post-{self.post_id}"
+        if self.thread_id is not None:
+            return reverse("group_thread_detail", args=[self.group_id, self.thread_id])
+        return reverse("group_detail", args=[self.group_id])
 
 
 class ActivityDay(models.Model):

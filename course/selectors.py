@@ -7,14 +7,16 @@ selectors_groups, submissions in grader.selectors), and whether someone may teac
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
+from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import Http404
 
+from course.catalogue import catalogue
 from course.models import (
     Enrollment,
     Exercise,
@@ -97,6 +99,38 @@ def visible_exercises(user: AnyUser) -> Prefetch:
     )
 
 
+@dataclass(frozen=True)
+class ProgressRow:
+    """One exercise's progress for one learner, as the learner's pages read it."""
+
+    id: int
+    exercise_id: int
+    attempts: int
+    best_score: float
+    solved_at: datetime | None
+    last_attempt_at: datetime | None
+    gave_up_at: datetime | None
+
+    @property
+    def solved(self) -> bool:
+        return self.solved_at is not None
+
+    @property
+    def gave_up(self) -> bool:
+        return self.gave_up_at is not None
+
+
+def learner_progress(user: AnyUser) -> dict[int, ProgressRow]:
+    """Return the learner's progress rows by exercise id, in one query (a page reads it once)."""
+    if not user.is_authenticated:
+        return {}
+    fields = [f.name for f in dataclass_fields(ProgressRow)]
+    return {
+        row["exercise_id"]: ProgressRow(**row)
+        for row in ExerciseProgress.objects.filter(user=user).values(*fields)
+    }
+
+
 def solved_exercise_ids(user: AnyUser) -> set[int]:
     if not user.is_authenticated:
         return set()
@@ -105,6 +139,11 @@ def solved_exercise_ids(user: AnyUser) -> set[int]:
             "exercise_id", flat=True
         )
     )
+
+
+def solved_in(progress: dict[int, ProgressRow]) -> set[int]:
+    """Return the solved exercise ids of a learner_progress() result."""
+    return {exercise_id for exercise_id, row in progress.items() if row.solved}
 
 
 def attempted_exercise_ids(user: AnyUser) -> set[int]:
@@ -178,15 +217,27 @@ def is_enrolled(*, user: AnyUser, track: Track) -> bool:
     return user.is_authenticated and Enrollment.objects.filter(user=user, track=track).exists()
 
 
-def lesson_track(*, lesson: Lesson, user: AnyUser, requested: str | None) -> Track | None:
-    """Choose the track a lesson is read in: the requested one, else an enrolled one, else the first."""
-    tracks = list(Track.objects.live().filter(modules=lesson.module).order_by("order"))
+def enrolled_track_ids(user: AnyUser) -> set[int]:
+    if not user.is_authenticated:
+        return set()
+    return set(Enrollment.objects.filter(user=user).values_list("track_id", flat=True))
+
+
+def lesson_track(
+    *, lesson: Lesson, user: AnyUser, requested: str | None, enrolled: set[int] | None = None
+) -> Track | None:
+    """Choose the track a lesson is read in: the requested one, else an enrolled one, else the first.
+
+    enrolled: the learner's enrolled track ids, when the caller has them already.
+    """
+    outline = catalogue()
+    tracks = [t for t in outline.tracks if lesson.module_id in outline.track_modules.get(t.pk, [])]
     if requested:
         for track in tracks:
             if track.slug == requested:
                 return track
     if user.is_authenticated:
-        enrolled = set(Enrollment.objects.filter(user=user).values_list("track_id", flat=True))
+        enrolled = enrolled_track_ids(user) if enrolled is None else enrolled
         for track in tracks:
             if track.id in enrolled:
                 return track
@@ -197,10 +248,11 @@ def lesson_neighbours(
     *, lesson: Lesson, track: Track | None
 ) -> tuple[Lesson | None, Lesson | None]:
     """Return the lessons before and after this one in the track's reading order."""
+    outline = catalogue()
     if track is None:
-        sequence = list(lesson.module.lessons.live().order_by("order"))
+        sequence = [outline.lessons[pk] for pk in outline.module_lessons.get(lesson.module_id, [])]
     else:
-        sequence = [item for module in track_modules(track) for item in module.live_lessons]
+        sequence = list(outline.track_lessons(track.pk))
     ids = [item.id for item in sequence]
     if lesson.id not in ids:
         return None, None
@@ -219,62 +271,23 @@ class TrackProgress:
         return round(100 * self.solved / self.exercises) if self.exercises else 0
 
 
-@dataclass
-class SkillProgress:
-    skill: str
-    module: Module
-    exercises: int
-    solved: int
-    attempted: int
-
-    @property
-    def percent(self) -> int:
-        return round(100 * self.solved / self.exercises) if self.exercises else 0
-
-
-def enrolled_track_progress(*, user: User) -> list[TrackProgress]:
-    solved = solved_exercise_ids(user)
+def enrolled_track_progress(
+    *, user: User, progress: dict[int, ProgressRow] | None = None
+) -> list[TrackProgress]:
+    """Return each enrolled track with how many of its exercises the learner solved (one query)."""
+    solved = solved_in(learner_progress(user) if progress is None else progress)
+    outline = catalogue()
+    enrolled = enrolled_track_ids(user)
     out = []
-    for enrollment in Enrollment.objects.filter(
-        user=user, track__retired_at__isnull=True
-    ).select_related("track"):
-        ids = [
-            e.id
-            for module in track_modules(enrollment.track)
-            for lesson in module.live_lessons
-            for e in lesson.visible_exercises
-        ]
-        out.append(
-            TrackProgress(
-                track=enrollment.track, exercises=len(ids), solved=len(solved.intersection(ids))
+    for track in outline.tracks:
+        if track.pk in enrolled:
+            ids = outline.track_exercise_ids(track.pk)
+            out.append(
+                TrackProgress(track=track, exercises=len(ids), solved=len(solved.intersection(ids)))
             )
-        )
     return out
 
 
-def skill_progress(*, user: User) -> list[SkillProgress]:
-    """Return the learner's progress per skill (a module's topic) across both tracks."""
-    solved = solved_exercise_ids(user)
-    attempted = attempted_exercise_ids(user)
-    per_module: dict[int, list[int]] = defaultdict(list)
-    for exercise_id, module_id in (
-        Exercise.objects.live()
-        .filter(published=True, lesson__retired_at__isnull=True)
-        .values_list("id", "lesson__module_id")
-    ):
-        per_module[module_id].append(exercise_id)
-    rows = []
-    for module in Module.objects.live().order_by("title"):
-        ids = per_module.get(module.id, [])
-        if not ids:
-            continue
-        rows.append(
-            SkillProgress(
-                skill=module.skill,
-                module=module,
-                exercises=len(ids),
-                solved=len(solved.intersection(ids)),
-                attempted=len(attempted.intersection(ids)),
-            )
-        )
-    return rows
+def exercise_hashes_validated() -> set[str]:
+    """Return the validated hashes of the exercise files the database holds (see sync_course)."""
+    return set(Exercise.objects.exclude(source_hash="").values_list("source_hash", flat=True))

@@ -22,10 +22,12 @@ from django.db.models import (
     Sum,
 )
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from course.catalogue import catalogue
 from course.charts import HBarChart, hbar_chart
 from course.models import (
     Exercise,
@@ -42,7 +44,7 @@ from course.models import (
     Track,
     User,
 )
-from course.selectors import can_teach
+from course.selectors import can_teach, solved_exercise_ids
 from course.selectors_progress import exercise_credit, week_start
 
 AnyUser = User | AnonymousUser
@@ -120,7 +122,15 @@ def access_group_by_invite(user: AnyUser, code: str) -> GroupAccess:
 
     Codes rotate, so old links die; a valid code lets anyone logged in see the group and join.
     """
-    group = StudyGroup.objects.select_related("track").filter(invite_code=code).first()
+    typed = "".join(ch for ch in code.lower() if ch.isalnum())
+    # Codes are lower case in two groups of five ("k3m9p-x2qzt"); a code read aloud or typed on a
+    # phone may come in capitals, without its dash or with spaces. Older codes match as they are.
+    canonical = f"{typed[:5]}-{typed[5:]}" if len(typed) == 10 else code
+    group = (
+        StudyGroup.objects.select_related("track")
+        .filter(invite_code__in=sorted({code, canonical}))
+        .first()
+    )
     if group is None:
         raise Http404("This invite is not valid any more. Ask the group for a new link.")
     return GroupAccess(group, _membership(group_id=group.pk, user=user))
@@ -259,21 +269,27 @@ class WeekPlan:
         return max((e.due_date for e in self.entries), default=None)
 
 
-def this_week_for_user(*, user: User, today: date | None = None) -> list[WeekPlan]:
+def this_week_for_user(
+    *, user: User, today: date | None = None, solved: set[int] | None = None
+) -> list[WeekPlan]:
     """Return, for each of the user's groups, this week's modules and how many they have solved.
 
-    Four queries however many groups and members there are.
+    At most three queries however many groups and members there are (two without groups);
+    solved: the learner's solved exercise ids, when the caller has them already.
     """
     memberships = list(
         GroupMembership.objects.filter(user=user).select_related("group").order_by("group__name")
     )
+    if not memberships:
+        return []
     entries = this_week_entries(group_ids=[m.group_id for m in memberships], today=today)
-    per_module = _exercises_for_modules(sorted({e.module_id for e in entries}))
-    solved = set(
-        ExerciseProgress.objects.filter(user=user, solved_at__isnull=False).values_list(
-            "exercise_id", flat=True
-        )
-    )
+    outline = catalogue()
+    per_module = {
+        module_id: [outline.exercises[pk] for pk in outline.module_exercise_ids(module_id)]
+        for module_id in {e.module_id for e in entries}
+    }
+    if solved is None:
+        solved = solved_exercise_ids(user)
     plans = []
     for membership in memberships:
         mine = [e for e in entries if e.group_id == membership.group_id]
@@ -698,3 +714,48 @@ def lesson_and_exercise_choices(*, track: Track) -> list[Module]:
         .order_by("trackmodule__order")
         .prefetch_related(Prefetch("lessons", queryset=lessons, to_attr="live_lessons"))
     )
+
+
+@dataclass
+class GroupQuestions:
+    """One of the learner's groups that studies an exercise, with its threads about it."""
+
+    group: StudyGroup
+    threads: list[GroupThread]
+    exercise_id: int
+
+    @property
+    def ask_url(self) -> str:
+        """The group's question form with this exercise chosen as the topic."""
+        url = reverse("group_thread_list", args=[self.group.pk])
+        return f"{url}?topic=exercise:{self.exercise_id}#ask-heading"
+
+
+def exercise_group_questions(*, user: User, exercise: Exercise) -> list[GroupQuestions]:
+    """Return the learner's groups whose track has this exercise, each with its threads about it.
+
+    Two queries however many groups; none for a learner in no group.
+    """
+    if not user.is_authenticated:
+        return []
+    outline = catalogue()
+    module_id = (
+        outline.lessons[exercise.lesson_id].module_id
+        if exercise.lesson_id in outline.lessons
+        else None
+    )
+    groups = [
+        m.group
+        for m in GroupMembership.objects.filter(user=user)
+        .select_related("group")
+        .order_by("group__name")
+        if module_id in outline.track_modules.get(m.group.track_id, [])
+    ]
+    if not groups:
+        return []
+    threads: dict[int, list[GroupThread]] = defaultdict(list)
+    for thread in GroupThread.objects.filter(group__in=groups, exercise=exercise).order_by(
+        "-last_post_at"
+    ):
+        threads[thread.group_id].append(thread)
+    return [GroupQuestions(group=g, threads=threads[g.pk], exercise_id=exercise.pk) for g in groups]

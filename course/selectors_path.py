@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from course.models import Exercise, ExerciseProgress, Lesson, LessonVisit, Track, User
-from course.selectors import lesson_track, track_modules
+from course.catalogue import catalogue
+from course.models import Exercise, Lesson, LessonVisit, Track, User
+from course.selectors import ProgressRow, learner_progress, lesson_track
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,14 @@ class Continuation:
 
 
 def track_steps(track: Track) -> list[Step]:
-    """Return the track's steps in reading order."""
+    """Return the track's steps in reading order (from the shared catalogue: no query)."""
+    outline = catalogue()
     steps: list[Step] = []
-    for module in track_modules(track):
-        for lesson in module.live_lessons:
-            exercises = lesson.visible_exercises
-            steps.extend(Step(lesson, exercise) for exercise in exercises)
-            if not exercises:
-                steps.append(Step(lesson))
+    for lesson in outline.track_lessons(track.pk):
+        exercises = outline.lesson_exercises.get(lesson.pk, [])
+        steps.extend(Step(lesson, outline.exercises[pk]) for pk in exercises)
+        if not exercises:
+            steps.append(Step(lesson))
     return steps
 
 
@@ -107,18 +108,23 @@ class _Standing:
     last_inclusive: bool = True  # continue at the last step itself (not yet done there)
 
 
-def _standing(user: User, steps: list[Step]) -> _Standing:
-    exercise_ids = [s.exercise.id for s in steps if s.exercise is not None]
-    lesson_ids = {s.lesson.id for s in steps}
-    progress = ExerciseProgress.objects.filter(user=user, exercise_id__in=exercise_ids)
-    visits = LessonVisit.objects.filter(user=user, lesson_id__in=lesson_ids)
-    standing = _Standing(solved=set(), passed=set(), entered=set())
+def _lesson_visits(user: User) -> dict[int, datetime]:
+    """Return when the learner last opened each lesson, by lesson id (one query)."""
+    return dict(LessonVisit.objects.filter(user=user).values_list("lesson_id", "visited_at"))
+
+
+def _standing(
+    steps: list[Step], progress: dict[int, ProgressRow], visits: dict[int, datetime]
+) -> _Standing:
     position = {s.exercise.id: i for i, s in enumerate(steps) if s.exercise is not None}
+    lesson_of = {s.exercise.id: s.lesson.id for s in steps if s.exercise is not None}
     first_of_lesson: dict[int, int] = {}
     for i, step in enumerate(steps):
         first_of_lesson.setdefault(step.lesson.id, i)
-    lesson_of = {s.exercise.id: s.lesson.id for s in steps if s.exercise is not None}
-    for row in progress:
+    standing = _Standing(solved=set(), passed=set(), entered=set())
+    for row in progress.values():
+        if row.exercise_id not in position:
+            continue
         standing.entered.add(lesson_of[row.exercise_id])
         if row.solved:
             standing.solved.add(row.exercise_id)
@@ -129,26 +135,39 @@ def _standing(user: User, steps: list[Step]) -> _Standing:
             standing.last_at = max(times)
             standing.last_index = position[row.exercise_id]
             standing.last_inclusive = row.exercise_id not in standing.passed
-    for visit in visits:
-        standing.entered.add(visit.lesson_id)
-        standing.opened.add(visit.lesson_id)
-        if standing.last_at is None or visit.visited_at > standing.last_at:
-            standing.last_at = visit.visited_at
-            standing.last_index = first_of_lesson[visit.lesson_id]
+    for lesson_id, visited_at in visits.items():
+        if lesson_id not in first_of_lesson:
+            continue
+        standing.entered.add(lesson_id)
+        standing.opened.add(lesson_id)
+        if standing.last_at is None or visited_at > standing.last_at:
+            standing.last_at = visited_at
+            standing.last_index = first_of_lesson[lesson_id]
             standing.last_inclusive = True
     return standing
 
 
-def track_continuation(*, user: User, track: Track) -> Continuation | None:
+def track_continuation(
+    *,
+    user: User,
+    track: Track,
+    progress: dict[int, ProgressRow] | None = None,
+    visits: dict[int, datetime] | None = None,
+) -> Continuation | None:
     """Return where the learner continues this track (its first step when they have not begun).
 
     Continue is the first unfinished step (an unsolved exercise, an unread lesson) at or after
     the learner's last activity in the track, or else the first unfinished step anywhere in it.
+    progress and visits: the learner's rows, when the caller has read them already.
     """
     steps = track_steps(track)
     if not steps:
         return None
-    standing = _standing(user, steps)
+    standing = _standing(
+        steps,
+        learner_progress(user) if progress is None else progress,
+        _lesson_visits(user) if visits is None else visits,
+    )
 
     def unfinished(step: Step) -> bool:
         if step.exercise is None:
@@ -169,43 +188,46 @@ def track_continuation(*, user: User, track: Track) -> Continuation | None:
     return Continuation(track=track, step=None, started=True, finished=True)
 
 
-def continue_where_left_off(*, user: User, tracks: list[Track]) -> Continuation | None:
+def continue_where_left_off(
+    *, user: User, tracks: list[Track], progress: dict[int, ProgressRow] | None = None
+) -> Continuation | None:
     """Return where the learner continues: in the track of their latest activity, else their first.
 
     tracks are the learner's enrolled tracks; activity in another track (a lesson read there)
-    counts too, and is continued in the track its lesson is read in.
+    counts too, and is continued in the track its lesson is read in. Activity is a lesson
+    opened, an answer graded or a solution asked for.
     """
-    last = _last_activity_lesson(user)
-    track = None
-    if last is not None:
-        track = lesson_track(lesson=last, user=user, requested=None)
+    progress = learner_progress(user) if progress is None else progress
+    visits = _lesson_visits(user)
+    last = _last_activity_lesson(progress, visits)
+    enrolled = {t.pk for t in tracks}
+    track = (
+        lesson_track(lesson=last, user=user, requested=None, enrolled=enrolled) if last else None
+    )
     if track is None and tracks:
         track = tracks[0]
     if track is None:
         return None
-    return track_continuation(user=user, track=track)
+    return track_continuation(user=user, track=track, progress=progress, visits=visits)
 
 
-def _last_activity_lesson(user: User) -> Lesson | None:
-    """Return the lesson of the learner's latest activity: a lesson read, an answer, a give-up."""
-    candidates: list[tuple[datetime, Lesson]] = []
-    visit = (
-        LessonVisit.objects.filter(user=user, lesson__retired_at__isnull=True)
-        .select_related("lesson__module")
-        .order_by("-visited_at")
-        .first()
-    )
-    if visit is not None:
-        candidates.append((visit.visited_at, visit.lesson))
-    reachable = ExerciseProgress.objects.filter(
-        user=user, exercise__in=Exercise.objects.reachable()
-    ).select_related("exercise__lesson__module")
-    for field_name in ("last_attempt_at", "gave_up_at"):
-        row = (
-            reachable.filter(**{f"{field_name}__isnull": False}).order_by(f"-{field_name}").first()
-        )
-        if row is not None:
-            candidates.append((getattr(row, field_name), row.exercise.lesson))
+def _last_activity_lesson(
+    progress: dict[int, ProgressRow], visits: dict[int, datetime]
+) -> Lesson | None:
+    """Return the live lesson of the learner's latest activity, if any."""
+    outline = catalogue()
+    candidates: list[tuple[datetime, Lesson]] = [
+        (at, outline.lessons[lesson_id])
+        for lesson_id, at in visits.items()
+        if lesson_id in outline.lessons
+    ]
+    for row in progress.values():
+        exercise = outline.exercises.get(row.exercise_id)
+        if exercise is None:
+            continue
+        for at in (row.last_attempt_at, row.gave_up_at):
+            if at is not None:
+                candidates.append((at, outline.lessons[exercise.lesson_id]))
     if not candidates:
         return None
     return max(candidates, key=lambda pair: pair[0])[1]

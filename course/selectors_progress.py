@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Q
 from django.utils import dateformat, timezone
 from django.utils.translation import ngettext, pgettext
 
 from course.calendar_days import days_between, start_of_day_ago
+from course.catalogue import catalogue
 from course.charts import HBarChart, VBarChart, hbar_chart, vbar_chart
-from course.models import ActivityDay, Exercise, ExerciseProgress, Module, User
+from course.models import ActivityDay, Exercise, Module, User
+from course.selectors import ProgressRow, learner_progress
 
 # An unsolved attempt earns half its best partial score: attempted-but-wrong is not mastery.
 PARTIAL_WEIGHT = 0.5
@@ -27,17 +26,6 @@ def exercise_credit(*, solved: bool, best_score: float) -> float:
     if solved:
         return 1.0
     return PARTIAL_WEIGHT * max(0.0, min(1.0, best_score))
-
-
-def live_exercise_modules(*, module_ids: Iterable[int] | None = None) -> dict[int, list[int]]:
-    """Return published live exercise ids per module id, in one query."""
-    query = Exercise.objects.reachable().filter(published=True)
-    if module_ids is not None:
-        query = query.filter(lesson__module_id__in=list(module_ids))
-    per_module: dict[int, list[int]] = defaultdict(list)
-    for exercise_id, module_id in query.values_list("id", "lesson__module_id"):
-        per_module[module_id].append(exercise_id)
-    return per_module
 
 
 @dataclass
@@ -54,24 +42,25 @@ class SkillMastery:
         return round(self.mastery)
 
 
-def learner_mastery(*, user: User) -> list[SkillMastery]:
+def learner_mastery(
+    *, user: User, progress: dict[int, ProgressRow] | None = None
+) -> list[SkillMastery]:
     """Return per-skill mastery across both tracks, from the learner's graded attempts."""
-    per_module = live_exercise_modules()
-    progress = {
-        exercise_id: (solved_at is not None, best_score, attempts)
-        for exercise_id, solved_at, best_score, attempts in ExerciseProgress.objects.filter(
-            user=user
-        ).values_list("exercise_id", "solved_at", "best_score", "attempts")
-    }
+    progress = learner_progress(user) if progress is None else progress
+    outline = catalogue()
     rows = []
-    for module in Module.objects.live().filter(pk__in=list(per_module)).order_by("title"):
-        ids = per_module[module.pk]
+    for module in outline.modules.values():  # by title
+        ids = outline.module_exercise_ids(module.pk)
+        if not ids:
+            continue
         credit = solved = attempted = 0.0
         for exercise_id in ids:
-            is_solved, best, attempts = progress.get(exercise_id, (False, 0.0, 0))
-            credit += exercise_credit(solved=is_solved, best_score=best)
-            solved += is_solved
-            attempted += attempts > 0
+            row = progress.get(exercise_id)
+            if row is None:
+                continue
+            credit += exercise_credit(solved=row.solved, best_score=row.best_score)
+            solved += row.solved
+            attempted += row.attempts > 0
         rows.append(
             SkillMastery(
                 skill=module.skill or module.title,
@@ -92,31 +81,44 @@ def mastery_chart(rows: list[SkillMastery]) -> HBarChart:
 @dataclass
 class ReviewItem:
     exercise: Exercise
-    progress: ExerciseProgress
+    progress: ProgressRow
     reason: str
 
 
-def review_queue(*, user: User, now: datetime | None = None, limit: int = 6) -> list[ReviewItem]:
+def review_queue(
+    *,
+    user: User,
+    now: datetime | None = None,
+    limit: int = 6,
+    progress: dict[int, ProgressRow] | None = None,
+) -> list[ReviewItem]:
     """Return exercises worth retrying: unsolved attempts first, then hard-won solves gone cold."""
     now = now or timezone.now()
     # Solved at least REVIEW_AFTER_DAYS calendar days ago: before midnight of the day after that.
     cold = start_of_day_ago(REVIEW_AFTER_DAYS - 1, now)
-    rows = list(
-        ExerciseProgress.objects.filter(
-            Q(solved_at__isnull=True, attempts__gt=0)
-            | Q(attempts__gte=REVIEW_STRUGGLE_ATTEMPTS, solved_at__lt=cold),
-            user=user,
-            exercise__retired_at__isnull=True,
-            exercise__published=True,
-        )
-        .select_related("exercise__lesson__module")
-        .order_by("last_attempt_at", "id")
+    progress = learner_progress(user) if progress is None else progress
+    exercises = catalogue().exercises
+    rows = sorted(
+        (
+            p
+            for p in progress.values()
+            if p.exercise_id in exercises
+            and (
+                (p.solved_at is None and p.attempts > 0)
+                or (
+                    p.solved_at is not None
+                    and p.attempts >= REVIEW_STRUGGLE_ATTEMPTS
+                    and p.solved_at < cold
+                )
+            )
+        ),
+        key=lambda p: (p.last_attempt_at or now, p.id),
     )
     unsolved = [p for p in rows if p.solved_at is None]
     cooled = sorted((p for p in rows if p.solved_at is not None), key=lambda p: p.solved_at)
     items = [
         ReviewItem(
-            exercise=p.exercise,
+            exercise=exercises[p.exercise_id],
             progress=p,
             reason=ngettext(
                 "not solved yet after %(count)d attempt",
@@ -129,7 +131,7 @@ def review_queue(*, user: User, now: datetime | None = None, limit: int = 6) -> 
     ]
     items += [
         ReviewItem(
-            exercise=p.exercise,
+            exercise=exercises[p.exercise_id],
             progress=p,
             reason=_took_and_solved(p.attempts, days_between(p.solved_at, now)),
         )

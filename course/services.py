@@ -10,11 +10,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from course.catalogue import catalogue_forget
 from course.content import (
     CatalogueNames,
     ContentError,
     Course,
     check_name_takeovers,
+    rendered_hash,
     source_path,
 )
 from course.markdown import render_markdown
@@ -70,6 +72,14 @@ def _upsert(
     else:
         report.unchanged += 1
     return obj
+
+
+def _lesson_html(body: str, stored_hash: str | None) -> dict[str, str]:
+    """Return the lesson's rendered fields, rendering only when the body or the renderer changed."""
+    html_hash = rendered_hash(body)
+    if html_hash == stored_hash:
+        return {"html_hash": html_hash}
+    return {"html_hash": html_hash, "body_html": render_markdown(body)}
 
 
 def _catalogue_names() -> CatalogueNames:
@@ -160,6 +170,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 report.changed.append(f"track {t.slug} (modules)")
 
     lessons: dict[tuple[str, str], Lesson] = {}
+    rendered = dict(Lesson.objects.values_list("uuid", "html_hash"))
     for lf in course.lessons:
         lessons[(lf.module, lf.slug)] = _upsert(
             Lesson,
@@ -171,7 +182,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "title": lf.title,
                 "order": lf.order,
                 "body": lf.body,
-                "body_html": render_markdown(lf.body),
+                **_lesson_html(lf.body, rendered.get(lf.id)),
                 "source_path": source_path(lf.path),
             },
             report,
@@ -190,9 +201,13 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "published": ef.published,
                 "spec": ef.spec,
                 "source_path": source_path(ef.path),
+                "source_hash": ef.source_hash,
             },
             report,
         )
+    # The rows above changed in bulk too (bulk_create sends no signal): drop the outline once
+    # this transaction has committed, so no page keeps one read before it.
+    transaction.on_commit(catalogue_forget)
     return report
 
 
@@ -207,11 +222,24 @@ def enrollment_delete(*, user: User, track: Track) -> None:
     Enrollment.objects.filter(user=user, track=track).delete()
 
 
-def lesson_visit_record(*, user: User, lesson: Lesson) -> None:
-    """Remember that a learner opened a lesson now."""
+def lesson_visit_record(*, user: User, lesson: Lesson) -> bool:
+    """Remember that a learner opened a lesson now; return whether anything was written.
+
+    Only the order of visits is read ("continue where you left off"), so re-opening the lesson
+    opened last changes nothing and writes nothing: reading a lesson again is a pure read.
+    """
+    last = (
+        LessonVisit.objects.filter(user=user)
+        .order_by("-visited_at")
+        .values_list("lesson_id", flat=True)
+        .first()
+    )
+    if last == lesson.pk:
+        return False
     LessonVisit.objects.update_or_create(
         user=user, lesson=lesson, defaults={"visited_at": timezone.now()}
     )
+    return True
 
 
 def progress_record_verdict(

@@ -20,17 +20,27 @@ from course.models import (
     HelpfulMark,
     Lesson,
     Module,
+    Notification,
     StudyGroup,
     ThreadSubscription,
     Track,
     User,
 )
+from course.services import enrollment_create
+from course.services_notifications import notifications_create, notifications_read_thread
 
 MAX_POST_CHARS = 10_000
 
 
+# Invite codes are read aloud and typed from a phone: lower case, no look-alikes (0/o, 1/l/i),
+# two groups of five. 31 letters ^ 10 ≈ 2^49 codes; guessing one online is hopeless.
+INVITE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+INVITE_LENGTH = 10
+
+
 def _new_invite_code() -> str:
-    return secrets.token_urlsafe(12)
+    code = "".join(secrets.choice(INVITE_ALPHABET) for _position in range(INVITE_LENGTH))
+    return f"{code[:5]}-{code[5:]}"
 
 
 @transaction.atomic
@@ -52,6 +62,7 @@ def group_create(
         created_by=creator,
     )
     GroupMembership.objects.create(group=group, user=creator, role=GroupMembership.Role.FACILITATOR)
+    enrollment_create(user=creator, track=track)
     return group
 
 
@@ -72,12 +83,13 @@ def group_rotate_invite(*, group: StudyGroup) -> str:
 
 
 def group_join(*, group: StudyGroup, user: User) -> GroupMembership:
-    """Add a learner to a group as a member; joining twice keeps the existing membership."""
+    """Add a learner to a group as a member, enrolled in its track; joining twice changes nothing."""
     try:
         with transaction.atomic():
             membership, _ = GroupMembership.objects.get_or_create(group=group, user=user)
     except IntegrityError:  # a concurrent join of the same user won the race
         membership = GroupMembership.objects.get(group=group, user=user)
+    enrollment_create(user=user, track=group.track)
     return membership
 
 
@@ -131,17 +143,32 @@ def membership_set_hidden(*, membership: GroupMembership, hidden: bool) -> Group
     return membership
 
 
+@transaction.atomic
 def schedule_entry_create(
-    *, group: StudyGroup, module: Module, week_start: date, due_date: date, note: str = ""
+    *,
+    group: StudyGroup,
+    module: Module,
+    week_start: date,
+    due_date: date,
+    note: str = "",
+    planner: User | None = None,
 ) -> GroupScheduleEntry:
-    """Plan a module of the group's track for the week starting week_start."""
+    """Plan a module of the group's track for the week starting week_start; tell the members."""
     if not group.track.modules.filter(pk=module.pk).exists():
         raise ValidationError(_("That module is not part of this group's track."))
     if due_date < week_start:
         raise ValidationError(_("The due date must not be before the start of the week."))
-    return GroupScheduleEntry.objects.create(
+    entry = GroupScheduleEntry.objects.create(
         group=group, module=module, week_start=week_start, due_date=due_date, note=note.strip()
     )
+    members = GroupMembership.objects.filter(group=group).values_list("user_id", flat=True)
+    notifications_create(
+        kind=Notification.Kind.SCHEDULE,
+        user_ids=[pk for pk in members if planner is None or pk != planner.pk],
+        group=group,
+        entry=entry,
+    )
+    return entry
 
 
 def schedule_entry_delete(*, entry: GroupScheduleEntry) -> None:
@@ -209,6 +236,15 @@ def post_create(*, thread: GroupThread, author: User, body: str) -> GroupPost:
     )
     GroupThread.objects.filter(pk=thread.pk).update(last_post_at=now)
     _subscribe(thread=thread, user=author, at=now)
+    followers = ThreadSubscription.objects.filter(thread=thread).exclude(user=author)
+    notifications_create(
+        kind=Notification.Kind.REPLY,
+        user_ids=list(followers.values_list("user_id", flat=True)),
+        group=thread.group,
+        thread=thread,
+        post=post,
+        at=now,
+    )
     return post
 
 
@@ -223,5 +259,6 @@ def post_set_helpful(*, post: GroupPost, user: User, helpful: bool) -> None:
 
 
 def thread_mark_read(*, thread: GroupThread, user: User) -> None:
-    """Record that a follower has read the thread up to now."""
+    """Record that a follower has read the thread up to now, and its notifications with it."""
     ThreadSubscription.objects.filter(thread=thread, user=user).update(last_read_at=timezone.now())
+    notifications_read_thread(user=user, thread=thread)

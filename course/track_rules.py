@@ -162,6 +162,10 @@ def text_references(
                 if segment.removesuffix(".yaml") in exercise_module:
                     yield exercise_module[segment.removesuffix(".yaml")], number, "links to module"
                     break
-        for slug, pattern in mention_patterns:
-            if pattern.search(line):
-                yield slug, number, "refers to module"
+        # A mention holds the word "module" or a module's slug (each pattern needs one of them):
+        # most lines hold neither, and two substring tests rule them out.
+        lowered = line.lower()
+        if "module" in lowered or any(slug in lowered for slug, _pattern in mention_patterns):
+            for slug, pattern in mention_patterns:
+                if pattern.search(line):
+                    yield slug, number, "refers to module"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from course import views, views_groups, views_language
+from course import views, views_groups, views_language, views_notifications
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +12,14 @@ urlpatterns = [
     path("tracks/<slug:slug>/leave/", views.track_leave, name="track_leave"),
     path(
         "modules/<slug:module_slug>/<slug:lesson_slug>/", views.lesson_detail, name="lesson_detail"
+    ),
+    # Notifications
+    path("notifications/", views_notifications.notification_list, name="notification_list"),
+    path("notifications/read/", views_notifications.notification_read, name="notification_read"),
+    path(
+        "notifications/digest/",
+        views_notifications.notification_digest,
+        name="notification_digest",
     ),
     # Study groups
     path("groups/", views_groups.group_list, name="group_list"),
@@ -46,6 +54,7 @@ urlpatterns = [
     path("groups/<int:group_id>/board/", views_groups.group_board, name="group_board"),
     path("groups/<int:group_id>/progress/", views_groups.group_progress, name="group_progress"),
     path("groups/<int:group_id>/threads/", views_groups.thread_list, name="group_thread_list"),
+    path("groups/<int:group_id>/preview/", views_groups.post_preview, name="group_post_preview"),
     path(
         "groups/<int:group_id>/threads/<int:thread_id>/",
         views_groups.thread_detail,

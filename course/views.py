@@ -7,11 +7,13 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from course import selectors, selectors_groups, selectors_path, selectors_progress, services
+from course.catalogue import catalogue
 from course.forms import SignupForm
 
 
@@ -90,10 +92,13 @@ def lesson_detail(request: HttpRequest, module_slug: str, lesson_slug: str) -> H
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    skills = selectors_progress.learner_mastery(user=request.user)
-    tracks = selectors.enrolled_track_progress(user=request.user)
+    # The learner's progress is read once and shared by every panel (see test_page_queries).
+    user = request.user
+    progress = selectors.learner_progress(user)
+    skills = selectors_progress.learner_mastery(user=user, progress=progress)
+    tracks = selectors.enrolled_track_progress(user=user, progress=progress)
     continuation = selectors_path.continue_where_left_off(
-        user=request.user, tracks=[row.track for row in tracks]
+        user=user, tracks=[row.track for row in tracks], progress=progress
     )
     return render(
         request,
@@ -103,18 +108,30 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "tracks": tracks,
             "skills": skills,
             "skills_chart": selectors_progress.mastery_chart(skills),
-            "all_tracks": selectors.track_list(),
-            "group_weeks": selectors_groups.this_week_for_user(user=request.user),
-            "reply_notices": selectors_groups.new_replies_for_user(user=request.user),
-            "review": selectors_progress.review_queue(user=request.user),
-            "activity": selectors_progress.learner_activity(user=request.user),
+            "all_tracks": catalogue().tracks,
+            "group_weeks": selectors_groups.this_week_for_user(
+                user=user, solved=selectors.solved_in(progress)
+            ),
+            "reply_notices": selectors_groups.new_replies_for_user(user=user),
+            "review": selectors_progress.review_queue(user=user, progress=progress),
+            "activity": selectors_progress.learner_activity(user=user),
         },
     )
 
 
+def _safe_next(request: HttpRequest) -> str:
+    """Return where the learner was going before signing up (an invite link), if it is this site."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if allowed else ""
+
+
 def signup(request: HttpRequest) -> HttpResponse:
+    following = _safe_next(request)
     if request.user.is_authenticated:
-        return redirect("dashboard")
+        return redirect(following or "dashboard")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         # The learner keeps the language they signed up in, on every device, until they switch.
@@ -126,5 +143,5 @@ def signup(request: HttpRequest) -> HttpResponse:
             _("Welcome to Chainrule, %(username)s. Pick a track to start.")
             % {"username": user.username},
         )
-        return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})
+        return redirect(following or "home")
+    return render(request, "registration/signup.html", {"form": form, "next": following})

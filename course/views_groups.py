@@ -6,6 +6,7 @@ import csv
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -23,7 +24,9 @@ from course.forms_groups import (
     ScheduleEntryForm,
     ThreadForm,
 )
+from course.markdown import render_markdown
 from course.models import GroupMembership
+from course.services_groups import MAX_POST_CHARS
 
 # A cell starting with one of these runs as a formula in a spreadsheet (OWASP, CSV injection).
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -98,9 +101,13 @@ def group_join(request: HttpRequest, group_id: int) -> HttpResponse:
     return redirect(group)
 
 
-@login_required
 def group_invite(request: HttpRequest, code: str) -> HttpResponse:
+    """Show the group an invite opens; joining needs an account, and sign-up comes back here."""
     group, membership = groups.access_group_by_invite(request.user, code)
+    if not request.user.is_authenticated:
+        if request.method == "POST":
+            return redirect_to_login(request.get_full_path())
+        return render(request, "course/groups/about.html", {"group": group, "invite": code})
     if request.method == "POST":
         services.group_join(group=group, user=request.user)
         messages.success(request, _("You joined %(group)s.") % {"group": group.name})
@@ -205,7 +212,7 @@ def group_schedule(request: HttpRequest, group_id: int) -> HttpResponse:
     group, membership = groups.access_group(request.user, group_id, write=request.method == "POST")
     form = ScheduleEntryForm(request.POST or None, track=group.track)
     if request.method == "POST" and form.is_valid():
-        services.schedule_entry_create(group=group, **form.cleaned_data)
+        services.schedule_entry_create(group=group, planner=request.user, **form.cleaned_data)
         messages.success(
             request,
             _("%(module)s is on the schedule.") % {"module": form.cleaned_data["module"].title},
@@ -326,3 +333,21 @@ def track_progress(request: HttpRequest, slug: str) -> HttpResponse:
     if request.GET.get("format") == "csv":
         return _csv_response(f"track-{track.slug}-progress.csv", table.csv_rows())
     return render(request, "course/groups/track_progress.html", {"track": track, "table": table})
+
+
+@login_required
+@require_POST
+def post_preview(request: HttpRequest, group_id: int) -> HttpResponse:
+    """Render a post being written as it will appear (sanitised Markdown; the page typesets math)."""
+    groups.access_group(request.user, group_id)
+    body = request.POST.get("body", "").strip()
+    context: dict[str, str] = {}
+    if not body:
+        context["problem"] = _("Write something first.")
+    elif len(body) > MAX_POST_CHARS:
+        context["problem"] = _("Posts are limited to %(limit)s characters.") % {
+            "limit": MAX_POST_CHARS
+        }
+    else:
+        context["html"] = render_markdown(body)
+    return render(request, "course/groups/_preview.html", context)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from course.markdown import render_markdown
 from course.models import Exercise
 from course.selectors import access_exercise
+from course.selectors_groups import exercise_group_questions
 from grader import engine, selectors, services, services_learner
 from grader.engine.types import empty_preview, error_preview
 from grader.models import Submission
@@ -47,6 +48,7 @@ def _page_context(
         "prompt_html": render_markdown(view.variant["prompt"]),
         "hints_html": [render_markdown(h) for h in view.hints],
         "poll_ms": settings.GRADER_POLL_MS,
+        "ask_groups": exercise_group_questions(user=request.user, exercise=exercise),
     }
 
 

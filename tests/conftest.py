@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from config.catalogs import compile_catalogs
+from course.catalogue import catalogue_forget
 from course.models import Track, User
 from tests.factories import PASSWORD, UserFactory
 
@@ -36,6 +37,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def fast_password_hashing(settings) -> None:  # noqa: ANN001 - pytest-django fixture
     """Hash test passwords cheaply: the default hasher costs ~0.3 s per user."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_catalogue() -> Iterator[None]:
+    """Start and end every test without a course outline read in another test's transaction."""
+    catalogue_forget()
+    yield
+    catalogue_forget()
 
 
 @pytest.fixture

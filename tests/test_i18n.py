@@ -100,7 +100,8 @@ def _calls(source: str) -> Iterator[Message]:
 def extracted_messages() -> dict[Message, list[str]]:
     """Every message the templates and the Python code ask to translate, with where it is used."""
     found: dict[Message, list[str]] = {}
-    for path in sorted(TEMPLATES.rglob("*.html")):
+    # makemessages reads .html and .txt templates (the e-mails are .txt).
+    for path in sorted([*TEMPLATES.rglob("*.html"), *TEMPLATES.rglob("*.txt")]):
         source = templatize(path.read_text(encoding="utf-8"), origin=str(path))
         # Its lines are indented like the template; every message sits on one line (a repr).
         source = "\n".join(line.strip() for line in source.splitlines())

@@ -122,6 +122,10 @@ GET_CASES: dict[str, tuple[str, list[int | str]]] = {
     "track_enrol": ("/tracks/{track}/enrol/", logged_in_only(405)),
     "track_leave": ("/tracks/{track}/leave/", logged_in_only(405)),
     "lesson": ("/modules/module-0/lesson-0/", everyone(200)),
+    # each learner's own notifications
+    "notifications": ("/notifications/", logged_in_only(200)),
+    "notifications_read": ("/notifications/read/", logged_in_only(405)),
+    "notifications_digest": ("/notifications/digest/", logged_in_only(405)),
     # grader: published exercises are open to every learner, drafts to instructors only
     "exercise": ("/exercises/perm-sigmoid/", logged_in_only(200)),
     "exercise_draft": ("/exercises/perm-draft/", teachers_only(200, others=404)),
@@ -207,6 +211,18 @@ POST_CASES: dict[str, tuple[str, dict[str, str], bool, list[int | str]]] = {
         True,
         teachers_only(200),
     ),
+    "notifications_read": (
+        "/notifications/read/",
+        {},
+        False,
+        logged_in_only("/notifications/"),
+    ),
+    "notifications_digest": (
+        "/notifications/digest/",
+        {"email_digest": "1"},
+        False,
+        logged_in_only("/notifications/"),
+    ),
     "logout": ("/accounts/logout/", {}, False, everyone("/")),
     # Anyone may switch the language; it returns to the page it came from.
     "set_language": (
@@ -269,7 +285,7 @@ def test_every_route_is_in_a_permission_matrix() -> None:
     paths += [path for path, *_ in POST_CASES.values()]
     paths += [path for path, _ in group_matrix.GET_CASES.values()]
     paths += [path for path, *_ in group_matrix.POST_CASES.values()]
-    paths.append("/groups/join/{code}/")  # test_invite_link_opens_the_group_to_anyone_logged_in
+    paths.append("/groups/join/{code}/")  # test_invite_link_opens_the_group_to_anyone_who_holds_it
     ids = {"track": "t", "submission": 1, "g": 1, "t": 1, "p": 1, "e": 1, "m": 1, "code": "c"}
     covered = {resolve(path.split("?")[0].format(**ids)).view_name for path in paths}
     # The admin's own pages all share the staff check that "admin" exercises.

@@ -43,6 +43,16 @@ class EngineConfig:
     memory_mb: int = _setting(
         1024, "MEMORY_MB", "memory (MiB) the child running one check may add to its parent"
     )
+    child_checks: int = _setting(
+        200,
+        "CHILD_CHECKS",
+        "symbolic checks one forked child runs before a fresh child replaces it",
+    )
+    child_memory_mb: int = _setting(
+        128,
+        "CHILD_MEMORY_MB",
+        "memory (MiB) a forked child's resident set may grow by over its checks before it is replaced",
+    )
     max_answer_chars: int = _setting(
         20_000, "MAX_ANSWER_CHARS", "answers longer than this (characters) are refused"
     )

@@ -89,9 +89,10 @@ def test_get_permissions(world: World, case: str, role: str) -> None:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_invite_link_opens_the_group_to_anyone_logged_in(world: World, role: str) -> None:
+def test_invite_link_opens_the_group_to_anyone_who_holds_it(world: World, role: str) -> None:
     response = client_for(world, role).get(f"/groups/join/{world.group.invite_code}/")
-    wanted = {"anonymous": "login", "outsider": 200, "instructor": 200, "staff": 200}.get(role, 302)
+    # Someone without an account sees what they are invited to, and how to sign up and join.
+    wanted = {"anonymous": 200, "outsider": 200, "instructor": 200, "staff": 200}.get(role, 302)
     groupkit.expect(response, wanted)
 
 
@@ -131,6 +132,7 @@ POST_CASES = {
         ["login", 404, 403, 302, 404, 404],
     ),
     "join_listed": ("/groups/{g}/join/", {}, ["login", 404, 302, 302, 404, 404]),
+    "preview": ("/groups/{g}/preview/", {"body": "$x^2$"}, ["login", 404, 200, 200, 404, 404]),
     # The invite code is the key: anyone logged in who holds it may join.
     "join_invite": ("/groups/join/{code}/", {}, ["login", 302, 302, 302, 302, 302]),
     "create": (

@@ -160,3 +160,39 @@ def test_it_refuses_a_duplicate_lesson_slug_without_a_traceback(course_dir: Path
     (basics / "02-second-steps").rename(basics / "02-first-steps")
     assert "lesson slug 'first-steps' is also used by" in refused(course_dir)
     assert Lesson.objects.filter(slug="second-steps").exists()
+
+
+VALIDATED: list[str] = []
+
+
+def counting_validator(spec: dict) -> list:
+    """A spec validator that accepts everything and remembers what it was asked to check."""
+    VALIDATED.append(spec["title"])
+    return []
+
+
+def test_it_validates_an_exercise_file_again_only_when_it_changed(
+    course_dir: Path, settings
+) -> None:  # noqa: ANN001
+    settings.COURSE_SPEC_VALIDATOR = f"{__name__}.counting_validator"
+    VALIDATED.clear()
+    sync(course_dir)
+    assert VALIDATED == ["Derivative of a square"]
+    assert "0 changed" in sync(course_dir)
+    assert VALIDATED == ["Derivative of a square"]  # unchanged: trusted from the stored hash
+    exercise = course_dir / "basics" / "01-first-steps" / "square-derivative.yaml"
+    exercise.write_text(exercise.read_text() + "\n# a comment changes the bytes\n")
+    sync(course_dir)
+    assert VALIDATED == ["Derivative of a square"] * 2
+
+
+def test_a_lesson_is_rendered_again_only_when_its_body_changed(course_dir: Path) -> None:
+    sync(course_dir)
+    lesson = Lesson.objects.get(slug="first-steps")
+    Lesson.objects.filter(pk=lesson.pk).update(body_html="<p>kept</p>")
+    sync(course_dir)
+    assert Lesson.objects.get(pk=lesson.pk).body_html == "<p>kept</p>"  # not rendered again
+    path = course_dir / "basics" / "01-first-steps" / "lesson.md"
+    path.write_text(path.read_text() + "\nOne more *line*.\n")
+    sync(course_dir)
+    assert "<em>line</em>" in Lesson.objects.get(pk=lesson.pk).body_html

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -152,8 +153,17 @@ def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> Non
 class Worker:
     """A real `celery worker --beat` process on the test's queues, database and Redis db."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, name: str) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        name: str,
+        *,
+        queues: list[str] | None = None,
+        concurrency: int = 1,
+    ) -> None:
         self.log_path = log_path
+        self.hostname = f"{name}@{socket.gethostname()}"
         command = [
             sys.executable,
             "-m",
@@ -165,11 +175,11 @@ class Worker:
             "--schedule",
             str(log_path.with_suffix(".schedule")),
             "--queues",
-            f"{env['GRADER_SYMBOLIC_QUEUE']},{env['GRADER_CODE_QUEUE']}",
+            ",".join(queues or [env["GRADER_SYMBOLIC_QUEUE"], env["GRADER_CODE_QUEUE"]]),
             "--concurrency",
-            "1",
+            str(concurrency),
             "--hostname",
-            f"{name}@%h",
+            self.hostname,
             "--without-gossip",
             "--without-mingle",
             "--loglevel",
@@ -248,7 +258,9 @@ def _use_broker(url: str) -> None:
 
 
 @pytest.fixture
-def start_worker(broker: str, database_name: str, tmp_path: Path) -> Iterator[Callable[[], Worker]]:
+def start_worker(
+    broker: str, database_name: str, tmp_path: Path
+) -> Iterator[Callable[..., Worker]]:
     """Start workers on demand; stop every one of them at the end."""
     db = settings.DATABASES["default"]
     env = {
@@ -269,8 +281,14 @@ def start_worker(broker: str, database_name: str, tmp_path: Path) -> Iterator[Ca
     }
     workers: list[Worker] = []
 
-    def start() -> Worker:
-        worker = Worker(env, tmp_path / f"worker{len(workers)}.log", f"it{len(workers)}")
+    def start(*, queues: list[str] | None = None, concurrency: int = 1) -> Worker:
+        worker = Worker(
+            env,
+            tmp_path / f"worker{len(workers)}.log",
+            f"it{len(workers)}",
+            queues=queues,
+            concurrency=concurrency,
+        )
         workers.append(worker)
         return worker
 

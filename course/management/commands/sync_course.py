@@ -1,4 +1,9 @@
-"""Load the course files under exercises/ into the database, all or nothing."""
+"""Load the course files under exercises/ into the database, all or nothing.
+
+An exercise file the database already holds byte for byte, validated by the same grader sources,
+is not validated again (course.content.validated_hash): a start with nothing changed takes a second,
+not the seconds that checking every listed answer costs. `check_course` always checks everything.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from course.content import ContentError, load_course
+from course.selectors import exercise_hashes_validated
 from course.services import course_sync
 
 
@@ -24,7 +30,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            report = course_sync(course=load_course(Path(options["path"])))
+            course = load_course(Path(options["path"]), validated=exercise_hashes_validated())
+            report = course_sync(course=course)
         except ContentError as exc:
             for problem in exc.problems:
                 self.stderr.write(str(problem))

@@ -91,11 +91,21 @@ class Sandbox:
         self.layers: dict[str, bool | str] = {}
         self.scratch_base: str | None = None
         self.starts = 0
+        self._greeted = False  # the zygote said hello (launch() does not wait for it)
 
     # --- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Exec a fresh zygote and wait for it to report the layers it can apply."""
+        self.launch()
+        self._await_hello()
+
+    def launch(self) -> None:
+        """Exec a fresh zygote without waiting for it: ensure_started() waits for its hello.
+
+        A Celery pool process calls this as it starts, so its zygote imports NumPy while the
+        process already reports for work, and the first code job finds it (nearly) ready.
+        """
         self.close()
         parent_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = {
@@ -133,6 +143,11 @@ class Sandbox:
             zygote_end.close()
         self._control = parent_end
         self._owner_pid = os.getpid()
+        self._greeted = False
+
+    def _await_hello(self) -> None:
+        parent_end = self._control
+        assert parent_end is not None
         parent_end.settimeout(30)
         try:
             hello = json.loads(parent_end.recv(65536) or b"{}")
@@ -145,6 +160,7 @@ class Sandbox:
         self.layers = self._summarise(hello["layers"])
         self.scratch_base = str(hello.get("scratch_base") or "") or None
         self.starts += 1
+        self._greeted = True
         _log_layers(self.layers)
 
     def _summarise(self, layers: dict[str, bool | str]) -> dict[str, bool | str]:
@@ -172,6 +188,8 @@ class Sandbox:
             self.scratch_base = None
         if not self.alive():
             self.start()
+        elif not self._greeted:
+            self._await_hello()
 
     def close(self) -> None:
         """Stop this process's zygote; closing the socket makes it exit, SIGKILL makes sure."""
@@ -412,15 +430,27 @@ _sandbox_lock = threading.Lock()
 
 def get_sandbox() -> Sandbox:
     """Return this process's sandbox, starting its zygote on first use or after it died."""
+    sandbox = _own_sandbox()
+    with sandbox._lock:
+        sandbox.ensure_started()
+    return sandbox
+
+
+def launch_zygote() -> None:
+    """Start this process's zygote without waiting for it (a Celery pool process, as it starts)."""
+    sandbox = _own_sandbox()
+    with sandbox._lock:
+        if sandbox._owner_pid != os.getpid() or not sandbox.alive():
+            sandbox.launch()
+
+
+def _own_sandbox() -> Sandbox:
     global _sandbox
     with _sandbox_lock:
         if _sandbox is None:
             _sandbox = Sandbox()
             atexit.register(_sandbox.close)
-        sandbox = _sandbox
-    with sandbox._lock:
-        sandbox.ensure_started()
-    return sandbox
+        return _sandbox
 
 
 def sandbox_layers() -> dict[str, bool | str]:
@@ -429,5 +459,5 @@ def sandbox_layers() -> dict[str, bool | str]:
 
 
 def warm_up() -> dict[str, bool | str]:
-    """Start the zygote now (the Celery worker calls this at start) and return its layers."""
+    """Start the zygote now, wait for it, and return its layers (a process that grades code itself)."""
     return sandbox_layers()

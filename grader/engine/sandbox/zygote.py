@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.engine.sandbox import runtime, wire
 from grader.engine.sandbox.lockdown import READY, Jail, child_main
 from grader.engine.sandbox.probes import probe_layers
 from grader.engine.sandbox.seccomp import PreparedFilter
@@ -177,6 +178,7 @@ class Zygote:
         if pid == 0:
             for end in (job_write, result_read, status_read):
                 os.close(end)
+            warm_spare()
             child_main(self.jail, limits, job_read, result_write, status_write, scratch)
         for end in (job_read, result_write, status_write):
             os.close(end)
@@ -377,6 +379,25 @@ def warm_numpy() -> None:
     np.einsum("ij,ij->i", matrix, matrix)
     np.where(matrix > 0, matrix, 0.0)
     np.allclose(matrix, matrix)
+
+
+def warm_spare() -> None:
+    """Touch, in a spare child before any job exists, the pages every job touches.
+
+    A forked child copies each page of the zygote's heap it first writes to (reference counts
+    included): done here, while the spare waits, instead of during the job. The same code paths
+    as a job's (NumPy, the wire both ways, a call and its digests) on small inputs of the grader's
+    own: large arrays are fresh memory in any case, and would only cost time. Never raises: the child must not fall back into the zygote's loop.
+    """
+    try:
+        warm_numpy()
+        rng = np.random.default_rng(1)
+        inputs = {"args": [rng.normal(size=(8, 16)), rng.normal(size=(8, 16))]}
+        call = wire.decode(wire.encode(inputs))
+        answer = runtime.run_call(lambda x, grad: grad * (x > 0), call)
+        wire.decode(runtime.encode_answer(answer))
+    except BaseException:  # noqa: BLE001,S110 - a cold child is only slower
+        pass
 
 
 def main() -> None:

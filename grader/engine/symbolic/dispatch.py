@@ -4,12 +4,20 @@ grade_symbolic(spec, answer, *, seed, config) sends the check to a child of the 
 (grader.engine.forked) under the configured deadline and memory budget; grade_in_process is what
 the child runs, and what the spec validators call directly. warm_up() loads and exercises
 everything a check uses once in the parent, so every child starts warm.
+
+A child runs several checks in turn (SYMBOLIC_REUSE): before each one the seeded generators of
+Python, SymPy and NumPy and SymPy's Dummy numbering are put back as they were when the child was
+forked, after each one SymPy's cache of results is emptied, and a change to mpmath's precision, SymPy's
+global evaluation flags or NumPy's error handling retires the child (grader.engine.forked says
+why nothing else a check leaves behind can reach the next).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -19,7 +27,7 @@ import sympy
 
 from grader.engine import forked
 from grader.engine.config import EngineConfig, engine_config
-from grader.engine.forked import ChildOutcome, register_job, run_job
+from grader.engine.forked import ChildOutcome, Reuse, register_job, run_job
 from grader.engine.symbolic.derivation import grade_derivation
 from grader.engine.symbolic.expressions import Evaluator
 from grader.engine.symbolic.matrices import grade_matrix
@@ -130,7 +138,76 @@ def _grade_job(payload: dict[str, Any]) -> dict[str, Any]:
     return verdict.to_dict()
 
 
-register_job(SYMBOLIC_JOB, _grade_job)
+def _save_generators() -> Callable[[], None]:
+    """Save SymPy's and NumPy's seeded generators and Dummy's numbering; return what restores them."""
+    generators = (sympy.core.random.rng, sympy.core.random._assumptions_rng)
+    states = [generator.getstate() for generator in generators]
+    numpy_state = numpy.random.get_state()
+    dummies = sympy.Dummy._count
+
+    def restore() -> None:
+        for generator, state in zip(generators, states, strict=True):
+            generator.setstate(state)
+        numpy.random.set_state(numpy_state)
+        sympy.Dummy._count = dummies
+
+    return restore
+
+
+def _global_settings() -> object:
+    """Return the process-wide settings of mpmath, SymPy and NumPy that a check must not change."""
+    parameters = sympy.core.parameters.global_parameters
+    return (
+        mpmath.mp.prec,
+        parameters.evaluate,
+        parameters.distribute,
+        parameters.exp_is_pow,
+        tuple(sorted(numpy.geterr().items())),
+    )
+
+
+def _clear_sympy_cache() -> None:
+    """Empty SymPy's caches of results, keeping the tables its functions without parameters build.
+
+    Those (known facts, simplification patterns, transform rules) are built the same whichever
+    check asks first, and hold nothing of it; rebuilding them would cost every check.
+    """
+    for function in _cached_with_parameters():
+        function.cache_clear()
+
+
+_CACHED_WITH_PARAMETERS: list[Any] = []
+_CACHED_SEEN = [0]  # how many of SymPy's cached functions _CACHED_WITH_PARAMETERS covers
+
+
+def _cached_with_parameters() -> list[Any]:
+    registry = sympy.core.cache.CACHE
+    if _CACHED_SEEN[0] != len(registry):  # a module imported since registered more
+        _CACHED_WITH_PARAMETERS[:] = [
+            function for function in map(_lru_wrapper, registry) if _takes_parameters(function)
+        ]
+        _CACHED_SEEN[0] = len(registry)
+    return _CACHED_WITH_PARAMETERS
+
+
+def _lru_wrapper(function: Any) -> Any:
+    """Return the functools cache wrapper inside SymPy's decorators (as SymPy's clear_cache does)."""
+    while not hasattr(function, "cache_clear") and hasattr(function, "__wrapped__"):
+        function = function.__wrapped__
+    return function
+
+
+def _takes_parameters(function: Any) -> bool:
+    if not hasattr(function, "cache_clear"):
+        return False
+    try:
+        return bool(inspect.signature(function.__wrapped__).parameters)
+    except (TypeError, ValueError):
+        return True
+
+
+SYMBOLIC_REUSE = Reuse(save=_save_generators, settings=_global_settings, reset=_clear_sympy_cache)
+register_job(SYMBOLIC_JOB, _grade_job, reuse=SYMBOLIC_REUSE)
 
 
 # --- warming the parent --------------------------------------------------------------------------

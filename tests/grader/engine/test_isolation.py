@@ -207,7 +207,7 @@ def test_a_job_over_its_memory_budget_reports_memory() -> None:
 def test_a_spare_child_killed_from_outside_is_replaced() -> None:
     forked.register_job("ok", lambda payload: {"ok": True})
     forked.run_job("ok", {}, deadline_s=5)
-    spare = forked._spare
+    spare = forked._children.spare
     assert spare is not None
     os.kill(spare.pid, 9)
     os.waitpid(spare.pid, 0)

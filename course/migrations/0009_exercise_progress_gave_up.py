@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('course', '0006_user_language'),
+        ('course', '0008_notifications_and_digest'),
     ]
 
     operations = [

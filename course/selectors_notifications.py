@@ -1,0 +1,20 @@
+"""Reads for notifications: the header's unread count and a learner's list."""
+
+from __future__ import annotations
+
+from course.models import Notification, User
+
+LIST_LENGTH = 50
+
+
+def unread_count(user: User) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def notification_list(*, user: User, limit: int = LIST_LENGTH) -> list[Notification]:
+    """Return the learner's latest notifications, unread and read, newest first."""
+    return list(
+        Notification.objects.filter(user=user)
+        .select_related("group", "thread", "entry__module")
+        .order_by("-created_at", "-id")[:limit]
+    )
