@@ -78,10 +78,12 @@ def test_a_new_student_goes_from_sign_up_to_continue(
     page.locator("#exercises-heading").wait_for()  # the lesson
     page.get_by_role("link", name="Transpose of a product").click()
     page.get_by_role("heading", name="Transpose of a product").wait_for()
+    page.wait_for_load_state()  # htmx listens for typing once the page has loaded
 
     page.locator("#answer").fill("C^T*B^T")
     page.locator("#draft-status", has_text="Draft saved").wait_for()
     page.reload()
+    page.wait_for_load_state()
     assert page.locator("#answer").input_value() == "C^T*B^T"
     assert page.locator("#draft-status").inner_text() == "Draft restored"
     assert AnswerDraft.objects.get(user=user).text == "C^T*B^T"
@@ -91,6 +93,7 @@ def test_a_new_student_goes_from_sign_up_to_continue(
     page.get_by_role("heading", name="Welcome back, newton").wait_for()
     wait_until(lambda: AnswerDraft.objects.get(user=user).text == "C^T*B^T*A")
     page.go_back()
+    page.wait_for_load_state()
     assert page.locator("#answer").input_value() == "C^T*B^T*A"
 
     page.get_by_role("button", name="Show a hint").click()
