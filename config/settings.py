@@ -267,6 +267,11 @@ GRADER_RUNNING_STUCK_SECONDS = env_float(
 GRADER_MAX_TRIES = env_int("GRADER_MAX_TRIES", 3)
 # At most this many submissions per student per minute.
 GRADER_RATE_LIMIT_PER_MINUTE = env_int("GRADER_RATE_LIMIT_PER_MINUTE", 10)
+
+# Live previews per learner and web process: this many at once, then this many a second
+# (grader/preview_limit.py).
+GRADER_PREVIEW_BURST = env_int("GRADER_PREVIEW_BURST", 20)
+GRADER_PREVIEW_PER_SECOND = env_float("GRADER_PREVIEW_PER_SECOND", 4.0)
 # The exercise page asks for the verdict with a request the server holds for up to
 # GRADER_STATUS_WAIT_SECONDS, answering the moment the worker announces the verdict on Redis
 # (GRADER_NOTIFY_REDIS_URL; default: the broker when it is Redis) or, without Redis, by looking

@@ -23,6 +23,18 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from course.models import CatalogueItem, Exercise
+from course.translations import (
+    LANGUAGES,
+    Translation,
+    TranslationProblem,
+    exercise_visible,
+    glossary_problems,
+    is_translation_file,
+    module_visible,
+    read_lesson_translation,
+    read_yaml_translation,
+    tracks_visible,
+)
 from course.yaml_lines import YamlFile, YamlSyntaxError, parse_yaml
 
 EXERCISE_KINDS = ("expression", "matrix", "derivation", "code")
@@ -72,6 +84,7 @@ class TrackFile:
     path: Path
     order: int
     line: int = 1  # where its entry starts in tracks.yaml
+    translations: dict[str, Translation] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,6 +96,7 @@ class ModuleFile:
     skill: str
     prerequisites: list[str]
     path: Path
+    translations: dict[str, Translation] = field(default_factory=dict)
 
 
 @dataclass
@@ -94,6 +108,7 @@ class LessonFile:
     module: str
     order: int
     path: Path
+    translations: dict[str, Translation] = field(default_factory=dict)
 
 
 @dataclass
@@ -109,6 +124,7 @@ class ExerciseFile:
     published: bool
     path: Path
     source: YamlFile  # the file as parsed: its data (spec) and the line of each field
+    translations: dict[str, Translation] = field(default_factory=dict)
     # What the spec validator vouched for: the file's bytes and the validator's own sources
     # (validated_hash); sync_course skips validating a file whose hash it has stored already.
     source_hash: str = ""
@@ -120,6 +136,23 @@ class Course:
     modules: list[ModuleFile] = field(default_factory=list)
     lessons: list[LessonFile] = field(default_factory=list)
     exercises: list[ExerciseFile] = field(default_factory=list)
+    glossary_problems: list[TranslationProblem] = field(default_factory=list)
+
+    def translation_problems(self) -> list[TranslationProblem]:
+        """Return what is wrong with the course's translations (check_course reports these).
+
+        A translation with a problem is not shown (learners see the English), so these do not
+        stop a sync.
+        """
+        items: list[Any] = [*self.tracks, *self.modules, *self.lessons, *self.exercises]
+        found = list(self.glossary_problems)
+        seen: set[Path] = set()
+        for item in items:
+            for translation in item.translations.values():
+                if translation.path not in seen:  # the tracks share tracks.yaml's translation
+                    seen.add(translation.path)
+                    found.extend(translation.problems)
+        return found
 
 
 class _Fields:
@@ -305,7 +338,21 @@ def _read_tracks(root: Path, problems: list[Problem]) -> list[TrackFile]:
                     "slug", f"track slug '{slug}' is also used by the track at line {other.line}"
                 )
         tracks.append(track)
+    _attach_tracks_translations(path, source, tracks)
     return tracks
+
+
+def _attach_tracks_translations(path: Path, source: YamlFile, tracks: list[TrackFile]) -> None:
+    """Give each track its entry of tracks.<language>.yaml (one file for all the tracks)."""
+    for language in LANGUAGES:
+        translation = read_yaml_translation(path, tracks_visible(source.data), language)
+        if translation is None:
+            continue
+        entries = translation.fields.get("tracks")
+        for track in tracks:
+            entry = entries.get(track.slug) if isinstance(entries, dict) else None
+            fields = entry if isinstance(entry, dict) else {}
+            track.translations[language] = replace(translation, fields=fields)
 
 
 def _read_module(folder: Path, problems: list[Problem]) -> ModuleFile | None:
@@ -316,6 +363,11 @@ def _read_module(folder: Path, problems: list[Problem]) -> ModuleFile | None:
     fields = _Fields(path, source, problems)
     fields.unknown_keys({"id", "title", "summary", "skill", "prerequisites"})
     _check_name_length(folder.name, "folder", path, problems)
+    translations = {
+        language: found
+        for language in LANGUAGES
+        if (found := read_yaml_translation(path, module_visible(source.data), language))
+    }
     return ModuleFile(
         id=fields.uuid(),
         slug=folder.name,
@@ -324,6 +376,7 @@ def _read_module(folder: Path, problems: list[Problem]) -> ModuleFile | None:
         skill=fields.text("skill"),
         prerequisites=fields.slugs("prerequisites"),
         path=path,
+        translations=translations,
     )
 
 
@@ -356,14 +409,21 @@ def _read_lesson(folder: Path, module: str, problems: list[Problem]) -> LessonFi
         problems.append(
             Problem(path, text[: front.end()].count("\n") + 1, "the lesson has no text")
         )
+    title = fields.text("title")
+    translations = {
+        language: found
+        for language in LANGUAGES
+        if (found := read_lesson_translation(path, title, body, language))
+    }
     return LessonFile(
         id=fields.uuid(),
         slug=match.group("slug"),
-        title=fields.text("title"),
+        title=title,
         body=body,
         module=module,
         order=int(match.group("order")),
         path=path,
+        translations=translations,
     )
 
 
@@ -422,6 +482,11 @@ def read_exercise(
         published=fields.boolean("published", True),
         path=path,
         source=source,
+        translations={
+            language: found
+            for language in LANGUAGES
+            if (found := read_yaml_translation(path, exercise_visible(source.data), language))
+        },
         source_hash=digest,
     )
     validator = _spec_validator() if check_spec and digest not in validated else None
@@ -430,6 +495,11 @@ def read_exercise(
             if (str(found.path[0]) if found.path else "") not in fields.reported:
                 problems.append(Problem(path, source.line(found.path), found.message))
     return exercise
+
+
+def exercise_files(lesson_folder: Path) -> list[Path]:
+    """Return a lesson folder's exercise files: its .yaml files that are not translations."""
+    return [p for p in sorted(lesson_folder.glob("*.yaml")) if not is_translation_file(p)]
 
 
 def _check_name_length(slug: str, named_by: str, path: Path, problems: list[Problem]) -> None:
@@ -526,7 +596,7 @@ def load_course(
             if lesson is None:
                 continue
             course.lessons.append(lesson)
-            for path in sorted(lesson_folder.glob("*.yaml")):
+            for path in exercise_files(lesson_folder):
                 exercise = read_exercise(
                     path,
                     problems,
@@ -538,6 +608,7 @@ def load_course(
                 if exercise is not None:
                     course.exercises.append(exercise)
     _cross_check(course, root, problems)
+    course.glossary_problems = glossary_problems(root)
     from course.track_rules import track_problems  # noqa: PLC0415 - it imports this module
 
     problems.extend(track_problems(course))
@@ -657,7 +728,7 @@ def load_exercise_path(path: Path | str) -> dict[str, Any]:
     """Return the spec of one exercise file, or of the single exercise in a folder."""
     path = Path(path)
     if path.is_dir():
-        candidates = sorted(path.glob("*.yaml"))
+        candidates = exercise_files(path)
         if len(candidates) != 1:
             raise ContentError(
                 [

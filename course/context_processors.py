@@ -5,14 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from django.utils.functional import SimpleLazyObject
-
-from course.selectors_notifications import unread_count
 
 
 def notifications(request: HttpRequest) -> dict[str, Any]:
-    """Offer the header's unread count; it is counted (one query) only where a page shows it."""
+    """Offer the header's unread count, read from the user row the request has loaded already."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"unread_notifications": SimpleLazyObject(lambda: unread_count(user))}
+    return {"unread_notifications": user.unread_notifications}

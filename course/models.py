@@ -29,6 +29,9 @@ class User(AbstractUser):
     language = models.CharField(max_length=16, choices=settings.LANGUAGES, blank=True, default="")
     # Send a daily e-mail listing the notifications not read in the app (off unless asked for).
     email_digest = models.BooleanField(default=False)
+    # How many notifications are unread: kept on the row every request loads anyway, so the
+    # header shows it without a query (course/services_notifications.py keeps it true).
+    unread_notifications = models.PositiveIntegerField(default=0, editable=False)
 
     # The role decides access: instructors and staff get the instructor tools, and staff (or a
     # superuser) also gets Django's admin, whose own check reads is_staff, so set the role through
@@ -101,6 +104,10 @@ class CatalogueItem(models.Model):
     title = models.CharField(max_length=200)
     source_path = models.CharField(max_length=500, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
+    # {"zh-Hans": {field: text, ...}}: the translations that are complete and current at the last
+    # sync (course.translations), mirroring the English fields; learners read them through
+    # course.localize.
+    translations = models.JSONField(default=dict, blank=True)
 
     objects = CatalogueQuerySet.as_manager()
 
@@ -329,7 +336,8 @@ class GroupMembership(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="group_memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     hide_details = models.BooleanField(
-        default=False, help_text="Show this member on the board only inside the group totals"
+        default=False,
+        help_text="Keep this member out of everything others see of the group, totals included",
     )
     joined_at = models.DateTimeField(auto_now_add=True)
 

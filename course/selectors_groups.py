@@ -53,17 +53,6 @@ SOLVED = "solved"
 ATTEMPTED = "attempted"
 NOT_STARTED = "not-started"
 
-# Members who hide their details count in a group's totals only when at least this many of them
-# do: with one, the totals minus the rows shown are that member's own figures; with two, each of
-# the pair can work out the other's.
-HIDDEN_AGGREGATE_MIN = 3
-
-
-def _hidden_in_totals(hidden: int) -> bool:
-    """Return whether this many hidden members are enough to include them in a group's totals."""
-    return hidden >= HIDDEN_AGGREGATE_MIN
-
-
 # --- Access: one helper per object kind --------------------------------------------------------
 
 
@@ -249,7 +238,16 @@ def _exercises_for_modules(module_ids: list[int]) -> dict[int, list[Exercise]]:
         Exercise.objects.reachable()
         .filter(published=True, lesson__module_id__in=module_ids)
         .select_related("lesson")
-        .only("id", "slug", "title", "order", "lesson__id", "lesson__order", "lesson__module_id")
+        .only(
+            "id",
+            "slug",
+            "title",
+            "translations",
+            "order",
+            "lesson__id",
+            "lesson__order",
+            "lesson__module_id",
+        )
         .order_by("lesson__order", "order", "slug")
     ):
         per_module[exercise.lesson.module_id].append(exercise)
@@ -358,18 +356,8 @@ class Board:
     skills: list[GroupSkill] = field(default_factory=list)
 
     @property
-    def hidden_in_totals(self) -> bool:
-        return _hidden_in_totals(self.hidden_count)
-
-    @property
-    def hidden_aggregate_min(self) -> int:
-        return HIDDEN_AGGREGATE_MIN
-
-    @property
     def counted_count(self) -> int:
         """Return how many members the totals, the mastery and the chart are computed over."""
-        if self.hidden_in_totals:
-            return self.member_count
         return self.member_count - self.hidden_count
 
     @property
@@ -390,17 +378,25 @@ def _hidden_from(viewer: AnyUser, membership: GroupMembership) -> bool:
 
 
 def _counted(viewer: AnyUser, memberships: list[GroupMembership]) -> list[GroupMembership]:
-    """Return the memberships a group's totals may include for this viewer without revealing anyone."""
-    if _hidden_in_totals(sum(1 for m in memberships if _hidden_from(viewer, m))):
-        return memberships
+    """Return the memberships whose progress this viewer's totals may be computed from.
+
+    The guarantee (the board's privacy help text says it to members): whatever anyone sees of a
+    group — board, totals, mastery, chart, progress table, CSV — is computed only from members who
+    show their details and from the viewer's own, so a hidden member's progress cannot be worked
+    out from it however many accounts join, hide or leave and however many snapshots are
+    compared; only how many members hide shows. A threshold ("counted once three hide") does not
+    hold: two fresh accounts that hide make three, and the totals minus the rows shown minus the
+    two accounts' own figures are the real member's; and two boards, before and after a hidden
+    member joins or leaves, differ by exactly that member's figures however many others hide.
+    """
     return [m for m in memberships if not _hidden_from(viewer, m)]
 
 
 def group_board(*, group: StudyGroup, viewer: User, today: date | None = None) -> Board:
     """Return members × this week's exercises and per-skill mastery for the group.
 
-    Members hidden from the viewer get no row; they count in the totals and the mastery only when
-    enough of them hide (HIDDEN_AGGREGATE_MIN) that the totals cannot give one of them away.
+    Members hidden from the viewer get no row and count in no total, mastery or chart
+    (see _counted); only their number shows.
 
     A constant number of queries whatever the group's size: memberships, this week's entries,
     the track's modules, their exercises, and the members' progress on them.
@@ -517,24 +513,15 @@ class ProgressTableRow:
 class ProgressTable:
     modules: list[Module]
     rows: list[ProgressTableRow]
-    hidden_row: ProgressTableRow | None  # only when HIDDEN_AGGREGATE_MIN or more members hide
     total_row: ProgressTableRow
     hidden_count: int = 0
-
-    @property
-    def hidden_in_totals(self) -> bool:
-        return _hidden_in_totals(self.hidden_count)
-
-    @property
-    def hidden_aggregate_min(self) -> int:
-        return HIDDEN_AGGREGATE_MIN
 
     def csv_rows(self) -> list[list[str]]:
         """Return the table as CSV cells: a header, one row per learner, then the totals."""
         header = ["learner", *[m.title for m in self.modules], "solved", "exercises", "attempts"]
         header.append("last active")
         out = [header]
-        for row in [*self.rows, *([self.hidden_row] if self.hidden_row else []), self.total_row]:
+        for row in [*self.rows, self.total_row]:
             out.append(
                 [
                     row.label,
@@ -553,8 +540,8 @@ def _progress_table(
 ) -> ProgressTable:
     """Build the per-learner, per-module solved table.
 
-    Hidden learners fold into one row, and count in the totals, only when there are at least
-    HIDDEN_AGGREGATE_MIN of them; fewer are left out altogether. Their last activity never shows.
+    Hidden learners are left out of every row and the totals (see _counted); the totals'
+    label says how many.
     """
     modules = track_module_choices(track=track)
     per_module = _exercises_for_modules([m.pk for m in modules])
@@ -580,7 +567,7 @@ def _progress_table(
 
     sizes = [len(per_module.get(m.pk, [])) for m in modules]
 
-    def fold(label: str, users: list[User], *, with_last_active: bool = True) -> ProgressTableRow:
+    def fold(label: str, users: list[User]) -> ProgressTableRow:
         per = [
             (sum(stats[u.pk]["solved"][m.pk] for u in users), n * len(users))  # type: ignore[index]
             for m, n in zip(modules, sizes, strict=True)
@@ -590,36 +577,29 @@ def _progress_table(
             label=label,
             per_module=per,
             attempts=sum(stats[u.pk]["attempts"] for u in users),  # type: ignore[misc]
-            last_active=max(lasts) if lasts and with_last_active else None,  # type: ignore[type-var]
+            last_active=max(lasts) if lasts else None,  # type: ignore[type-var]
         )
 
     visible = [u for u, hidden in learners if not hidden]
     hidden = [u for u, hidden in learners if hidden]
-    hidden_label = ngettext(
-        "%(count)d member with hidden details", "%(count)d members with hidden details", len(hidden)
-    ) % {"count": len(hidden)}
-    everyone = ngettext("all %(count)d learner", "all %(count)d learners", len(learners)) % {
-        "count": len(learners)
-    }
-    if not hidden:
-        hidden_row, total_row = None, fold(everyone, visible)
-    elif _hidden_in_totals(len(hidden)):
-        hidden_row = fold(hidden_label, hidden, with_last_active=False)
-        total_row = fold(everyone, visible + hidden, with_last_active=False)
-    else:
-        hidden_row = None
+    if hidden:
         shown = ngettext("%(count)d shown learner", "%(count)d shown learners", len(visible)) % {
             "count": len(visible)
         }
-        total_row = fold(
-            _("%(shown)s (%(hidden)s not counted)") % {"shown": shown, "hidden": hidden_label},
-            visible,
-        )
+        hidden_label = ngettext(
+            "%(count)d member with hidden details",
+            "%(count)d members with hidden details",
+            len(hidden),
+        ) % {"count": len(hidden)}
+        label = _("%(shown)s (%(hidden)s not counted)") % {"shown": shown, "hidden": hidden_label}
+    else:
+        label = ngettext("all %(count)d learner", "all %(count)d learners", len(visible)) % {
+            "count": len(visible)
+        }
     return ProgressTable(
         modules=modules,
         rows=[fold(u.username, [u]) for u in visible],
-        hidden_row=hidden_row,
-        total_row=total_row,
+        total_row=fold(label, visible),
         hidden_count=len(hidden),
     )
 

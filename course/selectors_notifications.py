@@ -1,14 +1,10 @@
-"""Reads for notifications: the header's unread count and a learner's list."""
+"""Reads for notifications: a learner's list (the unread count lives on the user row)."""
 
 from __future__ import annotations
 
 from course.models import Notification, User
 
 LIST_LENGTH = 50
-
-
-def unread_count(user: User) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
 def notification_list(*, user: User, limit: int = LIST_LENGTH) -> list[Notification]:

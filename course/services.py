@@ -15,6 +15,7 @@ from course.content import (
     CatalogueNames,
     ContentError,
     Course,
+    LessonFile,
     check_name_takeovers,
     rendered_hash,
     source_path,
@@ -33,6 +34,7 @@ from course.models import (
     TrackModule,
     User,
 )
+from course.translations import usable_fields
 
 
 @dataclass
@@ -80,6 +82,21 @@ def _lesson_html(body: str, stored_hash: str | None) -> dict[str, str]:
     if html_hash == stored_hash:
         return {"html_hash": html_hash}
     return {"html_hash": html_hash, "body_html": render_markdown(body)}
+
+
+def _lesson_translations(lesson: LessonFile, stored: dict[str, Any]) -> dict[str, Any]:
+    """Return a lesson's usable translations with their HTML, rendering only changed bodies."""
+    result = {}
+    for language, fields in usable_fields(lesson.translations).items():
+        html_hash = rendered_hash(fields["body"])
+        before = stored.get(language) or {}
+        html = (
+            before["body_html"]
+            if before.get("html_hash") == html_hash and "body_html" in before
+            else render_markdown(fields["body"])
+        )
+        result[language] = {**fields, "body_html": html, "html_hash": html_hash}
+    return result
 
 
 def _catalogue_names() -> CatalogueNames:
@@ -132,6 +149,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "summary": m.summary,
                 "skill": m.skill,
                 "source_path": source_path(m.path),
+                "translations": usable_fields(m.translations),
             },
             report,
         )
@@ -154,6 +172,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "summary": t.summary,
                 "order": t.order,
                 "source_path": source_path(t.path),
+                "translations": usable_fields(t.translations),
             },
             report,
         )
@@ -171,6 +190,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
 
     lessons: dict[tuple[str, str], Lesson] = {}
     rendered = dict(Lesson.objects.values_list("uuid", "html_hash"))
+    translated = dict(Lesson.objects.values_list("uuid", "translations"))
     for lf in course.lessons:
         lessons[(lf.module, lf.slug)] = _upsert(
             Lesson,
@@ -184,6 +204,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "body": lf.body,
                 **_lesson_html(lf.body, rendered.get(lf.id)),
                 "source_path": source_path(lf.path),
+                "translations": _lesson_translations(lf, translated.get(lf.id) or {}),
             },
             report,
         )
@@ -201,6 +222,7 @@ def course_sync(*, course: Course, now: datetime | None = None) -> SyncReport:
                 "published": ef.published,
                 "spec": ef.spec,
                 "source_path": source_path(ef.path),
+                "translations": usable_fields(ef.translations),
                 "source_hash": ef.source_hash,
             },
             report,

@@ -134,9 +134,10 @@ def membership_set_role(*, group: StudyGroup, member: User, role: str) -> GroupM
 
 
 def membership_set_hidden(*, membership: GroupMembership, hidden: bool) -> GroupMembership:
-    """Choose whether the board shows this member's details or keeps them out of its rows.
+    """Choose whether the board shows this member's details or keeps them out of everything.
 
-    A hidden member still counts in the group's totals once HIDDEN_AGGREGATE_MIN members hide.
+    A hidden member counts in no row, total, mastery or table that others see
+    (selectors_groups._counted states the guarantee).
     """
     membership.hide_details = hidden
     membership.save(update_fields=["hide_details"])

@@ -16,6 +16,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -39,19 +40,31 @@ def notifications_create(
 ) -> int:
     """Tell each of these learners about one event; return how many notifications were written."""
     at = at or timezone.now()
-    created = Notification.objects.bulk_create(
-        Notification(
-            user_id=user_id,
-            kind=kind,
-            group=group,
-            thread=thread,
-            post=post,
-            entry=entry,
-            created_at=at,
+    recipients = sorted(set(user_ids))
+    with transaction.atomic():
+        created = Notification.objects.bulk_create(
+            Notification(
+                user_id=user_id,
+                kind=kind,
+                group=group,
+                thread=thread,
+                post=post,
+                entry=entry,
+                created_at=at,
+            )
+            for user_id in recipients
         )
-        for user_id in sorted(set(user_ids))
-    )
+        User.objects.filter(pk__in=recipients).update(
+            unread_notifications=F("unread_notifications") + 1
+        )
     return len(created)
+
+
+def _recount(user: User) -> None:
+    """Set the learner's unread count from their rows (after marking some read)."""
+    unread = Notification.objects.filter(user=user, read_at__isnull=True).count()
+    User.objects.filter(pk=user.pk).update(unread_notifications=unread)
+    user.unread_notifications = unread
 
 
 def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
@@ -59,14 +72,21 @@ def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
     unread = Notification.objects.filter(user=user, read_at__isnull=True)
     if ids is not None:
         unread = unread.filter(pk__in=ids)
-    return unread.update(read_at=timezone.now())
+    marked = unread.update(read_at=timezone.now())
+    if marked:
+        _recount(user)
+    return marked
 
 
 def notifications_read_thread(*, user: User, thread: GroupThread) -> None:
-    """Opening a thread reads the notifications about it."""
-    Notification.objects.filter(user=user, thread=thread, read_at__isnull=True).update(
+    """Opening a thread reads the notifications about it (no write when there are none)."""
+    if not user.unread_notifications:
+        return
+    marked = Notification.objects.filter(user=user, thread=thread, read_at__isnull=True).update(
         read_at=timezone.now()
     )
+    if marked:
+        _recount(user)
 
 
 def user_set_email_digest(*, user: User, enabled: bool) -> None:

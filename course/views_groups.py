@@ -196,10 +196,9 @@ def group_visibility(request: HttpRequest, group_id: int) -> HttpResponse:
         messages.info(
             request,
             _(
-                "Your details are hidden; others see you only inside the totals, and only once at "
-                "least %(minimum)s members hide theirs."
-            )
-            % {"minimum": groups.HIDDEN_AGGREGATE_MIN},
+                "Your details are hidden: nothing the others see of this group is computed from "
+                "your progress, not even its totals."
+            ),
         )
     else:
         messages.info(request, _("Your progress now shows on the group board."))

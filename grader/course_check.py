@@ -24,7 +24,15 @@ from typing import Any
 
 from django.conf import settings
 
-from course.content import ContentError, ExerciseFile, Problem, load_course, read_exercise
+from course.content import (
+    ContentError,
+    ExerciseFile,
+    Problem,
+    exercise_files,
+    load_course,
+    read_exercise,
+)
+from course.translations import is_translation_file
 from course.yaml_lines import YamlFile
 from grader import engine
 from grader.engine import Status, Verdict
@@ -161,6 +169,7 @@ def _exercise_targets(scope: Path, problems: list[Problem]) -> list[_Target]:
         problems.append(Problem(scope, 1, "no such file or folder"))
         return []
     if scope.is_file():
+        scope = _english_of(scope)
         if scope.suffix != ".yaml" or scope.name in ("tracks.yaml", "module.yaml"):
             problems.append(Problem(scope, 1, "not an exercise file (<slug>.yaml in a lesson)"))
             return []
@@ -179,8 +188,15 @@ def _exercise_targets(scope: Path, problems: list[Problem]) -> list[_Target]:
     return [
         _Target(path, lesson.parent.name, _lesson_slug(lesson))
         for lesson in lessons
-        for path in sorted(lesson.glob("*.yaml"))
+        for path in exercise_files(lesson)
     ]
+
+
+def _english_of(path: Path) -> Path:
+    """Return the English file a translation translates (x.zh-Hans.yaml -> x.yaml), else path."""
+    if not is_translation_file(path):
+        return path
+    return path.with_name(path.stem.rsplit(".", 1)[0] + path.suffix)
 
 
 def _lesson_slug(folder: Path) -> str:
@@ -210,14 +226,15 @@ def _course_problems(
     if root is None:
         return {}
     try:
-        load_course(root, check_specs=False)
+        course = load_course(root, check_specs=False)
     except ContentError as exc:
         found = exc.problems
     else:
-        return {}
+        # A translation's problem is kept with the file it translates (an exercise in scope).
+        found = [Problem(p.path, p.line, p.message) for p in course.translation_problems()]
     grouped: dict[Path, list[Problem]] = {}
     for problem in found:
-        where = problem.path.resolve()
+        where = _english_of(problem.path.resolve())
         named = [path for path in exercises if str(path) in problem.message]
         if where in exercises or named:
             grouped.setdefault(where if where in exercises else named[0], []).append(problem)

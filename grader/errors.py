@@ -44,6 +44,24 @@ class AnswerTooLarge(RequestError):
         self.limit = limit
 
 
+class PreviewRateLimited(RateLimited):
+    code: ClassVar[str] = "preview_rate_limited"
+    title: ClassVar[str] = _("Too many previews")
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(
+            ngettext(
+                "The preview cannot keep up with this many changes. It shows again in "
+                "%(wait)d second; your answer is kept.",
+                "The preview cannot keep up with this many changes. It shows again in "
+                "%(wait)d seconds; your answer is kept.",
+                retry_after,
+            )
+            % {"wait": retry_after},
+            retry_after=retry_after,
+        )
+
+
 class AnswersRateLimited(RateLimited):
     title: ClassVar[str] = _("Too many answers")
 

@@ -2,16 +2,27 @@
 
 Presentation lives here, not in the models: the exercise page, the live status block and the
 instructor's bench reach it through the `feedback` filter (grader/templatetags/verdicts.py).
+
+Every message is said in the reader's language: the grader's words are rebuilt from the stored
+template and parameters (`gettext(template) % params`, grader.engine.types), an author's words
+(a known mistake's feedback, a milestone) come from the exercise's translation, and a message
+stored without either (an older verdict) is shown as its English text.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from course.localize import content_language, translated_value
 from course.markdown import render_markdown
+from course.models import Exercise
+from course.templatetags.localize import english_badge
+from grader.engine.types import Authored, Phrase, Preview, render_phrase
 from grader.models import Submission
 
 HEADLINES = {
@@ -42,6 +53,89 @@ def inline_markdown(text: str) -> SafeString:
     return mark_safe(html)  # noqa: S308 - render_markdown escapes raw HTML and sanitises
 
 
+def _author_text(exercise: Exercise | None) -> Any:
+    def text(authored: Authored) -> str:
+        found = translated_value(exercise, tuple(authored["source"])) if exercise else None
+        return found if isinstance(found, str) and found.strip() else authored["text"]
+
+    return text
+
+
+def message_text(message: dict[str, Any], exercise: Exercise | None = None) -> tuple[str, bool]:
+    """Return a stored message in the reader's language, and whether it is English standing in.
+
+    The second value is True only for an author's text that the exercise's translation lacks.
+    """
+    english = str(message.get("text", ""))
+    if message.get("template"):
+        words = Phrase(template=message["template"], params=dict(message.get("params") or {}))
+        return render_phrase(words, gettext, _author_text(exercise)), False
+    source = message.get("source")
+    if source and content_language() is not None:
+        found = translated_value(exercise, tuple(source)) if exercise else None
+        if isinstance(found, str) and found.strip():
+            return found, False
+        return english, True
+    return english, False
+
+
+def words_text(words: Phrase | None, english: str) -> str:
+    """Return stored words (a Phrase) in the reader's language, or the English without them."""
+    return render_phrase(words, gettext) if words else english
+
+
+def preview_for_reader(preview: Preview) -> Preview:
+    """Return the live preview with its error said in the reader's language."""
+    error = preview.get("error")
+    if not error or not error.get("words"):
+        return preview
+    return Preview(
+        ok=preview["ok"],
+        latex=preview["latex"],
+        error={**error, "text": words_text(error["words"], error["text"])},
+    )
+
+
+def _message_entry(
+    message: dict[str, Any], exercise: Exercise | None, diagnosis: str | None
+) -> dict[str, Any]:
+    text, english = message_text(message, exercise)
+    html = inline_markdown(text)
+    return {
+        **message,
+        "text": text,
+        "html": format_html("{}{}", html, english_badge()) if english else html,
+        "english": english,
+        "diagnosis": message.get("code") == diagnosis,
+    }
+
+
+def test_name(name: str, exercise: Exercise | None) -> str:
+    """Return a code test's or check's name in the reader's language.
+
+    An author's name comes from the exercise's translation (the test or check with that English
+    name); a check's default name is the grader's, in the catalog.
+    """
+    spec = exercise.spec if exercise is not None else {}
+    for index, test in enumerate(spec.get("tests") or []):
+        if isinstance(test, dict) and test.get("name") == name:
+            found = translated_value(exercise, ("tests", index, "name"))
+            return found if isinstance(found, str) and found.strip() else name
+    for check, settings in (spec.get("checks") or {}).items():
+        if isinstance(settings, dict) and settings.get("name") == name:
+            found = translated_value(exercise, ("checks", check, "name"))
+            return found if isinstance(found, str) and found.strip() else name
+    return gettext(name) if name else name
+
+
+def _test_entry(test: dict[str, Any], exercise: Exercise | None) -> dict[str, Any]:
+    return {
+        **test,
+        "name": test_name(str(test.get("name", "")), exercise),
+        "message": words_text(test.get("words"), str(test.get("message", ""))),
+    }
+
+
 def submission_feedback(submission: Submission) -> dict[str, Any] | None:
     """Return the verdict arranged for the page: headline, tone, messages, reading, tests."""
     if not submission.verdict:
@@ -50,24 +144,23 @@ def submission_feedback(submission: Submission) -> dict[str, Any] | None:
     status = verdict.get("status", "error")
     headline, tone = HEADLINES.get(status, HEADLINES["error"])
     counterexample = verdict.get("counterexample") or None
+    if counterexample and counterexample.get("text"):
+        text = words_text(counterexample.get("words"), counterexample["text"])
+        counterexample = {**counterexample, "text": text}
+    exercise = submission.exercise
     shown = list(verdict.get("messages", []))
     headline_detail = None
-    first_code = shown[0].get("code") if shown else None
-    if status == "invalid" and first_code in HEADLINES_BY_CODE:
-        headline, tone = HEADLINES_BY_CODE[first_code]
-        text = str(shown.pop(0).get("text", ""))
+    if status == "invalid" and shown and shown[0].get("code") in HEADLINES_BY_CODE:
+        headline, tone = HEADLINES_BY_CODE[shown[0]["code"]]
+        text, _english = message_text(shown.pop(0), exercise)
         headline_detail = inline_markdown(text[:1].lower() + text[1:])
     messages = [
-        {
-            **message,
-            "html": inline_markdown(str(message.get("text", ""))),
-            "diagnosis": message.get("code") == verdict.get("diagnosis"),
-        }
+        _message_entry(message, exercise, verdict.get("diagnosis"))
         for message in shown
         if message.get("code") not in REDUNDANT_MESSAGES
         and not (counterexample and message.get("code") == "counterexample")
     ]
-    tests = verdict.get("tests")
+    tests = [_test_entry(test, exercise) for test in verdict.get("tests") or []] or None
     return {
         "status": status,
         "headline": headline,

@@ -11,6 +11,7 @@ import redis
 from django.conf import settings
 from django.http import Http404
 
+from course.localize import localized, localized_list
 from course.markdown import render_markdown
 from course.models import Exercise, ExerciseProgress, User
 from course.selectors import AnyUser, access_exercise
@@ -31,6 +32,9 @@ class ExerciseView:
     history: list[Submission] = field(default_factory=list)
     draft: AnswerDraft | None = None
     best: Submission | None = None  # the latest correct submission, once solved
+    # The English standing in for a missing translation in the reader's language (marked).
+    prompt_english: bool = False
+    hints_english: bool = False
 
     @property
     def attempts(self) -> int:
@@ -76,10 +80,15 @@ class ExerciseView:
         return exercise_next(user=self.user, exercise=self.exercise)
 
 
-def shown_hints(exercise: Exercise, user: User) -> list[str]:
-    """Return the hints the learner has asked to see (HintView rows), in order."""
+def shown_hints(exercise: Exercise, user: User) -> tuple[list[str], bool]:
+    """Return the hints the learner has asked to see (HintView rows), in order.
+
+    They are in the reader's language where the exercise has a translation; the flag says
+    whether they are the English standing in.
+    """
     seen = HintView.objects.filter(user=user, exercise=exercise).count()
-    return exercise.hints[:seen]
+    hints, english = localized_list(exercise, "hints")
+    return hints[:seen], english
 
 
 def submission_history(*, user: User, exercise: Exercise) -> list[Submission]:
@@ -110,19 +119,25 @@ def exercise_view(*, exercise: Exercise, user: User, seed: int | None = None) ->
     """Assemble what the exercise page shows one learner: variant, progress, hints, draft, history."""
     seed = exercise.seed_for(user.pk) if seed is None else seed
     progress = ExerciseProgress.objects.filter(user=user, exercise=exercise).first()
-    hints = shown_hints(exercise, user)
+    hints, hints_english = shown_hints(exercise, user)
     solved = progress is not None and progress.solved
+    # The translated prompt and solution get this variant's values in their {{name}} placeholders.
+    prompt, solution = localized(exercise, "prompt"), localized(exercise, "solution")
     return ExerciseView(
         exercise=exercise,
         user=user,
         seed=seed,
-        variant=engine.variant(exercise.spec, seed),
+        variant=engine.variant(
+            {**exercise.spec, "prompt": prompt.text, "solution": solution.text}, seed
+        ),
         progress=progress,
         hints=hints,
         hints_locked=len(exercise.hints) - len(hints),
         history=submission_history(user=user, exercise=exercise),
         draft=AnswerDraft.objects.filter(user=user, exercise=exercise).first(),
         best=best_submission(user=user, exercise=exercise) if solved else None,
+        prompt_english=prompt.english,
+        hints_english=hints_english,
     )
 
 

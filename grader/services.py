@@ -26,7 +26,8 @@ from django.utils import timezone
 from course.models import Exercise, User
 from course.services import progress_record_verdict
 from grader import engine
-from grader.engine import CODE_KINDS, Message, Status, Verdict
+from grader.engine import CODE_KINDS, Status, Verdict
+from grader.engine.types import gettext_noop, message
 from grader.errors import AnswerEmpty, AnswersRateLimited, AnswerTooLarge
 from grader.models import Submission
 from grader.services_learner import answer_draft_save
@@ -37,7 +38,10 @@ log = logging.getLogger(__name__)
 # submission_enqueue sends it by that name, so this module never imports the task module.
 GRADE_SUBMISSION_TASK = "grader.tasks.grade_submission"
 
-NOT_COUNTED = "This answer could not be graded — it is not counted against you. Please try again."
+# Stored with its template (grader.engine.types) so the page says it in the reader's language.
+NOT_COUNTED = gettext_noop(
+    "This answer could not be graded — it is not counted against you. Please try again."
+)
 
 
 def queue_for(exercise: Exercise) -> str:
@@ -173,7 +177,7 @@ def answer_grade(*, spec: dict[str, Any], answer: str, seed: int, context: str) 
         log.exception("engine_failed %s", context)
         verdict = Verdict(
             status=Status.ERROR,
-            messages=[Message("grader_failed", NOT_COUNTED)],
+            messages=[message("grader_failed", NOT_COUNTED)],
             flags=["engine_exception"],
         )
     if not verdict.elapsed_ms:
@@ -300,7 +304,7 @@ def submission_fail(*, submission_id: int, reason: str, task_id: str | None = No
     )
     if task_id is not None:
         pending = pending.filter(task_id=task_id)
-    verdict = Verdict(status=Status.ERROR, messages=[Message(reason, NOT_COUNTED)], flags=[reason])
+    verdict = Verdict(status=Status.ERROR, messages=[message(reason, NOT_COUNTED)], flags=[reason])
     failed = pending.update(
         status=Submission.Status.ERROR,
         verdict=verdict.to_dict(),
@@ -341,7 +345,7 @@ def submission_requeue_stuck(*, now: datetime | None = None) -> SweepReport:
         if row["tries"] >= settings.GRADER_MAX_TRIES:
             verdict = Verdict(
                 status=Status.ERROR,
-                messages=[Message("stuck", NOT_COUNTED)],
+                messages=[message("stuck", NOT_COUNTED)],
                 flags=[f"gave_up_after_{row['tries']}_tries"],
             )
             if guard.update(

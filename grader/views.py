@@ -15,9 +15,13 @@ from course.markdown import render_markdown
 from course.models import Exercise
 from course.selectors import access_exercise
 from course.selectors_groups import exercise_group_questions
+from course.templatetags.localize import mark_english
 from grader import engine, selectors, services, services_learner
 from grader.engine.types import empty_preview, error_preview
+from grader.errors import PreviewRateLimited
 from grader.models import Submission
+from grader.preview_limit import preview_wait
+from grader.rendering import preview_for_reader
 
 PREVIEW_MAX_CHARS = 2000
 
@@ -45,8 +49,8 @@ def _page_context(
         # When the page opens on the correct answer, the latest (another) attempt is linked.
         "latest_other": view.latest if view.latest not in (None, shown) else None,
         "answer": answer,
-        "prompt_html": render_markdown(view.variant["prompt"]),
-        "hints_html": [render_markdown(h) for h in view.hints],
+        "prompt_html": mark_english(render_markdown(view.variant["prompt"]), view.prompt_english),
+        "hints_html": [mark_english(render_markdown(h), view.hints_english) for h in view.hints],
         "poll_ms": settings.GRADER_POLL_MS,
         "ask_groups": exercise_group_questions(user=request.user, exercise=exercise),
     }
@@ -87,7 +91,8 @@ def hint_show(request: HttpRequest, slug: str) -> HttpResponse:
     services_learner.hint_reveal(user=request.user, exercise=exercise)
     if request.htmx:
         view = selectors.exercise_view(exercise=exercise, user=request.user)
-        context = {"view": view, "hints_html": [render_markdown(h) for h in view.hints]}
+        hints_html = [mark_english(render_markdown(h), view.hints_english) for h in view.hints]
+        context = {"view": view, "hints_html": hints_html}
         return render(request, "grader/submission.html#hints", context)
     return redirect(exercise.get_absolute_url() + "#hints")
 
@@ -142,7 +147,8 @@ def _status_response(request: HttpRequest, submission: Submission, *, poll_ms: i
     if not submission.is_pending:
         # The verdict changes the attempts, hints and history shown beside it: send those too.
         view = selectors.exercise_view(exercise=submission.exercise, user=request.user)
-        context.update(view=view, hints_html=[render_markdown(h) for h in view.hints], oob=True)
+        hints_html = [mark_english(render_markdown(h), view.hints_english) for h in view.hints]
+        context.update(view=view, hints_html=hints_html, oob=True)
     response = render(request, "grader/status.html", context)
     response["Cache-Control"] = "no-store"
     return response
@@ -151,7 +157,15 @@ def _status_response(request: HttpRequest, submission: Submission, *, poll_ms: i
 @login_required
 @require_GET
 def answer_preview(request: HttpRequest, slug: str) -> HttpResponse:
+    """Show how the answer typed so far is read; a learner asking too often is refused (429).
+
+    The preview runs in this (threaded) web process: engine.preview bounds its work by a budget
+    of steps, and preview_wait bounds how often one learner may ask.
+    """
     exercise = access_exercise(request.user, slug)
+    wait = preview_wait(request.user.pk)
+    if wait:
+        raise PreviewRateLimited(retry_after=wait)
     answer = request.GET.get("answer", "")
     if len(answer) > PREVIEW_MAX_CHARS:
         result = error_preview(
@@ -160,5 +174,5 @@ def answer_preview(request: HttpRequest, slug: str) -> HttpResponse:
     elif not answer.strip():
         result = empty_preview(ok=True)
     else:
-        result = engine.preview(exercise.spec, answer)
+        result = preview_for_reader(engine.preview(exercise.spec, answer))
     return render(request, "grader/exercise_detail.html#preview", {"preview": result})

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 
 from config.catalogs import compile_catalogs
 from course.catalogue import catalogue_forget
@@ -16,6 +17,8 @@ from course.models import Track, User
 from tests.factories import PASSWORD, UserFactory
 
 FIXTURE_COURSE = Path(__file__).resolve().parent / "fixtures" / "course"
+# The small course again, with zh-Hans translations beside some of its files (course.translations).
+FIXTURE_COURSE_ZH = Path(__file__).resolve().parent / "fixtures" / "course_zh"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -45,6 +48,26 @@ def fresh_catalogue() -> Iterator[None]:
     catalogue_forget()
     yield
     catalogue_forget()
+
+
+@pytest.fixture(autouse=True)
+def full_preview_buckets() -> None:
+    """Start every test with full preview buckets: they live in the process, across tests."""
+    from grader.preview_limit import buckets
+
+    buckets.clear()
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Start every test in the default language.
+
+    A request in Chinese leaves Chinese active in the thread (LocaleMiddleware activates it and
+    nothing resets it), and the next test's English wording would come out in Chinese.
+    """
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
@@ -81,6 +104,15 @@ def course_dir(tmp_path: Path, settings) -> Path:  # noqa: ANN001 - pytest-djang
     shutil.copytree(FIXTURE_COURSE, target)
     settings.EXERCISES_DIR = target
     settings.COURSE_SPEC_VALIDATOR = ""
+    return target
+
+
+@pytest.fixture
+def course_zh_dir(tmp_path: Path, settings) -> Path:  # noqa: ANN001 - pytest-django fixture
+    """Copy the small translated course to a temporary folder and point the site at it."""
+    target = tmp_path / "course_zh"
+    shutil.copytree(FIXTURE_COURSE_ZH, target)
+    settings.EXERCISES_DIR = target
     return target
 
 

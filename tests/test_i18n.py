@@ -447,3 +447,201 @@ def test_dates_follow_the_language(language: str, name: str, expected: str) -> N
     with translation.override(language):
         rendered = Template(f'{{{{ moment|date:"{name}" }}}}').render(Context({"moment": moment}))
     assert rendered == expected
+
+
+# --- The grader's words ------------------------------------------------------------------------
+
+ENGINE = ROOT / "grader" / "engine"
+# The helpers that take a message template first (grader.engine.types and the diagnosis).
+TEMPLATE_TAKERS = {"message": 1, "phrase": 0, "diagnosis": 1}
+ONLY_PLACEHOLDERS = re.compile(r"^(%\(\w+\)s)+$")
+
+
+def _unmarked_templates(source: str) -> list[str]:
+    """Return the literal templates given to message/phrase/diagnosis without gettext_noop."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            continue
+        at = TEMPLATE_TAKERS.get(node.func.id)
+        if at is None or len(node.args) <= at:
+            continue
+        argument = node.args[at]
+        if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+            if not ONLY_PLACEHOLDERS.match(argument.value):
+                found.append(argument.value)
+    return found
+
+
+def test_every_engine_template_is_marked_for_translation() -> None:
+    """A template given as a bare string would never reach the catalog: makemessages skips it."""
+    unmarked = {
+        str(path.relative_to(ROOT)): found
+        for path in sorted(ENGINE.rglob("*.py"))
+        if (found := _unmarked_templates(path.read_text(encoding="utf-8")))
+    }
+    assert unmarked == {}
+
+
+def test_the_marking_check_finds_a_bare_template() -> None:
+    source = (
+        'a = message("x", gettext_noop("Marked %(n)d."), n=1)\n'
+        'b = message("x", "Not marked.")\n'
+        'c = phrase("%(text)s", text=t)\n'
+        'd = diagnosis(CODE, "Not marked either.")\n'
+    )
+    assert _unmarked_templates(source) == ["Not marked.", "Not marked either."]
+
+
+def _templates(words: dict[str, object]) -> Iterator[str]:
+    yield str(words["template"])
+    for value in dict(words["params"]).values():  # type: ignore[call-overload]
+        if isinstance(value, dict) and set(value) == {"template", "params"}:
+            yield from _templates(value)
+
+
+SCALAR = {
+    "id": "i18n-scalar",
+    "kind": "expression",
+    "title": "t",
+    "prompt": "p",
+    "variables": {"x": {"domain": "real", "sample": [-3, 3]}},
+    "answer": "x^2*exp(x)",
+    "mistakes": [{"answer": "x^2", "feedback": "Forgot the exponential."}],
+}
+MATRIX = {
+    "id": "i18n-matrix",
+    "kind": "matrix",
+    "title": "t",
+    "prompt": "p",
+    "variables": {"A": {"shape": ["m", "n"]}, "x": {"shape": ["n", 1]}},
+    "wrt": "x",
+    "answer": "A^T*A*x",
+}
+DERIVATION = {
+    "id": "i18n-derivation",
+    "kind": "derivation",
+    "title": "t",
+    "prompt": "p",
+    "variables": {"x": {"domain": "real", "sample": [-3, 3]}},
+    "start": "diff(x^2*exp(x), x)",
+    "target": "(x^2 + 2*x)*exp(x)",
+    "milestones": [{"form": "2*x*exp(x) + x^2*exp(x)", "step": "you apply the product rule"}],
+}
+WRONG_ANSWERS = [
+    (SCALAR, "-x^2*exp(x)"),  # sign
+    (SCALAR, "3*x^2*exp(x)"),  # constant factor
+    (SCALAR, "x^2*exp(x) + 1"),  # constant offset
+    (SCALAR, "x^2"),  # the author's known mistake
+    (SCALAR, "x^2*exp(x)) "),  # syntax
+    (SCALAR, "y*exp(x)"),  # unknown name
+    (SCALAR, "x ≤ 1"),  # a character with a hint
+    (SCALAR, "sin(x, x)"),  # arity
+    (MATRIX, "x^T*A^T*A"),  # shape: transpose?
+    (MATRIX, "A*x + A"),  # sizes differ
+    (MATRIX, "-A^T*A*x"),  # matrix sign
+    (DERIVATION, "diff(x^2*exp(x), x)\n(x^2 + 2*x)*exp(x)"),  # skips the milestone
+    (DERIVATION, "diff(x^2*exp(x), x)\nx*exp(x)"),  # does not follow
+]
+
+
+@pytest.fixture(scope="module")
+def catalog_ids() -> set[str]:
+    return {e.msgid for e in polib.pofile(str(CATALOGS[0])) if not e.obsolete}
+
+
+@pytest.mark.parametrize(
+    ("spec", "answer"), WRONG_ANSWERS, ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_every_verdict_message_is_said_in_chinese(
+    spec: dict[str, object], answer: str, catalog_ids: set[str]
+) -> None:
+    """Each message keeps its template and parameters; every template has a zh-Hans entry."""
+    from grader.engine.symbolic.dispatch import grade_in_process
+    from grader.engine.types import Phrase, render_phrase
+    from grader.rendering import message_text
+
+    verdict = grade_in_process(spec, answer, seed=1)
+    shown = [m for m in verdict.messages if m.code not in ("correct", "incorrect")]
+    assert shown, verdict
+    for message in verdict.to_dict()["messages"]:
+        if message["source"] is not None:
+            continue  # an author's words: the exercise's translation has them
+        words = Phrase(template=message["template"], params=message["params"])
+        assert render_phrase(words) == message["text"], "the English is the template filled in"
+        assert set(_templates(dict(words))) <= catalog_ids, "run makemessages and translate"
+        with translation.override(ZH):
+            chinese, english = message_text(message)
+        assert re.search(r"[\u4e00-\u9fff]", chinese) and not english, chinese
+
+
+def test_math_and_names_in_the_parameters_are_not_translated() -> None:
+    from grader.engine.symbolic.dispatch import grade_in_process
+    from grader.rendering import message_text
+
+    verdict = grade_in_process(MATRIX, "x^T*A^T*A", seed=1).to_dict()
+    with translation.override(ZH):
+        [text] = [message_text(m)[0] for m in verdict["messages"]]
+    assert text == "你的答案是 1×n；关于 x 的梯度是 n×1——是否需要转置？"
+
+
+def test_an_old_verdict_without_templates_is_shown_as_stored() -> None:
+    from grader.engine.types import Verdict
+    from grader.rendering import message_text
+
+    old = {"status": "incorrect", "messages": [{"code": "sign_error", "text": "Wrong sign."}]}
+    verdict = Verdict.from_dict(old)
+    assert verdict.messages[0].template == "" and verdict.messages[0].source is None
+    with translation.override(ZH):
+        assert message_text(old["messages"][0]) == ("Wrong sign.", False)
+
+
+CODE_SPEC = {
+    "id": "0b7c5a52-2f0a-4f5e-9c57-3f1f6f4f1a99",
+    "title": "Scores",
+    "kind": "code",
+    "function": "score",
+    "signature": "score(x, w) -> ndarray",
+    "starter": "def score(x, w):\n    ...\n",
+    "prompt": "Return x @ w.",
+    "reference": "import numpy as np\ndef score(x, w):\n    return x @ w\n",
+    "inputs": (
+        "def make_inputs(rng, case):\n"
+        "    return {'x': rng.normal(size=(4, 3)), 'w': rng.normal(size=3)}\n"
+    ),
+    "tests": [{"name": "small", "case": "small"}, {"case": "small", "hidden": True}],
+    "tolerance": {"rtol": 1e-9, "atol": 1e-12},
+}
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (
+            "def score(x, w):\n    return 2 * (x @ w)\n",
+            ["测试“small”：你的结果不对：", "你的结果的数值不对。", "通过。"],
+        ),
+        (
+            "def score(x, w):\n    return (x @ w).astype(int)\n",
+            ["你的结果中是 int64 值；应为浮点数"],
+        ),
+        ("def score(x, w):\n    return x @ w +\n", ["第 2 行有语法错误："]),
+        ("def other(x, w):\n    return x\n", ["你的代码没有定义 score(x, w) -> ndarray。"]),
+    ],
+)
+def test_the_code_grader_speaks_chinese(
+    answer: str, expected: list[str], catalog_ids: set[str]
+) -> None:
+    """Code-test messages and refusals keep their words; the test table is said in Chinese too."""
+    from grader.engine import grade
+    from grader.rendering import message_text, words_text
+
+    verdict = grade(CODE_SPEC, answer, seed=1).to_dict()
+    said = []
+    with translation.override(ZH):
+        said += [message_text(m)[0] for m in verdict["messages"]]
+        said += [words_text(t["words"], t["message"]) for t in verdict.get("tests") or []]
+    for message in verdict["messages"]:
+        assert message["template"] and set(_templates(message)) <= catalog_ids
+    text = "\n".join(said)
+    assert all(part in text for part in expected), text

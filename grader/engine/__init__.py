@@ -27,6 +27,8 @@ from grader.engine.types import (
     TestResult,
     Variant,
     Verdict,
+    gettext_noop,
+    message,
 )
 
 SYMBOLIC_KINDS = ("expression", "matrix", "derivation")
@@ -68,7 +70,13 @@ def grade(
         return grade_symbolic(spec, answer, seed=seed, config=config)
     return Verdict(
         status=Status.ERROR,
-        messages=[Message("unknown_kind", f"This exercise has an unknown kind {kind!r}.")],
+        messages=[
+            message(
+                "unknown_kind",
+                gettext_noop("This exercise has an unknown kind %(kind)s."),
+                kind=repr(kind),
+            )
+        ],
     )
 
 

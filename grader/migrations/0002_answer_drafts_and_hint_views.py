@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('course', '0009_exercise_progress_gave_up'),
+        ('course', '0012_exercise_progress_gave_up'),
         ('grader', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -1,4 +1,9 @@
-"""Members who hide their details: nothing a viewer can read gives one of them away."""
+"""Members who hide their details: nothing a viewer can read gives one of them away.
+
+The guarantee (course.selectors_groups._counted): everything others see of a group is computed
+only from members who show their details, so no number of accounts joining, hiding or leaving,
+and no comparison of snapshots, recovers a hidden member's progress; only how many hide shows.
+"""
 
 from __future__ import annotations
 
@@ -70,11 +75,13 @@ def snapshot(user: User, group: StudyGroup, paths: list[str]) -> dict[str, str]:
         ("fay", ["sam"]),  # one hidden member: the totals minus the rows would be sam
         ("fay", ["sam", "ann"]),  # two: each of them could work out the other
         ("fay", ["fay", "sam", "ann"]),  # three hide, but fay knows her own figures
+        ("fay", ["sam", "ann", "bob"]),  # three hide: ann and bob may be fay's own puppets
+        ("vic", ["sam", "ann", "bob"]),
         ("vic", ["sam"]),  # a plain member reading the board
         ("instructor", ["sam"]),  # an instructor reading the group's progress table
     ],
 )
-def test_fewer_than_three_hidden_members_leave_no_trace_in_what_others_read(
+def test_hidden_members_leave_no_trace_in_what_others_read(
     viewer: str, hidden: list[str], instructor: User
 ) -> None:
     group, catalogue, users = hidden_group(hidden)
@@ -90,24 +97,72 @@ def test_fewer_than_three_hidden_members_leave_no_trace_in_what_others_read(
     assert "sam" not in "".join(after.values())
 
 
-def test_three_hidden_members_show_only_together_and_never_when_active() -> None:
-    group, catalogue, users = hidden_group(["sam", "ann", "bob"])
+def test_two_sock_puppets_do_not_unlock_the_one_real_hidden_members_figures() -> None:
+    # fay (the facilitator) signs up two fresh accounts, joins them and hides them, so three
+    # members hide; she knows her puppets' figures (none), so any total that counted the three
+    # would be sam's alone.
+    group, catalogue, users = hidden_group(["sam"])
+    for name in ("puppet1", "puppet2"):
+        puppet = UserFactory(username=name)
+        services_groups.group_join(group=group, user=puppet)
+        services_groups.membership_set_hidden(
+            membership=group.memberships.get(user=puppet), hidden=True
+        )
+    paths = MEMBER_PAGES + FACILITATOR_PAGES
+    before = snapshot(users["fay"], group, paths)
     work_of(users["sam"], catalogue)
-    groupkit.solve(users["ann"], catalogue.exercises[catalogue.modules[0].pk][0])
-
-    board = groupkit.logged_in(users["fay"]).get(f"/groups/{group.pk}/board/").content.decode()
-    assert "+ 3 members who keep their details private (counted in the totals)" in board
-    assert "All 5" in board
+    after = snapshot(users["fay"], group, paths)
+    assert after == before
+    board = after["/groups/{g}/board/"]
+    assert "+ 3 members who keep their details private (not counted below)" in board
     totals = re.findall(r'class="total-text">([^<]*)<', board)
-    assert totals == ["3 solved, 0 tried", "0 solved, 2 tried", "1 solved, 0 tried"]
+    assert totals == ["1 solved, 0 tried", "0 solved, 1 tried", "0 solved, 0 tried"]
+    rows = list(csv.reader(io.StringIO(after["/groups/{g}/progress/?format=csv"])))
+    assert [row[0] for row in rows] == [
+        "learner",
+        "fay",
+        "vic",
+        "ann",
+        "bob",
+        "4 shown learners (3 members with hidden details not counted)",
+    ]
+    assert rows[-1][1:3] == ["1/12", "0/12"]
 
-    response = groupkit.logged_in(users["fay"]).get(f"/groups/{group.pk}/progress/?format=csv")
-    rows = {row[0]: row for row in csv.reader(io.StringIO(response.content.decode()))}
-    assert set(rows) == {"learner", "fay", "vic", "3 members with hidden details", "all 5 learners"}
-    # solved per module, solved, exercises, attempts, last active
-    assert rows["3 members with hidden details"][1:] == ["3/9", "1/9", "4", "18", "6", ""]
-    assert rows["all 5 learners"][1:] == ["4/15", "1/15", "5", "30", "8", ""]
-    assert rows["vic"][-1] != ""  # visible members keep their last activity
+
+def aggregates(pages: dict[str, str]) -> dict[str, object]:
+    """Return every figure computed over several members: board totals, mastery, CSV totals."""
+    board = pages["/groups/{g}/board/"]
+    csv_rows = list(csv.reader(io.StringIO(pages["/groups/{g}/progress/?format=csv"])))
+    return {
+        "totals": re.findall(r'class="total-text">([^<]*)<', board),
+        "mastery": re.findall(r"<td>(\d+)%</td><td>", board),
+        "started": re.findall(r"<td>(\d+)/\d+</td></tr>", board),
+        "csv_total": csv_rows[-1][1:],
+    }
+
+
+def test_a_hidden_member_joining_or_leaving_changes_no_figure() -> None:
+    # Differencing: two snapshots, before and after a hidden member with progress joins (two
+    # others already hide, so three do after), must show the same figures.
+    group, catalogue, users = hidden_group(["ann", "bob"])
+    newcomer = UserFactory(username="nia")
+    work_of(newcomer, catalogue)
+    paths = MEMBER_PAGES + FACILITATOR_PAGES
+    before = snapshot(users["fay"], group, paths)
+    services_groups.group_join(group=group, user=newcomer)
+    services_groups.membership_set_hidden(
+        membership=group.memberships.get(user=newcomer), hidden=True
+    )
+    joined = snapshot(users["fay"], group, paths)
+    assert "+ 3 members who keep their details private" in joined["/groups/{g}/board/"]
+    assert aggregates(joined) == aggregates(before)
+    assert aggregates(before)["totals"] == [
+        "1 solved, 0 tried",
+        "0 solved, 1 tried",
+        "0 solved, 0 tried",
+    ]
+    services_groups.group_leave(group=group, user=newcomer)
+    assert snapshot(users["fay"], group, paths) == before
 
 
 def test_a_hidden_member_still_sees_their_own_row_and_counts_for_themselves() -> None:

@@ -70,7 +70,9 @@ def test_it_grades_one_answer_by_slug(
     assert verdict["status"] == status
     assert verdict["diagnosis"] == diagnosis
     assert verdict["score"] == (1.0 if status == "correct" else 0.0)
-    assert all(set(m) == {"code", "text"} for m in verdict["messages"])
+    assert all(
+        set(m) == {"code", "text", "template", "params", "source"} for m in verdict["messages"]
+    )
 
 
 def test_it_grades_an_exercise_file_by_path(tmp_path: Path) -> None:

@@ -199,7 +199,8 @@ def test_a_transposed_matrix_answer_is_a_wrong_shape_not_an_unread_answer(
     assert "could not be read" not in verdict
     assert (
         "<strong>Wrong shape — not counted as an attempt</strong>: "
-        '<span class="verdict-detail">your answer is 1×n, the gradient is n×1 (transpose?)</span>'
+        '<span class="verdict-detail">your answer is 1×n; the gradient with respect to x is n×1 — '
+        "transpose?</span>"
     ) in verdict
     assert "We read your answer as" in verdict
     assert ExerciseProgress.objects.filter(user=student, attempts__gt=0).count() == 0

@@ -40,3 +40,9 @@ class Command(BaseCommand):
             ) from None
         for line in report.lines():
             self.stdout.write(line)
+        unused = course.translation_problems()
+        if unused:
+            self.stdout.write(
+                f"{len(unused)} problem(s) in translations: those items are shown in English "
+                "until fixed (check_course lists them)."
+            )

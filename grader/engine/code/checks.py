@@ -15,15 +15,27 @@ from typing import Any
 from grader.engine.code.judge import Judged, Outcome, judge_run
 from grader.engine.code.plan import SPEED_STREAM, PlannedCall, draw_inputs
 from grader.engine.code.spec import CodeExercise, TestCase, check_cases
-from grader.engine.code.wording import Problem
+from grader.engine.code.wording import PASSED, Problem
 from grader.engine.sandbox.report import SandboxRun, read_report
 from grader.engine.sandbox.worker import Sandbox
-from grader.engine.types import SpecError, TestResult
+from grader.engine.types import (
+    Phrase,
+    SpecError,
+    authored_text,
+    gettext_noop,
+    is_phrase,
+    phrase,
+    test_result,
+)
 
 # What the speed check subtracts: a child's fixed cost, measured with a function that does nothing.
 SPEED_BASELINE_SOURCE = "def speed_baseline(*args):\n    return None\n"
-SPEED_NAME = "fast enough on a large input"
-VECTORISE = "Replace Python loops with array operations."
+# The checks' default names (an exercise may name them itself); the page translates these.
+SPEED_NAME = gettext_noop("fast enough on a large input")
+STABILITY_NAME = gettext_noop("stable on extreme inputs")
+GRADIENT_NAME = gettext_noop("matches finite differences")
+CARET_NAME = gettext_noop("no ^ used as a power")
+VECTORISE = phrase(gettext_noop("Replace Python loops with array operations."))
 
 
 class SandboxFailed(RuntimeError):
@@ -39,34 +51,47 @@ def check_outcomes(exercise: CodeExercise, judged: Judged) -> list[Outcome]:
     if exercise.checks.get("gradient"):
         problems = judged.check_problems.get("gradient", [])
         outcomes.append(
-            _check_outcome(
-                "matches finite differences", problems[0] if problems else None, "gradient_check"
-            )
+            _check_outcome(GRADIENT_NAME, problems[0] if problems else None, "gradient_check")
         )
     return outcomes
 
 
 def stability_outcome(settings: dict[str, Any], problems: list[Problem]) -> Outcome:
     """Return the stability check's outcome from the problems of its extreme-input calls."""
-    name = str(settings.get("name", "stable on extreme inputs"))
+    name = str(settings.get("name", STABILITY_NAME))
     if not problems:
         return Outcome(
-            TestResult(name=name, passed=True, message="Passed."),
+            test_result(name, True, PASSED),
             weight=float(settings.get("weight", 1.0)),
         )
     first = problems[0]
     advice = str(settings.get("feedback", "")).strip()
     if first.code in ("wrong_values", "wrong_type", "wrong_shape", "wrong_dtype"):
-        text = f"On extreme inputs ({settings.get('describe', 'very large or very small values')}): {first.text}"
-        if advice:
-            text += f" {advice}"
+        describe = settings.get("describe")
+        inputs = (
+            authored_text(str(describe), ("checks", "stability", "describe"))
+            if describe
+            else phrase(gettext_noop("very large or very small values"))
+        )
+        words = phrase(
+            gettext_noop("On extreme inputs (%(inputs)s): %(problem)s%(advice)s"),
+            inputs=inputs,
+            problem=first.phrase(hidden=False),
+            advice=phrase(
+                "%(space)s%(feedback)s",
+                space=" ",
+                feedback=authored_text(advice, ("checks", "stability", "feedback")),
+            )
+            if advice
+            else "",
+        )
         return Outcome(
-            TestResult(name=name, passed=False, message=text),
+            test_result(name, False, words),
             code="unstable",
             weight=float(settings.get("weight", 1.0)),
         )
     return Outcome(
-        TestResult(name=name, passed=False, message=first.text),
+        test_result(name, False, first.phrase(hidden=False)),
         code=first.code,
         weight=float(settings.get("weight", 1.0)),
     )
@@ -74,25 +99,25 @@ def stability_outcome(settings: dict[str, Any], problems: list[Problem]) -> Outc
 
 def _check_outcome(name: str, problem: Problem | None, code: str) -> Outcome:
     if problem is None:
-        return Outcome(TestResult(name=name, passed=True, message="Passed."))
+        return Outcome(test_result(name, True, PASSED))
     chosen = code if problem.code in ("wrong_values", "gradient_check") else problem.code
-    return Outcome(TestResult(name=name, passed=False, message=problem.text), code=chosen)
+    return Outcome(test_result(name, False, problem.phrase(hidden=False)), code=chosen)
 
 
 def caret_outcome(tree: ast.AST) -> Outcome:
     """Return the outcome of the static check that ^ is not used as a power."""
     lines = caret_power_lines(tree)
-    name = "no ^ used as a power"
+    name = CARET_NAME
     if not lines:
-        return Outcome(TestResult(name=name, passed=True, message="Passed."), static=True)
-    where = ", ".join(str(line) for line in lines)
-    text = (
-        f"Line {where} uses ^ with a number. In Python ^ is bitwise XOR, not a power: "
-        "write x ** 2 (or np.square(x)) instead of x ^ 2."
+        return Outcome(test_result(name, True, PASSED), static=True)
+    words = phrase(
+        gettext_noop(
+            "Line %(lines)s uses ^ with a number. In Python ^ is bitwise XOR, not a power: "
+            "write x ** 2 (or np.square(x)) instead of x ^ 2."
+        ),
+        lines=", ".join(str(line) for line in lines),
     )
-    return Outcome(
-        TestResult(name=name, passed=False, message=text), code="caret_power", static=True
-    )
+    return Outcome(test_result(name, False, words), code="caret_power", static=True)
 
 
 def caret_power_lines(tree: ast.AST) -> list[int]:
@@ -135,11 +160,16 @@ def speed_outcome(sandbox: Sandbox, exercise: CodeExercise, answer: str, seed: i
     speed = _time_reference(exercise, settings, seed)
     baseline, run = _run_timed_children(sandbox, exercise, answer, speed)
     if run.timed_out or run.signal_name == "SIGXCPU":
-        text = (
-            f"Your code did not finish within {speed.timeout_s:g} s on a large input, where a "
-            f"vectorised solution takes {speed.reference_ms:.1f} ms. {VECTORISE}"
+        words = phrase(
+            gettext_noop(
+                "Your code did not finish within %(seconds)s s on a large input, where a "
+                "vectorised solution takes %(reference_ms)s ms. %(advice)s"
+            ),
+            seconds=f"{speed.timeout_s:g}",
+            reference_ms=f"{speed.reference_ms:.1f}",
+            advice=VECTORISE,
         )
-        return _failed(speed.name, text, "too_slow")
+        return _failed(speed.name, words, "too_slow")
     wrong = _judge_large_input(run, exercise, speed)
     if wrong is not None:
         return wrong
@@ -149,7 +179,7 @@ def speed_outcome(sandbox: Sandbox, exercise: CodeExercise, answer: str, seed: i
 def not_timed_outcome(exercise: CodeExercise) -> Outcome:
     """Return the speed check's outcome when some test failed: it is not timed then."""
     name = str(exercise.checks["speed"].get("name", SPEED_NAME))
-    return _failed(name, "Not timed until the other tests pass.", "not_run")
+    return _failed(name, phrase(gettext_noop("Not timed until the other tests pass.")), "not_run")
 
 
 def _time_reference(exercise: CodeExercise, settings: dict[str, Any], seed: int) -> SpeedCase:
@@ -208,10 +238,17 @@ def _judge_large_input(run: SandboxRun, exercise: CodeExercise, speed: SpeedCase
         run, read_report(run.result), [call], exercise, order=[call], timeout_s=speed.timeout_s
     )
     if not isinstance(judged, Judged):
-        return _failed(speed.name, judged.messages[0].text, judged.diagnosis or "")
+        first = judged.messages[0]
+        said = phrase(first.template, **first.params) if first.template else first.text
+        return _failed(speed.name, said, judged.diagnosis or "")
     outcome = judged.outcomes[0] if judged.outcomes else None
     if outcome is not None and not outcome.result.passed:
-        return _failed(speed.name, f"On a large input: {outcome.result.message}", outcome.code)
+        result = outcome.result
+        words = phrase(
+            gettext_noop("On a large input: %(problem)s"),
+            problem=result.words or result.message,
+        )
+        return _failed(speed.name, words, outcome.code)
     return None
 
 
@@ -221,13 +258,20 @@ def _compare_times(settings: dict[str, Any], speed: SpeedCase, *, student_ms: fl
     margin = float(settings.get("margin_ms", 30.0))
     if student_ms > factor * speed.reference_ms + margin:
         slower = student_ms / speed.reference_ms
-        text = (
-            f"Correct but {slower:.0f}× slower than a vectorised solution on a large input "
-            f"({student_ms:.0f} ms against {speed.reference_ms:.1f} ms). {VECTORISE}"
+        words = phrase(
+            gettext_noop(
+                "Correct but %(times)s× slower than a vectorised solution on a large input "
+                "(%(student_ms)s ms against %(reference_ms)s ms). %(advice)s"
+            ),
+            times=f"{slower:.0f}",
+            student_ms=f"{student_ms:.0f}",
+            reference_ms=f"{speed.reference_ms:.1f}",
+            advice=VECTORISE,
         )
-        return _failed(speed.name, text, "too_slow")
-    return Outcome(TestResult(name=speed.name, passed=True, message="Passed."))
+        return _failed(speed.name, words, "too_slow")
+    return Outcome(test_result(speed.name, True, PASSED))
 
 
-def _failed(name: str, text: str, code: str) -> Outcome:
-    return Outcome(TestResult(name=name, passed=False, message=text), code=code)
+def _failed(name: str, words: str | Phrase, code: str) -> Outcome:
+    said = words if is_phrase(words) else phrase("%(text)s", text=str(words))
+    return Outcome(test_result(name, False, said), code=code)

@@ -15,17 +15,18 @@ from grader.engine.code.spec import CodeExercise
 from grader.engine.code.wording import Problem
 from grader.engine.sandbox.runtime import digest_arguments
 from grader.engine.sandbox.wire import Unsupported
+from grader.engine.types import Phrase, gettext_noop, phrase
 
 
-def describe_type(value: Any) -> str:
+def describe_type(value: Any) -> Phrase:
     """Name what the code returned, for visible tests only: the code chooses the names and shapes."""
     if isinstance(value, Unsupported):
-        return f"a {value.type_name}"
+        return phrase(gettext_noop("a %(type)s"), type=value.type_name)
     if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
+        return phrase(gettext_noop("an array of shape %(shape)s"), shape=str(value.shape))
     if value is None:
-        return "None"
-    return f"a {type(value).__name__}"
+        return phrase("%(none)s", none="None")
+    return phrase(gettext_noop("a %(type)s"), type=type(value).__name__)
 
 
 def as_number_array(value: Any) -> npt.NDArray[Any] | None:
@@ -53,55 +54,82 @@ def _holds_only_numbers(value: Any) -> bool:
     return isinstance(value, list) and all(_holds_only_numbers(item) for item in value)
 
 
-def _index_text(index: tuple[int, ...]) -> str:
-    return "" if not index else f" at index {index if len(index) > 1 else index[0]}"
+def _index_text(index: tuple[int, ...]) -> str | Phrase:
+    if not index:
+        return ""
+    return phrase(
+        gettext_noop(" at index %(index)s"), index=str(index if len(index) > 1 else index[0])
+    )
 
 
 def compare_value(
     got: Any,
     expected: Any,
     *,
-    label: str,
+    label: str | Phrase,
     exercise: CodeExercise,
     check_dtype: bool = True,
 ) -> Problem | None:
-    """Return what is wrong with got compared with expected, or None when they agree.
-
-    The hidden wording names only the label (the exercise's own name for the part) and the kind
-    of problem: never a shape, an index, a count, an error or a value.
-    """
+    """Return what is wrong with got compared with expected, or None when they agree."""
     expected_array = np.asarray(expected)
     got_array = as_number_array(got)
     scalar_expected = expected_array.ndim == 0
     if got_array is None:
-        wanted = "a number" if scalar_expected else f"a NumPy array of shape {expected_array.shape}"
+        wanted = (
+            phrase(gettext_noop("a number"))
+            if scalar_expected
+            else phrase(
+                gettext_noop("a NumPy array of shape %(shape)s"), shape=str(expected_array.shape)
+            )
+        )
         return Problem(
             "wrong_type",
-            f"{label} is {describe_type(got)}; expected {wanted}.",
-            f"{label} has the wrong type.",
+            phrase(
+                gettext_noop("%(label)s is %(got)s; expected %(wanted)s."),
+                label=label,
+                got=describe_type(got),
+                wanted=wanted,
+            ),
         )
     if got_array.shape != expected_array.shape:
         if not exercise.checks.get("shape", True) and got_array.size == expected_array.size:
             got_array = got_array.reshape(expected_array.shape)
         else:
-            wanted = "a single number" if scalar_expected else f"{expected_array.shape}"
+            shape_wanted: str | Phrase = (
+                phrase(gettext_noop("a single number"))
+                if scalar_expected
+                else str(expected_array.shape)
+            )
             return Problem(
                 "wrong_shape",
-                f"{label} has shape {got_array.shape}; expected {wanted}.",
-                f"{label} has the wrong shape.",
+                phrase(
+                    gettext_noop("%(label)s has shape %(shape)s; expected %(wanted)s."),
+                    label=label,
+                    shape=str(got_array.shape),
+                    wanted=shape_wanted,
+                ),
             )
-    wrong_kind = f"{label} holds the wrong kind of numbers."
     if check_dtype and exercise.checks.get("dtype", True) and expected_array.dtype.kind == "f":
         if got_array.dtype.kind not in "f":
             return Problem(
                 "wrong_dtype",
-                f"{label} holds {got_array.dtype} values; expected floating-point numbers "
-                f"({expected_array.dtype}). Integer or boolean results usually mean a missing float conversion.",
-                wrong_kind,
+                phrase(
+                    gettext_noop(
+                        "%(label)s holds %(got)s values; expected floating-point numbers "
+                        "(%(expected)s). Integer or boolean results usually mean a missing float "
+                        "conversion."
+                    ),
+                    label=label,
+                    got=str(got_array.dtype),
+                    expected=str(expected_array.dtype),
+                ),
             )
     if got_array.dtype.kind == "c" and expected_array.dtype.kind != "c":
         return Problem(
-            "wrong_dtype", f"{label} holds complex numbers; expected real ones.", wrong_kind
+            "wrong_dtype",
+            phrase(
+                gettext_noop("%(label)s holds complex numbers; expected real ones."), label=label
+            ),
         )
     got_values = got_array.astype(np.result_type(got_array.dtype, np.float64))
     expected_values = (
@@ -116,29 +144,53 @@ def compare_value(
     flat = int(np.argmax(error))
     index = tuple(int(i) for i in np.unravel_index(flat, error.shape)) if error.ndim else ()
     got_at, expected_at = got_values[index], expected_values[index]
-    wrong_values = f"{label} has wrong values."
     if not np.isfinite(got_at) and np.isfinite(expected_at):
         return Problem(
             "wrong_values",
-            f"{label} contains {got_at}{_index_text(index)} where the answer is finite "
-            f"({float(expected_at):.6g}).",
-            wrong_values,
+            phrase(
+                gettext_noop(
+                    "%(label)s contains %(got)s%(at)s where the answer is finite (%(expected)s)."
+                ),
+                label=label,
+                got=str(got_at),
+                at=_index_text(index),
+                expected=f"{float(expected_at):.6g}",
+            ),
         )
     if not np.isfinite(expected_at):
         return Problem(
             "wrong_values",
-            f"{label} is {_fmt(got_at)}{_index_text(index)} where the answer is "
-            f"{_fmt(expected_at)}.",
-            wrong_values,
+            phrase(
+                gettext_noop("%(label)s is %(got)s%(at)s where the answer is %(expected)s."),
+                label=label,
+                got=_fmt(got_at),
+                at=_index_text(index),
+                expected=_fmt(expected_at),
+            ),
         )
     count = int(np.sum(bad))
-    where = f"{count} of {bad.size} values are wrong; " if bad.size > 1 else ""
+    where = (
+        phrase(gettext_noop("%(count)d of %(size)d values are wrong; "), count=count, size=bad.size)
+        if bad.size > 1
+        else ""
+    )
     largest = float(error[index])
     return Problem(
         "wrong_values",
-        f"{label} is wrong: {where}largest error {largest:.3g}{_index_text(index)} "
-        f"(got {_fmt(got_at)}, expected {_fmt(expected_at)}; tolerance rtol={exercise.rtol:g}, atol={exercise.atol:g}).",
-        wrong_values,
+        phrase(
+            gettext_noop(
+                "%(label)s is wrong: %(where)slargest error %(largest)s%(at)s (got %(got)s, "
+                "expected %(expected)s; tolerance rtol=%(rtol)s, atol=%(atol)s)."
+            ),
+            label=label,
+            where=where,
+            largest=f"{largest:.3g}",
+            at=_index_text(index),
+            got=_fmt(got_at),
+            expected=_fmt(expected_at),
+            rtol=f"{exercise.rtol:g}",
+            atol=f"{exercise.atol:g}",
+        ),
     )
 
 
@@ -208,14 +260,23 @@ def compare_output(
         if not isinstance(got, tuple | list):
             return Problem(
                 "wrong_type",
-                f"Your function returned {describe_type(got)}; expected a tuple ({parts}).",
-                f"Your function did not return a tuple ({parts}).",
+                phrase(
+                    gettext_noop("Your function returned %(got)s; expected a tuple (%(parts)s)."),
+                    got=describe_type(got),
+                    parts=parts,
+                ),
             )
         if len(got) != len(names):
             return Problem(
                 "wrong_type",
-                f"Your function returned {len(got)} values; expected {len(names)} ({parts}).",
-                f"Your function did not return one value for each of {parts}.",
+                phrase(
+                    gettext_noop(
+                        "Your function returned %(count)d values; expected %(wanted)d (%(parts)s)."
+                    ),
+                    count=len(got),
+                    wanted=len(names),
+                    parts=parts,
+                ),
             )
         for name, got_part, expected_part in zip(names, got, expected, strict=True):
             problem = compare_value(
@@ -225,7 +286,11 @@ def compare_output(
                 return problem
         return None
     return compare_value(
-        got, expected, label="Your result", exercise=exercise, check_dtype=check_dtype
+        got,
+        expected,
+        label=phrase(gettext_noop("Your result")),
+        exercise=exercise,
+        check_dtype=check_dtype,
     )
 
 
@@ -249,8 +314,13 @@ def find_mutation(
         ):
             return Problem(
                 "mutated_input",
-                f"Your function changed its input {name} in place. Work on a copy "
-                f"({name} = {name}.copy()) or build a new array instead.",
+                phrase(
+                    gettext_noop(
+                        "Your function changed its input %(name)s in place. Work on a copy "
+                        "(%(name)s = %(name)s.copy()) or build a new array instead."
+                    ),
+                    name=name,
+                ),
             )
     return None
 
@@ -261,10 +331,17 @@ def compare_gradient(
     gradient = exercise.checks["gradient"]
     wrt = list(gradient["wrt"])
     parts = list(got) if exercise.output_names and isinstance(got, tuple | list) else [got]
-    names = exercise.output_names or [f"the gradient with respect to {wrt[0]}"]
+    names: list[str | Phrase] = list(exercise.output_names or []) or [
+        phrase(gettext_noop("the gradient with respect to %(name)s"), name=wrt[0])
+    ]
     if len(parts) != len(wrt):
         return Problem(
-            "gradient_check", f"Your function returned {len(parts)} gradients; expected {len(wrt)}."
+            "gradient_check",
+            phrase(
+                gettext_noop("Your function returned %(count)d gradients; expected %(wanted)d."),
+                count=len(parts),
+                wanted=len(wrt),
+            ),
         )
     rtol, atol = float(gradient.get("rtol", 1e-4)), float(gradient.get("atol", 1e-6))
     for name, part, expected in zip(names, parts, numeric, strict=True):
@@ -272,7 +349,11 @@ def compare_gradient(
         if array is None or array.shape != expected.shape:
             return Problem(
                 "gradient_check",
-                f"{name} cannot be compared with finite differences ({describe_type(part)}).",
+                phrase(
+                    gettext_noop("%(name)s cannot be compared with finite differences (%(got)s)."),
+                    name=name,
+                    got=describe_type(part),
+                ),
             )
         got_values = array.astype(float)
         bad = disagreeing(got_values, expected, rtol=rtol, atol=atol)
@@ -282,7 +363,13 @@ def compare_gradient(
             largest = float(np.nanmax(np.where(bad, np.nan_to_num(difference, nan=np.inf), 0.0)))
             return Problem(
                 "gradient_check",
-                f"{name} does not match a finite-difference gradient of the forward pass "
-                f"(largest difference {largest:.3g}). Check each step of the chain rule.",
+                phrase(
+                    gettext_noop(
+                        "%(name)s does not match a finite-difference gradient of the forward pass "
+                        "(largest difference %(largest)s). Check each step of the chain rule."
+                    ),
+                    name=name,
+                    largest=f"{largest:.3g}",
+                ),
             )
     return None

@@ -25,7 +25,19 @@ from grader.engine.code.spec import CodeExercise, compile_exercise
 from grader.engine.config import EngineConfig, engine_config
 from grader.engine.sandbox.report import SandboxRun, read_report
 from grader.engine.sandbox.worker import Sandbox, SandboxUnavailable, get_sandbox
-from grader.engine.types import Message, SpecError, Status, Verdict
+from grader.engine.types import (
+    Message,
+    Phrase,
+    SpecError,
+    Status,
+    Verdict,
+    authored,
+    gettext_noop,
+    is_phrase,
+    message,
+    phrase,
+    phrase_message,
+)
 
 
 class _Stop(Exception):
@@ -73,7 +85,9 @@ def _grade(spec: dict[str, Any], answer: str, seed: int, config: EngineConfig | 
         outcomes.append(caret_outcome(tree))
     verdict = score_outcomes(outcomes)
     if judged.other_subgradient and exercise.subgradient_note and verdict.status == Status.CORRECT:
-        verdict.messages.append(Message("subgradient_convention", exercise.subgradient_note))
+        verdict.messages.append(
+            authored("subgradient_convention", exercise.subgradient_note, ("subgradient", "note"))
+        )
     attach_mistake_feedback(verdict, exercise, report, calls)
     return _with_sandbox_warning(verdict, sandbox.layers)
 
@@ -94,7 +108,17 @@ def _read_answer(answer: str, spec: dict[str, Any], config: EngineConfig) -> ast
         limit, size, unit = config.max_answer_chars, len(answer), "characters"
     if size > limit:
         raise _Stop(
-            _invalid("too_long", f"Your code is too long to grade; keep it under {limit:,} {unit}.")
+            _invalid(
+                "too_long",
+                phrase(
+                    gettext_noop("Your code is too long to grade; keep it under %(limit)s bytes.")
+                    if unit == "bytes"
+                    else gettext_noop(
+                        "Your code is too long to grade; keep it under %(limit)s characters."
+                    ),
+                    limit=f"{limit:,}",
+                ),
+            )
         )
     try:
         tree = ast.parse(answer, filename="submission.py")
@@ -105,27 +129,36 @@ def _read_answer(answer: str, spec: dict[str, Any], config: EngineConfig) -> ast
         raise _Stop(
             _invalid(
                 "syntax_error",
-                "Your code could not be read: it is nested too deeply or contains a null character.",
+                phrase(
+                    gettext_noop(
+                        "Your code could not be read: it is nested too deeply or contains a null "
+                        "character."
+                    )
+                ),
             )
         ) from None
     return tree
 
 
-def _syntax_error_text(error: SyntaxError, answer: str) -> str:
+def _syntax_error_text(error: SyntaxError, answer: str) -> Phrase:
+    """Say where the syntax error is; Python's own description of it stays in English."""
     line = error.lineno or 0
     lines = answer.splitlines()
     text = (error.text or (lines[line - 1] if 0 < line <= len(lines) else "")).rstrip()
     shown = f"\n    {text.strip()}" if text else ""
-    return f"Syntax error on line {line}: {error.msg}.{shown}"
+    return phrase(
+        gettext_noop("Syntax error on line %(line)d: %(error)s.%(code)s"),
+        line=line,
+        error=error.msg,
+        code=shown,
+    )
 
 
 def _compiled(spec: dict[str, Any]) -> CodeExercise:
     try:
         return compile_exercise(spec)
     except SpecError as error:
-        raise _Stop(
-            _grader_error(f"This exercise is misconfigured ({error}).", "spec_error")
-        ) from None
+        raise _Stop(_grader_error(_misconfigured(error), "spec_error")) from None
 
 
 def _require_function(tree: ast.Module, exercise: CodeExercise, spec: dict[str, Any]) -> None:
@@ -135,7 +168,12 @@ def _require_function(tree: ast.Module, exercise: CodeExercise, spec: dict[str, 
         raise _Stop(
             _invalid(
                 "missing_function",
-                f"Your code does not define {signature}. Keep the function's name.",
+                phrase(
+                    gettext_noop(
+                        "Your code does not define %(signature)s. Keep the function's name."
+                    ),
+                    signature=signature,
+                ),
             )
         )
 
@@ -156,13 +194,15 @@ def _planned(exercise: CodeExercise, seed: int) -> list[PlannedCall]:
     try:
         return plan_calls(exercise, seed)
     except SpecError as error:
-        raise _Stop(
-            _grader_error(f"This exercise is misconfigured ({error}).", "spec_error")
-        ) from None
+        raise _Stop(_grader_error(_misconfigured(error), "spec_error")) from None
     except Exception as error:  # noqa: BLE001 - a failing generator is the author's bug
         raise _Stop(
             _grader_error(
-                f"This exercise's generators failed ({type(error).__name__}).", "spec_error"
+                phrase(
+                    gettext_noop("This exercise's generators failed (%(error)s)."),
+                    error=type(error).__name__,
+                ),
+                "spec_error",
             )
         ) from None
 
@@ -204,24 +244,39 @@ def _speed(
         raise _Stop(_with_sandbox_warning(sandbox_failed(calls), sandbox.layers)) from None
     except SpecError as error:
         raise _Stop(
-            _grader_error(f"This exercise's speed check failed ({error}).", "spec_error")
+            _grader_error(
+                phrase(
+                    gettext_noop("This exercise's speed check failed (%(problem)s)."),
+                    problem=str(error),
+                ),
+                "spec_error",
+            )
         ) from None
 
 
-def _invalid(code: str, text: str) -> Verdict:
-    return Verdict(status=Status.INVALID, messages=[Message(code, text)], diagnosis=code)
+def _misconfigured(error: SpecError) -> Phrase:
+    return phrase(gettext_noop("This exercise is misconfigured (%(problem)s)."), problem=str(error))
 
 
-def _grader_error(text: str, code: str) -> Verdict:
-    return Verdict(
-        status=Status.ERROR, messages=[Message(code, text)], diagnosis=code, flags=[code]
-    )
+def _invalid(code: str, words: str | Phrase) -> Verdict:
+    message = phrase_message(code, words) if is_phrase(words) else Message(code, str(words))
+    return Verdict(status=Status.INVALID, messages=[message], diagnosis=code)
+
+
+def _grader_error(words: str | Phrase, code: str) -> Verdict:
+    message = phrase_message(code, words) if is_phrase(words) else Message(code, str(words))
+    return Verdict(status=Status.ERROR, messages=[message], diagnosis=code, flags=[code])
 
 
 def _sandbox_unavailable(error: Exception) -> Verdict:
     return _grader_error(
-        "Code exercises cannot be graded on this server right now: the sandbox is incomplete "
-        f"({error}). Your answer was not counted.",
+        phrase(
+            gettext_noop(
+                "Code exercises cannot be graded on this server right now: the sandbox is "
+                "incomplete (%(reason)s). Your answer was not counted."
+            ),
+            reason=str(error),
+        ),
         "sandbox_unavailable",
     )
 
@@ -229,9 +284,12 @@ def _sandbox_unavailable(error: Exception) -> Verdict:
 def _with_sandbox_warning(verdict: Verdict, layers: dict[str, bool | str]) -> Verdict:
     if layers.get("full") is not True:
         verdict.messages.append(
-            Message(
+            message(
                 "sandbox_reduced",
-                f"Warning: graded in a reduced sandbox (development setting; {layers.get('full')}).",
+                gettext_noop(
+                    "Warning: graded in a reduced sandbox (development setting; %(layers)s)."
+                ),
+                layers=str(layers.get("full")),
             )
         )
         verdict.flags.append("sandbox_reduced")

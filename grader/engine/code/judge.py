@@ -18,14 +18,28 @@ from grader.engine.code.compare import (
 from grader.engine.code.plan import PlannedCall
 from grader.engine.code.spec import CodeExercise
 from grader.engine.code.wording import (
+    HIDDEN_FAILED,
+    HIDDEN_FAILED_CODE,
     INTERFERED,
     NOT_RUN_AFTER_TIMEOUT,
+    PASSED,
     Problem,
     exception_problem,
     timeout_text,
 )
 from grader.engine.sandbox.report import CallAnswer, ChildReport, SandboxRun
-from grader.engine.types import Message, Status, TestResult, Verdict
+from grader.engine.types import (
+    Message,
+    Phrase,
+    Status,
+    TestResult,
+    Verdict,
+    gettext_noop,
+    message,
+    phrase,
+    phrase_message,
+    test_result,
+)
 
 PRIORITY = (
     "timeout",
@@ -82,14 +96,16 @@ def judge_run(
 
     When the deadline ends a run that had loaded, the calls answered before it are judged as
     usual, the call that was running fails with a timeout and the calls after it were not run.
+    A run that ended any other way once it held a hidden test's inputs is judged the same way:
+    the calls it answered as usual, the hidden tests it did not answer failed (with one word).
     """
     if run.infrastructure_error:
         return sandbox_failed(calls)
     timed_out = run.timed_out or run.signal_name == "SIGXCPU"
     if timed_out and not report.loaded:
         return fatal("timeout", timeout_text(timeout_s), calls, Status.TIMEOUT)
-    if not timed_out:
-        ended = abnormal_end(run, report, calls, order, exercise)
+    if not timed_out and not saw_hidden_inputs(report, order):
+        ended = abnormal_end(run, report, calls, exercise)
         if ended is not None:
             return ended
     answered = len(report.answers)
@@ -112,24 +128,31 @@ def judge_run(
 
 def _stopped(call: PlannedCall, running: str, timeout_s: float) -> Problem:
     """Return the problem of a call the deadline stopped, or that never ran because of it."""
-    # Which call was running is all these say: the deadline is the exercise's.
     if call.id == running:
-        text = timeout_text(timeout_s)
-        return Problem("timeout", text, text)
-    return Problem("not_run", NOT_RUN_AFTER_TIMEOUT, NOT_RUN_AFTER_TIMEOUT)
+        return Problem("timeout", timeout_text(timeout_s))
+    return Problem("not_run", NOT_RUN_AFTER_TIMEOUT)
 
 
 def _test_outcome(call: PlannedCall, problem: Problem | None) -> Outcome:
-    assert call.test is not None
+    """Return a test's outcome: a hidden test's failure is one fixed word under one code.
+
+    Guarantee: whatever a submission does on a hidden test — which exception it raises, what it
+    returns, whether it crashes, loops, exits or floods its output — the verdict shows only
+    whether that test passed, so a submission learns at most one bit per hidden test.
+    """
+    test = call.test
+    assert test is not None
+    if problem is not None and test.hidden:
+        problem = Problem(HIDDEN_FAILED_CODE, HIDDEN_FAILED)
     return Outcome(
-        TestResult(
-            name=call.test.name,
-            passed=problem is None,
-            message=problem.words(hidden=call.test.hidden) if problem else "Passed.",
-            hidden=call.test.hidden,
+        test_result(
+            test.name,
+            problem is None,
+            problem.phrase() if problem else PASSED,
+            hidden=test.hidden,
         ),
         code=problem.code if problem else "",
-        weight=call.test.weight,
+        weight=test.weight,
     )
 
 
@@ -152,9 +175,13 @@ def judge_call(
 ) -> Problem | None:
     """Return what is wrong with one call's answer, or None when it is right."""
     if answer is None:
-        return Problem("crashed", "Your function did not return from this call.")
+        return Problem(
+            "crashed", phrase(gettext_noop("Your function did not return from this call."))
+        )
     if answer.error is not None:
-        return exception_problem(answer.error, during="while running this test")
+        return exception_problem(
+            answer.error, during=phrase(gettext_noop("while running this test"))
+        )
     if not answer.returned:
         return Problem("forbidden_operation", INTERFERED)
     got = answer.output
@@ -183,10 +210,13 @@ def score_outcomes(outcomes: list[Outcome]) -> Verdict:
     for outcome in failed:
         if outcome.code not in seen_codes:
             seen_codes.add(outcome.code)
-            prefix = "Hidden test" if outcome.result.hidden else "Test"
-            messages.append(
-                Message(outcome.code, f"{prefix} '{outcome.result.name}': {outcome.result.message}")
+            template = (
+                gettext_noop("Hidden test '%(name)s': %(problem)s")
+                if outcome.result.hidden
+                else gettext_noop("Test '%(name)s': %(problem)s")
             )
+            said = outcome.result.words or phrase("%(text)s", text=outcome.result.message)
+            messages.append(message(outcome.code, template, name=outcome.result.name, problem=said))
     diagnosis = None
     if failed:
         codes = [outcome.code for outcome in failed]
@@ -206,66 +236,90 @@ def score_outcomes(outcomes: list[Outcome]) -> Verdict:
 
 
 def fatal(
-    code: str, text: str, calls: list[PlannedCall], status: Status = Status.INCORRECT
+    code: str, words: Phrase, calls: list[PlannedCall], status: Status = Status.INCORRECT
 ) -> Verdict:
+    """Return the verdict of a run that ended badly: every test fails with the same words."""
     tests = [
-        TestResult(name=call.test.name, passed=False, message=text, hidden=call.test.hidden)
+        test_result(call.test.name, False, words, hidden=call.test.hidden)
         for call in calls
         if call.test is not None
     ]
-    return Verdict(status=status, messages=[Message(code, text)], diagnosis=code, tests=tests)
+    return Verdict(
+        status=status, messages=[phrase_message(code, words)], diagnosis=code, tests=tests
+    )
 
 
 def abnormal_end(
-    run: SandboxRun,
-    report: ChildReport,
-    calls: list[PlannedCall],
-    order: list[PlannedCall],
-    exercise: CodeExercise,
+    run: SandboxRun, report: ChildReport, calls: list[PlannedCall], exercise: CodeExercise
 ) -> Verdict | None:
-    """Return the verdict for a run that crashed, was stopped or never loaded, else None."""
+    """Return the verdict for a run that crashed, was stopped or never loaded, else None.
+
+    Only for a run that never held a hidden test's inputs: how it ended is its own choice.
+    """
     if run.signal_name == "SIGXFSZ" or run.output_too_large:
         return fatal(
             "output_too_large",
-            "Your code produced too much output (printing or writing files, or returning a huge result). "
-            "Remove large prints and return only what the function should.",
+            phrase(
+                gettext_noop(
+                    "Your code produced too much output (printing or writing files, or returning "
+                    "a huge result). Remove large prints and return only what the function should."
+                )
+            ),
             calls,
         )
     if run.signal_name == "SIGSYS":
         return fatal(
             "forbidden_operation",
-            "Your code made a system call the grader does not allow and was stopped.",
+            phrase(
+                gettext_noop(
+                    "Your code made a system call the grader does not allow and was stopped."
+                )
+            ),
             calls,
         )
     if run.signal_name:
-        # A process can end itself with the signal of its choice: once it held a hidden test's
-        # inputs, the signal's name could be one of them.
-        which = "" if saw_hidden_inputs(report, order) else f" ({run.signal_name})"
         return fatal(
             "crashed",
-            f"The Python process running your code crashed{which}. This can happen when "
-            "memory runs out inside NumPy; check the sizes of the arrays you build.",
+            phrase(
+                gettext_noop(
+                    "The Python process running your code crashed%(signal)s. This can happen when "
+                    "memory runs out inside NumPy; check the sizes of the arrays you build."
+                ),
+                signal=f" ({run.signal_name})",
+            ),
             calls,
         )
     if run.unreadable is not None or report.malformed:
         return fatal("forbidden_operation", INTERFERED, calls)
     if report.load_error is not None:
         # Before any call: nothing the code says at load time can carry a test's inputs.
-        problem = exception_problem(report.load_error, during="while your file was loading")
-        return fatal(problem.code, problem.text, calls)
+        problem = exception_problem(
+            report.load_error, during=phrase(gettext_noop("while your file was loading"))
+        )
+        return fatal(problem.code, problem.phrase(hidden=False), calls)
     if report.missing_function:
         # The code defines the name but, once it ran, the name was not a function: counted.
         return fatal(
             "missing_function",
-            f"After your code ran, {exercise.function} was not a function. Define it with "
-            f"def {exercise.function}(...) at the top level of your code.",
+            phrase(
+                gettext_noop(
+                    "After your code ran, %(function)s was not a function. Define it with "
+                    "def %(function)s(...) at the top level of your code."
+                ),
+                function=exercise.function,
+            ),
             calls,
         )
     if not report.loaded:
         return fatal(
             "exited",
-            f"Your code stopped the program (exit code {run.exit_code}) before its results could be "
-            "checked. Remove calls to exit() or os._exit().",
+            phrase(
+                gettext_noop(
+                    "Your code stopped the program (exit code %(code)s) before its results could "
+                    "be checked. Remove calls to exit() or os._exit()."
+                ),
+                code=str(run.exit_code),
+            ),
             calls,
         )
     return None
@@ -285,7 +339,12 @@ def saw_hidden_inputs(report: ChildReport, order: list[PlannedCall]) -> bool:
 def sandbox_failed(calls: list[PlannedCall]) -> Verdict:
     verdict = fatal(
         "sandbox_failed",
-        "The grader could not run your code because of a problem on our side; it was not counted. Try again.",
+        phrase(
+            gettext_noop(
+                "The grader could not run your code because of a problem on our side; it was not "
+                "counted. Try again."
+            )
+        ),
         calls,
         Status.ERROR,
     )

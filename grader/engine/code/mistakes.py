@@ -14,10 +14,14 @@ import numpy as np
 
 from grader.engine.code.compare import compare_output, find_mutation
 from grader.engine.code.plan import PlannedCall
-from grader.engine.code.spec import CodeExercise
+from grader.engine.code.spec import CodeExercise, KnownMistake
 from grader.engine.sandbox.report import ChildReport
 from grader.engine.sandbox.runtime import digest_arguments
-from grader.engine.types import KNOWN_MISTAKE, Message, Status, Verdict
+from grader.engine.types import KNOWN_MISTAKE, Message, Status, Verdict, authored
+
+
+def _feedback(mistake: KnownMistake) -> Message:
+    return authored(KNOWN_MISTAKE, mistake.feedback, ("mistakes", mistake.index, "feedback"))
 
 
 def attach_mistake_feedback(
@@ -29,7 +33,7 @@ def attach_mistake_feedback(
     failed_codes = {message.code for message in verdict.messages}
     for mistake in exercise.mistakes:
         if mistake.diagnosis and mistake.diagnosis in failed_codes:
-            verdict.messages.insert(0, Message(KNOWN_MISTAKE, mistake.feedback))
+            verdict.messages.insert(0, _feedback(mistake))
             return
     for call in calls:
         answer = report.answers.get(call.id)
@@ -43,7 +47,7 @@ def attach_mistake_feedback(
             if mistake.function is not None and _behaves_like(
                 mistake.function, call.args, got, after, exercise
             ):
-                verdict.messages.insert(0, Message(KNOWN_MISTAKE, mistake.feedback))
+                verdict.messages.insert(0, _feedback(mistake))
                 return
         return
 

@@ -52,6 +52,7 @@ class KnownMistake:
     function: Callable[..., Any] | None
     feedback: str
     diagnosis: str | None = None
+    index: int = 0  # its place in the exercise's mistakes list
 
 
 @dataclass
@@ -266,7 +267,10 @@ def _read_mistakes(spec: dict[str, Any], function: str) -> list[KnownMistake]:
         found = namespace.get(function)
         mistakes.append(
             KnownMistake(
-                found if callable(found) else None, str(mistake.get("feedback", "")), diagnosis
+                found if callable(found) else None,
+                str(mistake.get("feedback", "")),
+                diagnosis,
+                index,
             )
         )
     return mistakes

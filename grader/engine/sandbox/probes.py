@@ -18,17 +18,21 @@ from grader.engine.sandbox.lockdown import (
     CLONE_NEWUSER,
     child_rlimits,
     drop_to_uid,
+    make_private_root,
     make_private_scratch,
     no_new_privs_is_set,
     unshare,
 )
 
 
-def probe_layers(sandbox_uid: int | None) -> dict[str, bool | str]:
+def probe_layers(
+    sandbox_uid: int | None, *, root_binds: list[str], root_hidden: list[str], project_root: str
+) -> dict[str, bool | str]:
     """Return which isolation layers this machine supports: True, or the reason it does not."""
     layers: dict[str, bool | str] = {}
     layers["network_namespace"] = probe_network_namespace(sandbox_uid)
     layers["private_scratch_tmpfs"] = probe_private_scratch()
+    layers["private_root"] = probe_private_root(sandbox_uid, root_binds, root_hidden, project_root)
     layers["rlimits"] = probe_rlimits()
     layers["unprivileged_uid"] = probe_unprivileged_uid(sandbox_uid)
     layers["no_new_privs"] = probe_no_new_privs()
@@ -75,6 +79,59 @@ def probe_private_scratch() -> str | bool:
 
     try:
         return _probe_in_child(mount_and_write)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def probe_private_root(
+    sandbox_uid: int | None, root_binds: list[str], root_hidden: list[str], project_root: str
+) -> str | bool:
+    """Return True when a child gets a root of its own holding only root_binds, else the reason.
+
+    The child builds the root as a sandboxed child does, drops to the sandbox uid when root,
+    then checks from inside: the project and /proc are gone, each bind is there and readable,
+    each hidden folder is empty, and the binds refuse writes.
+    """
+    folder = tempfile.mkdtemp(prefix="chainrule-probe-")
+    if os.getuid() == 0 and sandbox_uid is not None:
+        os.chown(folder, sandbox_uid, sandbox_uid)
+
+    def enter_and_look() -> None:
+        make_private_scratch(folder, owner_uid=sandbox_uid, size_mb=1)
+        make_private_root(folder, binds=root_binds, hidden=root_hidden, owner_uid=sandbox_uid)
+        if os.getuid() == 0 and sandbox_uid is not None:
+            drop_to_uid(sandbox_uid)
+        if os.path.lexists("/proc"):
+            raise OSError("/proc is visible from the child's root")
+        # The project's folder may hold only the way to a bind (a virtualenv inside it).
+        on_the_way = {
+            os.path.relpath(path, project_root).split(os.sep)[0]
+            for path in root_binds
+            if path.startswith(project_root.rstrip(os.sep) + os.sep)
+        }
+        if os.path.lexists(project_root) and set(os.listdir(project_root)) - on_the_way:
+            raise OSError(f"{project_root} is visible from the child's root")
+        for path in root_binds:
+            if not os.path.exists(path):
+                raise OSError(f"{path} is missing from the child's root")
+            if os.path.isdir(path):
+                os.listdir(path)
+        for path in root_hidden:
+            if os.listdir(path):
+                raise OSError(f"{path} is not empty in the child's root")
+        folder_bind = next(path for path in root_binds if os.path.isdir(path))
+        try:
+            os.close(os.open(os.path.join(folder_bind, "probe"), os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError:
+            pass
+        else:
+            raise OSError(f"{folder_bind} is writable from the child's root")
+        os.chdir(folder)
+        with open("probe", "w") as probe:
+            probe.write("ok")
+
+    try:
+        return _probe_in_child(enter_and_look)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

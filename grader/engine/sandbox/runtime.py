@@ -35,6 +35,7 @@ MAX_RESULT_BYTES = 48 * 1024 * 1024
 DESCRIBED_BASES: tuple[type[BaseException], ...] = (
     MemoryError,
     PermissionError,
+    FileNotFoundError,
     ImportError,
     SystemExit,
     RecursionError,

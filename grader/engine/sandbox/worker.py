@@ -46,6 +46,7 @@ PROJECT_ROOT = str(Path(__file__).resolve().parents[3])
 # tkill and tgkill only to itself, fcntl's F_SETOWN family refused); the scoping is a second wall.
 REQUIRED_LAYERS = (
     "network_namespace",
+    "private_root",
     "rlimits",
     "unprivileged_uid",
     "no_new_privs",

@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import sys
+import sysconfig
 import tempfile
 import time
 import traceback
@@ -31,10 +32,10 @@ from grader.engine.sandbox.lockdown import READY, Jail, child_main
 from grader.engine.sandbox.probes import probe_layers
 from grader.engine.sandbox.seccomp import PreparedFilter
 
-# Modules a submission may import: loaded here, because the child may not be able to read them.
-# NumPy also imports some of its own parts on first use (np.median and np.quantile load numpy.ma,
-# np.char and np.strings their string helpers): those are loaded here too, or a child that cannot
-# read the virtualenv (a checkout in a folder only its owner may enter) fails on its first median.
+# Modules a submission may import: loaded here once, not in every child. NumPy also imports some
+# of its own parts on first use (np.median and np.quantile load numpy.ma, np.char and np.strings
+# their string helpers): those are loaded here too. (A child can read the interpreter's library
+# and NumPy in its own root, root_binds, but loading them there would cost every job the time.)
 PRELOADED_MODULES = (
     "numpy",
     "numpy.linalg",
@@ -103,6 +104,60 @@ def _read_only_paths(project_root: str) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
+def root_binds(project_root: str) -> tuple[list[str], list[str]]:
+    """Return what a child's own root holds, and the folders beneath those it finds empty.
+
+    It holds the interpreter's library, NumPy and two devices:
+
+    The interpreter's standard library (a submission may import a module not preloaded), NumPy's
+    folder and the libraries its wheel vendors beside it (numpy.libs), every folder of a shared
+    library this process has mapped (the C library, NumPy's BLAS), /dev/null and /dev/urandom.
+    Never the project, the rest of the virtualenv, or a folder holding either; the interpreter's
+    own package folders (site-packages beneath its library) are covered empty. (A NumPy installed
+    inside the standard library's folder, with no virtualenv, cannot be shown alone: the child
+    then fails to build its root and the probe reports why.)
+    """
+    numpy_folder = os.path.dirname(os.path.realpath(np.__file__))
+    site_packages = os.path.dirname(numpy_folder)
+    numpy_parts = (numpy_folder, os.path.join(site_packages, "numpy.libs"))
+    # NumPy also at the path this interpreter imported it from (through a symlinked virtualenv,
+    # say): its lazy imports look there.
+    seen_folder = os.path.dirname(os.path.abspath(np.__file__))
+    seen_parts = (seen_folder, os.path.join(os.path.dirname(seen_folder), "numpy.libs"))
+    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}
+    package_folders = {
+        os.path.realpath(sysconfig.get_path(kind, vars=vars_))
+        for kind in ("purelib", "platlib")
+        for vars_ in (base, None)
+    }
+    candidates = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib"), *numpy_parts}
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            if len(fields) == 6 and fields[5].startswith("/") and ".so" in fields[5]:
+                candidates.add(os.path.dirname(fields[5].strip()))
+    private = (os.path.realpath(project_root), site_packages)
+    chosen: list[str] = []
+    for path in sorted({os.path.realpath(p) for p in candidates if os.path.exists(p)}):
+        is_numpy = any(_within(path, part) for part in numpy_parts)
+        near_private = any(_within(path, x) or _within(x, path) for x in private)
+        if (near_private and not is_numpy) or any(_within(path, other) for other in chosen):
+            continue
+        chosen.append(path)
+    chosen += [part for part in seen_parts if part not in chosen and os.path.exists(part)]
+    hidden = sorted(
+        folder
+        for folder in package_folders
+        if os.path.isdir(folder) and any(_within(folder, bind) for bind in chosen)
+    )
+    return [*chosen, "/dev/null", "/dev/urandom"], hidden
+
+
+def _within(path: str, folder: str) -> bool:
+    """Say whether path is folder or lies beneath it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 class Zygote:
     """The long-lived parent of every sandboxed child of one worker."""
 
@@ -114,14 +169,23 @@ class Zygote:
         self.scratch_base = tempfile.mkdtemp(prefix=f"chainrule-sandbox-{os.getpid()}-")
         _remove_stale_scratch(os.path.dirname(self.scratch_base))
         os.chmod(self.scratch_base, 0o711)  # noqa: S103 - children (another uid) must reach their own folder
-        self.layers = probe_layers(self.sandbox_uid)
+        binds, hidden = root_binds(str(config["project_root"]))
+        self.layers = probe_layers(
+            self.sandbox_uid,
+            root_binds=binds,
+            root_hidden=hidden,
+            project_root=str(config["project_root"]),
+        )
         self.spares: list[Spare] = []
         self.jail = Jail(
             zygote_pid=self.pid,
             layers=self.layers,
             sandbox_uid=self.sandbox_uid,
-            read_only=_read_only_paths(str(config["project_root"])),
+            # Landlock's rules name paths as the child's root shows them: the binds are there.
+            read_only=list(dict.fromkeys([*_read_only_paths(str(config["project_root"])), *binds])),
             seccomp_filter=PreparedFilter(),
+            root_binds=binds,
+            root_hidden=hidden,
         )
 
     def serve(self) -> None:

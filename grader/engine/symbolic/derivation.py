@@ -29,7 +29,15 @@ from grader.engine.symbolic.verdicts import (
     invalid,
     undetermined,
 )
-from grader.engine.types import Message, Status, Verdict
+from grader.engine.types import (
+    Phrase,
+    Status,
+    Verdict,
+    gettext_noop,
+    message,
+    phrase,
+    phrase_message,
+)
 
 
 def grade_derivation(
@@ -39,9 +47,12 @@ def grade_derivation(
     try:
         parsed_lines = parse_lines(answer, problem)
     except DerivationError as error:
-        return invalid(error.error.code, error.text)
+        return invalid(error.error.code, error.words)
     if not parsed_lines:
-        return invalid("syntax", "The derivation is empty: write one expression per line.")
+        return invalid(
+            "syntax",
+            phrase(gettext_noop("The derivation is empty: write one expression per line.")),
+        )
     trees = [tree for _, tree in parsed_lines]
     parsed = lines_latex(trees)
     builder = ScalarBuilder(problem)
@@ -61,19 +72,29 @@ def grade_derivation(
     line = parsed_lines[broken - 1][0]
     previous_expr, expr = chain[broken - 1], chain[broken]
     previous_values, values = check.values(previous_expr), check.values(expr)
-    before = "the start" if line.number == 1 else f"line {line.number - 1}"
+    before = (
+        phrase(gettext_noop("the start"))
+        if line.number == 1
+        else phrase(gettext_noop("line %(number)d"), number=line.number - 1)
+    )
     audit = symbolic_audit(previous_expr, expr, problem.audit_seconds, numeric_correct=False)
     mistakes = build_mistakes(problem, builder, spec)
     diagnosis = check.known_mistake(values, mistakes) or best_effort(
         check.diagnose, values, previous_values, previous_expr
     )
     counterexample = best_effort(
-        check.counterexample, expr, f"line {line.number}", previous_expr, f"{before} gives"
+        check.counterexample,
+        expr,
+        phrase(gettext_noop("line %(number)d"), number=line.number),
+        previous_expr,
+        phrase(gettext_noop("%(before)s gives"), before=before),
     )
     return incorrect(
-        Message(
+        message(
             "step_does_not_follow",
-            f"Line {line.number} does not follow from {before}: it is not equal to it.",
+            gettext_noop("Line %(number)d does not follow from %(before)s: it is not equal to it."),
+            number=line.number,
+            before=before,
         ),
         diagnosis=diagnosis,
         counterexample=counterexample,
@@ -109,7 +130,7 @@ def _judge_final(
     expressions: list[sympy.Expr],
     target: sympy.Expr,
     parsed: str,
-    steps: list[str],
+    steps: list[Phrase],
 ) -> Verdict:
     last_line, last_tree = parsed_lines[-1]
     last_values = check.values(expressions[-1])
@@ -121,29 +142,48 @@ def _judge_final(
         reaches_target = False  # a proven difference, however small, is not the target
     flags = audit_flags(reaches_target, audit)
     min_lines = int(spec.get("min_lines", 2))
-    problems = []
+    problems: list[Phrase] = []
     if len(parsed_lines) < min_lines:
         problems.append(
-            f"Show your steps: a derivation here needs at least {min_lines} lines "
-            f"(you wrote {len(parsed_lines)})."
+            phrase(
+                gettext_noop(
+                    "Show your steps: a derivation here needs at least %(minimum)d lines "
+                    "(you wrote %(count)d)."
+                ),
+                minimum=min_lines,
+                count=len(parsed_lines),
+            )
         )
     used = names_used(last_tree)
     if "diff" in used:
-        problems.append(f"Line {last_line.number} still contains diff: carry the derivative out.")
+        problems.append(
+            phrase(
+                gettext_noop("Line %(number)d still contains diff: carry the derivative out."),
+                number=last_line.number,
+            )
+        )
     missing = [name for name in spec.get("final_must_use") or [] if name not in used]
     if missing:
         problems.append(
-            f"Your last line is equal to the target but not in the asked form: write it using "
-            f"{', '.join(missing)}."
+            phrase(
+                gettext_noop(
+                    "Your last line is equal to the target but not in the asked form: write it "
+                    "using %(names)s."
+                ),
+                names=", ".join(missing),
+            )
         )
     problems.extend(steps)
     if not reaches_target:
-        problems.insert(0, "Every line follows, but the last line is not the target yet.")
+        problems.insert(
+            0, phrase(gettext_noop("Every line follows, but the last line is not the target yet."))
+        )
     if problems:
         return Verdict(
             status=Status.INCORRECT,
-            messages=[Message("derivation_incomplete", text) for text in problems],
+            messages=[phrase_message("derivation_incomplete", words) for words in problems],
             parsed=parsed,
             flags=flags,
         )
-    return correct(parsed, f"Correct: all {len(parsed_lines)} lines follow.", flags)
+    done = phrase(gettext_noop("Correct: all %(count)d lines follow."), count=len(parsed_lines))
+    return correct(parsed, done, flags)

@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import mpmath
 
@@ -21,6 +22,14 @@ from grader.engine.types import (
     CONSTANT_OFFSET,
     MISSING_FACTOR,
     SIGN_ERROR,
+    Message,
+    Phrase,
+    SpecPath,
+    authored,
+    gettext_noop,
+    phrase,
+    phrase_message,
+    render_phrase,
 )
 
 _AGREE = 1e-10  # the values come from 30-digit arithmetic: a real factor is constant to ~1e-16
@@ -28,8 +37,29 @@ _AGREE = 1e-10  # the values come from 30-digit arithmetic: a real factor is con
 
 @dataclass(frozen=True)
 class Diagnosis:
+    """The likely slip: its code and English text, with the words to say it in another language.
+
+    `words` is the grader's phrase; `source` the path of an author's feedback in the exercise file.
+    """
+
     code: str
     text: str
+    words: Phrase | None = None
+    source: SpecPath | None = None
+
+    def message(self) -> Message:
+        """Return the diagnosis as a verdict's Message."""
+        if self.words is not None:
+            return phrase_message(self.code, self.words)
+        if self.source is not None:
+            return authored(self.code, self.text, self.source)
+        return Message(self.code, self.text)
+
+
+def diagnosis(code: str, template: str, /, **params: Any) -> Diagnosis:
+    """Return a Diagnosis in the grader's words (a gettext_noop-marked template and parameters)."""
+    words = phrase(template, **params)
+    return Diagnosis(code, render_phrase(words), words)
 
 
 def _same(a: complex, b: complex) -> bool:
@@ -84,15 +114,20 @@ def diagnose_scalar(
     ref = [complex(r) for r, _ in pairs]
     ans = [complex(a) for _, a in pairs]
     if all(_same(a, -r) for r, a in zip(ref, ans, strict=True)) and any(abs(r) > 0 for r in ref):
-        return Diagnosis(SIGN_ERROR, "Your answer has the wrong sign: check each minus sign.")
+        return diagnosis(
+            SIGN_ERROR, gettext_noop("Your answer has the wrong sign: check each minus sign.")
+        )
     nonzero = [(r, a) for r, a in zip(ref, ans, strict=True) if abs(r) > 1e-300]
     ratios = [a / r for r, a in nonzero]
     ratio = _constant(ratios) if len(nonzero) >= 3 else None
     if ratio is not None and abs(ratio) > 1e-12 and abs(ratio - 1) > 1e-12:
-        return Diagnosis(
+        return diagnosis(
             CONSTANT_FACTOR,
-            f"Your answer is off by a constant factor ({describe_factor(ratio)}): "
-            "check the constants, such as a 2 from a square or a ½.",
+            gettext_noop(
+                "Your answer is off by a constant factor (%(factor)s): check the constants, "
+                "such as a 2 from a square or a ½."
+            ),
+            factor=describe_factor(ratio),
         )
     for name, values in (factor_candidates or {}).items():
         scaled = [
@@ -101,17 +136,22 @@ def diagnose_scalar(
             if f is not None
         ]
         if len(scaled) >= 3 and all(_same(a, s) for s, a in scaled):
-            return Diagnosis(
+            return diagnosis(
                 CONSTANT_FACTOR,
-                f"Your answer is off by a factor {name}: check what you divide by.",
+                gettext_noop(
+                    "Your answer is off by a factor %(factor)s: check what you divide by."
+                ),
+                factor=name,
             )
     # Subtract at the values' own precision: in doubles, 1e14 + 1 minus 1e14 is not quite 1.
     with mpmath.workdps(30):
         offset = _constant([complex(a - r) for r, a in pairs])
     if offset is not None and abs(offset) > 1e-12 * typical_magnitude(ref):
-        return Diagnosis(
+        return diagnosis(
             CONSTANT_OFFSET,
-            "Your answer differs from the expected one by a constant: check the added terms.",
+            gettext_noop(
+                "Your answer differs from the expected one by a constant: check the added terms."
+            ),
         )
     return None
 
@@ -126,10 +166,12 @@ def diagnose_missing_factor(
     reference_factors: values of the non-constant factors of the reference (chain rule).
     """
     if _missing_factor(reference, answer, reference_factors):
-        return Diagnosis(
+        return diagnosis(
             MISSING_FACTOR,
-            "Your answer is missing a factor: did you forget the derivative of the inner "
-            "function (chain rule)?",
+            gettext_noop(
+                "Your answer is missing a factor: did you forget the derivative of the inner "
+                "function (chain rule)?"
+            ),
         )
     return None
 

@@ -34,7 +34,7 @@ from grader.engine.symbolic.matrices import grade_matrix
 from grader.engine.symbolic.problem import read_problem
 from grader.engine.symbolic.scalar_check import grade_expression
 from grader.engine.symbolic.verdicts import AUDIT_DISAGREEMENT, invalid, spec_error
-from grader.engine.types import Message, SpecError, Status, Verdict
+from grader.engine.types import SpecError, Status, Verdict, gettext_noop, message, phrase
 
 logger = logging.getLogger(__name__)
 SYMBOLIC_JOB = "grade_symbolic"
@@ -50,8 +50,11 @@ def grade_symbolic(
     if len(answer) > config.max_answer_chars:
         verdict = invalid(
             "too_large",
-            f"Your answer is too long ({len(answer)} characters; "
-            f"at most {config.max_answer_chars}).",
+            phrase(
+                gettext_noop("Your answer is too long (%(length)d characters; at most %(limit)d)."),
+                length=len(answer),
+                limit=config.max_answer_chars,
+            ),
         )
     else:
         warm_up()
@@ -85,27 +88,36 @@ def _verdict_from(outcome: ChildOutcome, config: EngineConfig) -> Verdict:
         return Verdict(
             status=Status.TIMEOUT,
             messages=[
-                Message(
+                message(
                     "timeout",
-                    f"Checking your answer took longer than {config.symbolic_timeout_s:g} s and "
-                    "was stopped. Write it in a simpler form.",
+                    gettext_noop(
+                        "Checking your answer took longer than %(seconds)s s and was stopped. "
+                        "Write it in a simpler form."
+                    ),
+                    seconds=f"{config.symbolic_timeout_s:g}",
                 )
             ],
         )
     if outcome.failure == "memory":
         return invalid(
             "too_large",
-            "Your answer is too large to check (it needed too much memory). Write it in a "
-            "simpler form.",
+            phrase(
+                gettext_noop(
+                    "Your answer is too large to check (it needed too much memory). Write it in "
+                    "a simpler form."
+                )
+            ),
         )
     logger.error("symbolic check failed in its child: %s %s", outcome.failure, outcome.detail)
     return Verdict(
         status=Status.ERROR,
         messages=[
-            Message(
+            message(
                 "grader_error",
-                "The grader failed on this answer; it is not counted against you and has been "
-                "reported.",
+                gettext_noop(
+                    "The grader failed on this answer; it is not counted against you and has "
+                    "been reported."
+                ),
             )
         ],
         flags=["grader_error"],

@@ -20,6 +20,7 @@ from grader.engine.symbolic.syntax import (
     Transpose,
     children_of,
 )
+from grader.engine.types import gettext_noop, phrase
 
 
 def _is_product(node: Node) -> bool:
@@ -71,19 +72,23 @@ FORM_RULES: dict[str, FormRule] = {
         FormRule(
             "transpose of a product",
             _transpose_of_product,
-            "write the transpose of a product as the product of the transposes (the rule: no "
-            "transpose of a product)",
+            gettext_noop(
+                "write the transpose of a product as the product of the transposes (the rule: "
+                "no transpose of a product)"
+            ),
         ),
         FormRule(
             "inverse of a product",
             _inverse_of_product,
-            "write the inverse of a product as the product of the inverses (the rule: no inverse "
-            "of a product)",
+            gettext_noop(
+                "write the inverse of a product as the product of the inverses (the rule: no "
+                "inverse of a product)"
+            ),
         ),
         FormRule(
             "power of a sum",
             _power_of_sum,
-            "expand the power of a sum (the rule: no power of a sum)",
+            gettext_noop("expand the power of a sum (the rule: no power of a sum)"),
         ),
     )
 }
@@ -104,7 +109,10 @@ def check_forms(tree: Node, rules: frozenset[str]) -> None:
         for rule in active:
             if rule.applies(node):
                 raise ParseError(
-                    f"this exercise asks for another form: {rule.message}",
+                    phrase(
+                        gettext_noop("this exercise asks for another form: %(rule)s"),
+                        rule=phrase(rule.message),
+                    ),
                     getattr(node, "pos", 0),
                     code="form_rule",
                 )

@@ -1,7 +1,8 @@
 """The limits that make hostile input fail fast: sizes, nesting and fast-growing functions.
 
 `Limits` holds an exercise's bounds (its `limits:` field may change them); `expanded_size` and
-`check_growth` run on a parsed tree, before anything is built from it.
+`check_growth` run on a parsed tree, before anything is built from it. `Work` bounds the steps
+one reading of an answer may take, wherever they are spent.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from grader.engine.symbolic.syntax import (
     children_of,
     constant_value,
 )
+from grader.engine.types import gettext_noop, phrase
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,38 @@ class Limits:
     max_diff_nesting: int = 2
     max_growth_nesting: int = 3
     max_exp_argument: float = 10_000
+
+
+# The steps (Work) one reading of an answer may take. The worst answer within the other limits
+# takes about (5 + known names) steps per character (tests/grader/engine/test_preview_work.py
+# generates them for every exercise), far below this; past it the answer is refused, so a reading
+# in the web process (the live preview) stops after a bounded amount of work whatever it meets.
+MAX_WORK = 250_000
+
+
+class Work:
+    """Count the steps of one reading of an answer and refuse the answer past `limit` steps.
+
+    A budget of steps, not of time: the live preview runs in a threaded web process, where no
+    deadline can stop a thread (SIGALRM reaches only the main thread) and forking a threaded
+    process to impose one is unsafe; and counting gives the same answer on a busy machine as on
+    an idle one. Every loop whose length depends on the answer spends here: characters read,
+    tokens, tree nodes, tree walks, and the searches behind "did you mean".
+    """
+
+    def __init__(self, limit: int = MAX_WORK) -> None:
+        self.limit = limit
+        self.spent = 0
+
+    def spend(self, steps: int, position: int) -> None:
+        """Count steps; raise ParseError (code too_complex) once more than the limit are spent."""
+        self.spent += steps
+        if self.spent > self.limit:
+            raise ParseError(
+                "this answer takes too much work to read; shorten it or split it into parts",
+                position,
+                code="too_complex",
+            )
 
 
 def expanded_size(node: Node, helpers: dict[str, Helper]) -> int:
@@ -101,16 +135,27 @@ def check_growth(node: Node, helpers: dict[str, Helper], limits: Limits) -> None
         if depth(current) > limit:
             if all(depth(child) <= limit for child in children_of(current)):
                 raise ParseError(
-                    "exponentials, powers with a variable exponent and factorials are nested too "
-                    f"deeply here (at most {limit} levels): the values are too large to check",
+                    phrase(
+                        gettext_noop(
+                            "exponentials, powers with a variable exponent and factorials are "
+                            "nested too deeply here (at most %(limit)d levels): the values are too "
+                            "large to check"
+                        ),
+                        limit=limit,
+                    ),
                     current.pos,
                     code="too_large",
                 )
         if isinstance(current, Call) and current.func in FACTORIAL_FUNCTIONS:
             if any(depth(arg) for arg in current.args):
                 raise ParseError(
-                    f"{current.func} of an exponential, a power or a factorial is refused: "
-                    "the values are too large to check",
+                    phrase(
+                        gettext_noop(
+                            "%(function)s of an exponential, a power or a factorial is refused: "
+                            "the values are too large to check"
+                        ),
+                        function=current.func,
+                    ),
                     current.pos,
                     code="too_large",
                 )

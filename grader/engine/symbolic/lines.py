@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grader.engine.symbolic.limits import Work
 from grader.engine.symbolic.parser import parse_expression
 from grader.engine.symbolic.printing import to_latex
 from grader.engine.symbolic.problem import SymbolicProblem
 from grader.engine.symbolic.syntax import Node, ParseError
-from grader.engine.types import Preview, empty_preview, error_preview, read_preview
+from grader.engine.types import (
+    Phrase,
+    Preview,
+    empty_preview,
+    error_preview,
+    gettext_noop,
+    phrase,
+    read_preview,
+)
 
 MAX_LINES = 40
 
@@ -50,26 +59,42 @@ class DerivationError(ValueError):
         self.error = error
 
     @property
-    def text(self) -> str:
-        return f"Line {self.line.number}: {self.error.describe(self.line.text)}"
+    def words(self) -> Phrase:
+        return phrase(
+            gettext_noop("Line %(number)d: %(problem)s"),
+            number=self.line.number,
+            problem=self.error.describe_words(self.line.text),
+        )
 
     @property
     def position(self) -> int:
         return self.line.offset + self.error.position
 
 
-def parse_lines(answer: str, problem: SymbolicProblem) -> list[tuple[Line, Node]]:
-    """Parse every line; raise DerivationError at the first that cannot be read."""
+def parse_lines(
+    answer: str, problem: SymbolicProblem, work: Work | None = None
+) -> list[tuple[Line, Node]]:
+    """Parse every line; raise DerivationError at the first that cannot be read.
+
+    The lines share one budget of steps (work), so many lines cost no more than one long one.
+    """
+    work = work or Work()
     lines = split_lines(answer)
     if len(lines) > MAX_LINES:
         raise DerivationError(
             lines[MAX_LINES],
-            ParseError(f"a derivation may have at most {MAX_LINES} lines", 0, "too_large"),
+            ParseError(
+                phrase(
+                    gettext_noop("a derivation may have at most %(limit)d lines"), limit=MAX_LINES
+                ),
+                0,
+                "too_large",
+            ),
         )
     parsed = []
     for line in lines:
         try:
-            parsed.append((line, parse_expression(line.text, problem.vocab)))
+            parsed.append((line, parse_expression(line.text, problem.vocab, work=work)))
         except ParseError as error:
             raise DerivationError(line, error) from error
     return parsed
@@ -93,12 +118,12 @@ def lines_latex(trees: list[Node], *, wrong: int | None = None) -> str:
     return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
 
 
-def preview_derivation(problem: SymbolicProblem, answer: str) -> Preview:
+def preview_derivation(problem: SymbolicProblem, answer: str, work: Work | None = None) -> Preview:
     """Return the live preview of a derivation (all lines, or the first unreadable one)."""
     try:
-        parsed = parse_lines(answer, problem)
+        parsed = parse_lines(answer, problem, work)
     except DerivationError as error:
-        return error_preview(error.text, error.position)
+        return error_preview(error.words, error.position)
     if not parsed:
         return empty_preview()
     return read_preview(lines_latex([tree for _, tree in parsed]))

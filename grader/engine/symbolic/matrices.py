@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.engine.symbolic.diagnosis import Diagnosis, describe_factor
+from grader.engine.symbolic.diagnosis import Diagnosis, describe_factor, diagnosis
 from grader.engine.symbolic.parser import parse_expression
 from grader.engine.symbolic.printing import to_latex
 from grader.engine.symbolic.problem import SymbolicProblem
@@ -39,9 +39,12 @@ from grader.engine.types import (
     SIGN_ERROR,
     TRANSPOSE,
     WRONG_SHAPE,
-    Message,
     SpecError,
     Verdict,
+    gettext_noop,
+    message,
+    phrase,
+    render_phrase,
 )
 
 SIZE_TRIALS = 3  # sets of sizes per check, each with DRAWS_PER_TRIAL random draws
@@ -283,20 +286,25 @@ class MatrixCheck:
         """Return the generic diagnosis of a wrong matrix answer."""
         expected = [_as_array(e) for e in self.expected]
         if self.agrees(got, [-e for e in expected]):
-            return Diagnosis(SIGN_ERROR, "Your answer has the wrong sign: check each minus sign.")
+            return diagnosis(
+                SIGN_ERROR, gettext_noop("Your answer has the wrong sign: check each minus sign.")
+            )
         factor = _common_factor(got, expected)
         if factor is not None and self.agrees(got, [factor * e for e in expected]):
-            return Diagnosis(
+            return diagnosis(
                 CONSTANT_FACTOR,
-                f"Your answer is off by a constant factor ({describe_factor(complex(factor))}).",
+                gettext_noop("Your answer is off by a constant factor (%(factor)s)."),
+                factor=describe_factor(complex(factor)),
             )
         if all(e.shape[0] == e.shape[1] for e in expected) and self.agrees(
             got, [e.T for e in expected]
         ):
-            return Diagnosis(
+            return diagnosis(
                 TRANSPOSE,
-                "Your answer is the transpose of the expected one: check the layout "
-                "(numerator or denominator) and where each transpose goes.",
+                gettext_noop(
+                    "Your answer is the transpose of the expected one: check the layout "
+                    "(numerator or denominator) and where each transpose goes."
+                ),
             )
         for name, matrix in self.problem.matrices.items():
             if matrix.rows != matrix.cols or matrix.properties:
@@ -310,10 +318,13 @@ class MatrixCheck:
                 continue
             got_sym = self.values(answer, draws)
             if self.agrees(got_sym, expected_sym):
-                return Diagnosis(
+                return diagnosis(
                     ASSUMED_SYMMETRY,
-                    f"Your answer would be right if {name} were symmetric, but {name} is a general "
-                    f"matrix: {name} and {name}ᵀ differ.",
+                    gettext_noop(
+                        "Your answer would be right if %(name)s were symmetric, but %(name)s is a "
+                        "general matrix: %(name)s and %(name)sᵀ differ."
+                    ),
+                    name=name,
                 )
         return None
 
@@ -343,11 +354,11 @@ def grade_matrix(
     try:
         info = infer_shape(tree, problem)
     except ShapeError as error:
-        return invalid("shape_mismatch", f"At character {error.position + 1}: {error}", parsed)
+        return invalid("shape_mismatch", error.describe_words(), parsed)
     if not same_shape(info, check.reference.info):
-        message, shape_diagnosis = shape_message(problem, info, check.reference.info)
+        words, shape_diagnosis = shape_message(problem, info, check.reference.info)
         # A readable answer of the wrong shape: not "could not be read" (grader.rendering).
-        verdict = invalid(WRONG_SHAPE, message, parsed)
+        verdict = invalid(WRONG_SHAPE, words, parsed)
         verdict.diagnosis = shape_diagnosis
         return verdict
     if len(check.draws) < 3:
@@ -356,10 +367,10 @@ def grade_matrix(
     try:
         got = check.values(expression)
     except ShapeError as error:
-        return invalid("shape_mismatch", f"At character {error.position + 1}: {error}", parsed)
+        return invalid("shape_mismatch", error.describe_words(), parsed)
     if check.agrees(got):
         return correct(parsed)
-    diagnosis: Diagnosis | None = None
+    found: Diagnosis | None = None
     for index, mistake in enumerate(spec.get("mistakes") or []):
         path = ("mistakes", index, "answer")
         mistake_tree = problem.parse_author(mistake["answer"], *path)
@@ -369,13 +380,15 @@ def grade_matrix(
             raise SpecError(f"mistakes[{index}].answer: {error}", path) from error
         mistake_values = check.values(MatrixExpression(mistake_tree, mistake_info))
         if mistake_values is not None and got is not None and check.agrees(got, mistake_values):
-            diagnosis = Diagnosis(KNOWN_MISTAKE, str(mistake["feedback"]))
+            found = Diagnosis(
+                KNOWN_MISTAKE, str(mistake["feedback"]), source=("mistakes", index, "feedback")
+            )
             break
-    if diagnosis is None and got is not None:
-        diagnosis = check.diagnose(expression, got)
+    if found is None and got is not None:
+        found = check.diagnose(expression, got)
     return incorrect(
-        Message("incorrect", "Not equal to the expected answer."),
-        diagnosis=diagnosis,
+        message("incorrect", gettext_noop("Not equal to the expected answer.")),
+        diagnosis=found,
         counterexample=_matrix_counterexample(check, got) or None,
         parsed=parsed,
     )
@@ -387,19 +400,25 @@ def _matrix_counterexample(check: MatrixCheck, got: list[Any] | None) -> dict[st
     draw = check.draws[0]
     sizes = ", ".join(f"{name} = {value}" for name, value in draw.dims.items())
     if got is None:
-        return {
-            "sizes": draw.dims,
-            "text": f"With random matrices ({sizes}) your answer is undefined.",
-        }
+        words = phrase(
+            gettext_noop("With random matrices (%(sizes)s) your answer is undefined."), sizes=sizes
+        )
+        return {"sizes": draw.dims, "text": render_phrase(words), "words": words}
     difference = float(np.linalg.norm(got[0] - _as_array(check.expected[0])))
     scale = float(np.linalg.norm(_as_array(check.expected[0])))
+    words = phrase(
+        gettext_noop(
+            "With random matrices (%(sizes)s) your answer differs from the expected one by "
+            "%(difference)s (relative, Frobenius norm)."
+        ),
+        sizes=sizes,
+        difference=f"{difference / scale if scale else difference:.3g}",
+    )
     return {
         "sizes": draw.dims,
         "relative_difference": difference / scale if scale else difference,
-        "text": (
-            f"With random matrices ({sizes}) your answer differs from the expected one by "
-            f"{difference / scale if scale else difference:.3g} (relative, Frobenius norm)."
-        ),
+        "text": render_phrase(words),
+        "words": words,
     }
 
 

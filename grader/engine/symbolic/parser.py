@@ -16,7 +16,12 @@ import math
 import re
 
 from grader.engine.symbolic.forms import check_forms
-from grader.engine.symbolic.limits import FACTORIAL_FUNCTIONS, check_growth, expanded_size
+from grader.engine.symbolic.limits import (
+    FACTORIAL_FUNCTIONS,
+    Work,
+    check_growth,
+    expanded_size,
+)
 from grader.engine.symbolic.syntax import (
     EXPONENTIAL_FUNCTIONS,
     BinOp,
@@ -38,20 +43,27 @@ from grader.engine.symbolic.vocabulary import (
     Vocabulary,
     canonical_function,
 )
+from grader.engine.types import Phrase, gettext_noop, phrase
+
+# Past this length an unknown name gets no "did you mean" (no split, no close match) and is
+# shown cut short: nobody types a known name that long by mistake.
+MAX_SUGGESTED_NAME = 40
 
 
-def _describe(token: Token) -> str:
+def _describe(token: Token) -> Phrase:
     if token.kind == "end":
-        return "the end of the input"
-    return repr(token.text)
+        return phrase(gettext_noop("the end of the input"))
+    return phrase("%(token)s", token=repr(token.text))
 
 
 class _Parser:
-    def __init__(self, text: str, vocab: Vocabulary, author: bool) -> None:
+    def __init__(self, text: str, vocab: Vocabulary, author: bool, work: Work) -> None:
         self.text = text
         self.vocab = vocab
         self.author = author
         self.limits = vocab.limits
+        self.work = work
+        work.spend(min(len(text), vocab.limits.max_length + 1), 0)
         self.tokens = tokenize(text, vocab.limits)
         self.value_names = vocab.value_names()  # asked for every name token: computed once
         self.index = 0
@@ -66,19 +78,31 @@ class _Parser:
 
     def advance(self) -> Token:
         token = self.tokens[self.index]
+        self.work.spend(1, token.pos)
         self.index += 1
         return token
 
     def expect(self, kind: str, what: str) -> Token:
         if self.current.kind != kind:
-            raise ParseError(f"expected {what}, found {_describe(self.current)}", self.current.pos)
+            raise ParseError(
+                phrase(
+                    gettext_noop("expected %(expected)s, found %(found)s"),
+                    expected=what,
+                    found=_describe(self.current),
+                ),
+                self.current.pos,
+            )
         return self.advance()
 
     def count(self, node: Node) -> Node:
+        self.work.spend(1, getattr(node, "pos", 0))
         self.nodes += 1
         if self.nodes > self.limits.max_nodes:
             raise ParseError(
-                f"the expression is too large (more than {self.limits.max_nodes} parts)",
+                phrase(
+                    gettext_noop("the expression is too large (more than %(limit)d parts)"),
+                    limit=self.limits.max_nodes,
+                ),
                 getattr(node, "pos", 0),
                 code="too_large",
             )
@@ -88,7 +112,10 @@ class _Parser:
         self.depth += 1
         if self.depth > self.limits.max_depth:
             raise ParseError(
-                f"the expression is nested too deeply (at most {self.limits.max_depth} levels)",
+                phrase(
+                    gettext_noop("the expression is nested too deeply (at most %(limit)d levels)"),
+                    limit=self.limits.max_depth,
+                ),
                 pos,
                 code="too_large",
             )
@@ -96,14 +123,17 @@ class _Parser:
     # grammar
     def parse(self) -> Node:
         if self.current.kind == "end":
-            raise ParseError("the answer is empty; expected an expression", 0)
+            raise ParseError(phrase(gettext_noop("the answer is empty; expected an expression")), 0)
         node = self.sum()
         if self.current.kind != "end":
             token = self.current
             if token.kind == ")":
-                raise ParseError("this ')' has no matching '('", token.pos)
+                raise ParseError(phrase(gettext_noop("this ')' has no matching '('")), token.pos)
             raise ParseError(
-                f"expected an operator or the end of the input, found {_describe(token)}",
+                phrase(
+                    gettext_noop("expected an operator or the end of the input, found %(found)s"),
+                    found=_describe(token),
+                ),
                 token.pos,
             )
         return node
@@ -158,7 +188,9 @@ class _Parser:
                 base = self.transpose_marks(self.count(Transpose(base, mark.pos)))
                 continue
             if self.current.kind == "end":
-                raise ParseError("expected an exponent after '^'", self.current.pos)
+                raise ParseError(
+                    phrase(gettext_noop("expected an exponent after '^'")), self.current.pos
+                )
             self.enter(caret.pos)
             exponent = self.unary()
             self.depth -= 1
@@ -174,7 +206,10 @@ class _Parser:
         while self.current.kind == "'":
             token = self.advance()
             if not self.vocab.matrix:
-                raise ParseError("the transpose mark ' is only for matrix answers", token.pos)
+                raise ParseError(
+                    phrase(gettext_noop("the transpose mark ' is only for matrix answers")),
+                    token.pos,
+                )
             node = self.count(Transpose(node, token.pos))
         return node
 
@@ -197,8 +232,13 @@ class _Parser:
             self.depth -= 1
             if self.current.kind != ")":
                 raise ParseError(
-                    f"expected ')' to close the '(' at character {token.pos + 1}, "
-                    f"found {_describe(self.current)}",
+                    phrase(
+                        gettext_noop(
+                            "expected ')' to close the '(' at character %(column)d, found %(found)s"
+                        ),
+                        column=token.pos + 1,
+                        found=_describe(self.current),
+                    ),
                     self.current.pos,
                 )
             self.advance()
@@ -212,8 +252,13 @@ class _Parser:
             self.depth -= 1
             if self.current.kind != "|":
                 raise ParseError(
-                    f"expected '|' to close the '|' at character {token.pos + 1}, "
-                    f"found {_describe(self.current)}",
+                    phrase(
+                        gettext_noop(
+                            "expected '|' to close the '|' at character %(column)d, found %(found)s"
+                        ),
+                        column=token.pos + 1,
+                        found=_describe(self.current),
+                    ),
                     self.current.pos,
                 )
             self.advance()
@@ -221,8 +266,17 @@ class _Parser:
         if token.kind == "name":
             return self.name_or_call()
         if token.kind == "end":
-            raise ParseError("expected a number, a name or '(' but the input ended", token.pos)
-        raise ParseError(f"expected a number, a name or '(', found {_describe(token)}", token.pos)
+            raise ParseError(
+                phrase(gettext_noop("expected a number, a name or '(' but the input ended")),
+                token.pos,
+            )
+        raise ParseError(
+            phrase(
+                gettext_noop("expected a number, a name or '(', found %(found)s"),
+                found=_describe(token),
+            ),
+            token.pos,
+        )
 
     def name_or_call(self) -> Node:
         token = self.advance()
@@ -240,20 +294,28 @@ class _Parser:
         if is_value:
             return self.count(Name(name, token.pos))
         if name in self.vocab.helpers or function in KNOWN_FUNCTIONS:
-            raise ParseError(f"'{name}' is a function: write {name}(…)", token.pos, "unknown_name")
-        raise ParseError(self.unknown_name_message(name), token.pos, code="unknown_name")
+            raise ParseError(
+                phrase(gettext_noop("'%(name)s' is a function: write %(name)s(…)"), name=name),
+                token.pos,
+                "unknown_name",
+            )
+        raise ParseError(self.unknown_name_message(name, token.pos), token.pos, code="unknown_name")
 
     def require_allowed(self, token: Token, function: str) -> None:
         """Refuse a function this exercise does not allow, saying why."""
         if not self.function_allowed(function):
             if function in MATRIX_FUNCTIONS:
-                reason = "it applies to matrices, and this exercise has none"
+                reason = gettext_noop("it applies to matrices, and this exercise has none")
             elif function == "diff":
-                reason = "carry the derivative out instead"
+                reason = gettext_noop("carry the derivative out instead")
             else:
-                reason = "this exercise asks you to write it with other functions"
+                reason = gettext_noop("this exercise asks you to write it with other functions")
             raise ParseError(
-                f"the function '{token.text}' is not allowed here: {reason}",
+                phrase(
+                    gettext_noop("the function '%(function)s' is not allowed here: %(reason)s"),
+                    function=token.text,
+                    reason=phrase(reason),
+                ),
                 token.pos,
                 code="unknown_name",
             )
@@ -284,9 +346,18 @@ class _Parser:
         if self.current.kind == "(":
             node = self.call(token, function)
         elif self.current.kind in ("num", "name"):
-            node = self.finish_call(token, function, [self.function_argument()])
+            self.enter(token.pos)  # "sin sin sin … x" nests as deeply as parentheses do
+            argument = self.function_argument()
+            self.depth -= 1
+            node = self.finish_call(token, function, [argument])
         else:
-            raise ParseError(f"'{token.text}' needs an argument: write {token.text}(…)", token.pos)
+            raise ParseError(
+                phrase(
+                    gettext_noop("'%(function)s' needs an argument: write %(function)s(…)"),
+                    function=token.text,
+                ),
+                token.pos,
+            )
         if exponent is None:
             return node
         self.check_exponent(node, exponent, caret_pos)
@@ -324,8 +395,15 @@ class _Parser:
         self.depth -= 1
         if self.current.kind != ")":
             raise ParseError(
-                f"expected ',' or ')' to close the call of {token.text} opened at character "
-                f"{open_paren.pos + 1}, found {_describe(self.current)}",
+                phrase(
+                    gettext_noop(
+                        "expected ',' or ')' to close the call of %(function)s opened at "
+                        "character %(column)d, found %(found)s"
+                    ),
+                    function=token.text,
+                    column=open_paren.pos + 1,
+                    found=_describe(self.current),
+                ),
                 self.current.pos,
             )
         self.advance()
@@ -342,9 +420,18 @@ class _Parser:
         else:
             low, high = KNOWN_FUNCTIONS[function]
         if not low <= len(args) <= high:
-            wanted = str(low) if low == high else f"{low} to {high}"
+            if low == high:
+                template = (
+                    gettext_noop("%(function)s takes %(low)d argument, not %(count)d")
+                    if high == 1
+                    else gettext_noop("%(function)s takes %(low)d arguments, not %(count)d")
+                )
+            else:
+                template = gettext_noop(
+                    "%(function)s takes %(low)d to %(high)d arguments, not %(count)d"
+                )
             raise ParseError(
-                f"{token.text} takes {wanted} argument{'s' if high > 1 else ''}, not {len(args)}",
+                phrase(template, function=token.text, low=low, high=high, count=len(args)),
                 token.pos,
             )
         if function == "diff":
@@ -353,8 +440,14 @@ class _Parser:
             value = constant_value(args[0])
             if value is not None and abs(value) > self.limits.max_exp_argument:
                 raise ParseError(
-                    f"{token.text} of a number this large is refused "
-                    f"(at most {self.limits.max_exp_argument:g} in size)",
+                    phrase(
+                        gettext_noop(
+                            "%(function)s of a number this large is refused "
+                            "(at most %(limit)s in size)"
+                        ),
+                        function=token.text,
+                        limit=f"{self.limits.max_exp_argument:g}",
+                    ),
                     token.pos,
                     code="too_large",
                 )
@@ -362,8 +455,13 @@ class _Parser:
             values = [constant_value(arg) for arg in args]
             if any(v is not None and abs(v) > self.limits.max_factorial_argument for v in values):
                 raise ParseError(
-                    f"{token.text} of a number this large is refused "
-                    f"(at most {self.limits.max_factorial_argument})",
+                    phrase(
+                        gettext_noop(
+                            "%(function)s of a number this large is refused (at most %(limit)s)"
+                        ),
+                        function=token.text,
+                        limit=str(self.limits.max_factorial_argument),
+                    ),
                     token.pos,
                     code="too_large",
                 )
@@ -372,14 +470,21 @@ class _Parser:
     def check_diff(self, args: list[Node], pos: int) -> None:
         if not isinstance(args[1], Name) or args[1].name not in self.vocab.variables:
             raise ParseError(
-                "diff(expression, variable): the second argument must be a variable", pos
+                phrase(
+                    gettext_noop(
+                        "diff(expression, variable): the second argument must be a variable"
+                    )
+                ),
+                pos,
             )
         if len(args) == 3:
             order = constant_value(args[2])
             if order is None or order != int(order) or not 1 <= order <= 3:
-                raise ParseError("the order of diff must be 1, 2 or 3", pos)
+                raise ParseError(phrase(gettext_noop("the order of diff must be 1, 2 or 3")), pos)
         if diff_nesting(args[0]) >= self.limits.max_diff_nesting:
-            raise ParseError("diff is nested too deeply", pos, code="too_large")
+            raise ParseError(
+                phrase(gettext_noop("diff is nested too deeply")), pos, code="too_large"
+            )
 
     def check_exponent(self, base: Node, exponent: Node, pos: int) -> None:
         value = constant_value(exponent)
@@ -387,7 +492,10 @@ class _Parser:
             return
         if math.isnan(value) or abs(value) > self.limits.max_exponent:
             raise ParseError(
-                f"the exponent is too large (at most {self.limits.max_exponent:g} in size)",
+                phrase(
+                    gettext_noop("the exponent is too large (at most %(limit)s in size)"),
+                    limit=f"{self.limits.max_exponent:g}",
+                ),
                 pos,
                 code="too_large",
             )
@@ -395,21 +503,41 @@ class _Parser:
         if base_value is not None and base_value != 0:
             magnitude = abs(value) * math.log10(abs(base_value)) if abs(base_value) != 1 else 0
             if abs(magnitude) > 300:
-                raise ParseError("the number is too large or too small", pos, code="too_large")
+                raise ParseError(
+                    phrase(gettext_noop("the number is too large or too small")),
+                    pos,
+                    code="too_large",
+                )
 
-    def unknown_name_message(self, name: str) -> str:
+    def unknown_name_message(self, name: str, position: int) -> Phrase:
         known = sorted(self.vocab.value_names())
-        split = split_into_names(name, self.vocab)
-        if split:
-            return f"unknown name '{name}' — did you mean {split}?"
-        close = difflib.get_close_matches(name, known + sorted(self.vocab.helpers), n=1)
-        if close:
-            return f"unknown name '{name}' — did you mean {close[0]}?"
-        listed = ", ".join(known) if known else "none"
-        return f"unknown name '{name}' (the names you can use: {listed})"
+        shown = name if len(name) <= MAX_SUGGESTED_NAME else name[:MAX_SUGGESTED_NAME] + "…"
+        suggestion = split_into_names(name, self.vocab, self.work, position)
+        candidates = known + sorted(self.vocab.helpers)
+        if not suggestion and len(name) <= MAX_SUGGESTED_NAME:
+            # A comparison costs about the product of the two lengths.
+            self.work.spend(len(name) * sum(len(c) + 1 for c in candidates), position)
+            close = difflib.get_close_matches(name, candidates, n=1)
+            suggestion = close[0] if close else None
+        if suggestion:
+            return phrase(
+                gettext_noop("unknown name '%(name)s' — did you mean %(suggestion)s?"),
+                name=shown,
+                suggestion=suggestion,
+            )
+        if not known:
+            return phrase(
+                gettext_noop("unknown name '%(name)s' (this exercise has no names to use)"),
+                name=shown,
+            )
+        return phrase(
+            gettext_noop("unknown name '%(name)s' (the names you can use: %(names)s)"),
+            name=shown,
+            names=", ".join(known),
+        )
 
 
-def split_into_names(name: str, vocab: Vocabulary) -> str | None:
+def split_into_names(name: str, vocab: Vocabulary, work: Work, position: int) -> str | None:
     """Return "x*y" when an unknown name is a run of known names, else None.
 
     The split is found by dynamic programming over the positions of the name (longest known name
@@ -417,7 +545,7 @@ def split_into_names(name: str, vocab: Vocabulary) -> str | None:
     steps: trying every split without remembering the failed tails took seconds of CPU for a
     40-character name when the known names overlap (`s`, `s2`).
     """
-    if len(name) > 40:
+    if len(name) > MAX_SUGGESTED_NAME:
         return None
     names = sorted(
         vocab.value_names() | vocab.functions | set(vocab.helpers), key=len, reverse=True
@@ -426,6 +554,7 @@ def split_into_names(name: str, vocab: Vocabulary) -> str | None:
     tail: list[list[str] | None] = [None] * len(name) + [[]]
     for start in range(len(name) - 1, -1, -1):
         rest = name[start:]
+        work.spend(len(names) + 1, position + start)
         for known in names:
             after = tail[start + len(known)] if rest.startswith(known) else None
             if after is not None:
@@ -446,19 +575,28 @@ def split_into_names(name: str, vocab: Vocabulary) -> str | None:
     return "*".join(parts)
 
 
-def parse_expression(text: str, vocab: Vocabulary, *, author: bool = False) -> Node:
+def parse_expression(
+    text: str, vocab: Vocabulary, *, author: bool = False, work: Work | None = None
+) -> Node:
     """Parse one expression against the allow-list of vocab; raise ParseError with a position.
 
     author=True allows every known function (references may use functions students are not
-    offered); students get only the functions the exercise declares.
+    offered); students get only the functions the exercise declares. work counts the steps
+    taken (a fresh Work when None; pass one to share a budget across several expressions).
     """
-    parser = _Parser(text, vocab, author)
+    work = work or Work()
+    parser = _Parser(text, vocab, author, work)
     node = parser.parse()
+    # Five walks of the tree, each about its size with helpers expanded (at most
+    # max_expanded_nodes): the size itself, the form and growth checks below, and the caller's
+    # printing and shape check.
+    size = expanded_size(node, vocab.helpers)
+    work.spend(5 * min(size, vocab.limits.max_expanded_nodes + 1), 0)
     if not author:
         check_forms(node, vocab.forbidden_forms)
-    if expanded_size(node, vocab.helpers) > vocab.limits.max_expanded_nodes:
+    if size > vocab.limits.max_expanded_nodes:
         raise ParseError(
-            "the expression is too large once helper functions are expanded",
+            phrase(gettext_noop("the expression is too large once helper functions are expanded")),
             0,
             code="too_large",
         )

@@ -1,8 +1,8 @@
 """What a student sees before grading: how a typed answer is read, and one seed's variant.
 
 Both run in the calling process (the web process, on every keystroke for the preview): they only
-tokenize, parse, check shapes and print, bounded by the parser's limits, and never build SymPy or
-NumPy objects.
+tokenize, parse, check shapes and print, bounded by the parser's limits and its budget of steps
+(grader.engine.symbolic.limits.Work), and never build SymPy or NumPy objects.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from grader.engine.config import EngineConfig, engine_config
+from grader.engine.symbolic.limits import Work
 from grader.engine.symbolic.lines import preview_derivation
 from grader.engine.symbolic.parser import parse_expression
 from grader.engine.symbolic.printing import to_latex, to_text
@@ -27,38 +28,51 @@ from grader.engine.types import (
     Variant,
     empty_preview,
     error_preview,
+    gettext_noop,
+    phrase,
     read_preview,
 )
 
 
 def preview_symbolic(
-    spec: dict[str, Any], answer: str, config: EngineConfig | None = None
+    spec: dict[str, Any], answer: str, config: EngineConfig | None = None, work: Work | None = None
 ) -> Preview:
-    """Return how an answer is read, for the live preview: its LaTeX, or where it goes wrong."""
+    """Return how an answer is read, for the live preview: its LaTeX, or where it goes wrong.
+
+    Reading the answer, checking its shape and printing it take at most work's limit of steps
+    (MAX_WORK by default): past it the preview says the answer takes too much work to read.
+    """
+    work = work or Work()
     config = config or engine_config()
     try:
         problem = read_problem(spec, None, config)
     except SpecError as exc:
-        return error_preview(f"Exercise problem: {exc}", 0)
+        return error_preview(
+            phrase(gettext_noop("Exercise problem: %(problem)s"), problem=str(exc)), 0
+        )
     if len(answer) > config.max_answer_chars:
         return error_preview(
-            f"Your answer is too long (at most {config.max_answer_chars} characters).", 0
+            phrase(
+                gettext_noop("Your answer is too long (at most %(limit)d characters)."),
+                limit=config.max_answer_chars,
+            ),
+            0,
         )
     if problem.kind == "derivation":
-        return preview_derivation(problem, answer)
+        return preview_derivation(problem, answer, work)
     text = answer.strip()
     offset = len(answer) - len(answer.lstrip())
     if not text:
         return empty_preview()
     try:
-        tree = parse_expression(text, problem.vocab)
+        tree = parse_expression(text, problem.vocab, work=work)
     except ParseError as error:
-        return error_preview(error.describe(text), error.position + offset)
+        return error_preview(error.describe_words(text), error.position + offset)
     if problem.kind == "matrix":
         try:
             infer_shape(tree, problem)
         except ShapeError as error:
-            return error_preview(str(error), error.position + offset, latex=to_latex(tree))
+            return error_preview(error.words, error.position + offset, latex=to_latex(tree))
     return read_preview(to_latex(tree))
 
 

@@ -13,7 +13,12 @@ import mpmath
 import sympy
 
 from grader.engine.symbolic import probe_points
-from grader.engine.symbolic.diagnosis import Diagnosis, diagnose_missing_factor, diagnose_scalar
+from grader.engine.symbolic.diagnosis import (
+    Diagnosis,
+    diagnose_missing_factor,
+    diagnose_scalar,
+    diagnosis,
+)
 from grader.engine.symbolic.equivalence import (
     AuditTimeout,
     Samples,
@@ -41,7 +46,16 @@ from grader.engine.symbolic.verdicts import (
     parse_error_verdict,
     undetermined,
 )
-from grader.engine.types import DECIMAL_APPROXIMATION, KNOWN_MISTAKE, Message, Verdict
+from grader.engine.types import (
+    DECIMAL_APPROXIMATION,
+    KNOWN_MISTAKE,
+    Phrase,
+    Verdict,
+    gettext_noop,
+    message,
+    phrase,
+    render_phrase,
+)
 
 FACTOR_SECONDS = 0.05
 CONFIRM_POINTS = 200
@@ -55,6 +69,7 @@ DECIMAL_CLOSENESS = 5e-3
 class ScalarMistake:
     expr: sympy.Expr
     feedback: str
+    index: int = 0  # its place in the exercise's mistakes list
 
 
 class ScalarCheck:
@@ -162,7 +177,9 @@ class ScalarCheck:
         """Return the author's feedback when values match one of the listed mistakes."""
         for mistake in mistakes:
             if matches(self.values(mistake.expr), values, self.problem, self.samples.scale):
-                return Diagnosis(KNOWN_MISTAKE, mistake.feedback)
+                return Diagnosis(
+                    KNOWN_MISTAKE, mistake.feedback, source=("mistakes", mistake.index, "feedback")
+                )
         return None
 
     def diagnose(
@@ -201,11 +218,14 @@ class ScalarCheck:
     def counterexample(
         self,
         expr: sympy.Expr,
-        what: str = "your answer",
+        what: Phrase | None = None,
         against: sympy.Expr | None = None,
-        against_what: str = "expected",
+        against_what: Phrase | None = None,
     ) -> dict[str, Any] | None:
-        """Return an easy-to-read point where expr and the reference (or `against`) differ."""
+        """Return an easy-to-read point where expr and the reference (or `against`) differ.
+
+        what/against_what name the two sides: "your answer" and "expected" unless given.
+        """
         evaluator = Evaluator(expr, self.symbols)
         expected_evaluator = (
             self.reference_evaluator if against is None else Evaluator(against, self.symbols)
@@ -224,12 +244,20 @@ class ScalarCheck:
             names = self.samples.names
             where = format_point(names, point)
             shown_got, shown_expected = format_pair(got, expected)
-            text = f"at {where} {what} gives {shown_got}, {against_what} {shown_expected}"
+            words = phrase(
+                gettext_noop("At %(point)s %(what)s gives %(got)s, %(against)s %(expected)s."),
+                point=where,
+                what=what or phrase(gettext_noop("your answer")),
+                got=shown_got,
+                against=against_what or phrase(gettext_noop("expected")),
+                expected=shown_expected,
+            )
             return {
                 "point": {n: float(v) for n, v in zip(names, point, strict=True)},
                 "answer": as_json_number(got),
                 "expected": as_json_number(expected),
-                "text": text[0].upper() + text[1:] + ".",
+                "text": render_phrase(words),
+                "words": words,
             }
         return None
 
@@ -281,10 +309,12 @@ def decimal_approximation(check: ScalarCheck, tree: Node, values: list[Value]) -
             off += not close(r, v, check.problem, check.samples.scale)
     if off < len(reference) / 2:
         return None
-    return Diagnosis(
+    return diagnosis(
         DECIMAL_APPROXIMATION,
-        "Your answer is a rounded decimal of the right value: write the exact value instead, "
-        "with fractions, roots and constants (1/3, sqrt(2), pi, e).",
+        gettext_noop(
+            "Your answer is a rounded decimal of the right value: write the exact value instead, "
+            "with fractions, roots and constants (1/3, sqrt(2), pi, e)."
+        ),
     )
 
 
@@ -303,7 +333,7 @@ def build_mistakes(
     mistakes = []
     for index, entry in enumerate(spec.get("mistakes") or []):
         tree: Node = problem.parse_author(entry.get("answer"), "mistakes", index, "answer")
-        mistakes.append(ScalarMistake(builder.build(tree), str(entry.get("feedback", ""))))
+        mistakes.append(ScalarMistake(builder.build(tree), str(entry.get("feedback", "")), index))
     return mistakes
 
 
@@ -346,7 +376,7 @@ def grade_expression(
     )
     counterexample = best_effort(check.counterexample, student)
     return incorrect(
-        Message("incorrect", "Not equal to the expected answer."),
+        message("incorrect", gettext_noop("Not equal to the expected answer.")),
         diagnosis=diagnosis,
         counterexample=counterexample,
         parsed=parsed,

@@ -22,7 +22,7 @@ from grader.engine.symbolic.syntax import (
     Transpose,
     constant_value,
 )
-from grader.engine.types import TRANSPOSE
+from grader.engine.types import TRANSPOSE, Phrase, gettext_noop, is_phrase, phrase, render_phrase
 
 # The scalar functions a matrix answer may apply (to scalars; grader.engine.symbolic.matrices
 # evaluates them with NumPy).
@@ -34,9 +34,18 @@ Shape = tuple[str, str] | None  # None is a scalar
 class ShapeError(ValueError):
     """Sizes that do not fit, described in words with the position of the offending part."""
 
-    def __init__(self, message: str, position: int) -> None:
-        super().__init__(message)
+    def __init__(self, problem: str | Phrase, position: int) -> None:
+        self.words: Phrase = problem if is_phrase(problem) else phrase("%(text)s", text=problem)
+        super().__init__(render_phrase(self.words))
         self.position = position
+
+    def describe_words(self) -> Phrase:
+        """Return the message prefixed with a human column (1-based), as a Phrase."""
+        return phrase(
+            gettext_noop("At character %(column)d: %(problem)s"),
+            column=self.position + 1,
+            problem=self.words,
+        )
 
 
 class Sizes:
@@ -142,24 +151,43 @@ class _Inference:
                     return matrix
                 scalar_side = node.left if left is None else node.right
                 matrix_side = node.right if left is None else node.left
+                template = (
+                    gettext_noop("cannot add the scalar %(scalar)s and %(matrix)s")
+                    if node.op == "+"
+                    else gettext_noop("cannot subtract the scalar %(scalar)s and %(matrix)s")
+                )
                 raise ShapeError(
-                    f"cannot {'add' if node.op == '+' else 'subtract'} the scalar "
-                    f"{to_plain(scalar_side)} and {self.describe(matrix_side, matrix)}",
+                    phrase(
+                        template,
+                        scalar=to_plain(scalar_side),
+                        matrix=self.describe(matrix_side, matrix),
+                    ),
                     node.pos,
                 )
             if sizes.unify(left[0], right[0]) and sizes.unify(left[1], right[1]):
                 return left
+            template = (
+                gettext_noop("cannot add %(left)s and %(right)s: the sizes differ")
+                if node.op == "+"
+                else gettext_noop("cannot subtract %(left)s and %(right)s: the sizes differ")
+            )
             raise ShapeError(
-                f"cannot {'add' if node.op == '+' else 'subtract'} "
-                f"{self.describe(node.left, left)} and {self.describe(node.right, right)}: "
-                "the sizes differ",
+                phrase(
+                    template,
+                    left=self.describe(node.left, left),
+                    right=self.describe(node.right, right),
+                ),
                 node.pos,
             )
         if node.op == "/":
             if right is not None and not is_one(sizes, right):
                 raise ShapeError(
-                    f"cannot divide by the matrix {self.describe(node.right, right)}; "
-                    "multiply by inv(…) instead",
+                    phrase(
+                        gettext_noop(
+                            "cannot divide by the matrix %(matrix)s; multiply by inv(…) instead"
+                        ),
+                        matrix=self.describe(node.right, right),
+                    ),
                     node.pos,
                 )
             return left
@@ -170,34 +198,46 @@ class _Inference:
         if sizes.unify(left[1], right[0]):
             return (left[0], right[1])
         raise ShapeError(
-            f"cannot multiply {self.describe(node.left, left)} by "
-            f"{self.describe(node.right, right)}: the inner sizes "
-            f"{dim_text(sizes.find(left[1]))} and {dim_text(sizes.find(right[0]))} differ",
+            phrase(
+                gettext_noop(
+                    "cannot multiply %(left)s by %(right)s: the inner sizes %(inner_left)s and "
+                    "%(inner_right)s differ"
+                ),
+                left=self.describe(node.left, left),
+                right=self.describe(node.right, right),
+                inner_left=dim_text(sizes.find(left[1])),
+                inner_right=dim_text(sizes.find(right[0])),
+            ),
             node.pos,
         )
 
     def power(self, node: BinOp, base: Shape) -> Shape:
         exponent_shape = self.shape(node.right)
         if exponent_shape is not None:
-            raise ShapeError("an exponent must be a scalar", node.pos)
+            raise ShapeError(phrase(gettext_noop("an exponent must be a scalar")), node.pos)
         if base is None or is_one(self.sizes, base):
             return base
         value = constant_value(node.right)
         if value is None or value != int(value) or not -1 <= value <= 8 or value == 0:
             raise ShapeError(
-                "a matrix can only be raised to a whole power from 1 to 8, or -1 (inverse)",
+                phrase(
+                    gettext_noop(
+                        "a matrix can only be raised to a whole power from 1 to 8, or -1 (inverse)"
+                    )
+                ),
                 node.pos,
             )
-        self.square(node.left, base, "raise to a power")
+        self.square(
+            node.left, base, gettext_noop("cannot raise %(matrix)s to a power: it is not square")
+        )
         return base
 
-    def square(self, node: Node, shape: Shape, action: str) -> None:
+    def square(self, node: Node, shape: Shape, refusal: str) -> None:
+        """Refuse a non-square matrix; refusal is a marked template naming %(matrix)s."""
         if shape is None:
             return
         if not self.sizes.unify(shape[0], shape[1]):
-            raise ShapeError(
-                f"cannot {action} {self.describe(node, shape)}: it is not square", node.pos
-            )
+            raise ShapeError(phrase(refusal, matrix=self.describe(node, shape)), node.pos)
 
     def call(self, node: Call) -> Shape:
         shapes = [self.shape(arg) for arg in node.args]
@@ -205,18 +245,38 @@ class _Inference:
             inner = shapes[0]
             return None if inner is None else (inner[1], inner[0])
         if node.func == "inv":
-            self.square(node.args[0], shapes[0], "invert")
+            self.square(
+                node.args[0],
+                shapes[0],
+                gettext_noop("cannot invert %(matrix)s: it is not square"),
+            )
             return shapes[0]
         if node.func in ("trace", "det"):
-            self.square(node.args[0], shapes[0], f"take the {node.func} of")
+            refusal = (
+                gettext_noop("cannot take the trace of %(matrix)s: it is not square")
+                if node.func == "trace"
+                else gettext_noop("cannot take the det of %(matrix)s: it is not square")
+            )
+            self.square(node.args[0], shapes[0], refusal)
             return None
         for arg, shape in zip(node.args, shapes, strict=True):
             if shape is not None and not is_one(self.sizes, shape):
                 raise ShapeError(
-                    f"{node.func} needs a scalar, not {self.describe(arg, shape)}", node.pos
+                    phrase(
+                        gettext_noop("%(function)s needs a scalar, not %(matrix)s"),
+                        function=node.func,
+                        matrix=self.describe(arg, shape),
+                    ),
+                    node.pos,
                 )
         if node.func not in SCALAR_FUNCTIONS:
-            raise ShapeError(f"{node.func} is not available in matrix answers", node.pos)
+            raise ShapeError(
+                phrase(
+                    gettext_noop("%(function)s is not available in matrix answers"),
+                    function=node.func,
+                ),
+                node.pos,
+            )
         return None
 
 
@@ -228,22 +288,36 @@ def to_plain(node: Node) -> str:
 
 def shape_message(
     problem: SymbolicProblem, answer: ShapeInfo, reference: ShapeInfo
-) -> tuple[str, str | None]:
-    got = answer.sizes.text(answer.shape)
-    want = reference.sizes.text(reference.shape)
-    if problem.wrt:
-        message = f"Your answer is {got}, the gradient is {want}"
-    else:
-        message = f"Your answer is {got}, the expected answer is {want}"
+) -> tuple[Phrase, str | None]:
+    """Return the words for an answer of the wrong shape, and TRANSPOSE when it is transposed."""
+    got = _shape_words(answer.sizes, answer.shape)
+    want = _shape_words(reference.sizes, reference.shape)
     swapped = (
         answer.shape is not None
         and reference.shape is not None
         and (answer.sizes.find(answer.shape[0]), answer.sizes.find(answer.shape[1]))
         == (reference.sizes.find(reference.shape[1]), reference.sizes.find(reference.shape[0]))
     )
-    if swapped:
-        return message + " (transpose?)", TRANSPOSE
-    return message + ".", None
+    if problem.wrt and swapped:
+        template = gettext_noop(
+            "Your answer is %(got)s; the gradient with respect to %(wrt)s is %(want)s — transpose?"
+        )
+    elif problem.wrt:
+        template = gettext_noop(
+            "Your answer is %(got)s; the gradient with respect to %(wrt)s is %(want)s."
+        )
+    elif swapped:
+        template = gettext_noop(
+            "Your answer is %(got)s; the expected answer is %(want)s — transpose?"
+        )
+    else:
+        template = gettext_noop("Your answer is %(got)s; the expected answer is %(want)s.")
+    words = phrase(template, got=got, want=want, wrt=problem.wrt or "")
+    return words, (TRANSPOSE if swapped else None)
+
+
+def _shape_words(sizes: Sizes, shape: Shape) -> str | Phrase:
+    return phrase(gettext_noop("a scalar")) if shape is None else sizes.text(shape)
 
 
 def same_shape(answer: ShapeInfo, reference: ShapeInfo) -> bool:

@@ -24,12 +24,14 @@ from typing import Any
 from grader.engine.symbolic.expressions import ScalarBuilder
 from grader.engine.symbolic.problem import SymbolicProblem
 from grader.engine.symbolic.syntax import BinOp, Call, Name, Neg, Node, Num, Transpose
+from grader.engine.types import Phrase, authored_text, gettext_noop, phrase
 
 
 @dataclass(frozen=True)
 class Milestone:
     form: Node
     step: str  # what the step is, as the student is told when it is missing
+    index: int = 0  # its place in the exercise's milestones list
 
 
 def read_milestones(problem: SymbolicProblem, spec: dict[str, Any]) -> list[Milestone]:
@@ -37,7 +39,7 @@ def read_milestones(problem: SymbolicProblem, spec: dict[str, Any]) -> list[Mile
     milestones = []
     for index, entry in enumerate(spec.get("milestones") or []):
         tree = problem.parse_author(entry.get("form"), "milestones", index, "form")
-        milestones.append(Milestone(tree, str(entry.get("step", "")).strip()))
+        milestones.append(Milestone(tree, str(entry.get("step", "")).strip(), index))
     return milestones
 
 
@@ -92,7 +94,7 @@ def step_problems(
     *,
     start: Node,
     target: Node,
-) -> list[str]:
+) -> list[Phrase]:
     """Return what keeps a derivation whose lines all follow from being a derivation."""
     keys = [form_key(tree) for tree in trees]
     problems = []
@@ -100,13 +102,24 @@ def step_problems(
     first = 1 if keys[0] == form_key(start) else 0
     if len(trees) > 1 and first < len(trees) and keys[first] == form_key(target):
         problems.append(
-            f"Line {numbers[first]} is already the result: show the steps from the start to it."
+            phrase(
+                gettext_noop(
+                    "Line %(number)d is already the result: show the steps from the start to it."
+                ),
+                number=numbers[first],
+            )
         )
     for k in range(1, len(keys)):
         if keys[k] == keys[k - 1]:
             problems.append(
-                f"Line {numbers[k]} repeats line {numbers[k - 1]} (only the spelling or the order "
-                "changed): each line must take a step."
+                phrase(
+                    gettext_noop(
+                        "Line %(number)d repeats line %(previous)d (only the spelling or the "
+                        "order changed): each line must take a step."
+                    ),
+                    number=numbers[k],
+                    previous=numbers[k - 1],
+                )
             )
     milestones = read_milestones(problem, spec)
     if milestones:
@@ -115,5 +128,6 @@ def step_problems(
         for milestone in milestones:
             wanted = written.build(milestone.form)
             if not any(form == wanted for form in forms):
-                problems.append(f"Show the step where {milestone.step}.")
+                step = authored_text(milestone.step, ("milestones", milestone.index, "step"))
+                problems.append(phrase(gettext_noop("Show the step where %(step)s."), step=step))
     return problems

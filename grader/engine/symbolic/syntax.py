@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from grader.engine.types import Phrase, gettext_noop, is_phrase, phrase, render_phrase
+
 
 @dataclass(frozen=True)
 class Num:
@@ -62,17 +64,30 @@ class Helper:
 
 
 class ParseError(ValueError):
-    """An answer could not be read; `position` is a 0-based offset into the text."""
+    """An answer could not be read; `position` is a 0-based offset into the text.
 
-    def __init__(self, message: str, position: int, code: str = "syntax") -> None:
-        super().__init__(message)
-        self.message = message
+    The problem is a Phrase (grader.engine.types) so that it can be shown in the reader's
+    language; `message` is its English.
+    """
+
+    def __init__(self, problem: str | Phrase, position: int, code: str = "syntax") -> None:
+        self.words: Phrase = problem if is_phrase(problem) else phrase("%(text)s", text=problem)
+        self.message = render_phrase(self.words)
+        super().__init__(self.message)
         self.position = position
         self.code = code
 
     def describe(self, text: str) -> str:
         """Return the message prefixed with a human column (1-based)."""
-        return f"At character {self.position + 1}: {self.message}"
+        return render_phrase(self.describe_words(text))
+
+    def describe_words(self, text: str) -> Phrase:
+        """Return describe()'s words as a Phrase."""
+        return phrase(
+            gettext_noop("At character %(column)d: %(problem)s"),
+            column=self.position + 1,
+            problem=self.words,
+        )
 
 
 # Functions whose value constant_value computes, and whose size the parser bounds.

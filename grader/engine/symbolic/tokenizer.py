@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from grader.engine.symbolic.limits import Limits
 from grader.engine.symbolic.syntax import ParseError
 from grader.engine.symbolic.vocabulary import GREEK_BY_CHAR
+from grader.engine.types import Phrase, gettext_noop, phrase
 
 
 @dataclass(frozen=True)
@@ -51,16 +52,16 @@ _SUPERSCRIPTS = {
 _SUPERSCRIPT_MINUS = "⁻"
 # Characters that cannot be read, with what to type instead.
 _SUGGESTIONS = {
-    "≤": "an answer is an expression, not an inequality",
-    "≥": "an answer is an expression, not an inequality",
-    "≠": "an answer is an expression, not a comparison",
-    "≈": "give the exact expression, not an approximation",
-    "∞": "infinity is not a value an answer can use",
-    "∂": "write diff(expression, x) for a derivative",
-    "∫": "integrals cannot be typed; carry the integral out",
-    "∑": "sums cannot be typed; write the terms or the closed form",
-    "∏": "products cannot be typed; write the factors or the closed form",
-    "→": "give only the expression",
+    "≤": gettext_noop("an answer is an expression, not an inequality"),
+    "≥": gettext_noop("an answer is an expression, not an inequality"),
+    "≠": gettext_noop("an answer is an expression, not a comparison"),
+    "≈": gettext_noop("give the exact expression, not an approximation"),
+    "∞": gettext_noop("infinity is not a value an answer can use"),
+    "∂": gettext_noop("write diff(expression, x) for a derivative"),
+    "∫": gettext_noop("integrals cannot be typed; carry the integral out"),
+    "∑": gettext_noop("sums cannot be typed; write the terms or the closed form"),
+    "∏": gettext_noop("products cannot be typed; write the factors or the closed form"),
+    "→": gettext_noop("give only the expression"),
 }
 
 
@@ -83,14 +84,24 @@ def normalise(text: str) -> str:
     return "".join(out)
 
 
-def _unknown_character(ch: str) -> str:
+def _unknown_character(ch: str) -> Phrase:
     """Name a character that cannot be read, and say what to type instead."""
     name = unicodedata.name(ch, "").lower()
-    shown = f"the character {ch!r}" + (f" ({name})" if name else "") + " is not understood"
+    shown = f"{ch!r}" + (f" ({name})" if name else "")
     hint = _SUGGESTIONS.get(ch)
     if hint:
-        return f"{shown}: {hint}"
-    return f"{shown}; type maths with + - * / ^ ( ), digits and letters"
+        return phrase(
+            gettext_noop("the character %(character)s is not understood: %(hint)s"),
+            character=shown,
+            hint=phrase(hint),
+        )
+    return phrase(
+        gettext_noop(
+            "the character %(character)s is not understood; type maths with + - * / ^ ( ), "
+            "digits and letters"
+        ),
+        character=shown,
+    )
 
 
 def _is_name_start(ch: str) -> bool:
@@ -101,7 +112,11 @@ def tokenize(text: str, limits: Limits) -> list[Token]:
     """Split text into tokens, refusing unknown characters with their position."""
     if len(text) > limits.max_length:
         raise ParseError(
-            f"the answer is too long ({len(text)} characters; at most {limits.max_length})",
+            phrase(
+                gettext_noop("the answer is too long (%(length)d characters; at most %(limit)d)"),
+                length=len(text),
+                limit=limits.max_length,
+            ),
             limits.max_length,
             code="too_large",
         )
@@ -120,13 +135,20 @@ def tokenize(text: str, limits: Limits) -> list[Token]:
             digits = sum(c in DIGITS for c in literal.split("e")[0].split("E")[0])
             if digits > limits.max_literal_digits:
                 raise ParseError(
-                    f"the number is too long (at most {limits.max_literal_digits} digits)",
+                    phrase(
+                        gettext_noop("the number is too long (at most %(limit)d digits)"),
+                        limit=limits.max_literal_digits,
+                    ),
                     i,
                     code="too_large",
                 )
             exponent = re.search(r"[eE]([+-]?\d+)$", literal)
             if exponent and abs(int(exponent.group(1)[:6])) > 300:
-                raise ParseError("the number is too large or too small", i, code="too_large")
+                raise ParseError(
+                    phrase(gettext_noop("the number is too large or too small")),
+                    i,
+                    code="too_large",
+                )
             tokens.append(Token("num", literal, i))
             i = match.end()
             continue
@@ -159,7 +181,10 @@ def tokenize(text: str, limits: Limits) -> list[Token]:
             while i < len(text) and text[i] in _SUPERSCRIPTS:
                 i += 1
             if i == start:
-                raise ParseError("a superscript minus needs superscript digits after it", start)
+                raise ParseError(
+                    phrase(gettext_noop("a superscript minus needs superscript digits after it")),
+                    start,
+                )
             exponent_digits = "".join(_SUPERSCRIPTS[c] for c in text[start:i])
             tokens.append(Token("num", exponent_digits, start))
             continue
@@ -180,7 +205,14 @@ def tokenize(text: str, limits: Limits) -> list[Token]:
             i += 1
             continue
         if ch == "=":
-            raise ParseError("'=' is not allowed inside an expression; give only the expression", i)
+            raise ParseError(
+                phrase(
+                    gettext_noop(
+                        "'=' is not allowed inside an expression; give only the expression"
+                    )
+                ),
+                i,
+            )
         raise ParseError(_unknown_character(text[i]), i)
     tokens.append(Token("end", "", len(text)))
     return tokens

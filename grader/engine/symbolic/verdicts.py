@@ -8,29 +8,41 @@ from typing import Any, TypeVar
 
 from grader.engine.symbolic.diagnosis import Diagnosis
 from grader.engine.symbolic.syntax import ParseError
-from grader.engine.types import Message, SpecError, Status, Verdict
+from grader.engine.types import (
+    Message,
+    Phrase,
+    SpecError,
+    Status,
+    Verdict,
+    gettext_noop,
+    message,
+    phrase,
+    phrase_message,
+)
 
 logger = logging.getLogger("grader.engine.symbolic")
 T = TypeVar("T")
 AUDIT_DISAGREEMENT = "audit_disagreement"
 
 
-def invalid(code: str, text: str, parsed: str | None = None) -> Verdict:
+def invalid(code: str, words: Phrase, parsed: str | None = None) -> Verdict:
     """Return an INVALID verdict: the answer could not be read, so it is not an attempt."""
-    return Verdict(status=Status.INVALID, messages=[Message(code, text)], parsed=parsed)
+    return Verdict(status=Status.INVALID, messages=[phrase_message(code, words)], parsed=parsed)
 
 
-def parse_error_verdict(error: ParseError, text: str, prefix: str = "") -> Verdict:
+def parse_error_verdict(error: ParseError, text: str) -> Verdict:
     """Return the INVALID verdict of a parse error, pointing at its position."""
-    return invalid(error.code, prefix + error.describe(text))
+    return invalid(error.code, error.describe_words(text))
 
 
-def correct(parsed: str | None, text: str = "Correct.", flags: list[str] | None = None) -> Verdict:
+def correct(
+    parsed: str | None, words: Phrase | None = None, flags: list[str] | None = None
+) -> Verdict:
     """Return a CORRECT verdict with full score."""
     return Verdict(
         status=Status.CORRECT,
         score=1.0,
-        messages=[Message("correct", text)],
+        messages=[phrase_message("correct", words or phrase(gettext_noop("Correct.")))],
         parsed=parsed,
         flags=flags or [],
     )
@@ -47,9 +59,14 @@ def incorrect(
     """Build an incorrect verdict: the headline, then the diagnosis and the counterexample if any."""
     messages = [headline]
     if diagnosis is not None:
-        messages.append(Message(diagnosis.code, diagnosis.text))
+        messages.append(diagnosis.message())
     if counterexample is not None:
-        messages.append(Message("counterexample", counterexample["text"]))
+        words = counterexample.get("words")
+        messages.append(
+            phrase_message("counterexample", words)
+            if words
+            else Message("counterexample", counterexample["text"])
+        )
     return Verdict(
         status=Status.INCORRECT,
         messages=messages,
@@ -65,10 +82,12 @@ def undetermined(parsed: str | None) -> Verdict:
     return Verdict(
         status=Status.UNDETERMINED,
         messages=[
-            Message(
+            message(
                 "undetermined",
-                "This answer could not be checked automatically. It does not count as an attempt, "
-                "and the exercise has been flagged for its author.",
+                gettext_noop(
+                    "This answer could not be checked automatically. It does not count as an "
+                    "attempt, and the exercise has been flagged for its author."
+                ),
             )
         ],
         parsed=parsed,
@@ -81,10 +100,13 @@ def spec_error(error: SpecError) -> Verdict:
     return Verdict(
         status=Status.ERROR,
         messages=[
-            Message(
+            message(
                 "spec_error",
-                "This exercise has a problem (not your answer); it has been reported to its "
-                f"author: {error}",
+                gettext_noop(
+                    "This exercise has a problem (not your answer); it has been reported to its "
+                    "author: %(problem)s"
+                ),
+                problem=str(error),
             )
         ],
         flags=["spec_error"],

@@ -199,8 +199,9 @@ def test_the_unchanged_starter_scores_nothing_for_the_static_check() -> None:
 @pytest.mark.parametrize(
     ("loops_when", "passed", "failed_codes"),
     [
-        ("x.shape[0] > 10", [True, False, True], ["timeout"]),  # the hidden test runs last
-        ("x.shape[0] < 10", [False, False, True], ["timeout", "not_run"]),
+        # The hidden test runs last: its timeout is its failure, in the one word.
+        ("x.shape[0] > 10", [True, False, True], ["hidden_test_failed"]),
+        ("x.shape[0] < 10", [False, False, True], ["timeout", "hidden_test_failed"]),
     ],
 )
 def test_a_timeout_fails_the_test_that_was_running_and_keeps_the_earlier_ones(
@@ -208,13 +209,13 @@ def test_a_timeout_fails_the_test_that_was_running_and_keeps_the_earlier_ones(
 ) -> None:
     source = _code(f"if {loops_when}:\n    while True:\n        pass\nreturn x @ w")
     verdict = grade(_spec(timeout=1), source, seed=1)
-    assert verdict.status == Status.TIMEOUT
-    assert verdict.diagnosis == "timeout"
     assert verdict.tests is not None
     assert [test.passed for test in verdict.tests] == passed
     assert [message.code for message in verdict.messages] == failed_codes
-    assert "did not finish within 1 seconds" in verdict.messages[0].text
     assert verdict.score == pytest.approx(2 / 3 if passed[0] else 0.0)
+    if failed_codes[0] == "timeout":
+        assert verdict.status == Status.TIMEOUT and verdict.diagnosis == "timeout"
+        assert "did not finish within 1 seconds" in verdict.messages[0].text
 
 
 def test_it_names_the_largest_error_and_where_it_is() -> None:
@@ -609,3 +610,40 @@ def test_the_compiled_exercises_drop_the_least_recently_used() -> None:
     cache.put(keys[2], third)
     assert [cache.get(key) for key in keys] == [first, None, third]
     assert len(cache) == 2
+
+
+# What a submission can do on a hidden test that fails it: each is a different choice, and each
+# choice used to show (an exception's built-in name, the kind of wrong result, a signal, a loop).
+HIDDEN_FAILURES = [
+    *(f"raise {name}()" for name in ("ValueError", "TypeError", "KeyError", "ZeroDivisionError")),
+    "raise MemoryError()",
+    "raise SystemExit()",
+    "import os\nos.open('/etc/passwd', os.O_RDONLY)",
+    "return x",
+    "return (x @ w).astype(int)",
+    "return x @ w + 1.0",
+    "out = x @ w\nw[0] = 7.0\nreturn out",
+    "import os, signal\nos.kill(os.getpid(), signal.SIGUSR1)",
+    "import os\nos._exit(3)",
+    "print('x' * 10**8)",
+    "while True:\n    pass",
+]
+
+
+def test_a_hidden_tests_failure_is_one_fixed_word_whatever_the_code_did() -> None:
+    # Each failure above is a symbol the submission may choose by a hidden input (k % 16 picks
+    # one: four bits a submission). The verdict must be the same for all of them.
+    shown = set()
+    for branch in HIDDEN_FAILURES:
+        source = _code("if x.shape[0] > 10:\n" + textwrap.indent(branch, "    ") + "\nreturn x @ w")
+        verdict = grade(_spec(timeout=1), source, seed=1)
+        details = verdict.to_dict()
+        details.pop("elapsed_ms")
+        shown.add(json.dumps(details, sort_keys=True))
+    assert len(shown) == 1, shown
+    verdict = json.loads(shown.pop())
+    assert verdict["status"] == "incorrect" and verdict["diagnosis"] == "hidden_test_failed"
+    assert [m["code"] for m in verdict["messages"]] == ["hidden_test_failed"]
+    visible, hidden, _caret = verdict["tests"]
+    assert visible["passed"] and visible["message"] == "Passed."
+    assert not hidden["passed"] and hidden["message"] == "Failed."

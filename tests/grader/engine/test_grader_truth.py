@@ -214,15 +214,19 @@ def test_a_character_that_cannot_be_read_is_named_with_a_suggestion(
 
 
 def test_splitting_an_unknown_name_is_linear_in_its_length() -> None:
+    from grader.engine.symbolic.limits import Work
     from grader.engine.symbolic.parser import split_into_names
     from grader.engine.symbolic.vocabulary import Vocabulary
 
     names = frozenset({"s", "s2", "ss", "s22", "x"})
     vocab = Vocabulary(variables=names, functions=frozenset({"exp", "sin", "sinh"}))
+    known = len(vocab.value_names() | vocab.functions)  # with the constants pi and e
     # Every prefix splits many ways and the last character never does: an exhaustive search
     # tries exponentially many splits, the dynamic programme len × names steps.
-    assert split_into_names("s2" * 19 + "q", vocab) is None
-    assert split_into_names("s2" * 19 + "x", vocab) == "*".join(["s2"] * 19 + ["x"])
+    for name, split in [("s2" * 19 + "q", None), ("s2" * 19 + "x", "*".join(["s2"] * 19 + ["x"]))]:
+        work = Work()
+        assert split_into_names(name, vocab, work, 0) == split
+        assert work.spent <= len(name) * (known + 1)
 
 
 @pytest.mark.parametrize("m", [-2, -0.5, -3])

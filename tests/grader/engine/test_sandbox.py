@@ -747,3 +747,82 @@ def test_text_the_child_chose_reaches_the_verdict_storable() -> None:
     stored = json.dumps(verdict.to_dict(), ensure_ascii=False).encode("utf-8")
     assert b"\x00" not in stored and b"\\u0000" not in stored
     assert json.loads(stored) == verdict.to_dict()
+
+
+METADATA_PROBE = """
+import errno, os
+import numpy
+
+def _seen(action):
+    try:
+        return action()
+    except OSError as error:
+        return errno.errorcode.get(error.errno, str(error.errno))
+
+def f(paths):
+    numpy_folder = os.path.dirname(numpy.__file__)
+    site_packages = os.path.dirname(numpy_folder)
+    seen = {name: _seen(lambda p=path: str(os.stat(p).st_size)) for name, path in paths.items()}
+    seen["/proc"] = _seen(lambda: sorted(os.listdir("/proc")))
+    seen["/proc/1"] = _seen(lambda: str(os.stat("/proc/1").st_uid))
+    seen["site-packages"] = _seen(lambda: sorted(os.listdir(site_packages)))
+    seen["numpy"] = _seen(lambda: open(numpy.__file__).read(7))
+    seen["project listing"] = _seen(lambda: sorted(os.listdir(paths["project"])))
+    return seen
+"""
+
+
+def test_a_submission_sees_no_file_but_the_interpreter_numpy_and_its_scratch(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "db.sqlite3"
+    database.write_bytes(b"SQLite format 3\x00")
+    paths = {
+        "settings": str(ROOT / "config" / "settings.py"),
+        "database": str(database),
+        "project": str(ROOT),
+        "standard library": json.__file__,
+        "passwd": "/etc/passwd",
+    }
+    site = Path(__import__("numpy").__file__).resolve().parent.parent
+    outside_numpy = sorted(p.name for p in site.iterdir() if not p.name.startswith("numpy"))
+    assert outside_numpy, "the virtualenv holds packages besides NumPy"
+    paths["another package"] = str(site / outside_numpy[0])
+    run = get_sandbox().run(METADATA_PROBE, "f", [{"id": "a", "args": [paths]}])
+    (entry,) = _runner_result(run).get("calls", [{}])
+    seen = entry.get("output")
+    assert isinstance(seen, dict), entry
+    for name in ("settings", "database", "passwd", "another package"):
+        assert seen[name] == "ENOENT", (name, seen[name])
+    assert seen["/proc"] == "ENOENT" and seen["/proc/1"] == "ENOENT"
+    # The project's folder holds at most the way to NumPy (a virtualenv inside the checkout).
+    assert seen["project listing"] in ("ENOENT", "EACCES", [], [".venv"]), seen["project listing"]
+    # NumPy's own folder and what the wheel vendors beside it (numpy.libs) only, if Landlock
+    # lets the folder be listed at all.
+    listed = seen["site-packages"]
+    assert listed == "EACCES" or (listed and all(n.startswith("numpy") for n in listed)), listed
+    assert seen["numpy"] == Path(__import__("numpy").__file__).read_text()[:7]
+    assert seen["standard library"].isdigit()  # the interpreter's own library is there
+
+
+def test_the_private_root_is_probed_and_required() -> None:
+    assert "private_root" in REQUIRED_LAYERS
+    assert sandbox_layers()["private_root"] is True
+
+
+def test_a_submission_imports_the_standard_library_wherever_the_interpreter_lives() -> None:
+    # The interpreter may live in a folder only its owner may enter (here /root/.pyenv, mode
+    # 0700): the child's own root shows its library at the same path through folders anyone
+    # may pass, so a module the zygote did not load still imports after the uid drop.
+    source = textwrap.dedent(
+        """
+        import sys
+        def f():
+            loaded_before = 'csv' in sys.modules
+            import csv
+            return [loaded_before, csv.__name__]
+        """
+    )
+    run = get_sandbox().run(source, "f", [{"id": "a", "args": []}])
+    (entry,) = _runner_result(run).get("calls", [{}])
+    assert entry.get("output") == [False, "csv"], entry

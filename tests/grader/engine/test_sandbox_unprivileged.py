@@ -169,9 +169,12 @@ def test_an_unprivileged_worker_gets_the_full_sandbox(tmp_path: Path) -> None:
     assert report["layers"]["full"] is True, report["layers"]
     assert report["layers"]["network_namespace"] is True
     assert report["layers"]["private_scratch_tmpfs"] is True
+    assert report["layers"]["private_root"] is True
     assert report["correct"]["output"] == "6"
-    for name in ("passwd", "settings", "write", "kill parent"):
-        assert report[name]["error"] == "PermissionError", (name, report[name])
+    # Outside its own root nothing exists; what does exist beyond scratch is read-only.
+    for name in ("passwd", "settings", "write"):
+        assert report[name]["error"] == "FileNotFoundError", (name, report[name])
+    assert report["kill parent"]["error"] == "PermissionError"
     assert report["socket"]["error"] in ("PermissionError", "OSError"), report["socket"]
     assert report["fork"]["error"] == "PermissionError"
     assert report["thread"]["error"] == "RuntimeError"

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('course', '0008_notifications_and_digest'),
+        ('course', '0011_content_translations'),
     ]
 
     operations = [
