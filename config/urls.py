@@ -3,9 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from config.views import favicon
 from course.views_accounts import AdminSignInView, PasswordResetView, SignInView
 
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/login/", AdminSignInView.as_view(), name="admin_login"),
     path("admin/", admin.site.urls),
     path("accounts/login/", SignInView.as_view(), name="login"),

@@ -12,6 +12,7 @@ class HBar:
     width: float  # pixels inside the bar area
     y: float
     marker: float | None = None  # pixel position of a comparison tick, e.g. "you"
+    marker_percent: float | None = None  # the tick's value, 0..100
 
 
 @dataclass
@@ -35,15 +36,15 @@ def hbar_chart(
     bars = []
     for i, (label, value, marker) in enumerate(items):
         value = max(0.0, min(100.0, value))
+        marker = None if marker is None else max(0.0, min(100.0, marker))
         bars.append(
             HBar(
                 label=label,
                 value=value,
                 width=round(bar_width * value / 100, 1),
                 y=i * row_height,
-                marker=None
-                if marker is None
-                else round(bar_width * max(0.0, min(100.0, marker)) / 100, 1),
+                marker=None if marker is None else round(bar_width * marker / 100, 1),
+                marker_percent=marker,
             )
         )
     return HBarChart(

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils import translation
 
-from course.translations import DJANGO_LANGUAGES, RENAMED
+from course.translations import DJANGO_LANGUAGES
 
 FieldPath = tuple[str | int, ...]
 
@@ -60,9 +60,6 @@ def translated_value(item: Any, path: FieldPath, language: str | None = None) ->
     if language is None:
         return None
     translations = getattr(item, "translations", None) or {}
-    for english, translated in RENAMED.items():
-        if path[: len(english)] == english:
-            path = translated + path[len(english) :]
     return lookup(translations.get(language), path)
 
 

@@ -36,9 +36,6 @@ TEXT_COMMAND = re.compile(r"\\text\{[^{}]*\}")
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
 # The learner-visible keys of a code exercise's checks (stability, speed, ...).
 CHECK_TEXT_KEYS = ("name", "describe", "feedback")
-# Where a translation names a field otherwise than the English: the subgradient's `note` is
-# translated as `subgradient: {feedback: ...}` (the format agreed with the translators).
-RENAMED = {("subgradient", "note"): ("subgradient", "feedback")}
 
 
 @dataclass
@@ -108,7 +105,7 @@ def exercise_visible(spec: dict[str, Any]) -> dict[str, Any]:
             visible["checks"] = checks
         subgradient = spec.get("subgradient")
         if isinstance(subgradient, dict) and isinstance(subgradient.get("note"), str):
-            visible["subgradient"] = {"feedback": subgradient["note"]}
+            visible["subgradient"] = {"note": subgradient["note"]}
     return {key: value for key, value in visible.items() if value is not None}
 
 

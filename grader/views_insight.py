@@ -32,13 +32,15 @@ def insight_index(request: HttpRequest) -> HttpResponse:
 @require_GET
 def insight_exercise(request: HttpRequest, slug: str) -> HttpResponse:
     exercise = access_exercise(request.user, slug, teach=True)
+    diagnoses = insight.wrong_answers_by_diagnosis(exercise=exercise)
     return render(
         request,
         "grader/insight/exercise.html",
         {
             "exercise": exercise,
             "stats": insight.exercise_stats(exercises=[exercise])[0],
-            "diagnoses": insight.wrong_answers_by_diagnosis(exercise=exercise),
+            "diagnoses": diagnoses,
+            "mistakes": insight.listed_mistakes(exercise=exercise, groups=diagnoses),
             "flagged": insight.flagged_submissions(exercise=exercise),
         },
     )

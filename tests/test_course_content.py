@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from course.content import Course, load_course
+from course.content import Course, exercise_files, load_course
 from grader.course_check import DEFAULT_SEEDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ EXERCISE_FILES = sorted(
     if module.is_dir() and not module.name.startswith((".", "_"))
     for lesson in module.iterdir()
     if lesson.is_dir()
-    for path in lesson.glob("*.yaml")
+    for path in exercise_files(lesson)
 )
 SEEDS = DEFAULT_SEEDS  # what `make check-course` checks, so passing here means passing there
 

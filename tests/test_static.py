@@ -52,3 +52,19 @@ def test_pages_render_and_serve_hashed_assets_with_debug_off(tmp_path: Path, set
     stylesheet = client.get(css)
     assert stylesheet.status_code == 200
     assert b"KaTeX_AMS-Regular." in b"".join(stylesheet.streaming_content)
+
+
+@pytest.mark.django_db
+def test_favicon_ico_is_served_and_linked() -> None:
+    client = Client()
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon["Content-Type"] == "image/vnd.microsoft.icon"
+    body = icon.content
+    # An ICO directory (reserved 0, type 1) whose first image is a PNG.
+    assert body[:4] == b"\x00\x00\x01\x00" and int.from_bytes(body[4:6], "little") >= 1
+    first_offset = int.from_bytes(body[18:22], "little")
+    assert body[first_offset : first_offset + 8] == b"\x89PNG\r\n\x1a\n"
+    assert client.post("/favicon.ico").status_code == 405
+    page = client.get("/").content.decode()
+    assert 'rel="icon" href="/favicon.ico"' in page and "favicon.svg" in page

@@ -62,13 +62,88 @@
     });
   }
 
+  // A box that scrolls sideways (wide math, code, tables) gets .scrolls, and .scrolled /
+  // .scrolled-to-end as the reader moves along it: chainrule.css fades the edges it continues past.
+  var SCROLLERS = ".math-display, .table-scroll, pre, .answer-code";
+  function markScrolling(box) {
+    var wide = box.scrollWidth > box.clientWidth + 1;
+    box.classList.toggle("scrolls", wide);
+    box.classList.toggle("scrolled", wide && box.scrollLeft > 1);
+    box.classList.toggle("scrolled-to-end", wide && box.scrollLeft + box.clientWidth >= box.scrollWidth - 1);
+    if (wide && !box.hasAttribute("tabindex")) {
+      // Keyboard users can scroll it too (axe: scrollable-region-focusable).
+      box.setAttribute("tabindex", "0");
+    }
+    if (wide && !box.dataset.scrollWatched) {
+      box.dataset.scrollWatched = "1";
+      box.addEventListener("scroll", function () { markScrolling(box); }, { passive: true });
+    }
+  }
+  function markAllScrolling(root) {
+    root.querySelectorAll(SCROLLERS).forEach(markScrolling);
+  }
+
+  // The header's Menu button (shown by chainrule.css on narrow screens once this runs).
+  function setUpMenu() {
+    var toggle = document.querySelector(".nav-toggle");
+    if (!toggle) return;
+    var nav = toggle.closest(".nav");
+    nav.classList.add("nav-collapsible");
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      nav.classList.toggle("nav-open", open);
+    });
+  }
+
+  // Verdicts arrive by swapping HTML in, which screen readers do not announce: copy each new
+  // verdict's headline and diagnosis into the page's permanent live region (#announcer).
+  var announced = new WeakSet();
+  function verdictText(verdict) {
+    var parts = [];
+    var head = verdict.querySelector(".verdict-head strong");
+    if (head) parts.push(head.textContent.trim());
+    var diagnosis = verdict.querySelector(".verdict-messages li");
+    if (diagnosis) parts.push(diagnosis.textContent.replace(/\s+/g, " ").trim());
+    return parts.join(". ");
+  }
+  function announceVerdicts(initial) {
+    var announcer = document.getElementById("announcer");
+    document.querySelectorAll("#result [data-verdict]").forEach(function (verdict) {
+      if (announced.has(verdict)) return;
+      announced.add(verdict);
+      if (initial || !announcer) return;
+      // Emptied first, so the same words twice in a row are announced twice.
+      var text = verdictText(verdict);
+      announcer.textContent = "";
+      setTimeout(function () { announcer.textContent = text; }, 50);
+    });
+  }
+
   // Other scripts (the code editor) may have registered on window.chainrule already: keep them.
   window.chainrule = Object.assign(window.chainrule || {}, { renderMath: renderMath });
 
   document.addEventListener("DOMContentLoaded", function () {
     renderMath(document);
+    markAllScrolling(document);
+    // KaTeX's fonts change the widths once they arrive.
+    if (document.fonts) document.fonts.ready.then(function () { markAllScrolling(document); });
+    setUpMenu();
+    announceVerdicts(true);
+    // However a verdict is delivered (polling, a stream, a full swap), it appears in the DOM.
+    new MutationObserver(function () { announceVerdicts(false); }).observe(document.body, {
+      childList: true,
+      subtree: true,
+    });
   });
   document.addEventListener("htmx:afterSwap", function (event) {
     renderMath(event.target);
+    markAllScrolling(document);
+  });
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () { markAllScrolling(document); }, 150);
   });
 })();

@@ -113,7 +113,7 @@ def test_a_group_forms_solves_together_and_discusses_with_math(
         row = board.locator("tbody tr", has_text=name)
         assert row.locator("td.cell-solved").count() == 1, name
     assert "2 solved, 0 tried" in board.locator("tfoot").inner_text()
-    assert page.locator("svg.hbar-chart rect.chart-bar").count() == 1
+    assert page.locator(".hbar-chart rect.chart-bar").count() == 1
     screenshot(page, "groups-board")
 
     # Sam asks about the exercise with a formula; fay replies; sam is notified.
@@ -147,7 +147,7 @@ def test_a_group_forms_solves_together_and_discusses_with_math(
     sam.goto(base + "/dashboard/")
     notice = sam.locator(".notice-list li", has_text="Why does the sigmoid derivative factor?")
     assert "2 new" in notice.inner_text()
-    assert sam.locator("svg.hbar-chart").count() == 1
+    assert sam.locator(".hbar-chart").count() == 1
     screenshot(sam, "groups-dashboard")
     notice.get_by_role("link").click()
     sam.get_by_role("button", name="Mark as helpful").first.click()

@@ -114,8 +114,11 @@ def test_a_chinese_learner_signs_up_switches_language_and_keeps_it(
     assert _punctuation_stays_with_math(page), "a line starts with the comma after a formula"
     screenshot(page, "i18n-lesson-zh-phone")
 
-    # The switcher: a form that POSTs to set_language, one button per language.
+    # The switcher: a form that POSTs to set_language, one button per language. On a phone the
+    # header's links and the switcher fold behind a menu button.
+    page.get_by_role("button", name="菜单").click()
     page.get_by_role("button", name="English").click()
+    page.get_by_role("button", name="Menu").click()
     page.get_by_role("link", name="Dashboard").wait_for()
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.url.endswith("/modules/basics/first-steps/?track=applied")  # the same page
@@ -123,12 +126,14 @@ def test_a_chinese_learner_signs_up_switches_language_and_keeps_it(
     screenshot(page, "i18n-lesson-en-phone")
 
     page.get_by_role("button", name="简体中文").click()
+    page.get_by_role("button", name="菜单").click()
     page.get_by_role("link", name="我的主页").wait_for()
     assert User.objects.get(username="lin").language == "zh-hans"
     page.get_by_role("link", name="我的主页").click()
     page.get_by_role("heading", name="欢迎回来，lin").wait_for()
     assert _fits_the_screen(page), "the Chinese dashboard is wider than a phone"
     screenshot(page, "i18n-dashboard-zh-phone")
+    page.get_by_role("button", name="菜单").click()
     page.get_by_role("button", name="退出登录").click()
     context.close()
 

@@ -6,7 +6,9 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+from django.test import Client
 
 import grader.errors  # noqa: F401 - defines RequestErrors of its own
 from course.errors import RequestError
@@ -44,3 +46,13 @@ def test_htmx_swaps_every_request_error_status_and_no_other_error() -> None:
     for cls in all_request_errors():
         assert htmx_swaps(cls.http_status), cls
     assert not htmx_swaps(403) and not htmx_swaps(404) and not htmx_swaps(500)
+
+
+@pytest.mark.django_db
+def test_an_unknown_address_gets_the_sites_own_404_page_in_the_readers_language() -> None:
+    response = Client().get("/no-such-page/")
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "<main" in page and "Page not found" in page and 'href="/"' in page
+    chinese = Client(headers={"accept-language": "zh-hans"}).get("/no-such-page/")
+    assert chinese.status_code == 404 and "找不到该页面" in chinese.content.decode()

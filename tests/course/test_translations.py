@@ -103,7 +103,8 @@ def test_a_translation_must_mirror_the_english(
     [
         (r"Give $\frac{a}{b}$.", r"给出 $\frac{a}{b}$。", True),
         (r"$\text{loss} = x^2$", r"$\text{损失} = x^2$", True),  # words inside \text{} translate
-        (r"$x^2$ then $y$", r"先 $y$ 再 $x^2$", False),  # the order of the math is kept
+        (r"row $n$ of $X$", r"$X$ 的第 $n$ 行", True),  # a formula may move in the sentence
+        (r"$x^2$ then $y$", r"先 $y$ 再 $y$", False),  # but each formula stays, as often
         (r"$$\sum_i x_i$$", r"$$\sum_{i} x_i$$", False),
         (r"\(a+b\) and {{n}}", r"\(a+b\) 与 {{ n }}", True),
         ("Type `sigmoid(x)`.", "输入 `sigmoid(x)`。", True),
@@ -278,7 +279,7 @@ def test_a_code_exercise_translation_mirrors_tests_and_the_subgradient_note(
         "tests",
         "title",
     ]
-    assert visible["subgradient"] == {"feedback": spec["subgradient"]["note"]}
+    assert visible["subgradient"] == {"note": spec["subgradient"]["note"]}
     translated = {
         "source": source_hash(english.read_bytes()),
         **{key: value for key, value in visible.items()},
@@ -290,7 +291,7 @@ def test_a_code_exercise_translation_mirrors_tests_and_the_subgradient_note(
     assert found is not None and found.problems == []
 
     translated["tests"] = translated["tests"][:-1]
-    translated["subgradient"] = {"note": "注意"}
+    translated["subgradient"] = {"feedback": "注意"}
     translation_path(english, "zh-Hans").write_text(
         yaml.safe_dump(translated, allow_unicode=True), encoding="utf-8"
     )
@@ -298,8 +299,8 @@ def test_a_code_exercise_translation_mirrors_tests_and_the_subgradient_note(
     assert found is not None
     assert [p.message for p in found.problems] == [
         "tests: the English has 4 items, the translation 3; keep the same items in the same order",
-        "subgradient.feedback: missing translation",
-        "subgradient.note: not a field to translate here",
+        "subgradient.note: missing translation",
+        "subgradient.feedback: not a field to translate here",
     ]
 
 
@@ -310,7 +311,7 @@ def test_an_authors_message_comes_from_the_translation_at_its_path() -> None:
 
     exercise = Exercise(
         spec={"subgradient": {"note": "Any value in [0, 1] is valid."}},
-        translations={"zh-Hans": {"subgradient": {"feedback": "[0, 1] 中的任何值都可以。"}}},
+        translations={"zh-Hans": {"subgradient": {"note": "[0, 1] 中的任何值都可以。"}}},
     )
     stored = {
         "code": "subgradient_convention",

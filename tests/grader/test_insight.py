@@ -25,6 +25,7 @@ def graded(
     attempt: int | None,
     diagnosis: str | None = None,
     flags: tuple[str, ...] = (),
+    messages: tuple[dict[str, str], ...] = (),
 ) -> Submission:
     """Store a finished submission as the pipeline would."""
     now = timezone.now()
@@ -38,7 +39,7 @@ def graded(
         verdict={
             "status": status,
             "score": 1.0 if status == "correct" else 0.0,
-            "messages": [],
+            "messages": list(messages),
             "diagnosis": diagnosis,
             "flags": list(flags),
         },
@@ -117,7 +118,8 @@ def test_insight_pages_show_stats_diagnoses_and_link_to_the_preview(
     assert "Audit disagreements" in index and "audit flag" in index
     assert "/insight/tracks/applied/" in index
     page = client.get(f"/insight/exercises/{slug}/").content.decode()
-    assert "constant_factor" in page and "sign_error" in page
+    assert "Off by a constant factor" in page and "Sign error" in page
+    assert "constant_factor" not in page, "diagnoses are named in words, not codes"
     assert "33%" in page  # success rate 3/9
     assert "2 of 3 learners" in page
     assert f"/instructor/exercises/{slug}/" in page
@@ -178,3 +180,88 @@ def test_the_insight_index_runs_a_fixed_number_of_queries(history: dict, instruc
     with CaptureQueriesContext(connection) as after:
         client.get("/insight/")
     assert len(before) == len(after)
+
+
+def listed(feedback: str) -> tuple[dict[str, str], ...]:
+    return ({"code": "known_mistake", "text": feedback},)
+
+
+@pytest.fixture
+def mistaken() -> Exercise:
+    """An exercise listing three mistakes; learners made the first twice and the second once."""
+    catalogue = groupkit.build_catalogue(modules=1, exercises_per_module=1)
+    ex = catalogue.exercises[catalogue.modules[0].pk][0]
+    ex.spec = {
+        **ex.spec,
+        "mistakes": [
+            {"answer": "tanh(x*y)", "feedback": "You dropped the path through $u$."},
+            {"answer": "x*y", "feedback": "You kept only the path through $u$."},
+            {"answer": "2*x", "feedback": "Never made."},
+        ],
+    }
+    ex.save(update_fields=["spec"])
+    a, b = UserFactory(username="ann"), UserFactory(username="bob")
+    dropped, kept = (
+        listed("You dropped the path through $u$."),
+        listed("You kept only the path through $u$."),
+    )
+    graded(a, ex, "tanh(x*y)", "incorrect", 1, "known_mistake", messages=dropped)
+    graded(b, ex, "tanh(y*x)", "incorrect", 1, "known_mistake", messages=dropped)
+    graded(b, ex, "x*y", "incorrect", 2, "known_mistake", messages=kept)
+    graded(b, ex, "-x", "incorrect", 3, "sign_error")
+    return ex
+
+
+def test_each_listed_mistake_is_its_own_group_with_its_count(mistaken: Exercise) -> None:
+    groups = insight.wrong_answers_by_diagnosis(exercise=mistaken)
+    assert [(g.code, g.mistake_number, g.count) for g in groups] == [
+        ("known_mistake", 1, 2),
+        ("known_mistake", 2, 1),
+        ("sign_error", None, 1),
+    ]
+    assert groups[2].label == "Sign error"
+    mistakes = insight.listed_mistakes(exercise=mistaken, groups=groups)
+    assert [(m.number, m.answer, m.count) for m in mistakes] == [
+        (1, "tanh(x*y)", 2),
+        (2, "x*y", 1),
+        (3, "2*x", 0),
+    ]
+
+
+def test_the_insight_page_lists_each_mistake_with_counts_and_its_own_bar_colour(
+    mistaken: Exercise, instructor: User
+) -> None:
+    page = (
+        groupkit.logged_in(instructor).get(f"/insight/exercises/{mistaken.slug}/").content.decode()
+    )
+    assert "Listed mistake 1" in page and "Listed mistake 2" in page
+    assert "known_mistake" not in page
+    assert page.count('class="bar bar-mistakes"') == 3
+    assert '<span class="math math-inline">u</span>' in page, "feedback math is rendered"
+    assert "Never made." in page  # listed, with a count of 0
+
+
+def test_code_answers_keep_their_lines_and_indentation(instructor: User) -> None:
+    catalogue = groupkit.build_catalogue(modules=1, exercises_per_module=1)
+    ex = catalogue.exercises[catalogue.modules[0].pk][0]
+    ex.kind = Exercise.Kind.CODE
+    ex.save(update_fields=["kind"])
+    code = "def f(x):\n    if x > 0:\n        return x\n    return 0\n"
+    graded(UserFactory(username="ann"), ex, code, "incorrect", 1, "wrong_values")
+    graded(
+        UserFactory(username="bob"), ex, code.replace("\n", "  \n"), "incorrect", 1, "wrong_values"
+    )
+    groups = insight.wrong_answers_by_diagnosis(exercise=ex)
+    assert [(a.answer, a.count) for a in groups[0].answers] == [(code.rstrip("\n"), 2)]
+    page = groupkit.logged_in(instructor).get(f"/insight/exercises/{ex.slug}/").content.decode()
+    assert '<pre class="answer-code"><code>def f(x):\n    if x &gt; 0:\n        return x' in page
+    assert "Returned wrong values" in page
+
+
+def test_diagnoses_are_named_in_the_readers_language(history: dict, instructor: User) -> None:
+    instructor.language = "zh-hans"
+    instructor.save(update_fields=["language"])
+    client = groupkit.logged_in(instructor)
+    page = client.get(f"/insight/exercises/{history['exercise'].slug}/").content.decode()
+    assert "Off by a constant factor" not in page
+    assert "符号错误" in page

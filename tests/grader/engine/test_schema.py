@@ -22,7 +22,8 @@ from grader.engine.symbolic.problem import KIND_KEYS, SYMBOLIC_KEYS
 from grader.engine.types import COMMON_KEYS, SpecProblem
 
 COURSE = Path(__file__).resolve().parents[3] / "exercises"
-EXERCISE_FILES = sorted(COURSE.glob("*/*/*.yaml"))
+# A file per exercise; its translations beside it (name.zh-Hans.yaml) are not exercises.
+EXERCISE_FILES = sorted(p for p in COURSE.glob("*/*/*.yaml") if "." not in p.stem)
 
 SQUARE: dict[str, Any] = {
     "id": "44444444-4444-4444-8444-444444444444",
@@ -217,9 +218,16 @@ def test_the_editor_settings_the_readme_gives_find_the_schema_from_an_exercise_f
     assert modeline is not None
     exercise = EXERCISE_FILES[0]
     assert (exercise.parent / modeline[1]).resolve() == SCHEMA_PATH
-    setting = re.search(r'"\./(exercises/schema\.json)": "(exercises/[^"]+)"', readme)
+    setting = re.search(r'"\./(exercises/schema\.json)": \[([^\]]+)\]', readme)
     assert setting is not None
     checkout = COURSE.parent
     assert (checkout / setting[1]).resolve() == SCHEMA_PATH
+    patterns = re.findall(r'"([^"]+)"', setting[2])
+    matched: set[Path] = set()
+    for pattern in patterns:  # in order; a leading ! takes matches out again
+        if pattern.startswith("!"):
+            matched -= set(checkout.glob(pattern[1:]))
+        else:
+            matched |= set(checkout.glob(pattern))
     exercises = load_course(COURSE, check_specs=False).exercises
-    assert set(checkout.glob(setting[2])) == {exercise.path for exercise in exercises}
+    assert matched == {exercise.path for exercise in exercises}
