@@ -317,6 +317,9 @@ GRADER_NOTIFY_REDIS_URL = env_str("GRADER_NOTIFY_REDIS_URL") or (
 GRADER_POLL_MS = env_int("GRADER_POLL_MS", 100)
 # How many past submissions the exercise page lists.
 GRADER_HISTORY_LENGTH = env_int("GRADER_HISTORY_LENGTH", 20)
+# Drafts: the exercise page saves what a learner types (debounced); at most this many saves per
+# learner per minute, across exercises (a submission also saves its text, outside this bound).
+GRADER_DRAFT_SAVES_PER_MINUTE = env_int("GRADER_DRAFT_SAVES_PER_MINUTE", 60)
 
 CELERY_TASK_DEFAULT_QUEUE = GRADER_SYMBOLIC_QUEUE
 CELERY_TASK_ROUTES = {"grader.tasks.requeue_stuck_submissions": {"queue": GRADER_SYMBOLIC_QUEUE}}

@@ -467,7 +467,7 @@ def read_exercise(
     fields.text("prompt")
     fields.texts("hints")
     fields.text("solution", required=False)
-    hint_after = fields.integer("hint_after", 1)
+    hint_after = fields.integer("hint_after", 0)
     if hint_after < 0:
         fields.problem("hint_after", "'hint_after' cannot be negative")
     exercise = ExerciseFile(

@@ -225,7 +225,12 @@ class Exercise(CatalogueItem):
 
     @property
     def hint_after(self) -> int:
-        return int(self.spec.get("hint_after", 1))
+        """Return the wrong attempts before any hint may be shown (0: hints on demand at once)."""
+        return int(self.spec.get("hint_after", 0))
+
+    @property
+    def solution(self) -> str:
+        return str(self.spec.get("solution") or "")
 
     def seed_for(self, user_id: int) -> int:
         """Return the variant seed of this exercise for one learner: stable, different per learner."""
@@ -269,6 +274,8 @@ class ExerciseProgress(models.Model):
     best_score = models.FloatField(default=0.0)
     solved_at = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When the learner gave up and asked for the worked solution (kept, so the page remembers).
+    gave_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "exercise"], name="progress_once")]
@@ -279,6 +286,10 @@ class ExerciseProgress(models.Model):
     @property
     def solved(self) -> bool:
         return self.solved_at is not None
+
+    @property
+    def gave_up(self) -> bool:
+        return self.gave_up_at is not None
 
 
 # --- Study groups, question threads and learner activity ---------------------------------------

@@ -22,7 +22,6 @@ from course.models import (
     Exercise,
     ExerciseProgress,
     Lesson,
-    LessonVisit,
     Module,
     Track,
     User,
@@ -110,10 +109,15 @@ class ProgressRow:
     best_score: float
     solved_at: datetime | None
     last_attempt_at: datetime | None
+    gave_up_at: datetime | None
 
     @property
     def solved(self) -> bool:
         return self.solved_at is not None
+
+    @property
+    def gave_up(self) -> bool:
+        return self.gave_up_at is not None
 
 
 def learner_progress(user: AnyUser) -> dict[int, ProgressRow]:
@@ -282,46 +286,6 @@ def enrolled_track_progress(
                 TrackProgress(track=track, exercises=len(ids), solved=len(solved.intersection(ids)))
             )
     return out
-
-
-@dataclass
-class Continuation:
-    lesson: Lesson
-    exercise: Exercise | None
-    next_lesson: Lesson | None = None  # where to go once every exercise here is solved
-
-
-def continue_where_left_off(
-    *, user: User, progress: dict[int, ProgressRow] | None = None
-) -> Continuation | None:
-    """Return the last lesson the learner opened and its first unsolved exercise.
-
-    When every exercise there is solved, next_lesson is the next lesson on the learner's track, if any.
-    """
-    outline = catalogue()
-    visit = (
-        LessonVisit.objects.filter(user=user, lesson_id__in=list(outline.lessons))
-        .order_by("-visited_at")
-        .values_list("lesson_id", flat=True)
-        .first()
-    )
-    if visit is None:
-        return None
-    lesson = outline.lessons[visit]
-    solved = solved_in(learner_progress(user) if progress is None else progress)
-    next_exercise = next(
-        (
-            outline.exercises[pk]
-            for pk in outline.lesson_exercises.get(lesson.pk, [])
-            if pk not in solved
-        ),
-        None,
-    )
-    next_lesson = None
-    if next_exercise is None:
-        track = lesson_track(lesson=lesson, user=user, requested=None)
-        next_lesson = lesson_neighbours(lesson=lesson, track=track)[1]
-    return Continuation(lesson=lesson, exercise=next_exercise, next_lesson=next_lesson)
 
 
 def exercise_hashes_validated() -> set[str]:

@@ -325,3 +325,16 @@ def progress_count_attempt(
             [user_id, timezone.localdate(at), 1 if first_solve else 0],
         )
     return progress
+
+
+def progress_give_up(*, user: User, exercise: Exercise) -> ExerciseProgress:
+    """Record that the learner gave up on an exercise and asked for its solution (the first time)."""
+    now = timezone.now()
+    with transaction.atomic():
+        progress, _ = ExerciseProgress.objects.select_for_update().get_or_create(
+            user=user, exercise=exercise
+        )
+        if progress.gave_up_at is None:
+            progress.gave_up_at = now
+            progress.save(update_fields=["gave_up_at"])
+    return progress

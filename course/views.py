@@ -12,7 +12,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from course import selectors, selectors_groups, selectors_progress, services
+from course import selectors, selectors_groups, selectors_path, selectors_progress, services
 from course.catalogue import catalogue
 from course.forms import SignupForm
 
@@ -24,13 +24,19 @@ def home(request: HttpRequest) -> HttpResponse:
 def track_detail(request: HttpRequest, slug: str) -> HttpResponse:
     track = selectors.access_track(request.user, slug)
     outline = selectors.track_outline(track=track, user=request.user)
+    enrolled = selectors.is_enrolled(user=request.user, track=track)
     return render(
         request,
         "course/track_detail.html",
         {
             "track": track,
             "outline": outline,
-            "enrolled": selectors.is_enrolled(user=request.user, track=track),
+            "enrolled": enrolled,
+            "continuation": (
+                selectors_path.track_continuation(user=request.user, track=track)
+                if enrolled
+                else None
+            ),
             "solved": sum(row.solved for row in outline),
             "exercises": sum(row.exercises for row in outline),
         },
@@ -90,12 +96,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
     progress = selectors.learner_progress(user)
     skills = selectors_progress.learner_mastery(user=user, progress=progress)
+    tracks = selectors.enrolled_track_progress(user=user, progress=progress)
+    continuation = selectors_path.continue_where_left_off(
+        user=user, tracks=[row.track for row in tracks], progress=progress
+    )
     return render(
         request,
         "course/dashboard.html",
         {
-            "continuation": selectors.continue_where_left_off(user=user, progress=progress),
-            "tracks": selectors.enrolled_track_progress(user=user, progress=progress),
+            "continuation": continuation,
+            "tracks": tracks,
             "skills": skills,
             "skills_chart": selectors_progress.mastery_chart(skills),
             "all_tracks": catalogue().tracks,

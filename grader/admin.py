@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from grader.models import Submission
+from grader.models import HintView, Submission
 
 
 @admin.register(Submission)
@@ -35,3 +35,14 @@ class SubmissionAdmin(admin.ModelAdmin):
         "finished_at",
         "grading_ms",
     )
+
+
+@admin.register(HintView)
+class HintViewAdmin(admin.ModelAdmin):
+    """Which hints learners asked for, and after how many wrong attempts (read-only records)."""
+
+    list_display = ("exercise", "index", "user", "wrong_attempts", "viewed_at")
+    list_filter = ("index",)
+    search_fields = ("exercise__slug", "user__username")
+    raw_id_fields = ("user", "exercise")
+    readonly_fields = ("user", "exercise", "index", "wrong_attempts", "viewed_at")

@@ -6,7 +6,8 @@ the reference answer and every `also_correct` form must grade correct; every kno
 non-correct with its feedback among the messages the student sees. A verdict the grader cannot decide
 (undetermined, timeout, error) is a problem too. A reference that says which function it is the
 derivative of (`derivative_of`) must match its finite differences, and every exercise must keep the
-course's rules (two hints, two known mistakes). Nothing is written anywhere.
+course's rules (two hints, two known mistakes, a worked solution) and no hint may give the answer
+away (grader.hint_leaks). Nothing is written anywhere.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from course.yaml_lines import YamlFile
 from grader import engine
 from grader.engine import Status, Verdict
 from grader.engine.symbolic.reference_check import derivative_problems
+from grader.hint_leaks import hint_leaks
 
 DEFAULT_SEEDS = 5
 UNDEFINED_VARIANT = (
@@ -280,12 +282,17 @@ def _check_target(item: tuple[_Target, list[Problem], list[int]]) -> ExerciseChe
     # A file that reads cleanly can be graded even if it breaks a course rule (too few hints).
     gradable = not problems
     if exercise is not None:
-        problems.extend(course_rule_problems(exercise.spec, target.path, _Lines(exercise.source)))
+        lines = _Lines(exercise.source)
+        problems.extend(course_rule_problems(exercise.spec, target.path, lines))
     result.problems = _merge(problems, known)
     if exercise is not None:
         result.kind, result.published = exercise.kind, exercise.published
         if gradable:
             result.graded = exercise_check(exercise, seeds=seeds, problems=result.problems)
+            result.problems.extend(
+                Problem(target.path, lines.of("hints", leak.index), leak.describe())
+                for leak in hint_leaks(exercise.spec, seed=seeds[0])
+            )
     result.seconds = time.monotonic() - started
     return result
 
@@ -305,7 +312,7 @@ MIN_HINTS = 2
 
 
 def course_rule_problems(spec: dict[str, Any], path: Path, lines: _Lines) -> list[Problem]:
-    """Return what breaks the course's own rules: the hint and mistake counts, the slug."""
+    """Return what breaks the course's own rules: the hint and mistake counts, the solution, the slug."""
     found: list[Problem] = []
     slug = spec.get("slug")
     if slug is not None and str(slug) != path.stem:
@@ -324,6 +331,15 @@ def course_rule_problems(spec: dict[str, Any], path: Path, lines: _Lines) -> lis
                 path,
                 lines.of("hints", fallback="kind"),
                 f"an exercise needs at least {MIN_HINTS} hints (found {len(hints)})",
+            )
+        )
+    if not _squash(spec.get("solution") or ""):
+        found.append(
+            Problem(
+                path,
+                lines.of("solution", fallback="kind"),
+                "an exercise needs a worked solution (`solution:`, Markdown + LaTeX): students "
+                "see it once they solve the exercise or give up",
             )
         )
     with_feedback = [

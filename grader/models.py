@@ -196,3 +196,49 @@ class BenchRun(models.Model):
 
     def get_verdict(self) -> Verdict | None:
         return Verdict.from_dict(self.verdict) if self.verdict else None
+
+
+class AnswerDraft(models.Model):
+    """The text a learner is writing for an exercise, saved as they type and on every submission.
+
+    One row per learner and exercise: the page restores it on reload, Back or another device.
+    `window_saves` counts saves since `window_started_at`, which bounds how often one learner saves.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="answer_drafts"
+    )
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="drafts")
+    text = models.TextField()
+    updated_at = models.DateTimeField()
+    window_started_at = models.DateTimeField()
+    window_saves = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "exercise"], name="draft_once")]
+        indexes = [models.Index(fields=["user", "window_started_at"])]
+
+    def __str__(self) -> str:
+        return f"draft by {self.user_id} on {self.exercise_id} ({len(self.text)} chars)"
+
+
+class HintView(models.Model):
+    """A learner asked to see one hint of an exercise (0-based index): for analytics and the page."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hint_views"
+    )
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="hint_views")
+    index = models.PositiveIntegerField()
+    # Wrong attempts the learner had made when they asked: do hints come before or after trying?
+    wrong_attempts = models.PositiveIntegerField(default=0)
+    viewed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["exercise_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "exercise", "index"], name="hint_view_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} saw hint {self.index + 1} of {self.exercise_id}"

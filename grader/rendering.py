@@ -40,6 +40,11 @@ PRACTICE_HEADLINES = {
     True: (_("Every visible test passed — not counted as an attempt"), "success"),
     False: (_("Visible tests run — not counted as an attempt"), "warning"),
 }
+# Headlines for an unread answer that was read after all, by the code of its first message: the
+# message follows the headline ("Wrong shape — not counted as an attempt: your answer is 1×n, …").
+HEADLINES_BY_CODE = {
+    "wrong_shape": (_("Wrong shape — not counted as an attempt"), "warning"),
+}
 # Messages the headline already says, and the counterexample shown as a table instead.
 REDUNDANT_MESSAGES = frozenset({"correct", "incorrect"})
 
@@ -152,9 +157,15 @@ def submission_feedback(submission: Submission) -> dict[str, Any] | None:
         text = words_text(counterexample.get("words"), counterexample["text"])
         counterexample = {**counterexample, "text": text}
     exercise = submission.exercise
+    shown = list(verdict.get("messages", []))
+    headline_detail = None
+    if status == "invalid" and shown and shown[0].get("code") in HEADLINES_BY_CODE:
+        headline, tone = HEADLINES_BY_CODE[shown[0]["code"]]
+        text, _english = message_text(shown.pop(0), exercise)
+        headline_detail = inline_markdown(text[:1].lower() + text[1:])
     messages = [
         _message_entry(message, exercise, verdict.get("diagnosis"))
-        for message in verdict.get("messages", [])
+        for message in shown
         if message.get("code") not in REDUNDANT_MESSAGES
         and not (counterexample and message.get("code") == "counterexample")
         and not _repeats_a_row(str(message.get("text", "")), in_table)
@@ -165,6 +176,7 @@ def submission_feedback(submission: Submission) -> dict[str, Any] | None:
         "practice": bool(verdict.get("practice")),
         "tracebacks": _tracebacks(tests),
         "headline": headline,
+        "headline_detail": headline_detail,
         "tone": tone,
         "score_percent": round(100 * float(verdict.get("score") or 0.0)),
         "messages": messages,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import redis
@@ -14,21 +15,26 @@ from django.db import connection
 from django.http import Http404
 
 from course.localize import localized, localized_list
+from course.markdown import render_markdown
 from course.models import Exercise, ExerciseProgress, User
 from course.selectors import AnyUser, access_exercise
-from grader import engine, services
-from grader.models import Submission
+from course.selectors_path import NextStep, exercise_next
+from grader import engine, services, services_learner
+from grader.models import AnswerDraft, HintView, Submission
 
 
 @dataclass
 class ExerciseView:
     exercise: Exercise
+    user: User
     seed: int
     variant: dict[str, Any]
     progress: ExerciseProgress | None
-    hints: list[str]
-    hints_locked: int
+    hints: list[str]  # the hints the learner asked to see, in order
+    hints_locked: int  # hints not yet shown
     history: list[Submission] = field(default_factory=list)
+    draft: AnswerDraft | None = None
+    best: Submission | None = None  # the latest correct submission, once solved
     # The English standing in for a missing translation in the reader's language (marked).
     prompt_english: bool = False
     hints_english: bool = False
@@ -42,6 +48,10 @@ class ExerciseView:
         return self.progress is not None and self.progress.solved
 
     @property
+    def gave_up(self) -> bool:
+        return self.progress is not None and self.progress.gave_up
+
+    @property
     def wrong_attempts(self) -> int:
         if self.progress is None:
             return 0
@@ -51,15 +61,37 @@ class ExerciseView:
     def latest(self) -> Submission | None:
         return self.history[0] if self.history else None
 
+    @property
+    def hint_lock(self) -> int:
+        """Return the wrong attempts still needed before the learner may ask for a hint."""
+        return services_learner.hint_lock_remaining(self.exercise, self.wrong_attempts)
 
-def unlocked_hints(exercise: Exercise, wrong_attempts: int) -> list[str]:
-    """Return the hints unlocked so far: the first after hint_after wrong attempts, then one per attempt.
+    @property
+    def can_show_hint(self) -> bool:
+        return self.hints_locked > 0 and self.hint_lock == 0
 
-    They are in the reader's language where the exercise has a translation.
+    @property
+    def solution_shown(self) -> bool:
+        return bool(self.variant.get("solution")) and (self.solved or self.gave_up)
+
+    @cached_property
+    def solution_html(self) -> str:
+        return render_markdown(str(self.variant.get("solution") or ""))
+
+    @cached_property
+    def next_step(self) -> NextStep:
+        return exercise_next(user=self.user, exercise=self.exercise)
+
+
+def shown_hints(exercise: Exercise, user: User) -> tuple[list[str], bool]:
+    """Return the hints the learner has asked to see (HintView rows), in order.
+
+    They are in the reader's language where the exercise has a translation; the flag says
+    whether they are the English standing in.
     """
-    unlocked = max(0, wrong_attempts - exercise.hint_after + 1)
-    hints, _english = localized_list(exercise, "hints")
-    return hints[:unlocked]
+    seen = HintView.objects.filter(user=user, exercise=exercise).count()
+    hints, english = localized_list(exercise, "hints")
+    return hints[:seen], english
 
 
 def submission_history(*, user: User, exercise: Exercise) -> list[Submission]:
@@ -71,26 +103,45 @@ def submission_history(*, user: User, exercise: Exercise) -> list[Submission]:
     )
 
 
+def best_submission(*, user: User, exercise: Exercise) -> Submission | None:
+    """Return the learner's latest correct submission to an exercise, if any."""
+    return (
+        Submission.objects.filter(
+            user=user,
+            exercise=exercise,
+            status=Submission.Status.FINISHED,
+            verdict__status="correct",
+        )
+        .select_related("exercise")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
 def exercise_view(*, exercise: Exercise, user: User, seed: int | None = None) -> ExerciseView:
-    """Assemble what the exercise page shows one learner: their variant, progress, hints and history."""
+    """Assemble what the exercise page shows one learner: variant, progress, hints, draft, history."""
     seed = exercise.seed_for(user.pk) if seed is None else seed
     progress = ExerciseProgress.objects.filter(user=user, exercise=exercise).first()
-    # The translated prompt gets this variant's values in its {{name}} placeholders.
-    prompt = localized(exercise, "prompt")
-    view = ExerciseView(
+    hints, hints_english = shown_hints(exercise, user)
+    solved = progress is not None and progress.solved
+    # The translated prompt and solution get this variant's values in their {{name}} placeholders.
+    prompt, solution = localized(exercise, "prompt"), localized(exercise, "solution")
+    return ExerciseView(
         exercise=exercise,
+        user=user,
         seed=seed,
-        variant=engine.variant({**exercise.spec, "prompt": prompt.text}, seed),
+        variant=engine.variant(
+            {**exercise.spec, "prompt": prompt.text, "solution": solution.text}, seed
+        ),
         progress=progress,
-        hints=[],
-        hints_locked=0,
+        hints=hints,
+        hints_locked=len(exercise.hints) - len(hints),
         history=submission_history(user=user, exercise=exercise),
+        draft=AnswerDraft.objects.filter(user=user, exercise=exercise).first(),
+        best=best_submission(user=user, exercise=exercise) if solved else None,
+        prompt_english=prompt.english,
+        hints_english=hints_english,
     )
-    view.prompt_english = prompt.english
-    view.hints_english = localized_list(exercise, "hints")[1]
-    view.hints = unlocked_hints(exercise, view.wrong_attempts)
-    view.hints_locked = len(exercise.hints) - len(view.hints)
-    return view
 
 
 def access_submission(user: AnyUser, pk: int) -> Submission:

@@ -36,6 +36,7 @@ from grader.engine import CODE_KINDS, Status, Verdict
 from grader.engine.types import gettext_noop, message
 from grader.errors import AnswerEmpty, AnswerTooLarge
 from grader.models import BenchRun, GradingTicket, Submission
+from grader.services_learner import answer_draft_save
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,10 @@ def submission_create(
     Its deadline is set aside from the learner's grading budget (grader.ratelimit); a code answer
     waits in its learner's line for its turn (grader.fairshare). Raise AnswerEmpty, AnswerTooLarge
     or AnswersRateLimited (grader.errors) when it is not accepted; a refused answer costs nothing.
+    The text becomes the learner's draft first, so an answer that is refused is not lost.
     """
+    if len(answer) <= settings.GRADER_ENGINE.max_answer_chars:
+        answer_draft_save(user=user, exercise=exercise, text=answer, typed=False)
     _check_answer(answer)
     now = timezone.now()
     with transaction.atomic():

@@ -10,14 +10,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from course.markdown import render_markdown
 from course.models import Exercise
 from course.selectors import access_exercise
 from course.selectors_groups import exercise_group_questions
 from course.templatetags.localize import mark_english
-from grader import engine, selectors, services
+from grader import engine, selectors, services, services_learner
 from grader.engine import CODE_KINDS
 from grader.engine.types import empty_preview, error_preview
 from grader.errors import PreviewRateLimited
@@ -31,13 +31,26 @@ PREVIEW_MAX_CHARS = 2000
 def _page_context(
     request: HttpRequest, exercise: Exercise, submission: Submission | None
 ) -> dict[str, Any]:
+    """Return the exercise page's context; a solved exercise opens on its correct answer.
+
+    The answer box holds the submission asked for, else the learner's draft (what they last
+    typed or sent), else their latest answer.
+    """
     view = selectors.exercise_view(exercise=exercise, user=request.user)
-    shown = submission if submission is not None else view.latest
+    shown = submission if submission is not None else (view.best or view.latest)
+    if submission is not None:
+        answer = submission.answer
+    elif view.draft is not None:
+        answer = view.draft.text
+    else:
+        answer = shown.answer if shown is not None else ""
     return {
         "exercise": exercise,
         "view": view,
         "submission": shown,
-        "answer": shown.answer if shown is not None else "",
+        # When the page opens on the correct answer, the latest (another) attempt is linked.
+        "latest_other": view.latest if view.latest not in (None, shown) else None,
+        "answer": answer,
         "prompt_html": mark_english(render_markdown(view.variant["prompt"]), view.prompt_english),
         "hints_html": [mark_english(render_markdown(h), view.hints_english) for h in view.hints],
         "poll_ms": settings.GRADER_POLL_MS,
@@ -51,7 +64,48 @@ def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
     exercise = access_exercise(request.user, slug)
     if request.method == "POST":
         return submission_create(request, exercise)
-    return render(request, "grader/exercise_detail.html", _page_context(request, exercise, None))
+    response = render(
+        request, "grader/exercise_detail.html", _page_context(request, exercise, None)
+    )
+    # Back and reload fetch the page again, so the answer box shows the saved draft.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def answer_draft(request: HttpRequest, slug: str) -> HttpResponse:
+    """Save what the learner is typing (the page posts it a moment after they stop)."""
+    exercise = access_exercise(request.user, slug)
+    services_learner.answer_draft_save(
+        user=request.user, exercise=exercise, text=request.POST.get("answer", "")
+    )
+    if request.htmx:
+        return render(request, "grader/submission.html#draft_saved", {})
+    return redirect(exercise)
+
+
+@login_required
+@require_POST
+def hint_show(request: HttpRequest, slug: str) -> HttpResponse:
+    """Show the next hint (refused while the exercise's hint_after lock holds)."""
+    exercise = access_exercise(request.user, slug)
+    services_learner.hint_reveal(user=request.user, exercise=exercise)
+    if request.htmx:
+        view = selectors.exercise_view(exercise=exercise, user=request.user)
+        hints_html = [mark_english(render_markdown(h), view.hints_english) for h in view.hints]
+        context = {"view": view, "hints_html": hints_html}
+        return render(request, "grader/submission.html#hints", context)
+    return redirect(exercise.get_absolute_url() + "#hints")
+
+
+@login_required
+@require_POST
+def exercise_give_up(request: HttpRequest, slug: str) -> HttpResponse:
+    """Give up on the exercise and show its worked solution (the page asked to confirm)."""
+    exercise = access_exercise(request.user, slug)
+    services_learner.exercise_give_up(user=request.user, exercise=exercise)
+    return redirect(exercise.get_absolute_url() + "#solution")
 
 
 def submission_create(request: HttpRequest, exercise: Exercise) -> HttpResponse:

@@ -131,6 +131,9 @@ GET_CASES: dict[str, tuple[str, list[int | str]]] = {
     "exercise_draft": ("/exercises/perm-draft/", teachers_only(200, others=404)),
     "preview": ("/exercises/perm-sigmoid/preview/?answer=sigma(x)", logged_in_only(200)),
     "preview_draft": ("/exercises/perm-draft/preview/?answer=x", teachers_only(200, others=404)),
+    "draft_save": ("/exercises/perm-sigmoid/draft/", logged_in_only(405)),
+    "hint_show": ("/exercises/perm-sigmoid/hints/", logged_in_only(405)),
+    "give_up": ("/exercises/perm-sigmoid/give-up/", logged_in_only(405)),
     # a submission is its author's alone, whoever else asks
     "submission": ("/submissions/{submission}/", [LOGIN, 200, *[404] * 5]),
     "submission_status": ("/submissions/{submission}/status/", [LOGIN, 200, *[404] * 5]),
@@ -174,6 +177,32 @@ POST_CASES: dict[str, tuple[str, dict[str, str], bool, list[int | str]]] = {
         teachers_only(302, others=404),
     ),
     "preview": ("/exercises/perm-sigmoid/preview/", {"answer": "x"}, False, logged_in_only(405)),
+    "draft_save": (
+        "/exercises/perm-sigmoid/draft/",
+        {"answer": "x"},
+        False,
+        logged_in_only("/exercises/perm-sigmoid/"),
+    ),
+    "draft_save_unpublished": (
+        "/exercises/perm-draft/draft/",
+        {"answer": "x"},
+        False,
+        teachers_only("/exercises/perm-draft/", others=404),
+    ),
+    # The sigmoid's hint_after: 1 locks its hints until a wrong attempt, for everyone.
+    "hint_show": ("/exercises/perm-sigmoid/hints/", {}, False, logged_in_only(409)),
+    "give_up": (
+        "/exercises/perm-sigmoid/give-up/",
+        {},
+        False,
+        logged_in_only("/exercises/perm-sigmoid/#solution"),
+    ),
+    "give_up_unpublished": (
+        "/exercises/perm-draft/give-up/",
+        {},
+        False,
+        teachers_only("/exercises/perm-draft/#solution", others=404),
+    ),
     "submission": ("/submissions/{submission}/", {}, False, logged_in_only(405)),
     "submission_status": ("/submissions/{submission}/status/", {}, False, logged_in_only(405)),
     "instructor_bench": (

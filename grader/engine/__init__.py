@@ -90,7 +90,7 @@ def preview(spec: dict[str, Any], answer: str) -> Preview:
 
 
 def variant(spec: dict[str, Any], seed: int) -> Variant:
-    """Return the parameters, rendered prompt and reference answer of one variant."""
+    """Return the parameters, rendered prompt, reference answer and worked solution of one variant."""
     if spec.get("kind") in CODE_KINDS:
         from grader.engine.code import variant_code  # NumPy and the sandbox: see grade()
 

@@ -60,6 +60,8 @@ TRANSPOSE = "transpose"
 ASSUMED_SYMMETRY = "assumed_symmetry"
 KNOWN_MISTAKE = "known_mistake"
 DECIMAL_APPROXIMATION = "decimal_approximation"
+# The message code of a readable answer whose shape differs from the reference's (status invalid).
+WRONG_SHAPE = "wrong_shape"
 # A place in an exercise file: keys and list indexes from the top, e.g. ("mistakes", 2, "answer").
 SpecPath = tuple[str | int, ...]
 
@@ -296,12 +298,13 @@ def empty_preview(*, ok: bool = False) -> Preview:
 
 
 class Variant(TypedDict):
-    """One seed's variant of an exercise: its parameters, prompt and reference answer."""
+    """One seed's variant of an exercise: its parameters, prompt, reference and worked solution."""
 
     parameters: dict[str, int | float]
     prompt: str
     reference: str
     reference_latex: str | None
+    solution: str  # Markdown + LaTeX with this variant's parameters filled in; "" when none
 
 
 class SpecError(ValueError):

@@ -21,6 +21,11 @@
   editor.getInputField().setAttribute("aria-label", textarea.dataset.editorLabel || textarea.id);
   textarea.form.addEventListener("submit", function () { editor.save(); });
   document.body.addEventListener("htmx:configRequest", function () { editor.save(); });
+  // Typing in the editor counts as typing in the field: the page saves drafts on its input events.
+  editor.on("changes", function () {
+    editor.save();
+    textarea.dispatchEvent(new Event("input", { bubbles: true }));
+  });
   window.chainrule = window.chainrule || {};
   window.chainrule.codeEditor = editor;
 })();

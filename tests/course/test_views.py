@@ -106,8 +106,9 @@ def test_lesson_page_records_the_visit_for_the_dashboard(synced: Path, student: 
     client.get("/modules/basics/first-steps/")
     assert LessonVisit.objects.filter(user=student).count() == 1
     dashboard = client.get("/dashboard/").content.decode()
-    assert "First steps" in dashboard
-    assert "Next exercise: Derivative of a square" in dashboard
+    assert ">Continue</a>" in dashboard
+    assert 'href="/exercises/square-derivative/"' in dashboard
+    assert "Derivative of a square" in dashboard
 
 
 def test_dashboard_points_to_the_next_lesson_once_this_one_is_solved(
@@ -120,8 +121,36 @@ def test_dashboard_points_to_the_next_lesson_once_this_one_is_solved(
         user=student, exercise=Exercise.objects.get(), score=1.0, correct=True, at=timezone.now()
     )
     dashboard = client.get("/dashboard/").content.decode()
-    assert "You have solved every exercise in this lesson." in dashboard
-    assert "Next lesson: Second steps" in dashboard
+    assert ">Continue</a>" in dashboard
+    assert 'href="/modules/basics/second-steps/?track=applied"' in dashboard
+    assert "Read Second steps" in dashboard
+
+
+def test_dashboard_continues_a_learner_who_solved_without_opening_a_lesson(
+    synced: Path, student: User
+) -> None:
+    client = logged_in(student)
+    client.post("/tracks/applied/enrol/")
+    progress_record_verdict(
+        user=student, exercise=Exercise.objects.get(), score=1.0, correct=True, at=timezone.now()
+    )
+    dashboard = client.get("/dashboard/").content.decode()
+    assert "You have not opened a lesson yet" not in dashboard
+    assert ">Continue</a>" in dashboard
+    assert 'href="/modules/basics/second-steps/?track=applied"' in dashboard
+
+
+def test_dashboard_offers_start_to_an_enrolled_learner_with_no_activity(
+    synced: Path, student: User
+) -> None:
+    client = logged_in(student)
+    client.post("/tracks/applied/enrol/")
+    dashboard = client.get("/dashboard/").content.decode()
+    # Start opens the first lesson (not read yet), then its first exercise.
+    assert (
+        '<a class="button" href="/modules/basics/first-steps/?track=applied">Start</a>' in dashboard
+    )
+    assert "Derivative of a square" in dashboard
 
 
 def test_dashboard_counts_solved_exercises_per_skill_and_track(synced: Path, student: User) -> None:
@@ -252,3 +281,29 @@ def test_the_navigation_offers_instructor_tools_to_instructors_only(
     body = logged_in(instructor).get("/dashboard/").content.decode()
     assert 'href="/instructor/exercises/"' in body and 'href="/insight/"' in body
     assert 'href="/groups/"' in body
+
+
+def test_track_page_offers_start_then_continue_then_says_it_is_finished(
+    synced: Path, student: User
+) -> None:
+    client = logged_in(student)
+    assert "Start</a>" not in client.get("/tracks/applied/").content.decode()
+    client.post("/tracks/applied/enrol/")
+    page = client.get("/tracks/applied/").content.decode()
+    assert '<a class="button" href="/modules/basics/first-steps/?track=applied">Start</a>' in page
+    client.get("/modules/basics/first-steps/")
+    progress_record_verdict(
+        user=student, exercise=Exercise.objects.get(), score=0.0, correct=False, at=timezone.now()
+    )
+    page = client.get("/tracks/applied/").content.decode()
+    assert '<a class="button" href="/exercises/square-derivative/">Continue</a>' in page
+    progress_record_verdict(
+        user=student, exercise=Exercise.objects.get(), score=1.0, correct=True, at=timezone.now()
+    )
+    page = client.get("/tracks/applied/").content.decode()
+    assert (
+        '<a class="button" href="/modules/basics/second-steps/?track=applied">Continue</a>' in page
+    )
+    client.get("/modules/basics/second-steps/")
+    page = client.get("/tracks/applied/").content.decode()
+    assert "You have finished the Applied track" in page

@@ -40,6 +40,8 @@ mistakes:
 hints:
   - Use the power rule.
   - The derivative of x^2 is 2x.
+solution: |
+  By the power rule, $\\frac{{d}}{{dx}}\\,{{{{a}}}} x^2 = 2\\cdot{{{{a}}}}\\,x$.
 """
 
 DOUBLE = """\
@@ -63,6 +65,7 @@ tests:
 hints:
   - Multiply by two.
   - Write 2 * x.
+solution: Twice the input, elementwise, is `2 * x`.
 """
 # Two known mistakes, for a code exercise with no others.
 DOUBLE_MISTAKES = """\
@@ -561,3 +564,43 @@ def test_it_refuses_underscored_keys_in_symbolic_exercises_as_in_code_ones(
     assert code == 1
     assert f"{square}:{line_of(square, '_draft')}: unknown field '_draft' (allowed here: " in output
     assert f"{double}:{line_of(double, '_draft')}: unknown field '_draft' (allowed here: " in output
+
+
+def test_it_requires_a_worked_solution(course_root: Path) -> None:
+    text = SQUARE.format(id=new_id())
+    path = write(course_root, "square-derivative", text[: text.index("solution:")])
+    code, output = run(str(path), "--seeds", "1")
+    assert code == 1
+    assert (
+        f"{path}:{line_of(path, 'kind: expression')}: an exercise needs a worked solution"
+    ) in output
+
+
+def test_it_reports_a_code_hint_that_holds_the_returned_expression(course_root: Path) -> None:
+    text = DOUBLE.format(id=new_id()).replace("return 2 * x", "return 2 * x.copy()")
+    text = text.replace("- Write 2 * x.", "- 'Write: `2*x.copy()`.'") + DOUBLE_MISTAKES
+    path = write(course_root, "double", text)
+    code, output = run(str(path), "--seeds", "1")
+    assert code == 1
+    assert (
+        f"{path}:{line_of(path, 'Write: ')}: hint 2 gives the answer away: `2 * x.copy()`"
+    ) in output
+
+
+def test_it_reports_a_hint_whose_math_grades_correct(course_root: Path) -> None:
+    text = SQUARE.format(id=new_id()).replace(
+        "- The derivative of x^2 is 2x.", "- 'You should reach $\\dfrac{4 a x}{2}$.'"
+    )
+    path = write(course_root, "square-derivative", text)
+    code, output = run(str(path), "--seeds", "1")
+    assert code == 1
+    assert f"{path}:{line_of(path, 'You should reach')}: hint 2 gives the answer away" in output
+
+
+def test_a_hint_that_only_points_towards_the_answer_passes(course_root: Path) -> None:
+    text = SQUARE.format(id=new_id()).replace(
+        "- The derivative of x^2 is 2x.", "- 'The derivative of $x^2$ is $2x$; keep the factor.'"
+    )
+    path = write(course_root, "square-derivative", text)
+    code, output = run(str(path), "--seeds", "1")
+    assert code == 0, output

@@ -21,7 +21,7 @@ from config.celery import app
 from course.models import Exercise, ExerciseProgress
 from grader import services
 from grader.engine import Status, Verdict
-from grader.models import Submission
+from grader.models import HintView, Submission
 from tests.grader.conftest import SIGMOID_RIGHT, SIGMOID_WRONG
 
 pytestmark = pytest.mark.django_db
@@ -158,28 +158,37 @@ def test_an_unreadable_answer_shows_inline_and_is_not_counted(client, student, s
     assert "Attempts so far: <strong data-attempts>0</strong>" in html
 
 
-def test_hints_unlock_after_wrong_attempts(client, student, sigmoid, eager):
+def test_a_hint_lock_holds_until_enough_wrong_attempts(client, student, sigmoid, eager):
+    """The sigmoid's hint_after: 1 is a lock: no hint, not even by a crafted request, before it."""
     client.force_login(student)
     html = client.get(url(sigmoid)).content.decode()
-    assert "Write the sigmoid as" not in html
-    assert "2 hints locked" in html
+    assert "Write the sigmoid as" not in html and "Show a hint" not in html
+    assert "The hints open after 1 more wrong attempt" in html
+    refused = client.post(reverse("hint_show", args=[sigmoid.slug]))
+    assert refused.status_code == 409 and HintView.objects.count() == 0
+    client.post(url(sigmoid), {"answer": "sigma(x"})  # unreadable: not an attempt, opens nothing
+    assert client.post(reverse("hint_show", args=[sigmoid.slug])).status_code == 409
     client.post(url(sigmoid), {"answer": SIGMOID_WRONG})
+    html = client.get(url(sigmoid)).content.decode()
+    assert "Show a hint" in html and "Write the sigmoid as" not in html
+
+
+def test_hints_come_one_at_a_time_on_demand_and_are_recorded(client, student, sigmoid, eager):
+    Exercise.objects.filter(pk=sigmoid.pk).update(spec={**sigmoid.spec, "hint_after": 0})
+    client.force_login(student)
+    hints_url = reverse("hint_show", args=[sigmoid.slug])
+    assert "Show a hint" in client.get(url(sigmoid)).content.decode()
+    response = client.post(hints_url)
+    assert response.status_code == 302 and response["Location"].endswith("#hints")
     html = client.get(url(sigmoid)).content.decode()
     assert "Write the sigmoid as" in html and "Use the chain rule on the power" not in html
-    assert "1 hint locked" in html
-    client.post(url(sigmoid), {"answer": "sigma(x"})  # unreadable: unlocks nothing
-    assert "Use the chain rule on the power" not in client.get(url(sigmoid)).content.decode()
-    client.post(url(sigmoid), {"answer": "1 - sigma(x)"})
-    assert "Use the chain rule on the power" in client.get(url(sigmoid)).content.decode()
-
-
-def test_the_hint_threshold_comes_from_the_exercise(client, student, sigmoid, eager):
-    Exercise.objects.filter(pk=sigmoid.pk).update(spec={**sigmoid.spec, "hint_after": 2})
-    client.force_login(student)
-    client.post(url(sigmoid), {"answer": SIGMOID_WRONG})
-    assert "Write the sigmoid as" not in client.get(url(sigmoid)).content.decode()
-    client.post(url(sigmoid), {"answer": "1 - sigma(x)"})
-    assert "Write the sigmoid as" in client.get(url(sigmoid)).content.decode()
+    assert "Show another hint" in html and "1 hint left" in html
+    partial = client.post(hints_url, **HTMX).content.decode()
+    assert partial.startswith('\n<section id="hints"') or 'id="hints"' in partial
+    assert "Use the chain rule on the power" in partial and "Show another hint" not in partial
+    assert client.post(hints_url).status_code == 409
+    views = HintView.objects.filter(user=student, exercise=sigmoid).order_by("index")
+    assert [(v.index, v.wrong_attempts) for v in views] == [(0, 0), (1, 0)]
 
 
 def test_the_history_keeps_every_submission_with_its_feedback(client, student, sigmoid, eager):

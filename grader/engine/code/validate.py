@@ -45,6 +45,7 @@ def variant_code(spec: dict[str, Any], seed: int) -> Variant:
         prompt=str(spec.get("prompt", "")),
         reference=str(spec.get("reference", "")),
         reference_latex=None,
+        solution=str(spec.get("solution") or ""),
     )
 
 

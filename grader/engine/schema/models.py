@@ -52,13 +52,16 @@ class _Exercise(_Fields):
         True, description="false keeps it out of the course; instructors can still preview it."
     )
     hints: list[NonEmptyText] = Field(
-        default_factory=list, description="At least two; they unlock one at a time."
+        default_factory=list,
+        description="At least two; a student asks for them one at a time; none gives the answer.",
     )
     hint_after: Annotated[Whole, Field(ge=0)] = Field(
-        1, description="Wrong attempts before the first hint unlocks."
+        0, description="A lock: wrong attempts before a student may ask for the first hint."
     )
     solution: Text | None = Field(
-        None, description="A worked solution (Markdown + LaTeX, {{a}} placeholders allowed)."
+        None,
+        description="A worked solution (Markdown + LaTeX, {{a}} placeholders allowed), shown "
+        "once the student solves the exercise or gives up; check_course requires it.",
     )
     slug: Text | None = Field(None, description="If given, the file name's slug.")
 

@@ -98,7 +98,7 @@ def grade_derivation(
         ),
         diagnosis=diagnosis,
         counterexample=counterexample,
-        parsed=parsed,
+        parsed=lines_latex(trees, wrong=broken - 1),
         flags=audit_flags(False, audit),
     )
 

@@ -100,9 +100,21 @@ def parse_lines(
     return parsed
 
 
-def lines_latex(trees: list[Node]) -> str:
-    """Return the lines as an aligned LaTeX block, each after "=" as read."""
-    rows = [rf"&= {to_latex(tree)}" for tree in trees]
+# KaTeX's \htmlClass with this class (the page's KaTeX trusts exactly it) marks the first wrong line.
+WRONG_LINE_CLASS = "wrong-step"
+
+
+def lines_latex(trees: list[Node], *, wrong: int | None = None) -> str:
+    """Return the lines as an aligned LaTeX block, each after "=" as read.
+
+    wrong is the 0-based index of a line to mark (boxed, and with the class WRONG_LINE_CLASS).
+    """
+    rows = [
+        rf"&= \htmlClass{{{WRONG_LINE_CLASS}}}{{\boxed{{{to_latex(tree)}}}}}"
+        if i == wrong
+        else rf"&= {to_latex(tree)}"
+        for i, tree in enumerate(trees)
+    ]
     return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
 
 

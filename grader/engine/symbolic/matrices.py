@@ -38,6 +38,7 @@ from grader.engine.types import (
     KNOWN_MISTAKE,
     SIGN_ERROR,
     TRANSPOSE,
+    WRONG_SHAPE,
     SpecError,
     Verdict,
     gettext_noop,
@@ -356,7 +357,8 @@ def grade_matrix(
         return invalid("shape_mismatch", error.describe_words(), parsed)
     if not same_shape(info, check.reference.info):
         words, shape_diagnosis = shape_message(problem, info, check.reference.info)
-        verdict = invalid("shape_mismatch", words, parsed)
+        # A readable answer of the wrong shape: not "could not be read" (grader.rendering).
+        verdict = invalid(WRONG_SHAPE, words, parsed)
         verdict.diagnosis = shape_diagnosis
         return verdict
     if len(check.draws) < 3:

@@ -77,7 +77,7 @@ def preview_symbolic(
 
 
 def variant_symbolic(spec: dict[str, Any], seed: int) -> Variant:
-    """Return this seed's parameters, prompt and reference answer (text and LaTeX)."""
+    """Return this seed's parameters, prompt, reference answer (text and LaTeX) and solution."""
     problem = read_problem(spec, seed)
     values = {name: _parameter_node(value) for name, value in problem.parameters.items()}
     if problem.kind == "derivation":
@@ -94,6 +94,7 @@ def variant_symbolic(spec: dict[str, Any], seed: int) -> Variant:
         prompt=render_prompt(str(spec.get("prompt", "")), problem.parameters),
         reference=reference,
         reference_latex=reference_latex,
+        solution=render_prompt(str(spec.get("solution") or ""), problem.parameters),
     )
 
 

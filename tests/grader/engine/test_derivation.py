@@ -195,6 +195,16 @@ def test_the_first_wrong_line_gets_a_counterexample_against_the_line_before() ->
     assert verdict.counterexample["text"] == "At x = 0.5 line 3 gives 0.47, line 2 gives 0.235."
 
 
+def test_the_first_wrong_line_is_marked_in_the_reading() -> None:
+    answer = "= exp(-x)/(1+exp(-x))^2\n= sigma(x) exp(-x)/(1+exp(-x))\n= 2 sigma(x)(1-sigma(x))"
+    verdict = engine.grade(STEPS, answer, seed=0)
+    assert verdict.parsed is not None
+    rows = verdict.parsed.removeprefix(r"\begin{aligned}").split(r" \\ ")
+    assert [r"\htmlClass{wrong-step}" in row for row in rows] == [False, False, True]
+    right = engine.grade(STEPS, "= exp(-x)/(1+exp(-x))^2\n= sigma(x)(1-sigma(x))", seed=0)
+    assert right.parsed is not None and "wrong-step" not in right.parsed
+
+
 def test_the_preview_shows_every_line() -> None:
     shown = engine.preview(STEPS, "= exp(-x)/(1+exp(-x))^2\n= sigma(x)(1-sigma(x))")
     assert shown["ok"] is True

@@ -156,10 +156,11 @@ def test_it_grades_matrix_answers(
 
 def test_a_shape_error_is_reported_in_words() -> None:
     verdict = engine.grade(LEAST_SQUARES, "2 (A x - b)^T A", seed=0)
-    assert verdict.messages[0].code == "shape_mismatch"
+    assert verdict.messages[0].code == "wrong_shape"
     assert verdict.messages[0].text == (
         "Your answer is 1×n; the gradient with respect to x is n×1 — transpose?"
     )
+    assert verdict.parsed is not None
     assert not verdict.counts_as_attempt
 
 
