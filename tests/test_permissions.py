@@ -116,6 +116,7 @@ def teachers_only(wanted: int | str, others: int = 403) -> list[int | str]:
 GET_CASES: dict[str, tuple[str, list[int | str]]] = {
     # course
     "home": ("/", everyone(200)),
+    "favicon": ("/favicon.ico", everyone(200)),
     "dashboard": ("/dashboard/", logged_in_only(200)),
     "signup": ("/accounts/signup/", [200, *["/dashboard/"] * 6]),
     "track": ("/tracks/{track}/", everyone(200)),

@@ -112,7 +112,7 @@ def test_draft_saves_are_bounded_per_learner(client, student, path, settings):
 
 
 def test_a_submission_becomes_the_draft_and_a_refused_one_is_kept(client, student, path, settings):
-    settings.GRADER_RATE_LIMIT_PER_MINUTE = 1
+    settings.GRADER_BUDGET_SECONDS = 6.0  # the first answer sets aside 5 s: the second is refused
     client.force_login(student)
     client.post(draft_url(path[0]), {"answer": "half typed"}, **HTMX)
     client.post(path[0].get_absolute_url(), {"answer": SIGMOID_WRONG})
