@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from course.catalogue import catalogue_forget
@@ -247,17 +247,20 @@ def enrollment_delete(*, user: User, track: Track) -> None:
 def lesson_visit_record(*, user: User, lesson: Lesson) -> bool:
     """Remember that a learner opened a lesson now; return whether anything was written.
 
-    Only the order of visits is read ("continue where you left off"), so re-opening the lesson
-    opened last changes nothing and writes nothing: reading a lesson again is a pure read.
+    Visits are read only as the learner's latest activity ("Continue" in course/selectors_path.py
+    weighs them against answers and give-ups), so re-opening the lesson that is still the latest
+    thing they did changes nothing and writes nothing: reading a lesson again is a pure read.
     """
     last = (
         LessonVisit.objects.filter(user=user)
         .order_by("-visited_at")
-        .values_list("lesson_id", flat=True)
+        .values_list("lesson_id", "visited_at")
         .first()
     )
-    if last == lesson.pk:
-        return False
+    if last is not None and last[0] == lesson.pk:
+        since = Q(last_attempt_at__gt=last[1]) | Q(gave_up_at__gt=last[1])
+        if not ExerciseProgress.objects.filter(since, user=user).exists():
+            return False
     LessonVisit.objects.update_or_create(
         user=user, lesson=lesson, defaults={"visited_at": timezone.now()}
     )

@@ -111,3 +111,17 @@ def test_a_lesson_visit_is_written_only_when_the_last_lesson_opened_changes() ->
     open_lesson(first)  # back to the first: it is the one to continue with now
     latest = LessonVisit.objects.filter(user=user).order_by("-visited_at").first()
     assert latest is not None and latest.lesson == first
+
+
+def test_re_opening_a_lesson_after_answering_elsewhere_records_it_again() -> None:
+    catalogue = groupkit.build_catalogue(modules=2, exercises_per_module=1)
+    user = User.objects.create(username="returner")
+    first = catalogue.modules[0].lessons.get()
+    client: Client = groupkit.logged_in(user)
+    url = f"/modules/{first.module.slug}/{first.slug}/"
+    client.get(url)
+    opened = LessonVisit.objects.get(user=user).visited_at
+    elsewhere = catalogue.exercises[catalogue.modules[1].pk][0]
+    groupkit.attempt(user, elsewhere, at=opened + timedelta(minutes=1))  # the latest activity
+    client.get(url)  # back to the lesson: now the latest thing the learner did again
+    assert LessonVisit.objects.get(user=user).visited_at > opened
