@@ -5,18 +5,30 @@ the newcomer hears about both through notifications."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from course.models import Enrollment, Lesson, Module, Notification, Track, TrackModule, User
 from course.selectors_progress import week_start
+from tests.browser.a11y import assert_no_serious_axe
 from tests.conftest import screenshot
 from tests.factories import UserFactory
 from tests.grader.conftest import contract_exercise
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+AXE: dict[str, dict[str, int]] = {}  # serious/critical fail at once; minor/moderate are counted
+
+
+def look(page: Any, name: str) -> None:
+    """Screenshot a step of the journey and run axe on it (no serious or critical violation)."""
+    screenshot(page, name)
+    AXE[name] = assert_no_serious_axe(page, where=name)
 
 
 @pytest.fixture
@@ -38,6 +50,7 @@ def test_a_facilitator_invites_answers_and_plans(
     live_server, browser, password: str, catalogue: None
 ) -> None:  # noqa: ANN001
     base = live_server.url
+    started = time.perf_counter()
     fay = UserFactory(username="fay")
     host = browser.new_context(viewport={"width": 1280, "height": 900})
     host.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
@@ -56,14 +69,14 @@ def test_a_facilitator_invites_answers_and_plans(
     assert re.fullmatch(rf"{re.escape(base)}/groups/join/[a-z2-9]{{5}}-[a-z2-9]{{5}}/", invite)
     # The whole link shows: the field is as wide as its text.
     assert page.eval_on_selector("#invite-link", "el => el.scrollWidth <= el.clientWidth")
-    screenshot(page, "journey-facilitator-invite")
+    look(page, "journey-facilitator-invite")
 
     # A newcomer opens the link logged out, signs up through it and lands back on the invite.
     guest = browser.new_context(viewport={"width": 1280, "height": 900})
     guest.set_default_timeout(15_000)
     newcomer = guest.new_page()
     newcomer.goto(invite)
-    screenshot(newcomer, "journey-facilitator-invited")
+    look(newcomer, "journey-facilitator-invited")
     newcomer.get_by_role("link", name="Sign up to join").click()
     newcomer.get_by_label("Username").fill("nia")
     newcomer.get_by_label("Email").fill("nia@example.com")
@@ -83,7 +96,7 @@ def test_a_facilitator_invites_answers_and_plans(
     newcomer.get_by_label("Body", exact=True).fill("Is $\\frac{d}{dx} e^{-x} = -e^{-x}$?")
     newcomer.get_by_role("button", name="Preview").click()
     newcomer.locator(".composer-preview .katex").wait_for()
-    screenshot(newcomer, "journey-facilitator-preview")
+    look(newcomer, "journey-facilitator-preview")
     newcomer.get_by_role("button", name="Post the question").click()
     newcomer.locator(".post-body .katex").wait_for()
     thread_url = newcomer.url
@@ -109,9 +122,10 @@ def test_a_facilitator_invites_answers_and_plans(
     assert "2 unread" in newcomer.locator(".notifications-link").inner_text()
     newcomer.locator(".notifications-link").click()
     newcomer.get_by_text("Gradient gang plans Derivatives").wait_for()
-    screenshot(newcomer, "journey-facilitator-notifications")
+    look(newcomer, "journey-facilitator-notifications")
     newcomer.get_by_role("link", name=re.compile("New reply in")).click()
     newcomer.get_by_text("the chain rule brings").wait_for()
     assert Notification.objects.filter(user=nia, read_at__isnull=True).count() == 1
+    print(f"facilitator journey: {time.perf_counter() - started:.1f} s; axe by step: {AXE}")
     guest.close()
     host.close()

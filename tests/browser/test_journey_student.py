@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -18,10 +19,21 @@ from django.db import connection
 from config.celery import app
 from course.models import ExerciseProgress, User
 from grader.models import AnswerDraft, HintView
+from tests.browser.a11y import assert_no_serious_axe
 from tests.conftest import screenshot
 from tests.grader.conftest import broker, database_name, start_worker  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+AXE: dict[str, dict[str, int]] = {}  # serious/critical fail at once; minor/moderate are counted
+
+
+def look(page: Any, name: str) -> None:
+    """Screenshot a step of the journey and run axe on it (no serious or critical violation)."""
+    screenshot(page, name)
+    AXE[name] = assert_no_serious_axe(page, where=name)
+
 
 FIRST = "transpose-of-a-product"  # the applied track's first exercise (matrix)
 SECOND = "center-columns"  # the one after it (code)
@@ -58,6 +70,7 @@ def test_a_new_student_goes_from_sign_up_to_continue(
     grading: str,  # noqa: ANN001
 ) -> None:
     print(f"grading {grading}")
+    started = time.perf_counter()
     page.goto(live_server.url + "/accounts/signup/")
     page.get_by_label("Username").fill("newton")
     page.get_by_label("Email").fill("newton@example.org")
@@ -72,7 +85,7 @@ def test_a_new_student_goes_from_sign_up_to_continue(
     start = page.get_by_role("link", name="Start", exact=True)
     start.wait_for()
     assert page.get_by_role("button", name="Leave this track").count() == 1
-    screenshot(page, "journey-student-1-track")
+    look(page, "journey-student-1-track")
     start.click()
 
     page.locator("#exercises-heading").wait_for()  # the lesson
@@ -108,7 +121,7 @@ def test_a_new_student_goes_from_sign_up_to_continue(
     wrong.wait_for()
     assert "Diagnosis:" in wrong.locator(".diagnosis").inner_text()
     assert wrong.locator(".math-display .katex").count() == 1
-    screenshot(page, "journey-student-2-named-mistake")
+    look(page, "journey-student-2-named-mistake")
 
     page.locator("#answer").fill(RIGHT)
     page.get_by_role("button", name="Check").click()
@@ -118,7 +131,7 @@ def test_a_new_student_goes_from_sign_up_to_continue(
     assert solution.locator(".katex").count() > 0
     next_link = page.get_by_role("link", name="Next exercise: Center the columns")
     next_link.wait_for()
-    screenshot(page, "journey-student-3-solution")
+    look(page, "journey-student-3-solution")
 
     next_link.click()
     page.get_by_role("heading", name="Center the columns").wait_for()
@@ -129,16 +142,17 @@ def test_a_new_student_goes_from_sign_up_to_continue(
     assert "You asked for the solution" in page.locator("#solution").inner_text()
     progress = ExerciseProgress.objects.get(user=user, exercise__slug=SECOND)
     assert progress.gave_up_at is not None and progress.attempts == 0
-    screenshot(page, "journey-student-4-gave-up")
+    look(page, "journey-student-4-gave-up")
 
     page.get_by_role("link", name="Dashboard").click()
     continue_link = page.get_by_role("link", name="Continue", exact=True)
     continue_link.wait_for()
     assert "You have not opened a lesson yet" not in page.content()
-    screenshot(page, "journey-student-5-dashboard")
+    look(page, "journey-student-5-dashboard")
     continue_link.click()
     page.wait_for_load_state()
     assert SECOND not in page.url and FIRST not in page.url
+    print(f"new-student journey: {time.perf_counter() - started:.1f} s; axe by step: {AXE}")
 
 
 def test_refusals_and_wrong_steps_are_shown_in_plain_words(
@@ -161,7 +175,7 @@ def test_refusals_and_wrong_steps_are_shown_in_plain_words(
     assert head.startswith("Wrong shape — not counted as an attempt: your answer is 1×n")
     assert "transpose?" in head and "could not be read" not in refused.inner_text()
     assert page.locator("[data-attempts]").inner_text() == "0"
-    screenshot(page, "journey-student-6-wrong-shape")
+    look(page, "journey-student-6-wrong-shape")
 
     page.goto(live_server.url + "/exercises/sigmoid-derivative-steps/")
     steps = "= exp(-x)/(1+exp(-x))^2\n= sigma(x) exp(-x)/(1+exp(-x))\n= 2 sigma(x)(1-sigma(x))"
@@ -174,4 +188,4 @@ def test_refusals_and_wrong_steps_are_shown_in_plain_words(
     assert marked.count() == 1  # KaTeX let the grader's mark through, and only it
     assert wrong.locator(".katex-error").count() == 0
     assert "2" in marked.inner_text()
-    screenshot(page, "journey-student-7-wrong-step")
+    look(page, "journey-student-7-wrong-step")
