@@ -249,6 +249,9 @@ class _Child:
     owner: int  # the pid of the process that forked it
     jobs: frozenset[str]  # the jobs registered when it was forked: all it can run
     runs: int = 0  # jobs sent to it so far
+    # Forked by the main thread: PR_SET_PDEATHSIG kills a child when the *thread* that forked it
+    # ends, so only a main-thread child may wait (as the spare, or idle for reuse) past its job.
+    lasting: bool = True
 
 
 @dataclass
@@ -288,7 +291,14 @@ def _fork_child() -> _Child:
             os._exit(code)
     os.close(job_read)
     os.close(result_write)
-    child = _Child(pid, job_write, result_read, os.getpid(), frozenset(JOBS))
+    child = _Child(
+        pid,
+        job_write,
+        result_read,
+        os.getpid(),
+        frozenset(JOBS),
+        lasting=threading.current_thread() is threading.main_thread(),
+    )
     _children.live[pid] = child
     return child
 
@@ -446,7 +456,9 @@ def _keep_spare(spare: _Child | None) -> None:
 
 
 def _replenish() -> None:
-    """Fork the next spare now, while a job computes, unless one is waiting."""
+    """Fork the next spare now, while a job computes, unless one is waiting (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
     with _children_lock:
         if _children.spare is None or _children.spare.owner != os.getpid():
             _children.spare = _fork_child()
@@ -454,10 +466,10 @@ def _replenish() -> None:
 
 def _give_back(name: str, child: _Child) -> None:
     with _children_lock:
-        if name not in _children.idle:
+        if child.lasting and name not in _children.idle:
             _children.idle[name] = child
             return
-    _discard(child)  # another thread's child already waits for this job
+    _discard(child)  # another child already waits for this job, or this one dies with its thread
 
 
 def run_job(

@@ -514,6 +514,7 @@ def test_variant_returns_the_prompt_and_reference() -> None:
         "prompt": "Return x @ w.",
         "reference": _spec()["reference"],
         "reference_latex": None,
+        "solution": "",
     }
 
 
