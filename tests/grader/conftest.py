@@ -232,7 +232,7 @@ def database_name() -> str:
 
 
 @pytest.fixture
-def broker(settings, database_name: str) -> Iterator[str]:
+def broker(settings, database_name: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point this process at a Redis database and queue names of the test's own."""
     redis_start()
     tag = f"it{os.getpid()}"
@@ -240,6 +240,9 @@ def broker(settings, database_name: str) -> Iterator[str]:
     settings.GRADER_CODE_QUEUE = f"{tag}-code"
     url = f"redis://127.0.0.1:6379/{REDIS_DB}"
     previous = app.conf.broker_url
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration (CI sets it):
+    # without this the test would publish to the environment's broker and its worker never see it.
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
     _use_broker(url)
     redis.Redis(db=REDIS_DB).flushdb()
     yield url
