@@ -16,13 +16,14 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import replace
 
-from benchmarks import bench_pipeline
 from benchmarks.bench_pipeline import (
-    PASSWORD,
     RELU_RIGHT,
     VERDICT_TIMEOUT,
+    Site,
     StudentSession,
+    parse_options,
     running_site,
 )
 from benchmarks.stats import print_table, ratio, summarize
@@ -53,11 +54,17 @@ for s in Submission.objects.exclude(user__username="bench{honest}").exclude(verd
 """
 
 
-def honest_learner(site_url: str, index: int, rounds: int) -> list[float]:
-    """Check a correct answer `rounds` times; return each submit-to-verdict time in ms."""
-    session = StudentSession(site_url, timeout=30)
-    session.login(f"bench{index}", PASSWORD)
+def signed_in(site: Site, index: int) -> StudentSession:
+    """Return student `index` signed in by the session the benchmark made for them."""
+    session = StudentSession(site.url, timeout=30)
+    session.use_session(site.sessions[f"bench{index}"])
     session.request(f"/exercises/{SLUG}/")
+    return session
+
+
+def honest_learner(site: Site, index: int, rounds: int) -> list[float]:
+    """Check a correct answer `rounds` times; return each submit-to-verdict time in ms."""
+    session = signed_in(site, index)
     times = []
     for _ in range(rounds):
         began = time.perf_counter()
@@ -69,11 +76,9 @@ def honest_learner(site_url: str, index: int, rounds: int) -> list[float]:
     return times
 
 
-def flooder(site_url: str, index: int, stop: threading.Event, counts: dict[str, int]) -> None:
+def flooder(site: Site, index: int, stop: threading.Event, counts: dict[str, int]) -> None:
     """Send infinite loops as fast as the site accepts them; wait Retry-After when refused."""
-    session = StudentSession(site_url, timeout=30)
-    session.login(f"bench{index}", PASSWORD)
-    session.request(f"/exercises/{SLUG}/")
+    session = signed_in(site, index)
     while not stop.is_set():
         reply = session.request(f"/exercises/{SLUG}/", {"answer": LOOP}, htmx=True)
         if reply.status == 429:
@@ -85,19 +90,17 @@ def flooder(site_url: str, index: int, stop: threading.Event, counts: dict[str, 
 
 
 def main() -> None:
-    bench_pipeline.STUDENTS = FLOODERS + 1
     honest = FLOODERS
     print(f"1 honest learner x {HONEST_ROUNDS} answers, alone and beside {FLOODERS} flooders…")
-    with running_site() as site:
+    with running_site(replace(parse_options([]), students=FLOODERS + 1)) as site:
         print(f"backends: {site.backends}; site at {site.url}", flush=True)
-        warm = StudentSession(site.url)
-        warm.login(f"bench{honest}", PASSWORD)
+        warm = signed_in(site, honest)
         warm.wait(warm.submit(SLUG, RELU_RIGHT), timeout=VERDICT_TIMEOUT)
-        alone = honest_learner(site.url, honest, HONEST_ROUNDS)
+        alone = honest_learner(site, honest, HONEST_ROUNDS)
         stop = threading.Event()
         counts = {"accepted": 0, "refused": 0}
         threads = [
-            threading.Thread(target=flooder, args=(site.url, i, stop, counts), daemon=True)
+            threading.Thread(target=flooder, args=(site, i, stop, counts), daemon=True)
             for i in range(FLOODERS)
         ]
         for thread in threads:
@@ -105,7 +108,7 @@ def main() -> None:
         time.sleep(3.0)  # let the flood fill its lines before the honest learner comes back
         flooded_started = time.perf_counter()
         try:
-            flooded = honest_learner(site.url, honest, HONEST_ROUNDS)
+            flooded = honest_learner(site, honest, HONEST_ROUNDS)
         finally:
             stop.set()
             for thread in threads:
