@@ -24,6 +24,7 @@ from django.utils.module_loading import import_string
 
 from course.models import CatalogueItem, Exercise
 from course.translations import (
+    FRONT_MATTER,
     LANGUAGES,
     Translation,
     TranslationProblem,
@@ -40,7 +41,6 @@ from course.yaml_lines import YamlFile, YamlSyntaxError, parse_yaml
 EXERCISE_KINDS = ("expression", "matrix", "derivation", "code")
 LESSON_DIR = re.compile(r"^(?P<order>\d+)-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)$")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<meta>.*?\n)---[ \t]*\n", re.DOTALL)
 # What the database columns hold (PostgreSQL refuses longer values with a DataError).
 TITLE_MAX = CatalogueItem._meta.get_field("title").max_length or 0
 PATH_MAX = CatalogueItem._meta.get_field("source_path").max_length or 0

@@ -182,7 +182,8 @@ def _subscribe(*, thread: GroupThread, user: User, at: datetime) -> None:
     )
 
 
-def _check_post_body(body: str) -> str:
+def post_body_check(body: str) -> str:
+    """Return the post's text stripped, or raise ValidationError saying why it cannot be posted."""
     body = body.strip()
     if not body:
         raise ValidationError(_("Write something first."))
@@ -207,7 +208,7 @@ def thread_create(
     title = title.strip()
     if not title:
         raise ValidationError(_("Give the question a title."))
-    body = _check_post_body(body)
+    body = post_body_check(body)
     if exercise is not None and lesson is None:
         lesson = exercise.lesson
     now = timezone.now()
@@ -230,7 +231,7 @@ def thread_create(
 @transaction.atomic
 def post_create(*, thread: GroupThread, author: User, body: str) -> GroupPost:
     """Reply in a thread; the replier follows it and the others see it as new on their dashboard."""
-    body = _check_post_body(body)
+    body = post_body_check(body)
     now = timezone.now()
     post = GroupPost.objects.create(
         thread=thread, author=author, body=body, body_html=render_markdown(body), created_at=now

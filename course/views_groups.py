@@ -26,7 +26,6 @@ from course.forms_groups import (
 )
 from course.markdown import render_markdown
 from course.models import GroupMembership
-from course.services_groups import MAX_POST_CHARS
 
 # A cell starting with one of these runs as a formula in a spreadsheet (OWASP, CSV injection).
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -339,14 +338,8 @@ def track_progress(request: HttpRequest, slug: str) -> HttpResponse:
 def post_preview(request: HttpRequest, group_id: int) -> HttpResponse:
     """Render a post being written as it will appear (sanitised Markdown; the page typesets math)."""
     groups.access_group(request.user, group_id)
-    body = request.POST.get("body", "").strip()
-    context: dict[str, str] = {}
-    if not body:
-        context["problem"] = _("Write something first.")
-    elif len(body) > MAX_POST_CHARS:
-        context["problem"] = _("Posts are limited to %(limit)s characters.") % {
-            "limit": MAX_POST_CHARS
-        }
-    else:
-        context["html"] = render_markdown(body)
+    try:
+        context = {"html": render_markdown(services.post_body_check(request.POST.get("body", "")))}
+    except ValidationError as refusal:
+        context = {"problem": refusal.messages[0]}
     return render(request, "course/groups/_preview.html", context)

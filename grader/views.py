@@ -28,6 +28,11 @@ from grader.rendering import preview_for_reader
 PREVIEW_MAX_CHARS = 2000
 
 
+def _hints_html(view: selectors.ExerciseView) -> list[str]:
+    """Render the hints the learner may see, marked where they are the English stand-ins."""
+    return [mark_english(render_markdown(h), view.hints_english) for h in view.hints]
+
+
 def _page_context(
     request: HttpRequest, exercise: Exercise, submission: Submission | None
 ) -> dict[str, Any]:
@@ -52,7 +57,7 @@ def _page_context(
         "latest_other": view.latest if view.latest not in (None, shown) else None,
         "answer": answer,
         "prompt_html": mark_english(render_markdown(view.variant["prompt"]), view.prompt_english),
-        "hints_html": [mark_english(render_markdown(h), view.hints_english) for h in view.hints],
+        "hints_html": _hints_html(view),
         "poll_ms": settings.GRADER_POLL_MS,
         "ask_groups": exercise_group_questions(user=request.user, exercise=exercise),
     }
@@ -93,7 +98,7 @@ def hint_show(request: HttpRequest, slug: str) -> HttpResponse:
     services_learner.hint_reveal(user=request.user, exercise=exercise)
     if request.htmx:
         view = selectors.exercise_view(exercise=exercise, user=request.user)
-        hints_html = [mark_english(render_markdown(h), view.hints_english) for h in view.hints]
+        hints_html = _hints_html(view)
         context = {"view": view, "hints_html": hints_html}
         return render(request, "grader/submission.html#hints", context)
     return redirect(exercise.get_absolute_url() + "#hints")
@@ -170,7 +175,7 @@ def _status_response(request: HttpRequest, submission: Submission, *, poll_ms: i
     if not submission.is_pending:
         # The verdict changes the attempts, hints and history shown beside it: send those too.
         view = selectors.exercise_view(exercise=submission.exercise, user=request.user)
-        hints_html = [mark_english(render_markdown(h), view.hints_english) for h in view.hints]
+        hints_html = _hints_html(view)
         context.update(view=view, hints_html=hints_html, oob=True)
     response = render(request, "grader/status.html", context)
     response["Cache-Control"] = "no-store"
