@@ -146,16 +146,6 @@ def solved_in(progress: dict[int, ProgressRow]) -> set[int]:
     return {exercise_id for exercise_id, row in progress.items() if row.solved}
 
 
-def attempted_exercise_ids(user: AnyUser) -> set[int]:
-    if not user.is_authenticated:
-        return set()
-    return set(
-        ExerciseProgress.objects.filter(user=user, attempts__gt=0).values_list(
-            "exercise_id", flat=True
-        )
-    )
-
-
 @dataclass
 class LessonRow:
     lesson: Lesson
