@@ -27,6 +27,9 @@ def test_the_preview_says_when_it_will_show_again(
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Derivative of the sigmoid").wait_for()
+    # The preview is asked for by htmx, a deferred script: typing before it has started sends nothing.
+    page.wait_for_function("() => window.htmx !== undefined")
+    page.wait_for_load_state("networkidle")
 
     for answer in ("x", "2x", "3x"):
         with page.expect_response(lambda r: "/preview" in r.url and r.status == 200):
