@@ -9,7 +9,6 @@ import time
 from dataclasses import replace
 
 import pytest
-import redis
 from asgiref.sync import sync_to_async
 from django.db import connection
 from django.test import AsyncClient
@@ -19,7 +18,7 @@ from django.utils.module_loading import import_string
 
 from config.celery import app
 from course.models import Exercise, ExerciseProgress
-from grader import services
+from grader import announcements, services
 from grader.engine import Status, Verdict
 from grader.models import HintView, Submission
 from tests.grader.conftest import SIGMOID_RIGHT, SIGMOID_WRONG
@@ -403,11 +402,7 @@ def test_held_status_requests_hold_no_thread(student, sigmoid, settings, transac
         )
         for _ in range(3)
     ]
-    channels = [services.verdict_channel(s.pk) for s in pending]
-    listeners = redis.Redis.from_url(settings.GRADER_NOTIFY_REDIS_URL)
-
-    def all_listening() -> bool:
-        return all(count >= 1 for _, count in listeners.pubsub_numsub(*channels))
+    notify_url = settings.GRADER_NOTIFY_REDIS_URL
 
     def grade(submission: Submission) -> None:
         claimed = services.submission_claim(submission_id=submission.pk, task_id="t", worker="w")
@@ -422,7 +417,7 @@ def test_held_status_requests_hold_no_thread(student, sigmoid, settings, transac
             for s in pending
         ]
         for _ in range(400):
-            if await sync_to_async(all_listening, thread_sensitive=False)():
+            if announcements.waiting(notify_url) >= {s.pk for s in pending}:
                 break
             await asyncio.sleep(0.025)
         page = await client.get(url(sigmoid))
