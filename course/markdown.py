@@ -83,8 +83,24 @@ def _parser() -> MarkdownIt:
     return md
 
 
+# Course text (prompts, hints, solutions, feedback messages) is rendered again on every page and
+# verdict that shows it, the same few hundred strings: those up to this length are remembered, up
+# to RENDERED_KEPT of them per process (a few MB at most). Longer text is rendered each time.
+CACHED_MAX_CHARS = 4000
+RENDERED_KEPT = 1024
+
+
 def render_markdown(text: str) -> str:
-    """Return sanitised HTML for Markdown text; math is left as TeX in .math elements for KaTeX."""
+    """Return sanitised HTML for Markdown text; math is left as TeX in .math elements for KaTeX.
+
+    A pure function of the text, so short text is looked up in a bounded cache first.
+    """
+    if len(text) <= CACHED_MAX_CHARS:
+        return _render_kept(text)
+    return _render(text)
+
+
+def _render(text: str) -> str:
     rendered = _parser().render(text)
     return nh3.clean(
         rendered,
@@ -93,6 +109,9 @@ def render_markdown(text: str) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
+
+
+_render_kept = lru_cache(maxsize=RENDERED_KEPT)(_render)
 
 
 # Xcode's colours all reach 5:1 against its white code background (WCAG AA needs 4.5:1;

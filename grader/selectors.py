@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import redis
-import redis.asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
@@ -17,9 +17,9 @@ from django.http import Http404
 from course.localize import localized, localized_list
 from course.markdown import render_markdown
 from course.models import Exercise, ExerciseProgress, User
-from course.selectors import AnyUser, access_exercise
+from course.selectors import AnyUser, may_open
 from course.selectors_path import NextStep, exercise_next
-from grader import engine, services, services_learner
+from grader import announcements, engine, services_learner
 from grader.models import AnswerDraft, HintView, Submission
 
 
@@ -33,8 +33,6 @@ class ExerciseView:
     hints: list[str]  # the hints the learner asked to see, in order
     hints_locked: int  # hints not yet shown
     history: list[Submission] = field(default_factory=list)
-    draft: AnswerDraft | None = None
-    best: Submission | None = None  # the latest correct submission, once solved
     # The English standing in for a missing translation in the reader's language (marked).
     prompt_english: bool = False
     hints_english: bool = False
@@ -75,6 +73,24 @@ class ExerciseView:
         return bool(self.variant.get("solution")) and (self.solved or self.gave_up)
 
     @cached_property
+    def draft(self) -> AnswerDraft | None:
+        """Return what the learner last typed or sent (read only by the pages that show it)."""
+        return AnswerDraft.objects.filter(user=self.user, exercise=self.exercise).first()
+
+    @cached_property
+    def best(self) -> Submission | None:
+        """Return the latest correct submission, once solved (from the history when it is there)."""
+        if not self.solved:
+            return None
+        for submission in self.history:
+            if (
+                submission.status == Submission.Status.FINISHED
+                and submission.verdict_status == "correct"
+            ):
+                return submission
+        return best_submission(user=self.user, exercise=self.exercise)
+
+    @cached_property
     def solution_html(self) -> str:
         return render_markdown(str(self.variant.get("solution") or ""))
 
@@ -96,26 +112,34 @@ def shown_hints(exercise: Exercise, user: User) -> tuple[list[str], bool]:
 
 def submission_history(*, user: User, exercise: Exercise) -> list[Submission]:
     """Return the learner's latest submissions to an exercise, newest first."""
-    return list(
-        Submission.objects.filter(user=user, exercise=exercise)
-        .select_related("exercise")
-        .order_by("-created_at", "-id")[: settings.GRADER_HISTORY_LENGTH]
+    submissions = list(
+        Submission.objects.filter(user=user, exercise=exercise).order_by("-created_at", "-id")[
+            : settings.GRADER_HISTORY_LENGTH
+        ]
     )
+    return _with_exercise(submissions, exercise)
+
+
+def _with_exercise(submissions: list[Submission], exercise: Exercise) -> list[Submission]:
+    # The exercise is the one at hand: not read (with its whole spec) again for every submission.
+    for submission in submissions:
+        submission.exercise = exercise
+    return submissions
 
 
 def best_submission(*, user: User, exercise: Exercise) -> Submission | None:
     """Return the learner's latest correct submission to an exercise, if any."""
-    return (
+    best = (
         Submission.objects.filter(
             user=user,
             exercise=exercise,
             status=Submission.Status.FINISHED,
             verdict__status="correct",
         )
-        .select_related("exercise")
         .order_by("-created_at", "-id")
         .first()
     )
+    return _with_exercise([best], exercise)[0] if best is not None else None
 
 
 def exercise_view(*, exercise: Exercise, user: User, seed: int | None = None) -> ExerciseView:
@@ -123,7 +147,6 @@ def exercise_view(*, exercise: Exercise, user: User, seed: int | None = None) ->
     seed = exercise.seed_for(user.pk) if seed is None else seed
     progress = ExerciseProgress.objects.filter(user=user, exercise=exercise).first()
     hints, hints_english = shown_hints(exercise, user)
-    solved = progress is not None and progress.solved
     # The translated prompt and solution get this variant's values in their {{name}} placeholders.
     prompt, solution = localized(exercise, "prompt"), localized(exercise, "solution")
     return ExerciseView(
@@ -137,8 +160,6 @@ def exercise_view(*, exercise: Exercise, user: User, seed: int | None = None) ->
         hints=hints,
         hints_locked=len(exercise.hints) - len(hints),
         history=submission_history(user=user, exercise=exercise),
-        draft=AnswerDraft.objects.filter(user=user, exercise=exercise).first(),
-        best=best_submission(user=user, exercise=exercise) if solved else None,
         prompt_english=prompt.english,
         hints_english=hints_english,
     )
@@ -150,14 +171,23 @@ def access_submission(user: AnyUser, pk: int) -> Submission:
     Nobody else sees a learner's answers, instructors included: they read them, anonymised and
     in aggregate, through insight. The exercise must still be open to its author.
     """
-    submission = (
-        Submission.objects.select_related("exercise__lesson__module", "user").filter(pk=pk).first()
-    )
-    if submission is None or not user.is_authenticated or submission.user_id != user.pk:
+    if not user.is_authenticated:
         raise Http404("No such submission.")
-    # The exercise must still be visible to this user (retired or unpublished ones are not).
-    access_exercise(user, submission.exercise.slug)
+    # One query: the learner's own submission, to an exercise still reachable (not retired, nor
+    # its lesson or module); an unpublished one is open to instructors only.
+    submission = (
+        Submission.objects.select_related("exercise__lesson__module")
+        .filter(pk=pk, user=user, exercise__in=Exercise.objects.reachable())
+        .first()
+    )
+    if submission is None or not may_open(user, submission.exercise):
+        raise Http404("No such submission.")
     return submission
+
+
+# A held request looks at its submission again this often even when nothing was announced (the
+# worker's announcement is best effort).
+RECHECK_SECONDS = 3.0
 
 
 async def _settled(submission: Submission) -> bool:
@@ -165,8 +195,15 @@ async def _settled(submission: Submission) -> bool:
     return await sync_to_async(_look)(submission)
 
 
+# What a look reads again: the row's own columns, keeping the exercise already at hand (a full
+# refresh_from_db would forget it, and the page would read the exercise with its spec again).
+_LOOKED_AT = [
+    f.attname for f in Submission._meta.concrete_fields if not f.is_relation and not f.primary_key
+]
+
+
 def _look(submission: Submission) -> bool:
-    submission.refresh_from_db()
+    submission.refresh_from_db(fields=_LOOKED_AT)
     # A waiting request holds no database connection between looks either: with the pool
     # (DB_POOL, under the ASGI server) it goes back to it. Not inside a transaction (a test's).
     if not connection.in_atomic_block:
@@ -180,7 +217,7 @@ async def submission_wait(*, submission: Submission, timeout: float) -> Submissi
     A coroutine, so that a waiting learner holds no thread: under the ASGI server (README,
     "Production") thousands of these wait on one event loop, and a worker thread is used only for
     the few short queries around the wait. It listens for the worker's announcement on Redis
-    (redis.asyncio pub/sub) when there is one; otherwise, or if Redis fails, it looks at the
+    (one pub/sub subscription per event loop, grader.announcements) when there is one; otherwise, or if Redis fails, it looks at the
     database every GRADER_STATUS_CHECK_MS.
     """
     if not submission.is_pending or timeout <= 0:
@@ -201,19 +238,24 @@ async def submission_wait(*, submission: Submission, timeout: float) -> Submissi
 
 
 async def _wait_for_announcement(url: str, submission: Submission, deadline: float) -> None:
-    # One connection per wait, closed after it: a client bound to no event loop, so the wait
-    # runs on whichever loop serves the request (the server's, or a test client's fresh one).
-    client = redis.asyncio.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=1.0)
+    # The event loop's one subscription to every verdict (grader.announcements): this wait only
+    # registers its submission, and sends nothing to Redis.
+    listener = await announcements.listener(url)
     loop = asyncio.get_running_loop()
+    heard = listener.register(submission.pk)
     try:
-        async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-            await pubsub.subscribe(services.verdict_channel(submission.pk))
-            # Subscribed first, then looked: a verdict stored in between is not missed. Each
-            # look reads the whole row, so the submission returned is as it stands.
-            while not await _settled(submission):
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return
-                await pubsub.get_message(timeout=min(remaining, 1.0))
+        # Subscribed first, then looked: a verdict stored in between is not missed. Each look
+        # reads the whole row, so the submission returned is as it stands.
+        while not await _settled(submission):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            # Looked at again every RECHECK_SECONDS even without an announcement (the worker's
+            # publish is best effort).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(heard.wait(), min(remaining, RECHECK_SECONDS))
+            if listener.failed:
+                raise announcements.ListenerFailed("the verdict subscription was lost")
+            heard.clear()
     finally:
-        await client.aclose()
+        listener.unregister(submission.pk, heard)
