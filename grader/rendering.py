@@ -11,8 +11,14 @@ stored without either (an older verdict) is shown as its English text.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
+from django.template.loader import get_template
+from django.utils import timezone, translation
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
@@ -211,3 +217,75 @@ def _tracebacks(tests: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         if trace and not test.get("hidden"):
             found.setdefault(trace, []).append(str(test.get("name", "")))
     return [{"text": trace, "tests": names} for trace, names in found.items()]
+
+
+# A settled submission's entry in the history never changes, yet the history is rendered again
+# with every verdict and page view (GRADER_HISTORY_LENGTH entries, each with its whole verdict):
+# each web process keeps the HTML of the last HISTORY_ITEMS_KEPT entries it rendered (a few MB).
+HISTORY_ITEMS_KEPT = 4096
+
+
+class _Rendered:
+    """A bounded least-recently-used map from key to HTML, shared by a process's threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> str | None:
+        with self._lock:
+            html = self._items.get(key)
+            if html is not None:
+                self._items.move_to_end(key)
+            return html
+
+    def put(self, key: tuple[Any, ...], html: str) -> None:
+        with self._lock:
+            self._items[key] = html
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_history_items = _Rendered(HISTORY_ITEMS_KEPT)
+
+
+def _exercise_key(exercise: Exercise) -> tuple[Any, ...]:
+    """Return what of an exercise its verdicts' wording depends on: spec and translations."""
+    cached = getattr(exercise, "_rendering_key", None)
+    if cached is None:
+        translations = json.dumps(exercise.translations, sort_keys=True, ensure_ascii=False)
+        digest = hashlib.blake2b(translations.encode(), digest_size=12).hexdigest()
+        cached = (exercise.pk, exercise.source_hash, digest)
+        exercise._rendering_key = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def history_item_html(submission: Submission) -> str:
+    """Return the HTML of one history entry; a settled one is rendered once per process.
+
+    Its key holds everything the HTML depends on: the submission's settled state, the reader's
+    language and time zone, and the exercise's spec and translations.
+    """
+    template = get_template("grader/submission.html#history_item")
+    if submission.is_pending:
+        return template.render({"item": submission})
+    key = (
+        submission.pk,
+        submission.status,
+        submission.finished_at,
+        submission.attempt_number,
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        _exercise_key(submission.exercise),
+    )
+    html = _history_items.get(key)
+    if html is None:
+        html = template.render({"item": submission})
+        _history_items.put(key, html)
+    return html

@@ -1,14 +1,14 @@
-"""Template filters for verdicts: `{% with fb=submission|feedback %}`."""
+"""Template filters and tags for verdicts: `{% with fb=submission|feedback %}`, `{% history_item %}`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import template
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from grader.models import Submission
-from grader.rendering import inline_markdown, submission_feedback
+from grader.rendering import history_item_html, inline_markdown, submission_feedback
 
 register = template.Library()
 
@@ -23,3 +23,9 @@ def feedback(submission: Submission) -> dict[str, Any] | None:
 def markdown_inline(text: str) -> SafeString:
     """Render an author's feedback (Markdown with $math$) as inline HTML."""
     return inline_markdown(str(text))
+
+
+@register.simple_tag
+def history_item(submission: Submission) -> SafeString:
+    """Render one entry of the learner's history, with its whole verdict (grader.rendering)."""
+    return mark_safe(history_item_html(submission))  # noqa: S308 - a rendered template
