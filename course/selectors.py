@@ -86,9 +86,14 @@ def access_exercise(user: AnyUser, slug: str, *, teach: bool = False) -> Exercis
     exercise = (
         Exercise.objects.reachable().select_related("lesson__module").filter(slug=slug).first()
     )
-    if exercise is None or not (exercise.published or can_teach(user)):
+    if exercise is None or not may_open(user, exercise):
         raise Http404("No such exercise.")
     return exercise
+
+
+def may_open(user: AnyUser, exercise: Exercise) -> bool:
+    """Say whether the user may open a reachable exercise (access_exercise's rule, for one in hand)."""
+    return exercise.published or can_teach(user)
 
 
 def visible_exercises(user: AnyUser) -> Prefetch:
