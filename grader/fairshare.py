@@ -37,8 +37,11 @@ def is_fair(queue: str) -> bool:
     return queue == settings.GRADER_CODE_QUEUE
 
 
-def ticket_open(*, submission: Submission, user: User, reserved_s: float, now: datetime) -> None:
-    """Record what a new submission set aside; hold it in its learner's line if its queue is fair."""
+def ticket_open(*, submission: Submission, user: User, reserved_s: float, now: datetime) -> bool:
+    """Record what a new submission set aside; hold it in its learner's line if its queue is fair.
+
+    Return whether it is held.
+    """
     held = is_fair(submission.queue)
     GradingTicket.objects.create(
         submission=submission,
@@ -49,6 +52,7 @@ def ticket_open(*, submission: Submission, user: User, reserved_s: float, now: d
         held_at=now,
         sent_at=None if held else now,
     )
+    return held
 
 
 def is_held(submission: Submission) -> bool:

@@ -36,7 +36,7 @@ from grader.engine import CODE_KINDS, Status, Verdict
 from grader.engine.types import gettext_noop, message
 from grader.errors import AnswerEmpty, AnswerTooLarge
 from grader.models import BenchRun, GradingTicket, Submission
-from grader.services_learner import answer_draft_save
+from grader.services_learner import answer_draft_keep
 
 log = logging.getLogger(__name__)
 
@@ -83,29 +83,21 @@ def submission_create(
     Its deadline is set aside from the learner's grading budget (grader.ratelimit); a code answer
     waits in its learner's line for its turn (grader.fairshare). Raise AnswerEmpty, AnswerTooLarge
     or AnswersRateLimited (grader.errors) when it is not accepted; a refused answer costs nothing.
-    The text becomes the learner's draft first, so an answer that is refused is not lost.
+    The text becomes the learner's draft, in the same transaction, or on its own when the answer
+    is not accepted, so an answer that is refused is not lost.
     """
-    if len(answer) <= settings.GRADER_ENGINE.max_answer_chars:
-        answer_draft_save(user=user, exercise=exercise, text=answer, typed=False)
-    _check_answer(answer)
     now = timezone.now()
-    with transaction.atomic():
-        # Lock the student's row so two quick requests cannot both spend the same budget.
-        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
-        reserved = ratelimit.reserve_for(exercise)
-        ratelimit.budget_take(user=user, seconds=reserved, now=now)
-        submission = Submission.objects.create(
-            user=user,
-            exercise=exercise,
-            seed=exercise.seed_for(user.pk),
-            answer=answer,
-            purpose=purpose,
-            queue=queue_for(exercise),
-            created_at=now,
-            enqueued_at=now,
-        )
-        fairshare.ticket_open(submission=submission, user=user, reserved_s=reserved, now=now)
-        transaction.on_commit(lambda: submission_enqueue(submission=submission))
+    keep = len(answer) <= settings.GRADER_ENGINE.max_answer_chars
+    try:
+        _check_answer(answer)
+        with transaction.atomic():
+            submission = _submission_store(
+                user=user, exercise=exercise, answer=answer, purpose=purpose, now=now
+            )
+    except Exception:
+        if keep:  # not accepted, but kept as the draft
+            answer_draft_keep(user=user, exercise=exercise, text=answer, now=now)
+        raise
     log.info(
         "submission_created submission_id=%s user_id=%s exercise=%s queue=%s bytes=%s",
         submission.pk,
@@ -117,13 +109,38 @@ def submission_create(
     return submission
 
 
-def submission_enqueue(*, submission: Submission) -> bool:
+def _submission_store(
+    *, user: User, exercise: Exercise, answer: str, purpose: Submission.Purpose, now: datetime
+) -> Submission:
+    """Store an accepted answer, its draft and its ticket, inside the caller's transaction."""
+    answer_draft_keep(user=user, exercise=exercise, text=answer, now=now)
+    # Lock the student's row so two quick requests cannot both spend the same budget.
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+    reserved = ratelimit.reserve_for(exercise)
+    ratelimit.budget_take(user=user, seconds=reserved, now=now)
+    submission = Submission.objects.create(
+        user=user,
+        exercise=exercise,
+        seed=exercise.seed_for(user.pk),
+        answer=answer,
+        purpose=purpose,
+        queue=queue_for(exercise),
+        created_at=now,
+        enqueued_at=now,
+    )
+    held = fairshare.ticket_open(submission=submission, user=user, reserved_s=reserved, now=now)
+    transaction.on_commit(lambda: submission_enqueue(submission=submission, held=held))
+    return submission
+
+
+def submission_enqueue(*, submission: Submission, held: bool | None = None) -> bool:
     """Put a stored submission on its way: in its learner's line, or on the broker.
 
     A submission held in a fair queue's line (grader.fairshare) is sent when its turn comes;
-    any other (a symbolic answer, a held one's re-send by the sweeper) is sent now.
+    any other (a symbolic answer, a held one's re-send by the sweeper) is sent now. held says
+    whether it is held, when the caller knows (it has just opened its ticket); else it is read.
     """
-    if fairshare.is_held(submission):
+    if fairshare.is_held(submission) if held is None else held:
         submissions_dispatch(queue=submission.queue)
         return True
     return submission_send(submission=submission)

@@ -60,6 +60,30 @@ def answer_draft_save(
     return draft
 
 
+def answer_draft_keep(*, user: User, exercise: Exercise, text: str, now: datetime) -> None:
+    """Store the text a submission carries as the learner's draft, in one statement.
+
+    An upsert: it creates the draft or replaces its text, and leaves the typed-saves window alone
+    (a submission is never counted against it). Inside the submission's transaction it costs no
+    transaction of its own.
+    """
+    AnswerDraft.objects.bulk_create(
+        [
+            AnswerDraft(
+                user=user,
+                exercise=exercise,
+                text=text,
+                updated_at=now,
+                window_started_at=now,
+                window_saves=0,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["user", "exercise"],
+        update_fields=["text", "updated_at"],
+    )
+
+
 def _check_draft_rate(user: User, now: datetime) -> None:
     recent = AnswerDraft.objects.filter(user=user, window_started_at__gt=now - RATE_WINDOW)
     saves = recent.aggregate(total=Sum("window_saves"))["total"] or 0
