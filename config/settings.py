@@ -56,7 +56,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with request.user and request.auser() sharing one look-up.
+    "course.middleware.AuthenticationMiddleware",
     # After authentication: a signed-in learner's stored language overrides the browser's.
     "course.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -1,11 +1,41 @@
-"""Apply a signed-in learner's stored interface language to every request."""
+"""Who is asking, once per request, and a signed-in learner's stored interface language."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.deprecation import MiddlewareMixin
+from django.utils.functional import SimpleLazyObject
+
+
+class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
+    """Django's, except that `request.user` and `await request.auser()` share one look-up.
+
+    Django keeps a cache for each, so an async view behind login_required (which awaits auser)
+    whose sync part reads request.user read the user row twice: once per held status request.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)  # checks that sessions come first
+        found: list[AbstractBaseUser | AnonymousUser] = []
+
+        def user() -> AbstractBaseUser | AnonymousUser:
+            if not found:
+                found.append(auth.get_user(request))
+            return found[0]
+
+        async def auser() -> AbstractBaseUser | AnonymousUser:
+            if not found:
+                found.append(await auth.aget_user(request))
+            return found[0]
+
+        request.user = SimpleLazyObject(user)  # type: ignore[assignment]
+        request.auser = auser  # type: ignore[attr-defined]
 
 
 class UserLanguageMiddleware(MiddlewareMixin):

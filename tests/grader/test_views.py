@@ -432,3 +432,33 @@ def test_held_status_requests_hold_no_thread(student, sigmoid, settings, transac
     bodies, waiting_while_served, page_status = asyncio.run(scenario())
     assert page_status == 200 and waiting_while_served
     assert all('data-verdict="correct"' in body for body in bodies)
+
+
+@pytest.mark.parametrize("earlier", [1, 30])
+def test_checking_an_answer_reads_a_fixed_number_of_rows(
+    client, student, sigmoid, earlier, settings, django_assert_max_num_queries, transactional_db
+):
+    """A class checks answers at once: the two requests of each stay small, however long the history.
+
+    Submitting: session, user, exercise, then one transaction (draft, lock, budget read and write,
+    submission, ticket; with BEGIN and COMMIT, as outside a test's transaction). The verdict: session, user, the submission with its exercise, progress,
+    hints seen and the history.
+    """
+    settings.GRADER_BUDGET_SECONDS = 10**6  # the budget has tests of its own
+    client.force_login(student)
+    for _ in range(earlier):
+        client.post(url(sigmoid), {"answer": SIGMOID_WRONG}, **HTMX)
+        finish(Submission.objects.latest("id"), Status.INCORRECT)
+    with django_assert_max_num_queries(11):
+        client.post(url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX)
+    submission = Submission.objects.latest("id")
+    finish(submission, Status.CORRECT)
+    with django_assert_max_num_queries(6):
+        html = client.get(reverse("submission_status", args=[submission.pk]), **HTMX)
+    assert 'data-verdict="correct"' in html.content.decode()
+
+
+def finish(submission: Submission, status: Status) -> None:
+    claimed = services.submission_claim(submission_id=submission.pk, task_id="t", worker="w")
+    verdict = Verdict(status=status, score=1.0 if status == Status.CORRECT else 0.0)
+    services.submission_finish(submission=claimed, verdict=verdict, task_id="t")
