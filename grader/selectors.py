@@ -204,11 +204,18 @@ _LOOKED_AT = [
 
 def _look(submission: Submission) -> bool:
     submission.refresh_from_db(fields=_LOOKED_AT)
-    # A waiting request holds no database connection between looks either: with the pool
-    # (DB_POOL, under the ASGI server) it goes back to it. Not inside a transaction (a test's).
+    release_connection()
+    return not submission.is_pending
+
+
+def release_connection() -> None:
+    """Let go of this thread's database connection before a request waits for a verdict.
+
+    A waiting request holds no database connection: with the pool (DB_POOL, under the ASGI
+    server) it goes back to it. Not inside a transaction (a test's).
+    """
     if not connection.in_atomic_block:
         connection.close_if_unusable_or_obsolete()
-    return not submission.is_pending
 
 
 async def submission_wait(*, submission: Submission, timeout: float) -> Submission:

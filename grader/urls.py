@@ -4,6 +4,7 @@ from grader import views
 
 urlpatterns = [
     path("exercises/<slug:slug>/", views.exercise_detail, name="exercise_detail"),
+    path("exercises/<slug:slug>/check/", views.answer_check, name="answer_check"),
     path("exercises/<slug:slug>/preview/", views.answer_preview, name="answer_preview"),
     path("exercises/<slug:slug>/draft/", views.answer_draft, name="answer_draft"),
     path("exercises/<slug:slug>/hints/", views.hint_show, name="hint_show"),

@@ -114,22 +114,54 @@ def exercise_give_up(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def submission_create(request: HttpRequest, exercise: Exercise) -> HttpResponse:
-    """Check an answer: queue it, then show its status (htmx) or its page (no JavaScript).
+    """Check an answer posted to the exercise page: queue it, then show its page (or status).
 
-    A refused answer (grader.errors) is rendered by course.errors.RequestErrorMiddleware. The
-    "Run the visible tests" button of a code exercise sends run=tests: a run that costs no attempt.
+    The form posts here without JavaScript (the exercise page's htmx posts to answer_check). A
+    refused answer (grader.errors) is rendered by course.errors.RequestErrorMiddleware.
     """
-    answer = request.POST.get("answer", "")
-    # "Run the visible tests" (code only) is a practice run through the same queue and budget.
-    run_tests = request.POST.get("run") == "tests" and exercise.kind in CODE_KINDS
-    purpose = Submission.Purpose.TESTS if run_tests else Submission.Purpose.CHECK
-    submission = services.submission_create(
-        user=request.user, exercise=exercise, answer=answer, purpose=purpose
-    )
+    submission = _submission_from_form(request, exercise)
     if request.htmx:
         # The first look for the verdict goes out at once: the server holds it until the verdict.
         return _status_response(request, submission, poll_ms=0)
     return redirect(submission)
+
+
+def _submission_from_form(request: HttpRequest, exercise: Exercise) -> Submission:
+    """Store the posted answer. The "Run the visible tests" button of a code exercise sends
+    run=tests: a practice run (no attempt) through the same queue and budget."""
+    answer = request.POST.get("answer", "")
+    run_tests = request.POST.get("run") == "tests" and exercise.kind in CODE_KINDS
+    purpose = Submission.Purpose.TESTS if run_tests else Submission.Purpose.CHECK
+    return services.submission_create(
+        user=request.user, exercise=exercise, answer=answer, purpose=purpose
+    )
+
+
+def _check(request: HttpRequest, slug: str) -> Submission:
+    submission = _submission_from_form(request, access_exercise(request.user, slug))
+    selectors.release_connection()
+    return submission
+
+
+@login_required
+@require_POST
+async def answer_check(request: HttpRequest, slug: str) -> HttpResponse:
+    """Check an answer from the exercise page (htmx) and answer with its verdict.
+
+    Held like the status request (a coroutine, no thread, while it waits), so checking an answer
+    costs the learner one request, not a post and then a look. If the verdict is not there within
+    GRADER_STATUS_WAIT_SECONDS, the status block answers pending and asks again. Posted without
+    htmx, it goes to the submission's page as the exercise page's own form does.
+    """
+    submission = await sync_to_async(_check)(request, slug)
+    if not request.htmx:
+        return redirect(submission)
+    submission = await selectors.submission_wait(
+        submission=submission, timeout=settings.GRADER_STATUS_WAIT_SECONDS
+    )
+    return await sync_to_async(_status_response)(
+        request, submission, poll_ms=settings.GRADER_POLL_MS
+    )
 
 
 @login_required

@@ -67,12 +67,16 @@ def test_a_verdict_arrives_over_http(
     assert session.wait(right, timeout=20).verdict == "correct"
     code = session.submit(relu.slug, RELU_RIGHT)
     assert session.wait(code, timeout=30).verdict == "correct"
+    # As the exercise page checks: one post, held until the worker's verdict.
+    held = session.answer(sigmoid.slug, "1 - sigma(x)", timeout=20)
+    assert (held.status, held.verdict) == ("finished", "incorrect")
     rows = {s.pk: s for s in Submission.objects.all()}
     assert [rows[wrong].attempt_number, rows[right].attempt_number] == [1, 2]
+    assert rows[held.submission_id].attempt_number == 3
     assert rows[code].queue == settings.GRADER_CODE_QUEUE
     assert len(rows[code].verdict["tests"]) >= 4
     progress = ExerciseProgress.objects.get(user=student, exercise=sigmoid)
-    assert progress.attempts == 2 and progress.solved
+    assert progress.attempts == 3 and progress.solved
 
 
 def test_a_worker_killed_mid_grade_is_replaced_and_grades_once(

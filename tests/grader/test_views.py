@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
-from django.test import AsyncClient
+from django.test import AsyncClient, Client
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -20,7 +20,7 @@ from config.celery import app
 from course.models import Exercise, ExerciseProgress
 from grader import announcements, services
 from grader.engine import Status, Verdict
-from grader.models import HintView, Submission
+from grader.models import AnswerDraft, HintView, Submission
 from tests.grader.conftest import SIGMOID_RIGHT, SIGMOID_WRONG
 
 pytestmark = pytest.mark.django_db
@@ -462,3 +462,95 @@ def finish(submission: Submission, status: Status) -> None:
     claimed = services.submission_claim(submission_id=submission.pk, task_id="t", worker="w")
     verdict = Verdict(status=status, score=1.0 if status == Status.CORRECT else 0.0)
     services.submission_finish(submission=claimed, verdict=verdict, task_id="t")
+
+
+def check_url(exercise: Exercise) -> str:
+    return reverse("answer_check", args=[exercise.slug])
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["redis", "database"])
+def test_checking_from_the_page_answers_with_the_verdict(
+    client, student, sigmoid, settings, transactional_db, announced
+):
+    """The page's htmx post is held until the verdict: one request per check, not two."""
+    if announced and not services.notify_client(settings.GRADER_NOTIFY_REDIS_URL):
+        pytest.skip("no Redis to announce verdicts on")
+    if not announced:
+        settings.GRADER_NOTIFY_REDIS_URL = ""
+    settings.GRADER_STATUS_WAIT_SECONDS = 10
+    client.force_login(student)
+    grader = grade_next_later(0.3)
+    html = client.post(check_url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX).content.decode()
+    grader.join()
+    assert html.lstrip().startswith('<section id="result"')
+    assert 'data-verdict="correct"' in html and "hx-get" not in html.split("</section>")[0]
+    # Progress, hints, solution and history come with it, as with a held status request.
+    assert 'id="progress" class="progress-line exercise-progress" hx-swap-oob="true"' in html
+    assert 'id="history" class="exercise-panel history"' in html
+
+
+def grade_next_later(delay: float) -> threading.Thread:
+    """Grade the next submission that appears, from another thread, after delay seconds."""
+
+    def work() -> None:
+        time.sleep(delay)
+        for _ in range(200):
+            submission = Submission.objects.first()
+            if submission is not None:
+                break
+            time.sleep(0.025)
+        finish(submission, Status.CORRECT)
+        connection.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
+
+
+def test_a_check_not_graded_in_time_answers_pending_and_asks_again(
+    client, student, sigmoid, settings
+):
+    settings.GRADER_STATUS_WAIT_SECONDS = 0.2
+    client.force_login(student)
+    html = client.post(check_url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX).content.decode()
+    submission = Submission.objects.get()
+    assert 'data-status="queued"' in html
+    assert f'hx-get="{reverse("submission_status", args=[submission.pk])}"' in html
+    assert 'hx-trigger="load delay:100ms"' in html
+
+
+def test_a_refused_check_keeps_the_answer_as_the_draft(client, student, sigmoid, settings):
+    settings.GRADER_BUDGET_SECONDS = 6.0  # the first answer sets aside 5 s: the second is refused
+    settings.GRADER_STATUS_WAIT_SECONDS = 0
+    client.force_login(student)
+    client.post(check_url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX)
+    response = client.post(check_url(sigmoid), {"answer": SIGMOID_WRONG}, **HTMX)
+    assert response.status_code == 429 and response["Retry-After"]
+    assert Submission.objects.count() == 1
+    assert AnswerDraft.objects.get().text == SIGMOID_WRONG
+
+
+def test_checking_is_guarded_like_the_page(client, student, outsider, instructor, sigmoid):
+    assert client.post(check_url(sigmoid), {"answer": "x"}, **HTMX).status_code == 302  # log in
+    guarded = Client(enforce_csrf_checks=True)
+    guarded.force_login(student)
+    assert guarded.post(check_url(sigmoid), {"answer": "x"}, **HTMX).status_code == 403
+    client.force_login(student)
+    assert client.get(check_url(sigmoid)).status_code == 405
+    sigmoid.published = False
+    sigmoid.save()
+    assert client.post(check_url(sigmoid), {"answer": "x"}, **HTMX).status_code == 404
+    assert not Submission.objects.exists()
+    # Without htmx it lands on the submission's page, as the page's own form does.
+    client.force_login(instructor)
+    response = client.post(check_url(sigmoid), {"answer": SIGMOID_RIGHT})
+    assert response["Location"] == Submission.objects.get().get_absolute_url()
+
+
+def test_the_page_checks_through_the_held_request(client, student, sigmoid):
+    client.force_login(student)
+    html = client.get(url(sigmoid)).content.decode()
+    form = html.split('id="answer-form"', 1)[1].split(">", 1)[0]
+    assert f'hx-post="{check_url(sigmoid)}"' in form
+    assert f'action="{url(sigmoid)}"' in html  # without JavaScript
+    assert "Checking your answer…" in html
