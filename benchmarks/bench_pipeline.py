@@ -6,7 +6,8 @@ config.asgi, one Celery worker per queue — against PostgreSQL and Redis when t
 SQLite and whatever broker the settings choose). The students are made in bulk with unusable
 passwords and signed in by sessions made on the server, so a class of 300 costs no password
 hashes. Each student submits a mix of expression and code answers the way the exercise page does
-(htmx POST, then the held status request) with a pause to read each verdict.
+(an htmx POST the server holds until the verdict, then a status request only if it answered
+pending) with a pause to read each verdict.
 
 Reports p50/p95/p99 submit-to-verdict, verdicts per second, every submission lost (no verdict in
 time), stuck (still queued or running in the database) or wrong (not the expected verdict), and the
@@ -70,7 +71,7 @@ ANSWERS = [
 ]
 STAGES = ("queue_wait", "claim", "grade", "record", "deliver")
 
-STATUS_URL = re.compile(r'hx-get="/submissions/(\d+)/status/"')
+SUBMISSION_ID = re.compile(r'id="result"[^>]*data-submission="(\d+)"')
 DATA_STATUS = re.compile(r'id="result"[^>]*data-status="(\w+)"')
 DATA_VERDICT = re.compile(r'data-verdict="(\w+)"')
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -216,35 +217,64 @@ class StudentSession:
         if "/accounts/login/" in reply.url:
             raise RuntimeError(f"could not log in as {username}: HTTP {reply.status}")
 
+    def check(self, slug: str, answer: str) -> tuple[int, str, str | None]:
+        """Check an answer the way the page's htmx does (the server holds the post until the
+        verdict, or answers pending); return the submission's id, status and verdict."""
+        submission_id, reply = self._post_answer(f"/exercises/{slug}/check/", slug, answer)
+        return submission_id, *_status_of(reply)
+
     def submit(self, slug: str, answer: str) -> int:
-        """Check an answer the way htmx does; return the new submission's id."""
+        """Post an answer to the exercise page with htmx, which answers at once (not held);
+        return the new submission's id."""
+        return self._post_answer(f"/exercises/{slug}/", slug, answer)[0]
+
+    def _post_answer(self, path: str, slug: str, answer: str) -> tuple[int, Response]:
         if not self._csrf():
             self.request(f"/exercises/{slug}/")
-        reply = self.request(f"/exercises/{slug}/", {"answer": answer}, htmx=True)
-        match = STATUS_URL.search(reply.body)
-        if reply.status != 200 or match is None:
+        reply = self.request(path, {"answer": answer}, htmx=True)
+        found = SUBMISSION_ID.search(reply.body)
+        if reply.status != 200 or found is None:
             raise RuntimeError(f"submission refused: HTTP {reply.status}: {reply.body[:300]}")
-        return int(match.group(1))
+        return int(found.group(1)), reply
+
+    def answer(self, slug: str, answer: str, *, timeout: float) -> Outcome:
+        """Check an answer and wait for its verdict, as a learner on the exercise page does."""
+        began = time.perf_counter()
+        submission_id, state, verdict = self.check(slug, answer)
+        outcome = self.wait(submission_id, timeout=timeout, state=state, verdict=verdict)
+        outcome.seconds = time.perf_counter() - began
+        return outcome
 
     def status(self, submission_id: int) -> tuple[str, str | None]:
         """Return a submission's status and verdict as its status block shows them."""
-        reply = self.request(f"/submissions/{submission_id}/status/", htmx=True)
-        state = DATA_STATUS.search(reply.body)
-        verdict = DATA_VERDICT.search(reply.body)
-        return (state.group(1) if state else f"http-{reply.status}"), (
-            verdict.group(1) if verdict else None
-        )
+        return _status_of(self.request(f"/submissions/{submission_id}/status/", htmx=True))
 
-    def wait(self, submission_id: int, *, timeout: float, interval: float = 0.05) -> Outcome:
-        """Poll the status block until the verdict arrives or timeout seconds pass."""
+    def wait(
+        self,
+        submission_id: int,
+        *,
+        timeout: float,
+        interval: float = 0.05,
+        state: str = "queued",
+        verdict: str | None = None,
+    ) -> Outcome:
+        """Ask for the status block until the verdict arrives or timeout seconds pass (a verdict
+        already in hand, from the check itself, ends it at once)."""
         started = time.perf_counter()
-        state, verdict = "queued", None
-        while time.perf_counter() - started < timeout:
+        while state not in ("finished", "error") and time.perf_counter() - started < timeout:
             state, verdict = self.status(submission_id)
             if state in ("finished", "error"):
                 break
             time.sleep(interval)
         return Outcome(submission_id, state, verdict, time.perf_counter() - started, time.time())
+
+
+def _status_of(reply: Response) -> tuple[str, str | None]:
+    state = DATA_STATUS.search(reply.body)
+    verdict = DATA_VERDICT.search(reply.body)
+    return (state.group(1) if state else f"http-{reply.status}"), (
+        verdict.group(1) if verdict else None
+    )
 
 
 def _answers(host: str, port: int) -> bool:
@@ -374,7 +404,11 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> No
 def _site_env(workdir: Path, tag: str, students: int) -> dict[str, str]:
     return {
         **os.environ,
-        "DEBUG": "1",
+        "DEBUG": os.environ.get("BENCH_DEBUG", "0"),
+        "SECRET_KEY": "bench-" + tag,
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
         "CHAINRULE_VAR_DIR": str(workdir),
         "GRADER_SYMBOLIC_QUEUE": f"{tag}-symbolic",
         "GRADER_CODE_QUEUE": f"{tag}-code",
@@ -418,6 +452,7 @@ def running_site(options: Options) -> Iterator[Site]:
     celery += ["--without-gossip", "--without-mingle", "--loglevel", "INFO"]
     try:
         site.manage("manage.py", "migrate", "--noinput", "-v0")
+        site.manage("manage.py", "collectstatic", "--noinput", "-v0")
         for line in site.manage("-c", SETUP).splitlines():
             username, key = line.split()
             site.sessions[username] = key
@@ -538,12 +573,18 @@ def student(
         slug, answer, expected = ANSWERS[(index + round_) % len(ANSWERS)]
         began = time.perf_counter()
         try:
-            submission_id = session.submit(slug, answer)
+            submission_id, state, verdict = session.check(slug, answer)
         except Exception as exc:  # noqa: BLE001 - reported with the figures
             errors.append(f"student {index}: {exc}")
             continue
         submitted = time.perf_counter()
-        outcome = session.wait(submission_id, timeout=VERDICT_TIMEOUT, interval=POLL_SECONDS)
+        outcome = session.wait(
+            submission_id,
+            timeout=VERDICT_TIMEOUT,
+            interval=POLL_SECONDS,
+            state=state,
+            verdict=verdict,
+        )
         outcome.seconds = time.perf_counter() - began
         results.append(Record(slug, expected, outcome, (submitted - began) * 1000))
         time.sleep(rng.uniform(*options.think))
@@ -564,7 +605,7 @@ def main(argv: list[str] | None = None) -> None:
         warm = StudentSession(site.url)
         warm.use_session(site.sessions["bench0"])
         for slug, answer, _ in ANSWERS[:2]:  # the first grade of each kind, outside the figures
-            warm.wait(warm.submit(slug, answer), timeout=VERDICT_TIMEOUT)
+            warm.answer(slug, answer, timeout=VERDICT_TIMEOUT)
         results: list[Record] = []
         errors: list[str] = []
         barrier = threading.Barrier(options.students + 1)
@@ -705,7 +746,7 @@ def report(
             series.append(summarize(f"  {slug}", ms))
     if results:
         series.append(
-            summarize("POST /exercises/<slug>/ (submit only)", [r.submit_ms for r in results])
+            summarize("POST …/check/ (held until the verdict)", [r.submit_ms for r in results])
         )
     for name in STAGES:
         if per_stage[name]:
