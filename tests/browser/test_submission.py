@@ -132,3 +132,27 @@ def test_without_javascript_the_submission_page_shows_the_verdict(
     assert page.locator("[data-attempts]").inner_text() == "1"
     screenshot(page, "submission-no-javascript")
     context.close()
+
+
+def test_a_check_held_for_its_verdict_says_it_is_checking(
+    live_server, page, student: User, password: str, exercises, start_worker
+) -> None:  # noqa: ANN001
+    """The page's post waits for the verdict: meanwhile the button rests and the row says so.
+
+    (start_worker skips where no worker process can share the database.)"""
+    page.goto(live_server.url + "/exercises/sigmoid-derivative/")
+    page.get_by_label("Username").fill(student.username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Derivative of the sigmoid").wait_for()
+    indicator = page.locator(".check-indicator")
+    assert not indicator.is_visible()
+    check(page, RIGHT)  # no worker yet: the post is held
+    indicator.wait_for(state="visible")
+    assert "Checking your answer…" in indicator.inner_text()
+    assert page.get_by_role("button", name="Check").is_disabled()
+    screenshot(page, "submission-checking")
+    start_worker()
+    page.locator('#result [data-verdict="correct"]').wait_for(timeout=60_000)
+    indicator.wait_for(state="hidden")  # htmx ends the request just after the swap
+    assert page.get_by_role("button", name="Check").is_enabled()
