@@ -135,11 +135,12 @@ def test_without_javascript_the_submission_page_shows_the_verdict(
 
 
 def test_a_check_held_for_its_verdict_says_it_is_checking(
-    live_server, page, student: User, password: str, exercises, start_worker
+    live_server, page, student: User, password: str, exercises, request: pytest.FixtureRequest
 ) -> None:  # noqa: ANN001
     """The page's post waits for the verdict: meanwhile the button rests and the row says so.
 
     (start_worker skips where no worker process can share the database.)"""
+    start_worker: Callable[[], object] = request.getfixturevalue("start_worker")  # the broker now
     page.goto(live_server.url + "/exercises/sigmoid-derivative/")
     page.get_by_label("Username").fill(student.username)
     page.get_by_label("Password").fill(password)
