@@ -140,20 +140,20 @@ def test_a_check_held_for_its_verdict_says_it_is_checking(
     """The page's post waits for the verdict: meanwhile the button rests and the row says so.
 
     (start_worker skips where no worker process can share the database.)"""
-    start_worker: Callable[[], object] = request.getfixturevalue("start_worker")  # the broker now
+    worker_start: Callable[[], object] = request.getfixturevalue("start_worker")  # the broker now
     page.goto(live_server.url + "/exercises/sigmoid-derivative/")
     page.get_by_label("Username").fill(student.username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Derivative of the sigmoid").wait_for()
     indicator = page.locator(".check-indicator")
-    assert not indicator.is_visible()
+    indicator.wait_for(state="hidden")  # once the page's style sheets apply
     check(page, RIGHT)  # no worker yet: the post is held
     indicator.wait_for(state="visible")
     assert "Checking your answer…" in indicator.inner_text()
     assert page.get_by_role("button", name="Check").is_disabled()
     screenshot(page, "submission-checking")
-    start_worker()
+    worker_start()
     page.locator('#result [data-verdict="correct"]').wait_for(timeout=60_000)
     indicator.wait_for(state="hidden")  # htmx ends the request just after the swap
     assert page.get_by_role("button", name="Check").is_enabled()
