@@ -1,6 +1,8 @@
 """Submit-to-verdict latency of the whole pipeline: N students checking answers over HTTP.
 
-`python -m benchmarks pipeline [--students N] [--json] [...]` (`--help` lists the options). Starts
+`python -m benchmarks pipeline [--students N] [--json] [...]` (`--help` lists the options); without
+options (as `make bench` runs it), three classes in turn — 100 and 300 students with pauses, and 60
+without (saturation) — side by side with their targets. Starts
 the production shape of the site on fresh storage — gunicorn with uvicorn workers serving
 config.asgi, one Celery worker per queue — against PostgreSQL and Redis when they answer (else
 SQLite and whatever broker the settings choose). The students are made in bulk with unusable
@@ -590,8 +592,61 @@ def student(
         time.sleep(rng.uniform(*options.think))
 
 
+# What `make bench` runs (no options): a class of 100 and one of 300 answering with pauses, and
+# 60 students answering without any pause (the site's saturation), with issue 17's targets.
+COHORTS = (
+    ("100 students", ["--students", "100", "--rounds", "2"]),
+    ("300 students", ["--students", "300", "--rounds", "2"]),
+    ("saturation", ["--students", "60", "--rounds", "5", "--think-min", "0", "--think-max", "0"]),
+)
+TARGET_P95_MS = {"100 students": 400.0, "300 students": 1500.0}
+TARGET_SATURATION_PER_S = 45.0
+
+
 def main(argv: list[str] | None = None) -> None:
-    options = parse_options(argv or [])
+    """One run with the options given; with none, the cohorts and their targets."""
+    if argv:
+        run(parse_options(argv))
+        return
+    summaries = {}
+    for name, cohort in COHORTS:
+        print(f"\n--- {name} ---", flush=True)
+        summaries[name] = run(parse_options(cohort))
+    print_cohorts(summaries)
+
+
+def print_cohorts(summaries: dict[str, dict[str, Any]]) -> None:
+    """Print the cohorts side by side and say which targets held."""
+    print("\nCohorts (submit-to-verdict as the students saw it)")
+    print(
+        f"  {'cohort':14s} {'p50 ms':>9s} {'p95 ms':>9s} {'p99 ms':>9s} {'verdicts/s':>11s}  lost/stuck/wrong"
+    )
+    for name, summary in summaries.items():
+        latency = summary["submit_to_verdict_ms"]
+        print(
+            f"  {name:14s} {latency['p50'] or 0:9.0f} {latency['p95'] or 0:9.0f} "
+            f"{latency['p99'] or 0:9.0f} {summary['verdicts_per_s']:11.1f}  "
+            f"{summary['lost']}/{summary['stuck']}/{summary['wrong']}"
+        )
+    checks = []
+    for name, limit in TARGET_P95_MS.items():
+        p95 = summaries[name]["submit_to_verdict_ms"]["p95"] or float("inf")
+        checks.append((f"{name}: p95 {p95:.0f} ms <= {limit:.0f} ms", p95 <= limit))
+    rate = summaries["saturation"]["verdicts_per_s"]
+    checks.append(
+        (
+            f"saturation: {rate:.1f} verdicts/s >= {TARGET_SATURATION_PER_S:.0f}",
+            rate >= TARGET_SATURATION_PER_S,
+        )
+    )
+    faults = sum(s["lost"] + s["stuck"] + s["wrong"] for s in summaries.values())
+    checks.append((f"lost, stuck or wrong verdicts in all cohorts: {faults}", faults == 0))
+    for text, met in checks:
+        print(f"  [{'ok' if met else 'MISSED'}] {text}")
+
+
+def run(options: Options) -> dict[str, Any]:
+    """Run one class against a fresh site; print its figures and return them."""
     print(
         f"{options.students} students x {options.rounds} answers; web: gunicorn with "
         f"{options.web_workers} uvicorn workers; workers: symbolic x{options.symbolic_concurrency}, "
@@ -659,6 +714,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if options.json:
         print(json.dumps(summary, sort_keys=True))
+    return summary
 
 
 def _errors_in(log: str) -> list[str]:
