@@ -6,8 +6,9 @@ snapshot and shared by every request of the process for COURSE_CATALOGUE_SECONDS
 their queries on the learner's own rows. A write to any catalogue table in this process (sync, the
 admin, a test's factory) forgets the snapshot at once; another process sees the change within
 COURSE_CATALOGUE_SECONDS (deploys run `sync_course` before the new processes start, so in practice
-at once). The snapshot's model instances hold only light fields (no spec, no lesson body) and are
-shared across threads: treat them as read-only.
+at once). The snapshot's outline holds only light fields (no spec, no lesson body); the exercises a
+page opens are kept beside it with their spec (reachable_exercise). Its model instances are shared
+across threads: treat them as read-only.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Catalogue:
     module_lessons: dict[int, list[int]] = field(default_factory=dict)  # module → its lessons
     lesson_exercises: dict[int, list[int]] = field(default_factory=dict)  # lesson → its exercises
     prerequisites: dict[int, list[int]] = field(default_factory=dict)  # module → modules it needs
+    # Reachable exercises (published or not) with their whole spec, by slug, read as asked for.
+    full_exercises: dict[str, Exercise] = field(default_factory=dict)
 
     def module_exercise_ids(self, module_id: int) -> list[int]:
         """Return a module's exercise ids, lesson by lesson."""
@@ -75,6 +78,24 @@ def catalogue() -> Catalogue:
         if _cached is snapshot:  # nobody read it again while this thread waited
             _cached = (time.monotonic(), _read())
         return _cached[1]
+
+
+def reachable_exercise(slug: str) -> Exercise | None:
+    """Return the reachable exercise with this slug (published or not, with its spec), or None.
+
+    Kept with the snapshot once read, so checking answers and previews do not read the exercise
+    (and parse its spec) again on every request; forgotten with it. A slug that names nothing is
+    read each time (it is not remembered, so made-up slugs cannot fill the memory).
+    """
+    snapshot = catalogue()
+    found = snapshot.full_exercises.get(slug)
+    if found is None:
+        found = (
+            Exercise.objects.reachable().select_related("lesson__module").filter(slug=slug).first()
+        )
+        if found is not None:
+            snapshot.full_exercises[slug] = found
+    return found
 
 
 def catalogue_forget(**_kwargs: object) -> None:

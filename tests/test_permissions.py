@@ -130,6 +130,7 @@ GET_CASES: dict[str, tuple[str, list[int | str]]] = {
     # grader: published exercises are open to every learner, drafts to instructors only
     "exercise": ("/exercises/perm-sigmoid/", logged_in_only(200)),
     "exercise_draft": ("/exercises/perm-draft/", teachers_only(200, others=404)),
+    "answer_check": ("/exercises/perm-sigmoid/check/", logged_in_only(405)),
     "preview": ("/exercises/perm-sigmoid/preview/?answer=sigma(x)", logged_in_only(200)),
     "preview_draft": ("/exercises/perm-draft/preview/?answer=x", teachers_only(200, others=404)),
     "draft_save": ("/exercises/perm-sigmoid/draft/", logged_in_only(405)),
@@ -173,6 +174,19 @@ POST_CASES: dict[str, tuple[str, dict[str, str], bool, list[int | str]]] = {
     "answer": ("/exercises/perm-sigmoid/", {"answer": "sigma(x)"}, False, logged_in_only(302)),
     "answer_draft": (
         "/exercises/perm-draft/",
+        {"answer": "sigma(x)"},
+        False,
+        teachers_only(302, others=404),
+    ),
+    # The page's held check (without htmx it goes to the submission's page, held there).
+    "answer_check": (
+        "/exercises/perm-sigmoid/check/",
+        {"answer": "sigma(x)"},
+        False,
+        logged_in_only(302),
+    ),
+    "answer_check_unpublished": (
+        "/exercises/perm-draft/check/",
         {"answer": "sigma(x)"},
         False,
         teachers_only(302, others=404),

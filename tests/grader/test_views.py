@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from config.celery import app
+from course.catalogue import catalogue_forget
 from course.models import Exercise, ExerciseProgress
 from grader import announcements, services
 from grader.engine import Status, Verdict
@@ -77,6 +78,7 @@ def test_exercises_of_a_retired_lesson_or_module_are_gone(
     submission = Submission.objects.get()
     target = sigmoid.lesson if retired == "lesson" else sigmoid.lesson.module
     type(target).objects.filter(pk=target.pk).update(retired_at=timezone.now())
+    catalogue_forget()  # as this process would after COURSE_CATALOGUE_SECONDS (an update sends no signal)
     for user in (student, instructor):
         client.force_login(user)
         assert client.get(url(sigmoid)).status_code == 404
