@@ -26,6 +26,10 @@ os.environ.setdefault("DB_POOL", "1")
 asgi_handler = get_asgi_application()
 django_wsgi = get_wsgi_application()
 
+from course.markdown import warm_up  # noqa: E402 - needs the apps loaded above
+
+warm_up()
+
 
 def closing_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
     """Run Django's WSGI handler and close its response, as PEP 3333 asks of a server.

@@ -114,6 +114,15 @@ def _render(text: str) -> str:
 _render_kept = lru_cache(maxsize=RENDERED_KEPT)(_render)
 
 
+def warm_up() -> None:
+    """Build the parser and the Python highlighter now (a web process calls this as it starts).
+
+    Pygments compiles a lexer's patterns on first use, about a tenth of a second for Python's:
+    paid here, not by the first learner to open a code exercise's solution in each process.
+    """
+    _render("```python\nx = 1\n```\n$x$")
+
+
 # Xcode's colours all reach 5:1 against its white code background (WCAG AA needs 4.5:1;
 # "friendly" had comments at 3.7:1). static/css/pygments.css is this function's output.
 PYGMENTS_STYLE = "xcode"
