@@ -304,10 +304,11 @@ GRADER_BENCH_WAIT_SECONDS = env_float("GRADER_BENCH_WAIT_SECONDS", GRADER_TASK_T
 # (grader/preview_limit.py).
 GRADER_PREVIEW_BURST = env_int("GRADER_PREVIEW_BURST", 20)
 GRADER_PREVIEW_PER_SECOND = env_float("GRADER_PREVIEW_PER_SECOND", 4.0)
-# The exercise page asks for the verdict with a request the server holds for up to
+# The exercise page checks an answer with a request the server holds for up to
 # GRADER_STATUS_WAIT_SECONDS, answering the moment the worker announces the verdict on Redis
 # (GRADER_NOTIFY_REDIS_URL; default: the broker when it is Redis) or, without Redis, by looking
-# every GRADER_STATUS_CHECK_MS. After a held request ends pending, the page asks again after
+# first every GRADER_STATUS_CHECK_MS, then less often (at most a second apart). After a held
+# request ends pending, the page asks again (held the same way) after
 # GRADER_POLL_MS milliseconds. A held request is a coroutine under the ASGI server (no thread, no
 # database connection while it waits), so it may wait long: each ask again is a whole request.
 GRADER_STATUS_WAIT_SECONDS = env_float("GRADER_STATUS_WAIT_SECONDS", 10.0)

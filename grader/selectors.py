@@ -188,6 +188,8 @@ def access_submission(user: AnyUser, pk: int) -> Submission:
 # A held request looks at its submission again this often even when nothing was announced (the
 # worker's announcement is best effort).
 RECHECK_SECONDS = 3.0
+# The longest pause between two looks of a request that waits without announcements.
+LOOK_AT_MOST_SECONDS = 1.0
 
 
 async def _settled(submission: Submission) -> bool:
@@ -224,8 +226,9 @@ async def submission_wait(*, submission: Submission, timeout: float) -> Submissi
     A coroutine, so that a waiting learner holds no thread: under the ASGI server (README,
     "Production") thousands of these wait on one event loop, and a worker thread is used only for
     the few short queries around the wait. It listens for the worker's announcement on Redis
-    (one pub/sub subscription per event loop, grader.announcements) when there is one; otherwise, or if Redis fails, it looks at the
-    database every GRADER_STATUS_CHECK_MS.
+    (one pub/sub subscription per event loop, grader.announcements) when there is one; otherwise,
+    or if Redis fails, it looks at the database, first every GRADER_STATUS_CHECK_MS and then less
+    often.
     """
     if not submission.is_pending or timeout <= 0:
         return submission
@@ -238,9 +241,13 @@ async def submission_wait(*, submission: Submission, timeout: float) -> Submissi
             pass
         else:
             return submission
+    # Without announcements every waiting learner looks at the database: first every
+    # GRADER_STATUS_CHECK_MS, then less and less often (at most every LOOK_AT_MOST_SECONDS), so a
+    # class waiting while Redis is away adds a bounded load, not one query per learner per 50 ms.
     step = settings.GRADER_STATUS_CHECK_MS / 1000
     while not await _settled(submission) and loop.time() + step < deadline:
         await asyncio.sleep(step)
+        step = min(step * 1.5, max(LOOK_AT_MOST_SECONDS, step))
     return submission
 
 

@@ -155,3 +155,25 @@ def test_an_unreachable_redis_falls_back_to_the_database(student, sigmoid, setti
         return settled.status
 
     assert asyncio.run(scenario()) == "finished"
+
+
+def test_without_announcements_a_wait_looks_less_and_less_often(settings, monkeypatch):
+    """A class waiting while Redis is away adds a bounded load on the database."""
+    settings.GRADER_NOTIFY_REDIS_URL = ""
+    settings.GRADER_STATUS_CHECK_MS = 50
+    pauses: list[float] = []
+    looks = iter([False] * 12 + [True])
+
+    async def settled(_submission: Submission) -> bool:
+        return next(looks)
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    monkeypatch.setattr(selectors, "_settled", settled)
+    monkeypatch.setattr(selectors.asyncio, "sleep", pause)
+    submission = Submission(status=Submission.Status.QUEUED)
+    asyncio.run(selectors.submission_wait(submission=submission, timeout=3600))
+    assert len(pauses) == 12
+    assert pauses[0] == pytest.approx(0.05)
+    assert pauses == sorted(pauses) and max(pauses) == pytest.approx(selectors.LOOK_AT_MOST_SECONDS)
