@@ -19,9 +19,13 @@ import redis
 import yaml
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from config.celery import app
-from course.models import Exercise, Lesson, Module, Track, TrackModule
+from course.models import Exercise, Lesson, Module, Track, TrackModule, User
+from grader import services
+from grader.engine import Status, Verdict
+from grader.models import Submission
 
 SIGMOID_SPEC: dict[str, Any] = {
     "id": "0f6f5a3e-5d2b-4a59-9a0e-6a1b3c5d7e01",
@@ -54,6 +58,41 @@ def contract_exercise(lesson: Lesson, slug: str) -> Exercise:
         order=int(spec.get("order", 1)),
         spec=spec,
     )
+
+
+def pending_submissions(user: User, exercise: Exercise, count: int) -> list[Submission]:
+    """Store count queued answers, as submitting would, without sending them to a broker."""
+    now = timezone.now()
+    return [
+        Submission.objects.create(
+            user=user,
+            exercise=exercise,
+            seed=exercise.seed_for(user.pk),
+            answer=SIGMOID_RIGHT,
+            queue="symbolic",
+            created_at=now,
+            enqueued_at=now,
+        )
+        for _ in range(count)
+    ]
+
+
+def settle(submission: Submission, status: Status = Status.CORRECT) -> None:
+    """Claim and record a verdict for a submission, as a worker would."""
+    claimed = services.submission_claim(submission_id=submission.pk, task_id="t", worker="w")
+    verdict = Verdict(status=status, score=1.0 if status == Status.CORRECT else 0.0)
+    services.submission_finish(submission=claimed, verdict=verdict, task_id="t")
+
+
+@pytest.fixture(params=["redis", "database"])
+def verdicts_heard(request: pytest.FixtureRequest, settings) -> str:  # noqa: ANN001
+    """Hold requests for up to 10 s, hearing verdicts on Redis or by looking at the database."""
+    if request.param == "redis" and not services.notify_client(settings.GRADER_NOTIFY_REDIS_URL):
+        pytest.skip("no Redis to announce verdicts on")
+    if request.param == "database":
+        settings.GRADER_NOTIFY_REDIS_URL = ""
+    settings.GRADER_STATUS_WAIT_SECONDS = 10
+    return request.param
 
 
 # The contract exercise itself, so the code grader sees a real spec.

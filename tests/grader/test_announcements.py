@@ -13,12 +13,10 @@ import pytest
 import redis
 from asgiref.sync import sync_to_async
 from django.db import connection
-from django.utils import timezone
 
 from grader import announcements, selectors, services
-from grader.engine import Status, Verdict
 from grader.models import Submission
-from tests.grader.conftest import SIGMOID_RIGHT
+from tests.grader.conftest import pending_submissions, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,28 +32,6 @@ def notify_url(settings) -> str:  # noqa: ANN001 - pytest-django fixture
         pytest.skip("no Redis to announce verdicts on")
     settings.GRADER_STATUS_WAIT_SECONDS = 30
     return url
-
-
-def pending(student, sigmoid, count: int) -> list[Submission]:  # noqa: ANN001 - fixtures
-    now = timezone.now()
-    return [
-        Submission.objects.create(
-            user=student,
-            exercise=sigmoid,
-            seed=sigmoid.seed_for(student.pk),
-            answer=SIGMOID_RIGHT,
-            queue="symbolic",
-            created_at=now,
-            enqueued_at=now,
-        )
-        for _ in range(count)
-    ]
-
-
-def grade(submission: Submission) -> None:
-    claimed = services.submission_claim(submission_id=submission.pk, task_id="t", worker="w")
-    verdict = Verdict(status=Status.CORRECT, score=1.0)
-    services.submission_finish(submission=claimed, verdict=verdict, task_id="t")
 
 
 def our_connections(url: str) -> list[dict]:
@@ -82,7 +58,7 @@ async def close_connection() -> None:
 def test_waits_share_one_subscription_and_wake_only_for_their_own_verdict(
     student, sigmoid, notify_url
 ):
-    first, second, third = pending(student, sigmoid, 3)
+    first, second, third = pending_submissions(student, sigmoid, 3)
 
     async def scenario() -> tuple[int, list[str], bool]:
         waits = {
@@ -91,12 +67,12 @@ def test_waits_share_one_subscription_and_wake_only_for_their_own_verdict(
         }
         await until(lambda: announcements.waiting(notify_url) == set(waits), "three waits")
         connections = len(await sync_to_async(our_connections)(notify_url))
-        await sync_to_async(grade)(second)
+        await sync_to_async(settle)(second)
         settled = await waits[second.pk]
         # The other two are still waiting: the announcement named only the second.
         others_waiting = not waits[first.pk].done() and not waits[third.pk].done()
-        await sync_to_async(grade)(first)
-        await sync_to_async(grade)(third)
+        await sync_to_async(settle)(first)
+        await sync_to_async(settle)(third)
         results = [settled.status] + [(await waits[s.pk]).status for s in (first, third)]
         await close_connection()
         return connections, results, others_waiting
@@ -111,7 +87,7 @@ def test_a_lost_subscription_sends_waits_to_the_database_and_is_replaced(
     student, sigmoid, notify_url, settings
 ):
     settings.GRADER_STATUS_CHECK_MS = 20
-    first, second = pending(student, sigmoid, 2)
+    first, second = pending_submissions(student, sigmoid, 2)
 
     async def scenario() -> tuple[str, str, int]:
         wait = asyncio.ensure_future(selectors.submission_wait(submission=first, timeout=30))
@@ -132,7 +108,7 @@ def test_a_lost_subscription_sends_waits_to_the_database_and_is_replaced(
         later = asyncio.ensure_future(selectors.submission_wait(submission=second, timeout=30))
         await until(lambda: second.pk in announcements.waiting(notify_url), "the second wait")
         connections = len(await sync_to_async(our_connections)(notify_url))
-        await sync_to_async(grade)(second)
+        await sync_to_async(settle)(second)
         heard = await later
         await close_connection()
         return settled.status, heard.status, connections
@@ -144,12 +120,12 @@ def test_a_lost_subscription_sends_waits_to_the_database_and_is_replaced(
 def test_an_unreachable_redis_falls_back_to_the_database(student, sigmoid, settings):
     settings.GRADER_NOTIFY_REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens on port 9
     settings.GRADER_STATUS_CHECK_MS = 20
-    (submission,) = pending(student, sigmoid, 1)
+    (submission,) = pending_submissions(student, sigmoid, 1)
 
     async def scenario() -> str:
         wait = asyncio.ensure_future(selectors.submission_wait(submission=submission, timeout=30))
         await asyncio.sleep(0.1)
-        await sync_to_async(grade)(submission)
+        await sync_to_async(settle)(submission)
         settled = await wait
         await close_connection()
         return settled.status

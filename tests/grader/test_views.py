@@ -20,9 +20,9 @@ from config.celery import app
 from course.catalogue import catalogue_forget
 from course.models import Exercise, ExerciseProgress
 from grader import announcements, services
-from grader.engine import Status, Verdict
+from grader.engine import Status
 from grader.models import AnswerDraft, HintView, Submission
-from tests.grader.conftest import SIGMOID_RIGHT, SIGMOID_WRONG
+from tests.grader.conftest import SIGMOID_RIGHT, SIGMOID_WRONG, pending_submissions, settle
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -326,14 +326,18 @@ def test_code_answers_show_per_test_results(client, student, relu):
     assert "wrong at [3, 1]" not in html
 
 
-def finish_later(submission: Submission, delay: float) -> threading.Thread:
-    """Grade a submission from another thread after delay seconds, as a worker would."""
+def settle_later(delay: float, submission: Submission | None = None) -> threading.Thread:
+    """Grade a submission (or the first one stored) from another thread after delay seconds."""
 
     def work() -> None:
         time.sleep(delay)
-        claimed = services.submission_claim(submission_id=submission.pk, task_id="t", worker="w")
-        verdict = Verdict(status=Status.CORRECT, score=1.0)
-        services.submission_finish(submission=claimed, verdict=verdict, task_id="t")
+        found = submission
+        for _ in range(200):
+            found = found or Submission.objects.first()
+            if found is not None:
+                break
+            time.sleep(0.025)
+        settle(found)
         connection.close()
 
     thread = threading.Thread(target=work)
@@ -341,19 +345,13 @@ def finish_later(submission: Submission, delay: float) -> threading.Thread:
     return thread
 
 
-@pytest.mark.parametrize("announced", [True, False], ids=["redis", "database"])
 def test_a_status_request_is_held_until_the_verdict(
-    client, student, sigmoid, settings, transactional_db, announced
+    client, student, sigmoid, transactional_db, verdicts_heard
 ):
-    if announced and not services.notify_client(settings.GRADER_NOTIFY_REDIS_URL):
-        pytest.skip("no Redis to announce verdicts on")
-    if not announced:
-        settings.GRADER_NOTIFY_REDIS_URL = ""
-    settings.GRADER_STATUS_WAIT_SECONDS = 10
     client.force_login(student)
     client.post(url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX)
     submission = Submission.objects.get()
-    worker = finish_later(submission, 0.3)
+    worker = settle_later(0.3, submission)
     html = client.get(reverse("submission_status", args=[submission.pk]), **HTMX).content.decode()
     worker.join()
     # Asked before the verdict existed, answered with it: the request was held until it came.
@@ -391,25 +389,8 @@ def test_held_status_requests_hold_no_thread(student, sigmoid, settings, transac
     if not services.notify_client(settings.GRADER_NOTIFY_REDIS_URL):
         pytest.skip("no Redis to announce verdicts on")
     settings.GRADER_STATUS_WAIT_SECONDS = 30
-    now = timezone.now()
-    pending = [
-        Submission.objects.create(
-            user=student,
-            exercise=sigmoid,
-            seed=sigmoid.seed_for(student.pk),
-            answer=SIGMOID_RIGHT,
-            queue="symbolic",
-            created_at=now,
-            enqueued_at=now,
-        )
-        for _ in range(3)
-    ]
+    pending = pending_submissions(student, sigmoid, 3)
     notify_url = settings.GRADER_NOTIFY_REDIS_URL
-
-    def grade(submission: Submission) -> None:
-        claimed = services.submission_claim(submission_id=submission.pk, task_id="t", worker="w")
-        verdict = Verdict(status=Status.CORRECT, score=1.0)
-        services.submission_finish(submission=claimed, verdict=verdict, task_id="t")
 
     async def scenario() -> tuple[list[str], bool, int]:
         client = AsyncClient()
@@ -425,7 +406,7 @@ def test_held_status_requests_hold_no_thread(student, sigmoid, settings, transac
         page = await client.get(url(sigmoid))
         waiting_while_served = not any(w.done() for w in waits)
         for submission in pending:
-            await sync_to_async(grade)(submission)
+            await sync_to_async(settle)(submission)
         replies = await asyncio.gather(*waits)
         # The executor thread's own connection (connection resolves per thread).
         await sync_to_async(lambda: connection.close())()
@@ -450,38 +431,26 @@ def test_checking_an_answer_reads_a_fixed_number_of_rows(
     client.force_login(student)
     for _ in range(earlier):
         client.post(url(sigmoid), {"answer": SIGMOID_WRONG}, **HTMX)
-        finish(Submission.objects.latest("id"), Status.INCORRECT)
+        settle(Submission.objects.latest("id"), Status.INCORRECT)
     with django_assert_max_num_queries(11):
         client.post(url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX)
     submission = Submission.objects.latest("id")
-    finish(submission, Status.CORRECT)
+    settle(submission)
     with django_assert_max_num_queries(6):
         html = client.get(reverse("submission_status", args=[submission.pk]), **HTMX)
     assert 'data-verdict="correct"' in html.content.decode()
-
-
-def finish(submission: Submission, status: Status) -> None:
-    claimed = services.submission_claim(submission_id=submission.pk, task_id="t", worker="w")
-    verdict = Verdict(status=status, score=1.0 if status == Status.CORRECT else 0.0)
-    services.submission_finish(submission=claimed, verdict=verdict, task_id="t")
 
 
 def check_url(exercise: Exercise) -> str:
     return reverse("answer_check", args=[exercise.slug])
 
 
-@pytest.mark.parametrize("announced", [True, False], ids=["redis", "database"])
 def test_checking_from_the_page_answers_with_the_verdict(
-    client, student, sigmoid, settings, transactional_db, announced
+    client, student, sigmoid, transactional_db, verdicts_heard
 ):
     """The page's htmx post is held until the verdict: one request per check, not two."""
-    if announced and not services.notify_client(settings.GRADER_NOTIFY_REDIS_URL):
-        pytest.skip("no Redis to announce verdicts on")
-    if not announced:
-        settings.GRADER_NOTIFY_REDIS_URL = ""
-    settings.GRADER_STATUS_WAIT_SECONDS = 10
     client.force_login(student)
-    grader = grade_next_later(0.3)
+    grader = settle_later(0.3)
     html = client.post(check_url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX).content.decode()
     grader.join()
     assert html.lstrip().startswith('<section id="result"')
@@ -489,24 +458,6 @@ def test_checking_from_the_page_answers_with_the_verdict(
     # Progress, hints, solution and history come with it, as with a held status request.
     assert 'id="progress" class="progress-line exercise-progress" hx-swap-oob="true"' in html
     assert 'id="history" class="exercise-panel history"' in html
-
-
-def grade_next_later(delay: float) -> threading.Thread:
-    """Grade the next submission that appears, from another thread, after delay seconds."""
-
-    def work() -> None:
-        time.sleep(delay)
-        for _ in range(200):
-            submission = Submission.objects.first()
-            if submission is not None:
-                break
-            time.sleep(0.025)
-        finish(submission, Status.CORRECT)
-        connection.close()
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    return thread
 
 
 def test_a_check_not_graded_in_time_answers_pending_and_asks_again(
