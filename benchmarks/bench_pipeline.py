@@ -374,7 +374,11 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> No
 def _site_env(workdir: Path, tag: str, students: int) -> dict[str, str]:
     return {
         **os.environ,
-        "DEBUG": "1",
+        "DEBUG": os.environ.get("BENCH_DEBUG", "0"),
+        "SECRET_KEY": "bench-" + tag,
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
         "CHAINRULE_VAR_DIR": str(workdir),
         "GRADER_SYMBOLIC_QUEUE": f"{tag}-symbolic",
         "GRADER_CODE_QUEUE": f"{tag}-code",
@@ -418,6 +422,7 @@ def running_site(options: Options) -> Iterator[Site]:
     celery += ["--without-gossip", "--without-mingle", "--loglevel", "INFO"]
     try:
         site.manage("manage.py", "migrate", "--noinput", "-v0")
+        site.manage("manage.py", "collectstatic", "--noinput", "-v0")
         for line in site.manage("-c", SETUP).splitlines():
             username, key = line.split()
             site.sessions[username] = key
