@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from course.models import User
 from grader import ratelimit
@@ -63,33 +63,39 @@ def turns_take(*, queue: str, now: datetime) -> list[int]:
 
     The caller sends them to the broker once this has committed.
     """
-    FairLane.objects.get_or_create(queue=queue)
+    # With nobody waiting there is no turn to give, and no need to lock the lane: an answer is
+    # committed HELD before it asks for its own turn, so one that comes after this look finds
+    # the slot this job freed.
+    if not GradingTicket.objects.filter(queue=queue, state=GradingTicket.State.HELD).exists():
+        return []
     with transaction.atomic():
-        FairLane.objects.select_for_update().get(queue=queue)
-        running = list(
-            GradingTicket.objects.filter(
-                queue=queue, state=GradingTicket.State.SENT, submission__status__in=PENDING
-            ).values_list("user_id", flat=True)
-        )
-        free = settings.GRADER_CODE_SLOTS - len(running)
+        _lock_lane(queue)
+        running = 0
+        running_users: set[int] = set()
+        waiting: list[tuple[datetime, int, int]] = []
+        for state, user_id, held_at, pk, status in GradingTicket.objects.filter(
+            queue=queue,
+            state__in=[GradingTicket.State.SENT, GradingTicket.State.HELD],
+            submission__status__in=PENDING,
+        ).values_list("state", "user_id", "held_at", "submission_id", "submission__status"):
+            if state == GradingTicket.State.SENT:
+                running += 1
+                running_users.add(user_id)
+            elif status == Submission.Status.QUEUED:
+                waiting.append((held_at, pk, user_id))
+        free = settings.GRADER_CODE_SLOTS - running
         if free <= 0:
             return []
         first_held: dict[int, tuple[datetime, int]] = {}
-        for user_id, held_at, pk in (
-            GradingTicket.objects.filter(
-                queue=queue,
-                state=GradingTicket.State.HELD,
-                submission__status=Submission.Status.QUEUED,
-            )
-            .exclude(user_id__in=running)
-            .order_by("held_at", "pk")
-            .values_list("user_id", "held_at", "submission_id")
-        ):
-            first_held.setdefault(user_id, (held_at, pk))
+        for held_at, pk, user_id in sorted(waiting):
+            if user_id not in running_users:
+                first_held.setdefault(user_id, (held_at, pk))
         levels = ratelimit.budget_levels(list(first_held), now)
         # Most budget left first (least recent usage), then the longest wait.
         order = sorted(first_held, key=lambda uid: (-levels[uid], *first_held[uid]))
         chosen = [first_held[user_id][1] for user_id in order[:free]]
+        if not chosen:
+            return []
         GradingTicket.objects.filter(submission_id__in=chosen).update(
             state=GradingTicket.State.SENT, sent_at=now
         )
@@ -98,8 +104,17 @@ def turns_take(*, queue: str, now: datetime) -> list[int]:
     return chosen
 
 
-def ticket_settle(*, submission_id: int, now: datetime) -> GradingTicket | None:
-    """Charge a settled submission's grading cost to its learner, once; return the ticket charged.
+def _lock_lane(queue: str) -> None:
+    """Lock the queue's lane row until the transaction ends, creating it the first time."""
+    if list(FairLane.objects.select_for_update().filter(queue=queue).values_list("pk", flat=True)):
+        return
+    # In a savepoint: when another chooser creates it meanwhile, theirs is taken.
+    FairLane.objects.get_or_create(queue=queue)
+    FairLane.objects.select_for_update().get(queue=queue)
+
+
+def ticket_settle(*, submission_id: int, now: datetime) -> bool:
+    """Charge a settled submission's grading cost to its learner, once; return whether this charged it.
 
     The cost is the grading time the worker measured, or, for a submission that ended without a
     verdict (a time limit, a lost worker), the time from its claim to its end.
@@ -107,27 +122,52 @@ def ticket_settle(*, submission_id: int, now: datetime) -> GradingTicket | None:
     submission = (
         Submission.objects.filter(pk=submission_id)
         .exclude(status__in=PENDING)
-        .values("grading_ms", "claimed_at", "finished_at")
+        .values("user_id", "grading_ms", "claimed_at", "finished_at")
         .first()
     )
     if submission is None:
-        return None
-    cost = _cost_seconds(submission)
+        return False
     with transaction.atomic():
-        ticket = (
-            GradingTicket.objects.select_for_update()
-            .filter(submission_id=submission_id)
-            .exclude(state=GradingTicket.State.SETTLED)
-            .first()
+        return ticket_charge(
+            submission_id=submission_id,
+            user_id=submission["user_id"],
+            cost_s=_cost_seconds(submission),
+            now=now,
         )
-        if ticket is None:
-            return None
-        ticket.state, ticket.cost_s, ticket.settled_at = GradingTicket.State.SETTLED, cost, now
-        ticket.save(update_fields=["state", "cost_s", "settled_at"])
-        ratelimit.budget_settle(
-            user_id=ticket.user_id, reserved=ticket.reserved_s, cost=cost, now=now
+
+
+# The ticket's guarded update returns what it set aside, so a charge is three statements.
+_CHARGE = """
+UPDATE {table} SET state = %s, cost_s = %s, settled_at = %s
+WHERE submission_id = %s AND state <> %s
+RETURNING reserved_s
+"""
+
+
+def ticket_charge(*, submission_id: int, user_id: int, cost_s: float, now: datetime) -> bool:
+    """Charge a submission's cost to its learner unless it was charged before; say whether this did.
+
+    Call it inside the transaction that settles the submission: the ticket turns SETTLED through a
+    guarded update in the same commit as the budget's change, so a cost is charged once, however
+    often a job is settled.
+    """
+    settled = GradingTicket.State.SETTLED
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CHARGE.format(table=connection.ops.quote_name(GradingTicket._meta.db_table)),
+            [
+                settled,
+                cost_s,
+                connection.ops.adapt_datetimefield_value(now),
+                submission_id,
+                settled,
+            ],
         )
-    return ticket
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    ratelimit.budget_settle(user_id=user_id, reserved=float(row[0]), cost=cost_s, now=now)
+    return True
 
 
 def _cost_seconds(submission: dict[str, object]) -> float:
