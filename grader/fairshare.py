@@ -90,9 +90,12 @@ def turns_take(*, queue: str, now: datetime) -> list[int]:
         for held_at, pk, user_id in sorted(waiting):
             if user_id not in running_users:
                 first_held.setdefault(user_id, (held_at, pk))
-        levels = ratelimit.budget_levels(list(first_held), now)
-        # Most budget left first (least recent usage), then the longest wait.
-        order = sorted(first_held, key=lambda uid: (-levels[uid], *first_held[uid]))
+        if len(first_held) > free:
+            levels = ratelimit.budget_levels(list(first_held), now)
+            # Most budget left first (least recent usage), then the longest wait.
+            order = sorted(first_held, key=lambda uid: (-levels[uid], *first_held[uid]))
+        else:
+            order = list(first_held)  # a turn for everyone waiting: no one goes before another
         chosen = [first_held[user_id][1] for user_id in order[:free]]
         if not chosen:
             return []
