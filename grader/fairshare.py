@@ -139,7 +139,7 @@ def ticket_settle(*, submission_id: int, now: datetime) -> bool:
         )
 
 
-# The ticket's guarded update returns what it set aside, so a charge is three statements.
+# The ticket's guarded update returns what it set aside, so a charge is two statements.
 _CHARGE = """
 UPDATE {table} SET state = %s, cost_s = %s, settled_at = %s
 WHERE submission_id = %s AND state <> %s

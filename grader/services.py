@@ -8,7 +8,7 @@ is counted first in that transaction, and when the guard then changes nothing it
 
 The worker's path is lean (tests/grader/test_services_queries.py counts it): a claim is one
 `UPDATE … RETURNING` (the exercise comes from the worker's cache while its spec is unchanged), and a
-counted verdict, with the learner's progress and its cost, is seven statements and a commit; settling
+counted verdict, with the learner's progress and its cost, is six statements and a commit; settling
 a symbolic job after that takes none.
 """
 
@@ -342,7 +342,7 @@ def submission_finish(*, submission: Submission, verdict: Verdict, task_id: str)
     when the guard finds the submission no longer this task's, the transaction is rolled back and
     nothing of it stays. A stored verdict's grading time is charged to the learner's budget in the
     same commit (grader.fairshare.ticket_charge), so settling the job has nothing left to charge.
-    That is seven statements and the commit for a counted verdict, three fewer for one that uses
+    That is six statements and the commit for a counted verdict, three fewer for one that uses
     no attempt.
     """
     now = timezone.now()

@@ -62,7 +62,7 @@ def test_a_redelivered_message_reclaims_in_two_statements(student, sigmoid, sent
     assert len(queries) == 2
 
 
-def test_a_counted_verdict_and_its_cost_are_recorded_in_seven_statements_and_a_commit(
+def test_a_counted_verdict_and_its_cost_are_recorded_in_six_statements_and_a_commit(
     student, sigmoid, sent
 ):
     claimed = claim(queued(student, sigmoid))
@@ -71,8 +71,8 @@ def test_a_counted_verdict_and_its_cost_are_recorded_in_seven_statements_and_a_c
         result = services.submission_finish(submission=claimed, verdict=verdict, task_id="t1")
     assert result.finished and result.submission.attempt_number == 1
     # BEGIN, the progress row taken, counted, the day counted, the verdict stored, the ticket
-    # settled, the budget taken and charged, COMMIT.
-    assert len(queries) == 9, [q["sql"][:60] for q in queries.captured_queries]
+    # settled, the budget charged, COMMIT.
+    assert len(queries) == 8, [q["sql"][:60] for q in queries.captured_queries]
     progress = ExerciseProgress.objects.get(user=student, exercise=sigmoid)
     assert (progress.attempts, progress.best_score, progress.solved) == (1, 1.0, True)
     day = ActivityDay.objects.get(user=student)
@@ -81,7 +81,7 @@ def test_a_counted_verdict_and_its_cost_are_recorded_in_seven_statements_and_a_c
     assert (ticket.state, ticket.cost_s) == (GradingTicket.State.SETTLED, pytest.approx(0.03))
 
 
-def test_a_verdict_that_uses_no_attempt_is_recorded_and_charged_in_four_statements(
+def test_a_verdict_that_uses_no_attempt_is_recorded_and_charged_in_three_statements(
     student, sigmoid, sent
 ):
     claimed = claim(queued(student, sigmoid))
@@ -89,7 +89,7 @@ def test_a_verdict_that_uses_no_attempt_is_recorded_and_charged_in_four_statemen
     with CaptureQueriesContext(connection) as queries:
         result = services.submission_finish(submission=claimed, verdict=verdict, task_id="t1")
     assert result.finished and result.submission.attempt_number is None
-    assert len(queries) == 6, [q["sql"][:60] for q in queries.captured_queries]
+    assert len(queries) == 5, [q["sql"][:60] for q in queries.captured_queries]
     assert not ExerciseProgress.objects.exists()
     assert GradingTicket.objects.get(submission=claimed).state == GradingTicket.State.SETTLED
 
@@ -102,8 +102,8 @@ def test_a_symbolic_job_needs_nothing_after_its_verdict(student, sigmoid, sent, 
     with CaptureQueriesContext(connection) as queries:
         status = services.submission_process(submission_id=submission.pk, task_id="t1", worker="w")
     assert status == "correct"
-    # The claim, then the verdict recorded and charged (BEGIN, seven statements, COMMIT).
-    assert len(queries) == 10, [q["sql"][:60] for q in queries.captured_queries]
+    # The claim, then the verdict recorded and charged (BEGIN, six statements, COMMIT).
+    assert len(queries) == 9, [q["sql"][:60] for q in queries.captured_queries]
 
 
 def test_a_losing_finish_leaves_no_progress(student, sigmoid, sent):
