@@ -358,14 +358,13 @@ def submission_finish(*, submission: Submission, verdict: Verdict, task_id: str)
     }
     with transaction.atomic():
         if verdict.counts_as_attempt:
-            progress = progress_count_attempt(
+            stored["attempt_number"] = progress_count_attempt(
                 user_id=submission.user_id,
                 exercise_id=submission.exercise_id,
                 score=verdict.score,
                 correct=verdict.status == Status.CORRECT,
                 at=now,
             )
-            stored["attempt_number"] = progress.attempts
         finished = pending.update(**stored)
         if finished:
             fairshare.ticket_charge(
