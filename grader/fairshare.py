@@ -20,6 +20,7 @@ Turns are chosen when an answer is stored, when a code job ends (grader.tasks) a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -63,33 +64,18 @@ def turns_take(*, queue: str, now: datetime) -> list[int]:
 
     The caller sends them to the broker once this has committed.
     """
-    # With nobody waiting there is no turn to give, and no need to lock the lane: an answer is
-    # committed HELD before it asks for its own turn, so one that comes after this look finds
-    # the slot this job freed.
-    if not GradingTicket.objects.filter(queue=queue, state=GradingTicket.State.HELD).exists():
+    # A first look without the lane's lock: when it finds no turn due, there is none, and no lock
+    # to take. Each event that makes a turn due (an answer committed HELD, a job's end committed)
+    # asks for turns once it has committed, so the look its own asking takes finds that turn.
+    if not _waiting(queue).turn_due():
         return []
     with transaction.atomic():
         _lock_lane(queue)
-        running = 0
-        running_users: set[int] = set()
-        waiting: list[tuple[datetime, int, int]] = []
-        for state, user_id, held_at, pk, status in GradingTicket.objects.filter(
-            queue=queue,
-            state__in=[GradingTicket.State.SENT, GradingTicket.State.HELD],
-            submission__status__in=PENDING,
-        ).values_list("state", "user_id", "held_at", "submission_id", "submission__status"):
-            if state == GradingTicket.State.SENT:
-                running += 1
-                running_users.add(user_id)
-            elif status == Submission.Status.QUEUED:
-                waiting.append((held_at, pk, user_id))
-        free = settings.GRADER_CODE_SLOTS - running
-        if free <= 0:
+        waiting = _waiting(queue)
+        if not waiting.turn_due():
             return []
-        first_held: dict[int, tuple[datetime, int]] = {}
-        for held_at, pk, user_id in sorted(waiting):
-            if user_id not in running_users:
-                first_held.setdefault(user_id, (held_at, pk))
+        free = settings.GRADER_CODE_SLOTS - waiting.running
+        first_held = waiting.first_held
         if len(first_held) > free:
             levels = ratelimit.budget_levels(list(first_held), now)
             # Most budget left first (least recent usage), then the longest wait.
@@ -97,14 +83,48 @@ def turns_take(*, queue: str, now: datetime) -> list[int]:
         else:
             order = list(first_held)  # a turn for everyone waiting: no one goes before another
         chosen = [first_held[user_id][1] for user_id in order[:free]]
-        if not chosen:
-            return []
         GradingTicket.objects.filter(submission_id__in=chosen).update(
             state=GradingTicket.State.SENT, sent_at=now
         )
         # The sweeper's "stuck in QUEUED" clock starts when a job reaches the broker.
         Submission.objects.filter(pk__in=chosen).update(enqueued_at=now)
     return chosen
+
+
+@dataclass
+class _Waiting:
+    """A queue's jobs sent and still pending, and the first held answer of each learner who may go."""
+
+    running: int
+    first_held: dict[int, tuple[datetime, int]]  # learner: (held_at, submission)
+
+    def turn_due(self) -> bool:
+        return bool(self.first_held) and self.running < settings.GRADER_CODE_SLOTS
+
+
+def _waiting(queue: str) -> _Waiting:
+    """Read a queue's sent and held tickets of pending submissions (one query).
+
+    A learner with a job running waits for it to end.
+    """
+    running = 0
+    running_users: set[int] = set()
+    held: list[tuple[datetime, int, int]] = []
+    for state, user_id, held_at, pk, status in GradingTicket.objects.filter(
+        queue=queue,
+        state__in=[GradingTicket.State.SENT, GradingTicket.State.HELD],
+        submission__status__in=PENDING,
+    ).values_list("state", "user_id", "held_at", "submission_id", "submission__status"):
+        if state == GradingTicket.State.SENT:
+            running += 1
+            running_users.add(user_id)
+        elif status == Submission.Status.QUEUED:
+            held.append((held_at, pk, user_id))
+    first_held: dict[int, tuple[datetime, int]] = {}
+    for held_at, pk, user_id in sorted(held):
+        if user_id not in running_users:
+            first_held.setdefault(user_id, (held_at, pk))
+    return _Waiting(running=running, first_held=first_held)
 
 
 def _lock_lane(queue: str) -> None:
