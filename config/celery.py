@@ -10,6 +10,9 @@ good. The one thing a fork cannot share is a code worker's sandbox zygote, which
 process: each pool process launches its own as it starts, without waiting for it (the first
 code job waits for its hello). The solo and threads pools grade in the main process, which
 launches the zygote itself.
+
+Before each task a worker drops its database connection if it broke or outlived DB_CONN_MAX_AGE
+(as Django does at each request); otherwise it keeps it (settings.CELERY_DB_REUSE_MAX).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import task_prerun, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -103,3 +106,13 @@ def _start_pool_process(**_: Any) -> None:
         "pool_process_started pid=%s grades=%s", os.getpid(), ",".join(worker_kinds) or "nothing"
     )
     launch_zygote()
+
+
+@task_prerun.connect
+def _drop_old_connections(sender: Any = None, **_: Any) -> None:
+    # An eager task runs inside its caller's request or test transaction: leave that alone.
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

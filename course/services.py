@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from course.catalogue import catalogue_forget
@@ -269,9 +269,10 @@ def lesson_visit_record(*, user: User, lesson: Lesson) -> bool:
 
 def progress_record_verdict(
     *, user: User, exercise: Exercise, score: float, correct: bool, at: datetime
-) -> ExerciseProgress:
-    """Count one graded attempt on the exercise and on the learner's day; call it inside the
-    transaction that stores the verdict."""
+) -> int:
+    """Count one graded attempt on the exercise and on the learner's day; return its number.
+
+    Call it inside the transaction that stores the verdict."""
     return progress_count_attempt(
         user_id=user.pk, exercise_id=exercise.pk, score=score, correct=correct, at=at
     )
@@ -284,7 +285,13 @@ _PROGRESS_TAKE = """
 INSERT INTO {table} (user_id, exercise_id, attempts, best_score)
 VALUES (%s, %s, 0, 0)
 ON CONFLICT (user_id, exercise_id) DO UPDATE SET attempts = {table}.attempts
-RETURNING id, user_id, exercise_id, attempts, best_score, solved_at, last_attempt_at
+RETURNING id, attempts, best_score, solved_at
+"""
+_PROGRESS_COUNT = """
+UPDATE {table}
+SET attempts = attempts + 1, best_score = %s, solved_at = COALESCE(solved_at, %s),
+  last_attempt_at = %s
+WHERE id = %s
 """
 # One attempt on the learner's calendar day (in the site's time zone), created or counted at once.
 _ACTIVITY_COUNT = """
@@ -297,37 +304,28 @@ SET attempts = {table}.attempts + 1, solved = {table}.solved + EXCLUDED.solved
 
 def progress_count_attempt(
     *, user_id: int, exercise_id: int, score: float, correct: bool, at: datetime
-) -> ExerciseProgress:
-    """Count one graded attempt in three statements (the grader records a verdict in a few).
+) -> int:
+    """Count one graded attempt in three statements; return its number (the verdict stores it).
 
     Call it inside the transaction that stores the verdict: the progress row stays locked until
-    that commits, so the returned attempts are this attempt's number, and a first solve is
-    counted on the learner's day exactly once.
+    that commits, so the number returned is this attempt's, and a first solve is counted on the
+    learner's day exactly once.
     """
+    when = connection.ops.adapt_datetimefield_value(at)
     table = connection.ops.quote_name(ExerciseProgress._meta.db_table)
-    # A raw query set, so the fields' converters apply (time zones on SQLite).
-    progress = next(
-        iter(
-            ExerciseProgress.objects.raw(_PROGRESS_TAKE.format(table=table), [user_id, exercise_id])
-        )
-    )
-    first_solve = correct and progress.solved_at is None
-    changes: dict[str, Any] = {"last_attempt_at": at}
-    if score > progress.best_score:
-        changes["best_score"] = score
-    if first_solve:
-        changes["solved_at"] = at
-    ExerciseProgress.objects.filter(pk=progress.pk).update(attempts=F("attempts") + 1, **changes)
-    progress.attempts += 1
-    for name, value in changes.items():
-        setattr(progress, name, value)
-    table = connection.ops.quote_name(ActivityDay._meta.db_table)
     with connection.cursor() as cursor:
+        cursor.execute(_PROGRESS_TAKE.format(table=table), [user_id, exercise_id])
+        progress_id, attempts, best_score, solved_at = cursor.fetchone()
+        first_solve = correct and solved_at is None
         cursor.execute(
-            _ACTIVITY_COUNT.format(table=table),
+            _PROGRESS_COUNT.format(table=table),
+            [max(score, best_score), when if first_solve else None, when, progress_id],
+        )
+        cursor.execute(
+            _ACTIVITY_COUNT.format(table=connection.ops.quote_name(ActivityDay._meta.db_table)),
             [user_id, timezone.localdate(at), 1 if first_solve else 0],
         )
-    return progress
+    return int(attempts) + 1
 
 
 def progress_give_up(*, user: User, exercise: Exercise) -> ExerciseProgress:

@@ -20,10 +20,11 @@ Turns are chosen when an answer is stored, when a code job ends (grader.tasks) a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from course.models import User
 from grader import ratelimit
@@ -67,32 +68,24 @@ def turns_take(*, queue: str, now: datetime) -> list[int]:
 
     The caller sends them to the broker once this has committed.
     """
-    FairLane.objects.get_or_create(queue=queue)
+    # A first look without the lane's lock: when it finds no turn due, there is none, and no lock
+    # to take. Each event that makes a turn due (an answer committed HELD, a job's end committed)
+    # asks for turns once it has committed, so the look its own asking takes finds that turn.
+    if not _waiting(queue).turn_due():
+        return []
     with transaction.atomic():
-        FairLane.objects.select_for_update().get(queue=queue)
-        running = list(
-            GradingTicket.objects.filter(
-                queue=queue, state=GradingTicket.State.SENT, submission__status__in=PENDING
-            ).values_list("user_id", flat=True)
-        )
-        free = settings.GRADER_CODE_SLOTS - len(running)
-        if free <= 0:
+        _lock_lane(queue)
+        waiting = _waiting(queue)
+        if not waiting.turn_due():
             return []
-        first_held: dict[int, tuple[datetime, int]] = {}
-        for user_id, held_at, pk in (
-            GradingTicket.objects.filter(
-                queue=queue,
-                state=GradingTicket.State.HELD,
-                submission__status=Submission.Status.QUEUED,
-            )
-            .exclude(user_id__in=running)
-            .order_by("held_at", "pk")
-            .values_list("user_id", "held_at", "submission_id")
-        ):
-            first_held.setdefault(user_id, (held_at, pk))
-        levels = ratelimit.budget_levels(list(first_held), now)
-        # Most budget left first (least recent usage), then the longest wait.
-        order = sorted(first_held, key=lambda uid: (-levels[uid], *first_held[uid]))
+        free = settings.GRADER_CODE_SLOTS - waiting.running
+        first_held = waiting.first_held
+        if len(first_held) > free:
+            levels = ratelimit.budget_levels(list(first_held), now)
+            # Most budget left first (least recent usage), then the longest wait.
+            order = sorted(first_held, key=lambda uid: (-levels[uid], *first_held[uid]))
+        else:
+            order = list(first_held)  # a turn for everyone waiting: no one goes before another
         chosen = [first_held[user_id][1] for user_id in order[:free]]
         GradingTicket.objects.filter(submission_id__in=chosen).update(
             state=GradingTicket.State.SENT, sent_at=now
@@ -102,8 +95,53 @@ def turns_take(*, queue: str, now: datetime) -> list[int]:
     return chosen
 
 
-def ticket_settle(*, submission_id: int, now: datetime) -> GradingTicket | None:
-    """Charge a settled submission's grading cost to its learner, once; return the ticket charged.
+@dataclass
+class _Waiting:
+    """A queue's jobs sent and still pending, and the first held answer of each learner who may go."""
+
+    running: int
+    first_held: dict[int, tuple[datetime, int]]  # learner: (held_at, submission)
+
+    def turn_due(self) -> bool:
+        return bool(self.first_held) and self.running < settings.GRADER_CODE_SLOTS
+
+
+def _waiting(queue: str) -> _Waiting:
+    """Read a queue's sent and held tickets of pending submissions (one query).
+
+    A learner with a job running waits for it to end.
+    """
+    running = 0
+    running_users: set[int] = set()
+    held: list[tuple[datetime, int, int]] = []
+    for state, user_id, held_at, pk, status in GradingTicket.objects.filter(
+        queue=queue,
+        state__in=[GradingTicket.State.SENT, GradingTicket.State.HELD],
+        submission__status__in=PENDING,
+    ).values_list("state", "user_id", "held_at", "submission_id", "submission__status"):
+        if state == GradingTicket.State.SENT:
+            running += 1
+            running_users.add(user_id)
+        elif status == Submission.Status.QUEUED:
+            held.append((held_at, pk, user_id))
+    first_held: dict[int, tuple[datetime, int]] = {}
+    for held_at, pk, user_id in sorted(held):
+        if user_id not in running_users:
+            first_held.setdefault(user_id, (held_at, pk))
+    return _Waiting(running=running, first_held=first_held)
+
+
+def _lock_lane(queue: str) -> None:
+    """Lock the queue's lane row until the transaction ends, creating it the first time."""
+    if list(FairLane.objects.select_for_update().filter(queue=queue).values_list("pk", flat=True)):
+        return
+    # In a savepoint: when another chooser creates it meanwhile, theirs is taken.
+    FairLane.objects.get_or_create(queue=queue)
+    FairLane.objects.select_for_update().get(queue=queue)
+
+
+def ticket_settle(*, submission_id: int, now: datetime) -> bool:
+    """Charge a settled submission's grading cost to its learner, once; return whether this charged it.
 
     The cost is the grading time the worker measured, or, for a submission that ended without a
     verdict (a time limit, a lost worker), the time from its claim to its end.
@@ -111,27 +149,52 @@ def ticket_settle(*, submission_id: int, now: datetime) -> GradingTicket | None:
     submission = (
         Submission.objects.filter(pk=submission_id)
         .exclude(status__in=PENDING)
-        .values("grading_ms", "claimed_at", "finished_at")
+        .values("user_id", "grading_ms", "claimed_at", "finished_at")
         .first()
     )
     if submission is None:
-        return None
-    cost = _cost_seconds(submission)
+        return False
     with transaction.atomic():
-        ticket = (
-            GradingTicket.objects.select_for_update()
-            .filter(submission_id=submission_id)
-            .exclude(state=GradingTicket.State.SETTLED)
-            .first()
+        return ticket_charge(
+            submission_id=submission_id,
+            user_id=submission["user_id"],
+            cost_s=_cost_seconds(submission),
+            now=now,
         )
-        if ticket is None:
-            return None
-        ticket.state, ticket.cost_s, ticket.settled_at = GradingTicket.State.SETTLED, cost, now
-        ticket.save(update_fields=["state", "cost_s", "settled_at"])
-        ratelimit.budget_settle(
-            user_id=ticket.user_id, reserved=ticket.reserved_s, cost=cost, now=now
+
+
+# The ticket's guarded update returns what it set aside, so a charge is two statements.
+_CHARGE = """
+UPDATE {table} SET state = %s, cost_s = %s, settled_at = %s
+WHERE submission_id = %s AND state <> %s
+RETURNING reserved_s
+"""
+
+
+def ticket_charge(*, submission_id: int, user_id: int, cost_s: float, now: datetime) -> bool:
+    """Charge a submission's cost to its learner unless it was charged before; say whether this did.
+
+    Call it inside the transaction that settles the submission: the ticket turns SETTLED through a
+    guarded update in the same commit as the budget's change, so a cost is charged once, however
+    often a job is settled.
+    """
+    settled = GradingTicket.State.SETTLED
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CHARGE.format(table=connection.ops.quote_name(GradingTicket._meta.db_table)),
+            [
+                settled,
+                cost_s,
+                connection.ops.adapt_datetimefield_value(now),
+                submission_id,
+                settled,
+            ],
         )
-    return ticket
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    ratelimit.budget_settle(user_id=user_id, reserved=float(row[0]), cost=cost_s, now=now)
+    return True
 
 
 def _cost_seconds(submission: dict[str, object]) -> float:

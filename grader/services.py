@@ -8,7 +8,8 @@ is counted first in that transaction, and when the guard then changes nothing it
 
 The worker's path is lean (tests/grader/test_services_queries.py counts it): a claim is one
 `UPDATE … RETURNING` (the exercise comes from the worker's cache while its spec is unchanged), and a
-counted verdict is four statements and a commit.
+counted verdict, with the learner's progress and its cost, is six statements and a commit; settling
+a symbolic job after that takes none.
 """
 
 from __future__ import annotations
@@ -151,20 +152,28 @@ def submissions_dispatch(*, queue: str) -> list[int]:
     if not fairshare.is_fair(queue):
         return []
     sent = fairshare.turns_take(queue=queue, now=timezone.now())
-    for submission in Submission.objects.filter(pk__in=sent).order_by("enqueued_at", "pk"):
-        submission_send(submission=submission)
+    # In the order they were stored (turns_take gave them all the same enqueued_at).
+    for submission_id in sorted(sent):
+        _grading_send(submission_id=submission_id, queue=queue)
     return sent
 
 
-def submission_settle(*, submission_id: int) -> None:
+def submission_settle(
+    *, submission_id: int, queue: str | None = None, charged: bool = False
+) -> None:
     """After a job ends: give its queue's slot to the next turn, and charge its cost to its learner.
 
     The slot goes first, so the worker's next job is on the broker before this task returns.
+    queue and charged say what the caller knows (the submission's queue; its cost was charged
+    with its verdict), which spares reading them.
     """
-    queue = Submission.objects.filter(pk=submission_id).values_list("queue", flat=True).first()
-    if queue is not None:
-        submissions_dispatch(queue=queue)
-    fairshare.ticket_settle(submission_id=submission_id, now=timezone.now())
+    if queue is None:
+        queue = Submission.objects.filter(pk=submission_id).values_list("queue", flat=True).first()
+        if queue is None:
+            return
+    submissions_dispatch(queue=queue)
+    if not charged:
+        fairshare.ticket_settle(submission_id=submission_id, now=timezone.now())
 
 
 def submission_send(*, submission: Submission) -> bool:
@@ -179,18 +188,20 @@ def submission_send(*, submission: Submission) -> bool:
     imports grader.tasks, so every process that can call this has the task registered.
     Learners' answers go with GRADER_LEARNER_PRIORITY, behind the instructors' bench.
     """
+    return _grading_send(submission_id=submission.pk, queue=submission.queue)
+
+
+def _grading_send(*, submission_id: int, queue: str) -> bool:
     try:
         task = current_app.tasks[GRADE_SUBMISSION_TASK]
         task.apply_async(
-            args=[submission.pk],
-            queue=submission.queue,
-            priority=settings.GRADER_LEARNER_PRIORITY,
+            args=[submission_id], queue=queue, priority=settings.GRADER_LEARNER_PRIORITY
         )
     except Exception:
         log.exception(
             "submission_enqueue_failed submission_id=%s queue=%s (the sweeper will re-send it)",
-            submission.pk,
-            submission.queue,
+            submission_id,
+            queue,
         )
         return False
     return True
@@ -341,13 +352,15 @@ class FinishResult:
 
 
 def submission_finish(*, submission: Submission, verdict: Verdict, task_id: str) -> FinishResult:
-    """Store the verdict and, for a counted verdict, the learner's progress, in one transaction.
+    """Store the verdict, the learner's progress for a counted one, and its cost, in one transaction.
 
-    A verdict that uses no attempt is one guarded update. A counted one takes the progress row
-    first (locked until commit, so its count is this attempt's number) and then stores the
-    verdict with that number through the guarded update; when the guard finds the submission no
-    longer this task's, the transaction is rolled back and nothing of it stays. That is four
-    statements and the commit, where reading before writing took ten.
+    A counted verdict takes the progress row first (locked until commit, so its count is this
+    attempt's number) and then stores the verdict with that number through the guarded update;
+    when the guard finds the submission no longer this task's, the transaction is rolled back and
+    nothing of it stays. A stored verdict's grading time is charged to the learner's budget in the
+    same commit (grader.fairshare.ticket_charge), so settling the job has nothing left to charge.
+    That is six statements and the commit for a counted verdict, three fewer for one that uses
+    no attempt.
     """
     now = timezone.now()
     pending = Submission.objects.filter(
@@ -360,25 +373,26 @@ def submission_finish(*, submission: Submission, verdict: Verdict, task_id: str)
         "finished_at": now,
         "grading_ms": verdict.elapsed_ms,
     }
-    if verdict.counts_as_attempt:
-        with transaction.atomic():
-            progress = progress_count_attempt(
+    with transaction.atomic():
+        if verdict.counts_as_attempt:
+            stored["attempt_number"] = progress_count_attempt(
                 user_id=submission.user_id,
                 exercise_id=submission.exercise_id,
                 score=verdict.score,
                 correct=verdict.status == Status.CORRECT,
                 at=now,
             )
-            stored["attempt_number"] = progress.attempts
-            finished = pending.update(**stored)
-            if finished:
-                _notify_on_commit(submission.pk)
-            else:
-                transaction.set_rollback(True)
-    else:
         finished = pending.update(**stored)
         if finished:
+            fairshare.ticket_charge(
+                submission_id=submission.pk,
+                user_id=submission.user_id,
+                cost_s=(verdict.elapsed_ms or 0.0) / 1000,
+                now=now,
+            )
             _notify_on_commit(submission.pk)
+        else:
+            transaction.set_rollback(True)
     if finished:
         for name, value in stored.items():
             setattr(submission, name, value)
@@ -406,25 +420,38 @@ def submission_finish(*, submission: Submission, verdict: Verdict, task_id: str)
 def submission_process(*, submission_id: int, task_id: str, worker: str) -> str:
     """Grade one submission end to end: claim it, ask the engine, store the verdict and progress.
 
+    Then, whatever happened, settle the job (submission_settle): its queue's slot goes to the next
+    turn, and a cost not charged with the verdict is charged now.
     Return what happened, for the task's result: the verdict status, "skipped" (not this task's to
     grade), "time_limit" (the soft time limit struck) or "finished_elsewhere". A graded one logs
     `submission_stages` with how long each stage took (benchmarks/bench_pipeline.py reads them).
     """
     started = time.perf_counter()
-    submission = submission_claim(submission_id=submission_id, task_id=task_id, worker=worker)
-    if submission is None:
-        return "skipped"
-    claimed = time.perf_counter()
+    submission: Submission | None = None
+    charged = False
     try:
-        verdict = submission_grade(submission=submission)
-    except SoftTimeLimitExceeded:
-        submission_fail(submission_id=submission_id, reason="time_limit", task_id=task_id)
-        return "time_limit"
-    graded = time.perf_counter()
-    result = submission_finish(submission=submission, verdict=verdict, task_id=task_id)
-    if result.finished:
+        submission = submission_claim(submission_id=submission_id, task_id=task_id, worker=worker)
+        if submission is None:
+            return "skipped"
+        claimed = time.perf_counter()
+        try:
+            verdict = submission_grade(submission=submission)
+        except SoftTimeLimitExceeded:
+            submission_fail(submission_id=submission_id, reason="time_limit", task_id=task_id)
+            return "time_limit"
+        graded = time.perf_counter()
+        result = submission_finish(submission=submission, verdict=verdict, task_id=task_id)
+        if not result.finished:
+            return "finished_elsewhere"
+        charged = True
         _log_stages(submission, started=started, claimed=claimed, graded=graded)
-    return str(verdict.status) if result.finished else "finished_elsewhere"
+        return str(verdict.status)
+    finally:
+        submission_settle(
+            submission_id=submission_id,
+            queue=submission.queue if submission is not None else None,
+            charged=charged,
+        )
 
 
 def _log_stages(submission: Submission, *, started: float, claimed: float, graded: float) -> None:

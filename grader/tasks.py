@@ -29,14 +29,11 @@ def grade_submission(self, submission_id: int) -> str:  # noqa: ANN001 - Celery'
 
     Then give its slot to the next learner's turn and charge what it cost (grader.fairshare).
     """
-    try:
-        return services.submission_process(
-            submission_id=submission_id,
-            task_id=self.request.id or "",
-            worker=self.request.hostname or "",
-        )
-    finally:
-        services.submission_settle(submission_id=submission_id)
+    return services.submission_process(
+        submission_id=submission_id,
+        task_id=self.request.id or "",
+        worker=self.request.hostname or "",
+    )
 
 
 @shared_task(ignore_result=True)

@@ -1,4 +1,4 @@
-"""The worker's warm-up: chosen from its queues, each kind loading only what it grades with."""
+"""The worker's warm-up, chosen from its queues, and its database connection, kept from task to task."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from celery.fixups.django import DjangoWorkerFixup
+from celery.signals import task_postrun, task_prerun
+from django.db import connection
 
-from config.celery import kinds_for_queues
+from config.celery import app, kinds_for_queues
+from grader.services import GRADE_SUBMISSION_TASK
 
 ROOT = Path(__file__).resolve().parent.parent
 WARM = """
@@ -69,3 +73,37 @@ def test_warming_for_symbolic_starts_no_zygote():
         "numpy": True,
         "zygote": False,
     }
+
+
+def run_a_task(fixup: DjangoWorkerFixup) -> None:
+    """Send what a worker sends around a task (Celery's Django fixup's handlers and ours), with a query."""
+    task = app.tasks[GRADE_SUBMISSION_TASK]
+    fixup.on_task_prerun(sender=task)
+    task_prerun.send(sender=task, task_id="t", task=task, args=[], kwargs={})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    fixup.on_task_postrun(sender=task)
+    task_postrun.send(sender=task, task_id="t", task=task, args=[], kwargs={}, retval=None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_from_task_to_task():
+    fixup = DjangoWorkerFixup(app)
+    run_a_task(fixup)
+    kept = connection.connection
+    for _ in range(3):
+        run_a_task(fixup)
+    assert kept is not None
+    assert connection.connection is kept
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_drops_a_broken_connection_before_its_next_task():
+    fixup = DjangoWorkerFixup(app)
+    run_a_task(fixup)
+    broken = connection.connection
+    broken.close()  # as when PostgreSQL restarts under the worker
+    connection.errors_occurred = True
+    run_a_task(fixup)
+    assert connection.connection is not broken
+    assert not connection.connection.closed

@@ -44,8 +44,8 @@ child's memory, and why it cannot change the next job's result:
 - Process-wide settings (mpmath's precision, SymPy's evaluate and distribute flags, NumPy's error
   handling; here the recursion limit, the SIGALRM handler and timer, the threads, Python's warning
   filters) are read before the first job and after every job; any difference retires the child.
-- Garbage is collected after every job (the parent's warm objects are frozen, so this walks only
-  the child's own); a job that raised, ran out of memory or time, or crashed retires the child.
+- Garbage is collected after every job (what the child was forked with is frozen, so this walks
+  only the child's own); a job that raised, ran out of memory or time, or crashed retires the child.
 A malicious answer cannot add to this list: the symbolic grader reads it with an allow-list
 parser that builds SymPy objects itself (never eval, never sympify), under limits on length,
 literal size and nesting, so an answer only chooses which allow-listed functions run on which
@@ -106,23 +106,32 @@ class ChildOutcome:
 
 
 def _address_space_now() -> int:
-    return _status_bytes(b"VmSize:")
+    return _statm_bytes(0)
 
 
 def _resident_now() -> int:
-    return _status_bytes(b"VmRSS:")
+    return _statm_bytes(1)
 
 
-def _status_bytes(key: bytes) -> int:
+_PAGE_BYTES = resource.getpagesize()
+
+
+def _statm_bytes(field: int) -> int:
+    """Return a field of /proc/self/statm (0: the address space, 1: the resident set) in bytes.
+
+    statm rather than status: one line of numbers, a quarter of the cost to produce and read,
+    and a reused child reads it around every check.
+    """
     try:
         # Bytes, not text: the child runs this first, and a text codec would be imported there.
-        with open("/proc/self/status", "rb") as status:
-            for line in status:
-                if line.startswith(key):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+        statm = os.open("/proc/self/statm", os.O_RDONLY)
+        try:
+            fields = os.read(statm, 256).split()
+        finally:
+            os.close(statm)
+        return int(fields[field]) * _PAGE_BYTES
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def _child_prepare() -> None:
@@ -135,8 +144,11 @@ def _child_prepare() -> None:
         signal.signal(getattr(signal, name), signal.SIG_DFL)
     # No automatic collection: it would touch (and copy) pages shared with the parent in the
     # middle of a check. A child that leaves after its check frees its garbage by exiting; a
-    # reused one collects its own between checks, off the check's latency.
+    # reused one collects its own between checks, off the check's latency. Everything it was
+    # forked with is frozen first (the parent's objects made since its warm-up: a worker's
+    # database rows, its Celery state), so those collections walk only the child's own objects.
     gc.disable()
+    gc.freeze()
 
 
 def _child_limit(memory_mb: int) -> None:

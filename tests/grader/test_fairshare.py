@@ -11,6 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from course.models import Exercise, User
@@ -83,6 +85,16 @@ def test_the_broker_never_holds_more_code_jobs_than_slots(
         submit(learner, relu, LOOP, django_capture_on_commit_callbacks)
     assert len(sent) == 2
     assert len({Submission.objects.get(pk=pk).user_id for pk in sent}) == 2
+
+
+def test_with_every_slot_taken_asking_for_turns_is_one_look_and_no_lock(
+    relu, sent, settings, django_capture_on_commit_callbacks
+):
+    for learner in UserFactory.create_batch(3):
+        submit(learner, relu, LOOP, django_capture_on_commit_callbacks)
+    with CaptureQueriesContext(connection) as queries:
+        assert services.submissions_dispatch(queue=settings.GRADER_CODE_QUEUE) == []
+    assert len(queries) == 1, [q["sql"][:60] for q in queries.captured_queries]
 
 
 def test_symbolic_answers_are_sent_at_once(

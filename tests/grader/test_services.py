@@ -174,6 +174,36 @@ def test_a_budget_refills_over_its_window(student, sigmoid, sent, settings):
     assert create(student, sigmoid).status == Submission.Status.QUEUED
 
 
+@pytest.mark.parametrize(
+    ("seconds", "ago", "reserved", "cost", "expected"),
+    [
+        (10.0, 50.0, 5.0, 0.03, 10.0 + 5.0 + 5.0 - 0.03),  # refilled 5 s, refunded the rest
+        (58.0, 50.0, 5.0, 1.0, 60.0),  # the refill stops at the capacity, so does the refund
+        (-3.0, 0.0, 1.0, 9.0, -11.0),  # an answer that cost more than was set aside
+        (10.0, -5.0, 0.0, 0.0, 10.0),  # a clock that went back refills nothing
+    ],
+)
+def test_settling_charges_the_cost_after_the_refill(
+    student, settings, seconds, ago, reserved, cost, expected
+):
+    settings.GRADER_BUDGET_SECONDS, settings.GRADER_BUDGET_WINDOW_SECONDS = 60.0, 600.0
+    now = timezone.now()
+    GradingBudget.objects.create(
+        user=student, seconds=seconds, updated_at=now - timedelta(seconds=ago)
+    )
+    ratelimit.budget_settle(user_id=student.pk, reserved=reserved, cost=cost, now=now)
+    budget = GradingBudget.objects.get(user=student)
+    assert budget.seconds == pytest.approx(expected, abs=1e-3)
+    assert budget.updated_at == now
+
+
+def test_settling_for_a_learner_without_a_bucket_starts_a_full_one(student, settings):
+    settings.GRADER_BUDGET_SECONDS = 60.0
+    now = timezone.now()
+    ratelimit.budget_settle(user_id=student.pk, reserved=5.0, cost=1.0, now=now)
+    assert GradingBudget.objects.get(user=student).seconds == pytest.approx(60.0)
+
+
 def test_it_claims_a_queued_submission_once(student, sigmoid, sent):
     submission = create(student, sigmoid)
     claimed = claim(submission, "task-1")

@@ -1,4 +1,4 @@
-"""The worker's path in statements: claiming and recording a verdict take as few as they can.
+"""The worker's path in statements: claiming, recording and settling a verdict take as few as they can.
 
 Run on a committed database (transactional_db), as a worker is: no test transaction adds
 savepoints, and a commit is not a query.
@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from course.models import ActivityDay, ExerciseProgress
 from grader import services
 from grader.engine import Status, Verdict
-from grader.models import Submission
+from grader.models import GradingTicket, Submission
 from tests.grader.conftest import SIGMOID_RIGHT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,28 +62,48 @@ def test_a_redelivered_message_reclaims_in_two_statements(student, sigmoid, sent
     assert len(queries) == 2
 
 
-def test_a_counted_verdict_is_recorded_in_four_statements_and_a_commit(student, sigmoid, sent):
+def test_a_counted_verdict_and_its_cost_are_recorded_in_six_statements_and_a_commit(
+    student, sigmoid, sent
+):
     claimed = claim(queued(student, sigmoid))
-    verdict = Verdict(status=Status.CORRECT, score=1.0)
+    verdict = Verdict(status=Status.CORRECT, score=1.0, elapsed_ms=30.0)
     with CaptureQueriesContext(connection) as queries:
         result = services.submission_finish(submission=claimed, verdict=verdict, task_id="t1")
     assert result.finished and result.submission.attempt_number == 1
-    # BEGIN, the progress row taken, counted, the day counted, the verdict stored, COMMIT.
-    assert len(queries) == 6, [q["sql"][:60] for q in queries.captured_queries]
+    # BEGIN, the progress row taken, counted, the day counted, the verdict stored, the ticket
+    # settled, the budget charged, COMMIT.
+    assert len(queries) == 8, [q["sql"][:60] for q in queries.captured_queries]
     progress = ExerciseProgress.objects.get(user=student, exercise=sigmoid)
     assert (progress.attempts, progress.best_score, progress.solved) == (1, 1.0, True)
     day = ActivityDay.objects.get(user=student)
     assert (day.attempts, day.solved) == (1, 1)
+    ticket = GradingTicket.objects.get(submission=claimed)
+    assert (ticket.state, ticket.cost_s) == (GradingTicket.State.SETTLED, pytest.approx(0.03))
 
 
-def test_a_verdict_that_uses_no_attempt_is_one_statement(student, sigmoid, sent):
+def test_a_verdict_that_uses_no_attempt_is_recorded_and_charged_in_three_statements(
+    student, sigmoid, sent
+):
     claimed = claim(queued(student, sigmoid))
     verdict = Verdict(status=Status.INVALID)
     with CaptureQueriesContext(connection) as queries:
         result = services.submission_finish(submission=claimed, verdict=verdict, task_id="t1")
     assert result.finished and result.submission.attempt_number is None
-    assert len(queries) == 1
+    assert len(queries) == 5, [q["sql"][:60] for q in queries.captured_queries]
     assert not ExerciseProgress.objects.exists()
+    assert GradingTicket.objects.get(submission=claimed).state == GradingTicket.State.SETTLED
+
+
+def test_a_symbolic_job_needs_nothing_after_its_verdict(student, sigmoid, sent, monkeypatch):
+    claim(queued(student, sigmoid), "t0")  # the exercise is in the worker's cache
+    submission = queued(student, sigmoid)
+    verdict = Verdict(status=Status.CORRECT, score=1.0, elapsed_ms=30.0)
+    monkeypatch.setattr(services, "submission_grade", lambda **_: verdict)
+    with CaptureQueriesContext(connection) as queries:
+        status = services.submission_process(submission_id=submission.pk, task_id="t1", worker="w")
+    assert status == "correct"
+    # The claim, then the verdict recorded and charged (BEGIN, six statements, COMMIT).
+    assert len(queries) == 9, [q["sql"][:60] for q in queries.captured_queries]
 
 
 def test_a_losing_finish_leaves_no_progress(student, sigmoid, sent):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import threading
@@ -75,6 +76,20 @@ def test_a_child_whose_memory_grew_past_its_budget_is_replaced() -> None:
     assert grown is not None and after is not None
     assert grown["pid"] == small[0]["pid"]  # type: ignore[index]
     assert after["pid"] != grown["pid"]
+
+
+def test_a_childs_collections_walk_only_what_it_made_not_what_it_was_forked_with() -> None:
+    def tracked(payload: dict[str, Any]) -> dict[str, Any]:
+        return {"tracked": len(gc.get_objects())}
+
+    # Made by the parent after its warm-up froze the warm objects (a worker's rows, its state).
+    made_since_warm_up = [[n] for n in range(200_000)]
+    forked.register_job("tracked", tracked, reuse=QUIET)
+    for _ in range(2):  # a fresh child, then the same child again
+        outcome = forked.run_job("tracked", {}, deadline_s=10)
+        assert outcome.result is not None, outcome
+        assert outcome.result["tracked"] < len(made_since_warm_up) // 10
+    del made_since_warm_up
 
 
 def test_a_check_past_its_deadline_kills_its_child_and_the_next_check_gets_a_new_one() -> None:
