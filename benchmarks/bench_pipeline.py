@@ -403,7 +403,7 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> No
     raise RuntimeError(f"timed out waiting for {what}")
 
 
-def _site_env(workdir: Path, tag: str, students: int) -> dict[str, str]:
+def _site_env(workdir: Path, tag: str, options: Options) -> dict[str, str]:
     return {
         **os.environ,
         "DEBUG": os.environ.get("BENCH_DEBUG", "0"),
@@ -414,7 +414,9 @@ def _site_env(workdir: Path, tag: str, students: int) -> dict[str, str]:
         "CHAINRULE_VAR_DIR": str(workdir),
         "GRADER_SYMBOLIC_QUEUE": f"{tag}-symbolic",
         "GRADER_CODE_QUEUE": f"{tag}-code",
-        "BENCH_STUDENTS": str(students),
+        "BENCH_STUDENTS": str(options.students),
+        # As README.md says: the code jobs on the broker or running at once, one per code process.
+        "GRADER_CODE_SLOTS": str(options.code_concurrency),
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }
@@ -431,7 +433,7 @@ def running_site(options: Options) -> Iterator[Site]:
     """Start the web server and two Celery workers (symbolic, code) on fresh storage; stop them after."""
     workdir = Path(tempfile.mkdtemp(prefix="chainrule-bench-"))
     tag = f"bench{os.getpid()}"
-    env = _site_env(workdir, tag, options.students)
+    env = _site_env(workdir, tag, options)
     pg_name = f"chainrule_{tag}"
     postgres = _answers("127.0.0.1", 5432)
     if postgres:

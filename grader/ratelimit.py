@@ -59,11 +59,54 @@ def _locked_budget(user_id: int, now: datetime) -> GradingBudget:
     return budget
 
 
+# A bucket's level at a time, where the row is: what `level` computes, for each database that says
+# how many seconds lie between two times. Its parameters: capacity, the time, the refill rate.
+_LEVEL = {
+    "postgresql": (
+        "LEAST(%s, seconds + GREATEST(0, EXTRACT(EPOCH FROM (%s - updated_at))::float8) * %s)"
+    ),
+    "sqlite": "MIN(%s, seconds + MAX(0, (julianday(%s) - julianday(updated_at)) * 86400.0) * %s)",
+}
+# Take from a bucket that holds enough, in one guarded UPDATE (which locks the row: two requests
+# at once cannot both spend the same seconds).
+_TAKE = (
+    "UPDATE {table} SET seconds = {level} - %s, updated_at = %s "
+    "WHERE user_id = %s AND {level} >= %s"
+)
+# Charge an answer's cost in place of what was set aside for it (a refund when less), capped.
+_SETTLE = "UPDATE {table} SET seconds = {capped}, updated_at = %s WHERE user_id = %s"
+_CAPPED = {"postgresql": "LEAST(%s, {level} + %s)", "sqlite": "MIN(%s, {level} + %s)"}
+
+
+def _update(sql: str, params: list[object]) -> bool:
+    """Run _TAKE or _SETTLE; return whether it changed the learner's bucket."""
+    level_sql = _LEVEL[connection.vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.format(
+                table=connection.ops.quote_name(GradingBudget._meta.db_table),
+                level=level_sql,
+                capped=_CAPPED[connection.vendor].format(level=level_sql),
+            ),
+            params,
+        )
+        return cursor.rowcount > 0
+
+
 def budget_take(*, user: User, seconds: float, now: datetime) -> None:
     """Set seconds aside from the learner's bucket, or raise AnswersRateLimited saying how long to wait.
 
-    Call it inside the transaction that stores the answer, with the learner's row locked.
+    Call it inside the transaction that stores the answer. One statement on PostgreSQL and
+    SQLite when the bucket holds enough; otherwise the bucket is read under a lock (made full
+    for a learner's first answer) to take from it or to say how long to wait.
     """
+    if connection.vendor in _LEVEL:
+        at = connection.ops.adapt_datetimefield_value(now)
+        level_params = [capacity(), at, refill_rate()]
+        if _update(_TAKE, [*level_params, seconds, at, user.pk, *level_params, seconds]):
+            return
+    # Lock the student's row so two quick first answers cannot both make and spend a bucket.
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
     budget = _locked_budget(user.pk, now)
     available = level(budget, now)
     if available < seconds:
@@ -73,42 +116,18 @@ def budget_take(*, user: User, seconds: float, now: datetime) -> None:
     budget.save(update_fields=["seconds", "updated_at"])
 
 
-# budget_settle's refill and charge as one UPDATE (which locks the row), for each database that
-# says how many seconds lie between two times: what `level` computes, where the row is.
-_SETTLE = {
-    "postgresql": """
-UPDATE {table} SET
-  seconds = LEAST(%s, LEAST(%s, seconds
-    + GREATEST(0, EXTRACT(EPOCH FROM (%s - updated_at))::float8) * %s) + %s),
-  updated_at = %s
-WHERE user_id = %s
-""",
-    "sqlite": """
-UPDATE {table} SET
-  seconds = MIN(%s, MIN(%s, seconds
-    + MAX(0, (julianday(%s) - julianday(updated_at)) * 86400.0) * %s) + %s),
-  updated_at = %s
-WHERE user_id = %s
-""",
-}
-
-
 def budget_settle(*, user_id: int, reserved: float, cost: float, now: datetime) -> None:
     """Charge what an answer cost in place of what was set aside for it (a refund when less).
 
     One statement on PostgreSQL and SQLite (the worker settles every verdict); three elsewhere,
     or when the learner has no bucket yet.
     """
-    sql = _SETTLE.get(connection.vendor)
-    if sql is not None:
+    if connection.vendor in _LEVEL:
         at = connection.ops.adapt_datetimefield_value(now)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                sql.format(table=connection.ops.quote_name(GradingBudget._meta.db_table)),
-                [capacity(), capacity(), at, refill_rate(), reserved - cost, at, user_id],
-            )
-            if cursor.rowcount:
-                return
+        if _update(
+            _SETTLE, [capacity(), capacity(), at, refill_rate(), reserved - cost, at, user_id]
+        ):
+            return
     with transaction.atomic():
         budget = _locked_budget(user_id, now)
         budget.seconds = min(capacity(), level(budget, now) + reserved - cost)

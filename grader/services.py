@@ -115,8 +115,6 @@ def _submission_store(
 ) -> Submission:
     """Store an accepted answer, its draft and its ticket, inside the caller's transaction."""
     answer_draft_keep(user=user, exercise=exercise, text=answer, now=now)
-    # Lock the student's row so two quick requests cannot both spend the same budget.
-    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
     reserved = ratelimit.reserve_for(exercise)
     ratelimit.budget_take(user=user, seconds=reserved, now=now)
     submission = Submission.objects.create(

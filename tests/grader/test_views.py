@@ -421,19 +421,20 @@ def test_held_status_requests_hold_no_thread(student, sigmoid, settings, transac
 def test_checking_an_answer_reads_a_fixed_number_of_rows(
     client, student, sigmoid, earlier, settings, django_assert_max_num_queries, transactional_db
 ):
-    """A class checks answers at once: the two requests of each stay small, however long the history.
+    """A class checks answers at once: each check stays small, however long the history.
 
-    Submitting: session, user, exercise, then one transaction (draft, lock, budget read and write,
-    submission, ticket; with BEGIN and COMMIT, as outside a test's transaction). The verdict: session, user, the submission with its exercise, progress,
-    hints seen and the history.
+    The held check: session, user, one transaction (draft, budget, submission, ticket; with
+    BEGIN and COMMIT, as outside a test's transaction), then progress, hints seen and the history
+    for the answer; the exercise is the process's copy. Asking again: session, user, the
+    submission with its exercise, progress, hints seen and the history.
     """
     settings.GRADER_BUDGET_SECONDS = 10**6  # the budget has tests of its own
     client.force_login(student)
     for _ in range(earlier):
-        client.post(url(sigmoid), {"answer": SIGMOID_WRONG}, **HTMX)
+        client.post(check_url(sigmoid), {"answer": SIGMOID_WRONG}, **HTMX)
         settle(Submission.objects.latest("id"), Status.INCORRECT)
     with django_assert_max_num_queries(11):
-        client.post(url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX)
+        client.post(check_url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX)
     submission = Submission.objects.latest("id")
     settle(submission)
     with django_assert_max_num_queries(6):
