@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 import pytest
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import OperationalError
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from course.models import Exercise, ExerciseProgress, User
@@ -202,6 +204,41 @@ def test_settling_for_a_learner_without_a_bucket_starts_a_full_one(student, sett
     now = timezone.now()
     ratelimit.budget_settle(user_id=student.pk, reserved=5.0, cost=1.0, now=now)
     assert GradingBudget.objects.get(user=student).seconds == pytest.approx(60.0)
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first-answers", "bucket-kept"])
+def test_two_answers_at_once_cannot_spend_the_same_seconds(
+    student, settings, transactional_db, database_name, first
+):
+    """Two requests take from one bucket at the same moment: room for one, so one is refused.
+
+    (database_name skips where two connections cannot share a database: SQLite in memory.)
+    """
+    settings.GRADER_BUDGET_SECONDS = 8.0  # one answer of 5 s fits, two do not
+    if not first:
+        ratelimit.budget_settle(user_id=student.pk, reserved=0.0, cost=0.0, now=timezone.now())
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def take() -> None:
+        start.wait(timeout=10)
+        try:
+            with transaction.atomic():
+                ratelimit.budget_take(user=student, seconds=5.0, now=timezone.now())
+                time.sleep(0.1)  # still holding what it took while the other one tries
+            outcomes.append("taken")
+        except AnswersRateLimited:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=take) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused", "taken"]
+    assert GradingBudget.objects.get(user=student).seconds == pytest.approx(3.0, abs=0.01)
 
 
 def test_it_claims_a_queued_submission_once(student, sigmoid, sent):
