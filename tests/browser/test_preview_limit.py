@@ -43,3 +43,6 @@ def test_the_preview_says_when_it_will_show_again(
     assert re.search(r"It shows again in \d+ seconds; your answer is kept\.", refusal.inner_text())
     assert page.locator("#answer").input_value() == "4x"
     screenshot(page, "preview-rate-limited")
+    # The page saves the typed answer as a draft a moment after the typing stops: let that save
+    # finish too, or it reaches the server while the test's database is being emptied.
+    page.locator("#draft-status", has_text="Draft saved").wait_for()
