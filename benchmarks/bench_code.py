@@ -6,7 +6,8 @@ its in-process floor: the same grading (compile, plan, judge, score) with the su
 and called in this process instead of a sandboxed child. Grades and floor run side by side,
 alternating, in the same run. Jobs run as grading runs them (return_when_answered): the child's
 exit and the next child's hand-over overlap the judging, and back-to-back jobs pay for them in
-the next job's wait.
+the next job's wait. Grading computes the expected values while the child runs the calls; the
+floor computes them first, then runs the calls.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +72,10 @@ class InProcessRunner:
         *,
         timeout_s: float | None = None,
         return_when_answered: bool = False,
+        meanwhile: Callable[[], float] | None = None,
     ) -> SandboxRun:
+        if meanwhile is not None:
+            meanwhile()  # in-process, the expected values come before the calls
         loaded, report = runtime.load_submission(source, function)
         if loaded is None:
             return SandboxRun(result=report)

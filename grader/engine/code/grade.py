@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import time
+from collections.abc import Callable
 from typing import Any
 
 from grader.engine.code.checks import (
@@ -20,7 +21,13 @@ from grader.engine.code.checks import (
 )
 from grader.engine.code.judge import Judged, Outcome, judge_run, sandbox_failed, score_outcomes
 from grader.engine.code.mistakes import attach_mistake_feedback
-from grader.engine.code.plan import PlannedCall, plan_calls, reference_seconds, send_order
+from grader.engine.code.plan import (
+    PlannedCall,
+    complete_plan,
+    plan_inputs,
+    reference_seconds,
+    send_order,
+)
 from grader.engine.code.spec import CodeExercise, compile_exercise
 from grader.engine.config import EngineConfig, engine_config, sized_code_timeout
 from grader.engine.sandbox.report import SandboxRun, read_report
@@ -71,13 +78,27 @@ def _grade(spec: dict[str, Any], answer: str, seed: int, config: EngineConfig | 
     calls = _planned(exercise, seed)
     order = send_order(calls)
     sandbox = get_sandbox()
-    # Without an explicit config the deadline is the sandbox's (a test may run its own sandbox).
-    timeout_s = exercise.timeout_s or sized_code_timeout(
-        reference_seconds(calls), config or sandbox.config
-    )
-    run = _run(sandbox, answer, exercise, order, timeout_s)
+    deadline: list[float] = []
+
+    def expect() -> float:
+        # While the child runs the submission: the expected values, and from the reference's
+        # time the deadline. Without an explicit config it is the sandbox's (a test may run its
+        # own sandbox).
+        complete_plan(exercise, calls)
+        deadline.append(
+            exercise.timeout_s
+            or sized_code_timeout(reference_seconds(calls), config or sandbox.config)
+        )
+        return deadline[0]
+
+    run = _run(sandbox, answer, exercise, order, expect)
+    if not deadline:  # the sandbox failed before any child had the job
+        try:
+            expect()
+        except Exception as error:  # noqa: BLE001 - the exercise's trusted code
+            raise _plan_failed(error) from None
     report = read_report(run.result)
-    judged = judge_run(run, report, calls, exercise, order=order, timeout_s=timeout_s)
+    judged = judge_run(run, report, calls, exercise, order=order, timeout_s=deadline[0])
     if not isinstance(judged, Judged):
         return _with_sandbox_warning(judged, sandbox.layers)
     outcomes = judged.outcomes + check_outcomes(exercise, judged)
@@ -194,19 +215,24 @@ def _defines_function(tree: ast.Module, name: str) -> bool:
 
 def _planned(exercise: CodeExercise, seed: int) -> list[PlannedCall]:
     try:
-        return plan_calls(exercise, seed)
-    except SpecError as error:
-        raise _Stop(_grader_error(_misconfigured(error), "spec_error")) from None
+        return plan_inputs(exercise, seed)
     except Exception as error:  # noqa: BLE001 - a failing generator is the author's bug
-        raise _Stop(
-            _grader_error(
-                phrase(
-                    gettext_noop("This exercise's generators failed (%(error)s)."),
-                    error=type(error).__name__,
-                ),
-                "spec_error",
-            )
-        ) from None
+        raise _plan_failed(error) from None
+
+
+def _plan_failed(error: Exception) -> _Stop:
+    """Return the stop for an exercise whose generators or trusted code failed."""
+    if isinstance(error, SpecError):
+        return _Stop(_grader_error(_misconfigured(error), "spec_error"))
+    return _Stop(
+        _grader_error(
+            phrase(
+                gettext_noop("This exercise's generators failed (%(error)s)."),
+                error=type(error).__name__,
+            ),
+            "spec_error",
+        )
+    )
 
 
 def _run(
@@ -214,7 +240,7 @@ def _run(
     answer: str,
     exercise: CodeExercise,
     order: list[PlannedCall],
-    timeout_s: float,
+    expect: Callable[[], float],
 ) -> SandboxRun:
     try:
         return sandbox.run(
@@ -224,11 +250,13 @@ def _run(
                 {"id": call.id, "args": call.args, "hidden": bool(call.test and call.test.hidden)}
                 for call in order
             ],
-            timeout_s=timeout_s,
             return_when_answered=True,
+            meanwhile=expect,
         )
     except SandboxUnavailable as error:
         raise _Stop(_sandbox_unavailable(error)) from None
+    except Exception as error:  # noqa: BLE001 - raised by expect(): the exercise's trusted code
+        raise _plan_failed(error) from None
 
 
 def _speed(

@@ -43,48 +43,62 @@ class PlannedCall:
 
 
 def plan_calls(exercise: CodeExercise, seed: int) -> list[PlannedCall]:
-    """Return the calls of one grading: the tests, then the stability and gradient checks."""
-    calls = []
-    for index, test in enumerate(exercise.tests):
-        args = draw_inputs(exercise, seed, index, test.case)
-        expected, took = timed_call(exercise.reference, args)
-        calls.append(
-            PlannedCall(
-                f"t{index}",
-                "test",
-                args,
-                expected,
-                test,
-                test.case,
-                _alternative(exercise, args),
-                took,
-            )
+    """Return the calls of one grading, with their expected values (plan_inputs, then complete_plan)."""
+    calls = plan_inputs(exercise, seed)
+    complete_plan(exercise, calls)
+    return calls
+
+
+def plan_inputs(exercise: CodeExercise, seed: int) -> list[PlannedCall]:
+    """Return the calls of one grading with their inputs only: the tests, then the checks.
+
+    complete_plan() adds what the trusted side expects of each: grading does that while the
+    sandboxed child already works on the calls.
+    """
+    calls = [
+        PlannedCall(
+            f"t{index}",
+            "test",
+            draw_inputs(exercise, seed, index, test.case),
+            None,
+            test,
+            test.case,
         )
+        for index, test in enumerate(exercise.tests)
+    ]
     stability = exercise.checks.get("stability")
     if stability:
-        for index, case in enumerate(check_cases(stability)):
-            args = draw_inputs(exercise, seed, STABILITY_STREAM + index, case)
-            expected, took = timed_call(exercise.reference, args)
-            calls.append(
-                PlannedCall(
-                    f"s{index}",
-                    "stability",
-                    args,
-                    expected,
-                    None,
-                    case,
-                    _alternative(exercise, args),
-                    took,
-                )
+        calls += [
+            PlannedCall(
+                f"s{index}",
+                "stability",
+                draw_inputs(exercise, seed, STABILITY_STREAM + index, case),
+                None,
+                case=case,
             )
+            for index, case in enumerate(check_cases(stability))
+        ]
     gradient = exercise.checks.get("gradient")
     if gradient:
         case = str(gradient.get("case", exercise.tests[0].case))
         args = draw_inputs(exercise, seed, GRADIENT_STREAM, case)
-        calls.append(
-            PlannedCall("g", "gradient", args, numeric_gradient(exercise, args), case=case)
-        )
+        calls.append(PlannedCall("g", "gradient", args, None, case=case))
     return calls
+
+
+def complete_plan(exercise: CodeExercise, calls: list[PlannedCall]) -> None:
+    """Fill in each call's expected value (and the reference's time), from trusted code only.
+
+    A test or stability call expects the reference's value on copies of its inputs (and, where
+    the function has a kink, the other rule's); the gradient call expects finite differences of
+    the forward pass.
+    """
+    for call in calls:
+        if call.kind == "gradient":
+            call.expected = numeric_gradient(exercise, call.args)
+        else:
+            call.expected, call.reference_s = timed_call(exercise.reference, call.args)
+            call.alternative = _alternative(exercise, call.args)
 
 
 def reference_seconds(calls: list[PlannedCall]) -> float:

@@ -23,6 +23,7 @@ write, GRADER_SANDBOX_UID the uid children run as when the worker is root.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import logging
 import os
@@ -73,12 +74,21 @@ ZYGOTE_BOOTSTRAP = (
 )
 # The most buffers one writev() takes (POSIX guarantees at least 16; Linux takes 1024).
 IOV_MAX = 64
+_libc = ctypes.CDLL(None, use_errno=True)
 # The answers of one run, all together, that the worker reads at most.
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 
 
 class HandoverFailed(RuntimeError):
     """The zygote did not hand over a child, so no part of the job has run."""
+
+
+class MeanwhileFailed(Exception):
+    """The caller's work during a job raised: Sandbox.run() raises its exception in turn."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class SandboxUnavailable(RuntimeError):
@@ -242,8 +252,14 @@ class Sandbox:
         *,
         timeout_s: float | None = None,
         return_when_answered: bool = False,
+        meanwhile: Callable[[], float] | None = None,
     ) -> SandboxRun:
         """Run function from source once per call inside a fresh child; return how it went.
+
+        meanwhile, when given, is the caller's own trusted work, done once the child has its
+        first calls and works on them: it returns the job's deadline in seconds (timeout_s is
+        then unused), which runs from its return. Should it raise, the child is ended, and run()
+        raises the same exception once the sandbox is ready for the next job.
 
         With return_when_answered, a run whose every call was answered returns as soon as the
         last answer is read, without the child's exit status, CPU time or wall time: such a run
@@ -261,8 +277,9 @@ class Sandbox:
                         source,
                         function,
                         calls,
-                        timeout_s or self.config.code_timeout_s,
+                        meanwhile or (lambda: timeout_s or self.config.code_timeout_s),
                         return_when_answered,
+                        own_work=meanwhile is not None,
                     )
                 except HandoverFailed:
                     # The zygote died between jobs (before any child saw this job): start a
@@ -273,9 +290,12 @@ class Sandbox:
                         source,
                         function,
                         calls,
-                        timeout_s or self.config.code_timeout_s,
+                        meanwhile or (lambda: timeout_s or self.config.code_timeout_s),
                         return_when_answered,
+                        own_work=meanwhile is not None,
                     )
+            except MeanwhileFailed as failed:
+                raise failed.error from None
             except (OSError, ValueError, RuntimeError) as error:
                 logger.exception("sandbox job failed; restarting the zygote")
                 self.close()
@@ -291,8 +311,10 @@ class Sandbox:
         source: str,
         function: str,
         calls: list[dict[str, Any]],
-        timeout_s: float,
+        meanwhile: Callable[[], float],
         return_when_answered: bool,
+        *,
+        own_work: bool,
     ) -> SandboxRun:
         limits = self._child_limits()
         if self._asked_for not in (None, limits):
@@ -307,24 +329,33 @@ class Sandbox:
         job_write, result_read = fds
         run = SandboxRun()
         writer = _JobWriter(job_write)
-        reader = _AnswerReader(
-            result_read, MAX_RESULT_BYTES, time.monotonic() + timeout_s + 5, writer
-        )
-        # The zygote starts the deadline on "go", sent once the child has its first batch: the
-        # child starts at once, and the zygote wakes meanwhile.
+        reader = _AnswerReader(result_read, MAX_RESULT_BYTES, time.monotonic() + 30, writer)
+        failure: Exception | None = None
+        elsewhere = _Elsewhere(int(started.get("pid", 0))) if own_work else None
+
+        def begun() -> None:
+            # The child starts on its first batch at once; the caller's own work happens now,
+            # and the zygote enforces the deadline from "go", sent when that work is done.
+            nonlocal failure
+            try:
+                timeout_s = meanwhile()
+            except Exception as error:  # noqa: BLE001 - the caller's: raised once this job ends
+                failure, timeout_s = error, 0.0  # the zygote ends the child at once
+            finally:
+                if elsewhere is not None:
+                    elsewhere.end()
+            reader.deadline = time.monotonic() + timeout_s + 5
+            self._start_deadline(timeout_s)
+
         try:
-            _exchange(
-                run,
-                writer,
-                reader,
-                source,
-                function,
-                calls,
-                started=lambda: self._start_deadline(timeout_s),
-            )
+            _exchange(run, writer, reader, source, function, calls, started=begun)
         finally:
             writer.close()  # the child reads the end of its job and exits
             os.close(result_read)  # a child still writing now gets EPIPE and ends
+        if failure is not None:
+            self._await_done(SandboxRun(), reader.deadline)
+            self._ask_ahead(limits)
+            raise MeanwhileFailed(failure)
         if return_when_answered and _answered_every_call(run, calls):
             # Asking for the next child tells the zygote that this one is done with: it ends
             # the child if it has not ended yet, and reports on it before handing over the next.
@@ -528,6 +559,37 @@ def _batches(calls: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
             batches.append([])
         batches[-1].append(call)
     return batches
+
+
+class _Elsewhere:
+    """Keep a child off this thread's CPU while both have work, when another CPU may run it.
+
+    Writing to a pipe wakes its reader on the writer's CPU (a "sync" wake-up: the kernel expects
+    the writer to wait for the answer now), however many CPUs are idle. While the worker does
+    its own work as the child starts on a job, both would then take turns on one CPU. Only a
+    hint: where this process may not move the child, or this is its only CPU, nothing changes.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.allowed: set[int] = set()
+        try:
+            allowed = os.sched_getaffinity(pid)
+            others = allowed - {_libc.sched_getcpu()}
+            if pid > 0 and others and others != allowed:
+                os.sched_setaffinity(pid, others)
+                self.allowed = allowed
+        except OSError:
+            pass
+
+    def end(self) -> None:
+        """Let the child run on every CPU it could before (the worker waits from now on)."""
+        if self.allowed:
+            try:
+                os.sched_setaffinity(self.pid, self.allowed)
+            except OSError:
+                pass
+            self.allowed = set()
 
 
 class _JobWriter:

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import textwrap
 import tracemalloc
 import uuid
@@ -762,6 +763,67 @@ def test_an_interrupted_job_leaves_the_next_one_unaffected(monkeypatch: pytest.M
         with pytest.raises(SoftTimeLimit):
             box.run(_submission("", "return grad_out * (x > 0)"), "relu_backward", [])
     assert grade(RELU, RELU["reference"], seed=4).status == Status.CORRECT
+
+
+def test_the_callers_work_meanwhile_gives_the_deadline() -> None:
+    box = get_sandbox()
+    asked = []
+
+    def meanwhile() -> float:
+        asked.append(True)
+        return 0.3  # well under the sandbox's own 2 s: a loop must end at this deadline
+
+    loop = _submission("", "while True:\n    pass")
+    run = box.run(loop, "relu_backward", [{"id": "a", "args": [1, 2]}], meanwhile=meanwhile)
+    assert asked == [True]
+    assert run.timed_out
+
+
+def test_a_failure_meanwhile_ends_the_child_and_is_raised_with_the_sandbox_ready() -> None:
+    box = get_sandbox()
+    zygote = box.pid()
+
+    def meanwhile() -> float:
+        raise ZeroDivisionError("the caller's own mistake")
+
+    loop = _submission("", "while True:\n    pass")
+    with pytest.raises(ZeroDivisionError, match="the caller's own mistake"):
+        box.run(loop, "relu_backward", [{"id": "a", "args": [1, 2]}], meanwhile=meanwhile)
+    assert box.pid() == zygote  # no restart: the child was ended and reported on
+    assert grade(RELU, RELU["reference"], seed=2).status == Status.CORRECT
+
+
+def test_a_reference_that_fails_while_the_child_runs_is_the_exercises_error() -> None:
+    # The expected values are computed while the child works on the calls: a reference that
+    # raises on the hidden test's inputs is the author's mistake, not the student's.
+    spec = {
+        **RELU,
+        "reference": RELU["reference"].replace(
+            "return grad_out", "assert x.size < 1000\n    return grad_out"
+        ),
+    }
+    zygote = get_sandbox().pid()
+    verdict = grade(spec, RELU["reference"], seed=3)
+    assert verdict.status == Status.ERROR, verdict.to_dict()
+    assert verdict.diagnosis == "spec_error"
+    assert "AssertionError" in verdict.messages[0].text
+    assert not verdict.counts_as_attempt
+    assert get_sandbox().pid() == zygote
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to steer between")
+def test_a_child_is_kept_off_the_workers_cpu_only_while_the_worker_works() -> None:
+    sleeper = subprocess.Popen(["sleep", "30"])  # noqa: S603,S607 - a stand-in child
+    try:
+        allowed = os.sched_getaffinity(sleeper.pid)
+        elsewhere = sandbox._Elsewhere(sleeper.pid)
+        steered = os.sched_getaffinity(sleeper.pid)
+        assert steered < allowed and len(steered) == len(allowed) - 1
+        elsewhere.end()
+        assert os.sched_getaffinity(sleeper.pid) == allowed
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 def test_text_the_child_chose_reaches_the_verdict_storable() -> None:
