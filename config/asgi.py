@@ -11,6 +11,8 @@ process (DB_POOL, config/settings.py) rather than staying open per thread.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -59,6 +61,19 @@ def is_async_view(path: str) -> bool:
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Serve one request in a context of its own (see _route).
+
+    uvicorn starts a keep-alive connection's next request from inside the previous response's
+    send(), so the next request's task would copy that context; asgiref leaves in it the thread
+    executor of the request served through the WSGI side, which has quit by then, and every
+    sync_to_async of the next request would fail ("CurrentThreadExecutor already quit").
+    """
+    await asyncio.get_running_loop().create_task(
+        _route(scope, receive, send), context=contextvars.Context()
+    )
+
+
+async def _route(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Send async views' requests to the ASGI handler, and the rest to the WSGI one in a thread."""
     if scope["type"] != "http" or is_async_view(scope["path"]):
         await asgi_handler(scope, receive, send)

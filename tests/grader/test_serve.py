@@ -65,8 +65,11 @@ def test_a_page_served_through_the_wsgi_side_of_the_router_finishes_its_request(
     assert status == 200 and len(finished) == 1
 
 
-async def asgi_get(application, path: str) -> int:
-    """Send one GET through an ASGI application; return the response's status."""
+async def asgi_get(application, path: str, on_sent=None) -> int:
+    """Send one GET through an ASGI application; return the response's status.
+
+    on_sent, when given, is called inside send() once the response's last part is sent.
+    """
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -92,6 +95,33 @@ async def asgi_get(application, path: str) -> int:
 
     async def send(message: dict) -> None:
         sent.append(message)
+        if on_sent is not None and message["type"] == "http.response.body":
+            if not message.get("more_body"):
+                on_sent()
 
     await application(scope, receive, send)
     return sent[0]["status"]
+
+
+def test_a_request_started_while_the_last_response_is_sent_is_served(monkeypatch):
+    # uvicorn starts a keep-alive connection's next request from inside the previous response's
+    # send, so the next request's task copies that context: a page served through the WSGI side
+    # leaves its thread's executor there (asgiref), which has quit by the time the next one runs.
+    monkeypatch.setenv("DB_POOL", "0")
+    from config import asgi
+
+    async def both() -> list[int]:
+        later: list[asyncio.Task[int]] = []
+
+        def next_request() -> None:
+            if not later:
+                later.append(
+                    asyncio.get_running_loop().create_task(
+                        asgi_get(asgi.application, "/accounts/login/")
+                    )
+                )
+
+        first = await asgi_get(asgi.application, "/accounts/login/", on_sent=next_request)
+        return [first, await later[0]]
+
+    assert asyncio.run(both()) == [200, 200]
