@@ -358,6 +358,7 @@ class Site:
     tag: str
     sessions: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
+    parts: dict[int, str] = field(default_factory=dict)  # a started process's pid: its name
 
     def manage(self, *args: str) -> str:
         """Run manage.py or a Python snippet against the benchmark's database; return its output."""
@@ -379,6 +380,7 @@ class Site:
             start_new_session=True,
         )
         self.processes.append(process)
+        self.parts[process.pid] = name
 
     def log(self, name: str) -> str:
         return (self.workdir / f"{name}.log").read_text(errors="replace")
@@ -676,15 +678,26 @@ def run(options: Options) -> dict[str, Any]:
             thread.start()
         barrier.wait()
         began = time.perf_counter()
+        cpu_before = cpu_by_part(site)
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - began
+        cpu_spent = cpu_by_part(site)
         time.sleep(1.0)
         rows = [line.split() for line in site.manage("-c", ROWS).splitlines() if line.strip()]
         stages = read_stages(site.log("symbolic") + site.log("code"))
         tag = site.tag
         server_errors = _errors_in(site.log("web"))
     summary = report(results, errors, rows, stages, wall)
+    verdicts = max(sum(1 for r in results if r.outcome.status in ("finished", "error")), 1)
+    summary["cpu_ms_per_verdict"] = {
+        part: round((cpu_spent[part] - cpu_before.get(part, 0.0)) / verdicts, 1)
+        for part in cpu_spent
+    }
+    print(
+        "  CPU per verdict (ms; each part's processes and the children they reaped): "
+        + ", ".join(f"{part} {ms}" for part, ms in summary["cpu_ms_per_verdict"].items())
+    )
     concurrency = {"symbolic": options.symbolic_concurrency, "code": options.code_concurrency}
     summary["pool_busy"] = pool_busy(rows, stages, concurrency)
     print(
@@ -717,6 +730,52 @@ def run(options: Options) -> dict[str, Any]:
     if options.json:
         print(json.dumps(summary, sort_keys=True))
     return summary
+
+
+def cpu_by_part(site: Site) -> dict[str, float]:
+    """Return the CPU milliseconds each part of the site has used so far, by /proc.
+
+    A part is this process (the students' threads), a started process with every descendant (the web server's workers, a Celery
+    worker's pool processes, the sandbox zygote and the children it reaped), PostgreSQL's server
+    and its connections, and Redis. A process counts with the children it reaped, so one that
+    ended between two readings is counted in its parent's. The machine's other PostgreSQL or
+    Redis clients count too: run the benchmark alone. Empty without /proc.
+    """
+    if not Path("/proc/self/stat").exists():
+        return {}
+    parents: dict[int, int] = {}
+    spent: dict[int, float] = {}
+    names: dict[int, str] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name, fields = (entry / "stat").read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        values = fields.split()
+        pid = int(entry.name)
+        parents[pid] = int(values[1])
+        spent[pid] = sum(int(value) for value in values[11:15]) * 1000 / ticks
+        names[pid] = name.split("(", 1)[1]
+    parts = site.parts
+    totals = dict.fromkeys([*parts.values(), "postgres", "redis"], 0.0)
+    own = os.times()
+    totals["students (this process)"] = (own.user + own.system) * 1000
+    for pid, ms in spent.items():
+        part = None
+        ancestor = pid
+        while ancestor > 1 and part is None:
+            part = parts.get(ancestor)
+            ancestor = parents.get(ancestor, 0)
+        if part is None and names[pid] == "postgres":
+            part = "postgres"
+        if part is None and names[pid].startswith("redis-server"):
+            part = "redis"
+        if part is not None:
+            totals[part] += ms
+    return totals
 
 
 def _errors_in(log: str) -> list[str]:
