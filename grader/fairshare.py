@@ -63,26 +63,28 @@ def is_held(submission: Submission) -> bool:
     ).exists()
 
 
-def turns_take(*, queue: str, now: datetime) -> list[int]:
+def turns_take(*, queue: str, now: datetime, slot_freed: bool = False) -> list[int]:
     """Mark the next turns of a queue as sent while it has free slots; return their submissions.
 
-    The caller sends them to the broker once this has committed.
+    slot_freed says the caller has just ended one of the queue's jobs: a turn is then due
+    whenever anyone waits, so the first look (below) is skipped. The caller sends the turns to
+    the broker once this has committed.
     """
     # A first look without the lane's lock: when it finds no turn due, there is none, and no lock
     # to take. Each event that makes a turn due (an answer committed HELD, a job's end committed)
     # asks for turns once it has committed, so the look its own asking takes finds that turn.
-    if not _waiting(queue).turn_due():
+    if not slot_freed and not _waiting(queue).turn_due():
         return []
     with transaction.atomic():
         _lock_lane(queue)
-        waiting = _waiting(queue)
+        waiting = _waiting(queue, now=now)
         if not waiting.turn_due():
             return []
         free = settings.GRADER_CODE_SLOTS - waiting.running
         first_held = waiting.first_held
         if len(first_held) > free:
-            levels = ratelimit.budget_levels(list(first_held), now)
             # Most budget left first (least recent usage), then the longest wait.
+            levels = waiting.levels
             order = sorted(first_held, key=lambda uid: (-levels[uid], *first_held[uid]))
         else:
             order = list(first_held)  # a turn for everyone waiting: no one goes before another
@@ -101,34 +103,42 @@ class _Waiting:
 
     running: int
     first_held: dict[int, tuple[datetime, int]]  # learner: (held_at, submission)
+    levels: dict[int, float]  # learner with a held answer: their grading budget's level
 
     def turn_due(self) -> bool:
         return bool(self.first_held) and self.running < settings.GRADER_CODE_SLOTS
 
 
-def _waiting(queue: str) -> _Waiting:
+def _waiting(queue: str, now: datetime | None = None) -> _Waiting:
     """Read a queue's sent and held tickets of pending submissions (one query).
 
-    A learner with a job running waits for it to end.
+    A learner with a job running waits for it to end. With now, the same query reads the grading
+    budget of each learner with a held answer, and levels gives its level at now.
     """
     running = 0
     running_users: set[int] = set()
     held: list[tuple[datetime, int, int]] = []
-    for state, user_id, held_at, pk, status in GradingTicket.objects.filter(
+    levels: dict[int, float] = {}
+    columns = ["state", "user_id", "held_at", "submission_id", "submission__status"]
+    if now is not None:
+        columns += ["user__grading_budget__seconds", "user__grading_budget__updated_at"]
+    for state, user_id, held_at, pk, status, *budget in GradingTicket.objects.filter(
         queue=queue,
         state__in=[GradingTicket.State.SENT, GradingTicket.State.HELD],
         submission__status__in=PENDING,
-    ).values_list("state", "user_id", "held_at", "submission_id", "submission__status"):
+    ).values_list(*columns):
         if state == GradingTicket.State.SENT:
             running += 1
             running_users.add(user_id)
         elif status == Submission.Status.QUEUED:
             held.append((held_at, pk, user_id))
+            if now is not None:
+                levels[user_id] = ratelimit.level_at(*budget, now)
     first_held: dict[int, tuple[datetime, int]] = {}
     for held_at, pk, user_id in sorted(held):
         if user_id not in running_users:
             first_held.setdefault(user_id, (held_at, pk))
-    return _Waiting(running=running, first_held=first_held)
+    return _Waiting(running=running, first_held=first_held, levels=levels)
 
 
 def _lock_lane(queue: str) -> None:

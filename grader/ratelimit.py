@@ -48,8 +48,15 @@ def reserve_for(exercise: Exercise) -> float:
 
 def level(budget: GradingBudget, now: datetime) -> float:
     """Return the seconds in a bucket at now: its stored level plus the refill since, capped."""
-    elapsed = max(0.0, (now - budget.updated_at).total_seconds())
-    return min(capacity(), budget.seconds + elapsed * refill_rate())
+    return level_at(budget.seconds, budget.updated_at, now)
+
+
+def level_at(seconds: float | None, updated_at: datetime | None, now: datetime) -> float:
+    """Return the level at now of a bucket holding seconds at updated_at (full when it has none)."""
+    if seconds is None or updated_at is None:
+        return capacity()  # a learner who never answered
+    elapsed = max(0.0, (now - updated_at).total_seconds())
+    return min(capacity(), seconds + elapsed * refill_rate())
 
 
 def _locked_budget(user_id: int, now: datetime) -> GradingBudget:
@@ -133,11 +140,3 @@ def budget_settle(*, user_id: int, reserved: float, cost: float, now: datetime) 
         budget.seconds = min(capacity(), level(budget, now) + reserved - cost)
         budget.updated_at = now
         budget.save(update_fields=["seconds", "updated_at"])
-
-
-def budget_levels(user_ids: list[int], now: datetime) -> dict[int, float]:
-    """Return the bucket level of each learner (a full bucket for one who never answered)."""
-    levels = {user_id: capacity() for user_id in user_ids}
-    for budget in GradingBudget.objects.filter(user_id__in=user_ids):
-        levels[budget.user_id] = level(budget, now)
-    return levels

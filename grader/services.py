@@ -145,11 +145,14 @@ def submission_enqueue(*, submission: Submission, held: bool | None = None) -> b
     return submission_send(submission=submission)
 
 
-def submissions_dispatch(*, queue: str) -> list[int]:
-    """Send the next turns of a fair queue to the broker; return the submissions sent."""
+def submissions_dispatch(*, queue: str, slot_freed: bool = False) -> list[int]:
+    """Send the next turns of a fair queue to the broker; return the submissions sent.
+
+    slot_freed: the caller has just ended one of the queue's jobs (see fairshare.turns_take).
+    """
     if not fairshare.is_fair(queue):
         return []
-    sent = fairshare.turns_take(queue=queue, now=timezone.now())
+    sent = fairshare.turns_take(queue=queue, now=timezone.now(), slot_freed=slot_freed)
     # In the order they were stored (turns_take gave them all the same enqueued_at).
     for submission_id in sorted(sent):
         _grading_send(submission_id=submission_id, queue=queue)
@@ -169,7 +172,7 @@ def submission_settle(
         queue = Submission.objects.filter(pk=submission_id).values_list("queue", flat=True).first()
         if queue is None:
             return
-    submissions_dispatch(queue=queue)
+    submissions_dispatch(queue=queue, slot_freed=True)
     if not charged:
         fairshare.ticket_settle(submission_id=submission_id, now=timezone.now())
 

@@ -97,6 +97,22 @@ def test_with_every_slot_taken_asking_for_turns_is_one_look_and_no_lock(
     assert len(queries) == 1, [q["sql"][:60] for q in queries.captured_queries]
 
 
+def test_a_freed_slot_goes_to_the_next_turn_in_four_statements(
+    relu, sent, settings, django_capture_on_commit_callbacks
+):
+    learners = UserFactory.create_batch(3)
+    first = submit(learners[0], relu, LOOP, django_capture_on_commit_callbacks)
+    for learner in learners[1:]:
+        submit(learner, relu, LOOP, django_capture_on_commit_callbacks)
+    Submission.objects.filter(pk=first.pk).update(status=Submission.Status.FINISHED)
+    # The lane's lock, one look at the line with the learners' budgets, and the two updates.
+    with CaptureQueriesContext(connection) as queries:
+        taken = services.submissions_dispatch(queue=settings.GRADER_CODE_QUEUE, slot_freed=True)
+    assert len(taken) == 1 and taken[0] in sent
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 4, [sql[:60] for sql in statements]
+
+
 def test_symbolic_answers_are_sent_at_once(
     student, sigmoid, sent, django_capture_on_commit_callbacks
 ):
