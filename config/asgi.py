@@ -1,8 +1,9 @@
 """ASGI entry point: the web server (gunicorn with uvicorn workers, or uvicorn; see README.md).
 
-The views that hold a request until a verdict (grader/views.py's submission_status and
-submission_detail) are async: a waiting learner is a coroutine, not a thread. They are served by
-Django's ASGI handler. Every other request goes to Django's WSGI handler in a thread of its own:
+The views that hold a request until a verdict (grader/views.py's answer_check, submission_status
+and submission_detail) are async: a waiting learner is a coroutine, not a thread. They are served
+by Django's ASGI handler, whose sync middleware hooks run a few in each thread hop
+(config/middleware_runs.py). Every other request goes to Django's WSGI handler in a thread of its own:
 its views are sync, and under the ASGI handler each sync middleware hook and view would hop between
 the event loop and a thread (measured: about 40% more CPU for the exercise page). Either way each
 request's sync code runs in a thread of its own, so database connections come from a pool per
@@ -19,13 +20,16 @@ from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction
 from asgiref.wsgi import WsgiToAsgi
-from django.core.asgi import get_asgi_application
+from django import setup
 from django.core.wsgi import get_wsgi_application
 from django.urls import Resolver404, resolve
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DB_POOL", "1")
-asgi_handler = get_asgi_application()
+setup(set_prefix=False)
+from config.middleware_runs import RunsASGIHandler  # noqa: E402 - needs the settings
+
+asgi_handler = RunsASGIHandler()
 django_wsgi = get_wsgi_application()
 
 from course.markdown import warm_up  # noqa: E402 - needs the apps loaded above
