@@ -17,6 +17,7 @@ from django.db.models import Prefetch
 from django.http import Http404
 
 from course.catalogue import catalogue, reachable_exercise
+from course.compiled import Compiled
 from course.models import (
     Enrollment,
     Exercise,
@@ -213,7 +214,12 @@ def is_enrolled(*, user: AnyUser, track: Track) -> bool:
 def enrolled_track_ids(user: AnyUser) -> set[int]:
     if not user.is_authenticated:
         return set()
-    return set(Enrollment.objects.filter(user=user).values_list("track_id", flat=True))
+    return {enrollment.track_id for enrollment in _ENROLLMENTS(user_id=user.pk)}
+
+
+_ENROLLMENTS = Compiled(
+    lambda user_id: Enrollment.objects.filter(user_id=user_id).only("track_id"), "user_id"
+)
 
 
 def lesson_track(

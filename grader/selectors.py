@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import Http404
 
+from course.compiled import Compiled
 from course.localize import localized, localized_list
 from course.markdown import render_markdown
 from course.models import Exercise, ExerciseProgress, User
@@ -99,25 +100,44 @@ class ExerciseView:
         return exercise_next(user=self.user, exercise=self.exercise)
 
 
+# The reads of every verdict shown (course.compiled: their SQL is compiled once).
+_HINTS_SEEN = Compiled(
+    lambda user_id, exercise_id: HintView.objects.filter(
+        user_id=user_id, exercise_id=exercise_id
+    ).only("pk"),
+    "user_id",
+    "exercise_id",
+)
+_PROGRESS = Compiled(
+    lambda user_id, exercise_id: ExerciseProgress.objects.filter(
+        user_id=user_id, exercise_id=exercise_id
+    ).order_by("pk")[:1],
+    "user_id",
+    "exercise_id",
+)
+_HISTORY = Compiled(
+    lambda user_id, exercise_id: Submission.objects.filter(
+        user_id=user_id, exercise_id=exercise_id
+    ).order_by("-created_at", "-id")[: settings.GRADER_HISTORY_LENGTH],
+    "user_id",
+    "exercise_id",
+)
+
+
 def shown_hints(exercise: Exercise, user: User) -> tuple[list[str], bool]:
     """Return the hints the learner has asked to see (HintView rows), in order.
 
     They are in the reader's language where the exercise has a translation; the flag says
     whether they are the English standing in.
     """
-    seen = HintView.objects.filter(user=user, exercise=exercise).count()
+    seen = len(_HINTS_SEEN(user_id=user.pk, exercise_id=exercise.pk))
     hints, english = localized_list(exercise, "hints")
     return hints[:seen], english
 
 
 def submission_history(*, user: User, exercise: Exercise) -> list[Submission]:
     """Return the learner's latest submissions to an exercise, newest first."""
-    submissions = list(
-        Submission.objects.filter(user=user, exercise=exercise).order_by("-created_at", "-id")[
-            : settings.GRADER_HISTORY_LENGTH
-        ]
-    )
-    return _with_exercise(submissions, exercise)
+    return _with_exercise(_HISTORY(user_id=user.pk, exercise_id=exercise.pk), exercise)
 
 
 def _with_exercise(submissions: list[Submission], exercise: Exercise) -> list[Submission]:
@@ -145,7 +165,7 @@ def best_submission(*, user: User, exercise: Exercise) -> Submission | None:
 def exercise_view(*, exercise: Exercise, user: User, seed: int | None = None) -> ExerciseView:
     """Assemble what the exercise page shows one learner: variant, progress, hints, draft, history."""
     seed = exercise.seed_for(user.pk) if seed is None else seed
-    progress = ExerciseProgress.objects.filter(user=user, exercise=exercise).first()
+    progress = next(iter(_PROGRESS(user_id=user.pk, exercise_id=exercise.pk)), None)
     hints, hints_english = shown_hints(exercise, user)
     # The translated prompt and solution get this variant's values in their {{name}} placeholders.
     prompt, solution = localized(exercise, "prompt"), localized(exercise, "solution")
@@ -204,8 +224,15 @@ _LOOKED_AT = [
 ]
 
 
+_LOOK = Compiled(lambda pk: Submission.objects.filter(pk=pk).only(*_LOOKED_AT), "pk")
+
+
 def _look(submission: Submission) -> bool:
-    submission.refresh_from_db(fields=_LOOKED_AT)
+    found = _LOOK(pk=submission.pk)
+    if not found:
+        raise Submission.DoesNotExist(f"submission {submission.pk} is gone")
+    for name in _LOOKED_AT:
+        setattr(submission, name, getattr(found[0], name))
     release_connection()
     return not submission.is_pending
 
