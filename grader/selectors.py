@@ -247,8 +247,15 @@ def release_connection() -> None:
         connection.close_if_unusable_or_obsolete()
 
 
-async def submission_wait(*, submission: Submission, timeout: float) -> Submission:
+async def submission_wait(
+    *, submission: Submission, timeout: float, just_stored: bool = False
+) -> Submission:
     """Return the submission once it is settled, or as it stands after timeout seconds.
+
+    just_stored: this request has just stored the submission (it is queued): the wait starts
+    without a look at the database, which the announcement of its verdict cannot precede (the
+    worker claims and grades it first, for several milliseconds; should it somehow, the look
+    every RECHECK_SECONDS finds the verdict).
 
     A coroutine, so that a waiting learner holds no thread: under the ASGI server (README,
     "Production") thousands of these wait on one event loop, and a worker thread is used only for
@@ -263,7 +270,9 @@ async def submission_wait(*, submission: Submission, timeout: float) -> Submissi
     deadline = loop.time() + timeout
     if settings.GRADER_NOTIFY_REDIS_URL:
         try:
-            await _wait_for_announcement(settings.GRADER_NOTIFY_REDIS_URL, submission, deadline)
+            await _wait_for_announcement(
+                settings.GRADER_NOTIFY_REDIS_URL, submission, deadline, look_first=not just_stored
+            )
         except (redis.RedisError, OSError):
             pass
         else:
@@ -278,7 +287,9 @@ async def submission_wait(*, submission: Submission, timeout: float) -> Submissi
     return submission
 
 
-async def _wait_for_announcement(url: str, submission: Submission, deadline: float) -> None:
+async def _wait_for_announcement(
+    url: str, submission: Submission, deadline: float, *, look_first: bool = True
+) -> None:
     # The event loop's one subscription to every verdict (grader.announcements): this wait only
     # registers its submission, and sends nothing to Redis.
     listener = await announcements.listener(url)
@@ -287,7 +298,8 @@ async def _wait_for_announcement(url: str, submission: Submission, deadline: flo
     try:
         # Subscribed first, then looked: a verdict stored in between is not missed. Each look
         # reads the whole row, so the submission returned is as it stands.
-        while not await _settled(submission):
+        while not (look_first and await _settled(submission)):
+            look_first = True
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return

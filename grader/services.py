@@ -192,6 +192,12 @@ def submission_send(*, submission: Submission) -> bool:
     return _grading_send(submission_id=submission.pk, queue=submission.queue)
 
 
+def grading_inline() -> bool:
+    """Say whether sending an answer grades it in this process at once (Celery's
+    task_always_eager, which development and tests may use), rather than on a worker later."""
+    return bool(current_app.conf.task_always_eager)
+
+
 def _grading_send(*, submission_id: int, queue: str) -> bool:
     try:
         task = current_app.tasks[GRADE_SUBMISSION_TASK]

@@ -157,7 +157,9 @@ async def answer_check(request: HttpRequest, slug: str) -> HttpResponse:
     if not request.htmx:
         return redirect(submission)
     submission = await selectors.submission_wait(
-        submission=submission, timeout=settings.GRADER_STATUS_WAIT_SECONDS
+        submission=submission,
+        timeout=settings.GRADER_STATUS_WAIT_SECONDS,
+        just_stored=not services.grading_inline(),
     )
     return await sync_to_async(_status_response)(
         request, submission, poll_ms=settings.GRADER_POLL_MS

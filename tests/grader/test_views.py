@@ -19,7 +19,7 @@ from django.utils.module_loading import import_string
 from config.celery import app
 from course.catalogue import catalogue_forget
 from course.models import Exercise, ExerciseProgress
-from grader import announcements, services
+from grader import announcements, selectors, services
 from grader.engine import Status
 from grader.models import AnswerDraft, HintView, Submission
 from tests.grader.conftest import SIGMOID_RIGHT, SIGMOID_WRONG, pending_submissions, settle
@@ -459,6 +459,28 @@ def test_checking_from_the_page_answers_with_the_verdict(
     # Progress, hints, solution and history come with it, as with a held status request.
     assert 'id="progress" class="progress-line exercise-progress" hx-swap-oob="true"' in html
     assert 'id="history" class="exercise-panel history"' in html
+
+
+def test_a_check_heard_on_redis_reads_its_answer_again_only_for_the_verdict(
+    client, student, sigmoid, transactional_db, verdicts_heard, monkeypatch
+):
+    """The check has just stored the answer: no look before the worker announces its verdict."""
+    if verdicts_heard != "redis":
+        pytest.skip("without announcements a held request looks at the database to hear verdicts")
+    looks: list[int] = []
+    look = selectors._look
+
+    def counted(submission: Submission) -> bool:
+        looks.append(submission.pk)
+        return look(submission)
+
+    monkeypatch.setattr(selectors, "_look", counted)
+    client.force_login(student)
+    grader = settle_later(0.3)
+    html = client.post(check_url(sigmoid), {"answer": SIGMOID_RIGHT}, **HTMX).content.decode()
+    grader.join()
+    assert 'data-verdict="correct"' in html
+    assert len(looks) == 1
 
 
 def test_a_check_not_graded_in_time_answers_pending_and_asks_again(
