@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
-from django.core.signals import request_finished
+from django.core.signals import request_finished, request_started
 from django.urls import reverse
 
 from grader.management.commands.serve import child_environment, web_command, worker_command
@@ -125,3 +126,28 @@ def test_a_request_started_while_the_last_response_is_sent_is_served(monkeypatch
         return [first, await later[0]]
 
     assert asyncio.run(both()) == [200, 200]
+
+
+def test_requests_one_after_another_share_a_thread_and_never_at_once(monkeypatch):
+    monkeypatch.setenv("DB_POOL", "0")
+    from config import asgi
+
+    threads: list[int] = []
+
+    def note(**kwargs: object) -> None:
+        threads.append(threading.get_ident())
+
+    async def two_after_one_another_and_two_at_once() -> list[int]:
+        for _ in range(2):
+            assert await asgi_get(asgi.application, "/accounts/login/") == 200
+        pages = [asgi_get(asgi.application, "/accounts/login/") for _ in range(2)]
+        return list(await asyncio.gather(*pages))
+
+    request_started.connect(note)
+    try:
+        statuses = asyncio.run(two_after_one_another_and_two_at_once())
+    finally:
+        request_started.disconnect(note)
+    assert statuses == [200, 200]
+    assert threads[0] == threads[1]  # the second request had the first one's thread
+    assert threads[2] != threads[3]  # two at once: a thread each
