@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils.deprecation import MiddlewareMixin
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -49,35 +49,21 @@ PERMISSIONS_POLICY = ", ".join(
 )
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(MiddlewareMixin):
     """Add the policies above unless a view set its own.
 
-    Sync and async capable, so under the ASGI server it keeps the chain async (a sync-only
-    middleware would run every async view behind it in a thread).
+    Hooks only (a MiddlewareMixin): under the ASGI server its hook runs in the same thread hop as
+    the other middlewares' (config/middleware_runs.py).
     """
 
-    sync_capable = True
-    async_capable = True
-
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.async_mode = iscoroutinefunction(get_response)
-        if self.async_mode:
-            markcoroutinefunction(self)
+        super().__init__(get_response)
         if settings.CSP_REPORT_ONLY:
             self.header = "Content-Security-Policy-Report-Only"
         else:
             self.header = "Content-Security-Policy"
 
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.async_mode:
-            return self._acall(request)
-        return self._add_headers(self.get_response(request))
-
-    async def _acall(self, request: HttpRequest) -> HttpResponse:
-        return self._add_headers(await self.get_response(request))
-
-    def _add_headers(self, response: HttpResponse) -> HttpResponse:
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         response.headers.setdefault(self.header, CONTENT_SECURITY_POLICY)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response

@@ -1,8 +1,9 @@
-"""WhiteNoise's static-file middleware, able to sit in an async middleware chain.
+"""WhiteNoise's static files, served by a hooks-only middleware.
 
-WhiteNoiseMiddleware is sync only; in the ASGI server's async chain Django would then run every
-request behind it, the async status views included, through a thread that waits with them. This
-subclass answers static files the same way and otherwise awaits the rest of the chain.
+WhiteNoiseMiddleware wraps the rest of the chain itself; this one holds it and answers a static
+file's path from process_request, as WhiteNoise would, and lets every other request through. As
+a MiddlewareMixin made of hooks only, under the ASGI server it runs in the same thread hop as the
+middlewares around it (config/middleware_runs.py).
 """
 
 from __future__ import annotations
@@ -10,34 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest
+from django.utils.deprecation import MiddlewareMixin
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 
-class StaticFilesMiddleware(WhiteNoiseMiddleware):
-    """Serve static files (WhiteNoise), in a sync or an async middleware chain."""
+class StaticFilesMiddleware(MiddlewareMixin):
+    """Serve static files (WhiteNoise, with its settings) before the rest of the chain."""
 
-    sync_capable = True
-    async_capable = True
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        super().__init__(get_response)
+        self.whitenoise = WhiteNoiseMiddleware(get_response)
 
-    def __init__(self, get_response: Callable[[HttpRequest], Any], *args: Any) -> None:
-        super().__init__(get_response, *args)
-        self.async_mode = iscoroutinefunction(get_response)
-        if self.async_mode:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.async_mode:
-            return self._acall(request)
-        return super().__call__(request)
-
-    async def _acall(self, request: HttpRequest) -> Any:
-        # A dictionary look-up (a stat of the finders' files when DEBUG autorefreshes): no wait.
-        if self.autorefresh:
-            static_file = self.find_file(request.path_info)
+    def process_request(self, request: HttpRequest) -> Any:
+        # As WhiteNoiseMiddleware.__call__: a dictionary look-up (a stat of the finders' files
+        # when DEBUG refreshes them).
+        whitenoise = self.whitenoise
+        if whitenoise.autorefresh:
+            static_file = whitenoise.find_file(request.path_info)
         else:
-            static_file = self.files.get(request.path_info)
-        if static_file is not None:
-            return self.serve(static_file, request)
-        return await self.get_response(request)
+            static_file = whitenoise.files.get(request.path_info)
+        if static_file is None:
+            return None
+        return whitenoise.serve(static_file, request)

@@ -116,9 +116,14 @@ def test_the_chain_groups_every_run_of_hook_only_middleware(settings: Any) -> No
         path.rsplit(".", 1)[1] for path in settings.MIDDLEWARE if only_hooks(import_string(path))
     ]
     assert [name for run in runs for name in run] == hook_only
-    assert ["SessionMiddleware", "LocaleMiddleware", "CommonMiddleware", "CsrfViewMiddleware"] in [
-        run[:4] for run in runs
+    # Django's security and session middlewares run with ours, up to the messages': one run.
+    assert runs[0][:4] == [
+        "SecurityMiddleware",
+        "SecurityHeadersMiddleware",
+        "StaticFilesMiddleware",
+        "SessionMiddleware",
     ]
+    assert "XFrameOptionsMiddleware" in runs[0]
 
 
 REQUESTS: dict[str, tuple[dict[str, Any], int]] = {
@@ -174,4 +179,4 @@ def test_a_held_request_hops_to_a_thread_half_as_often(
     send(ASGIHandler(), path, headers=signed_in)
     theirs, hops[:] = len(hops), []
     assert send(RunsASGIHandler(), path, headers=signed_in)[0] == 200
-    assert len(hops) * 2 <= theirs, (len(hops), theirs, hops)  # measured: 10 against 22
+    assert len(hops) * 2 <= theirs, (len(hops), theirs, hops)  # measured: 8 against 22
