@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import redis
 from asgiref.sync import sync_to_async
@@ -205,6 +206,7 @@ def access_submission(user: AnyUser, pk: int) -> Submission:
     return submission
 
 
+Answer = TypeVar("Answer")
 # A held request looks at its submission again this often even when nothing was announced (the
 # worker's announcement is best effort).
 RECHECK_SECONDS = 3.0
@@ -212,9 +214,21 @@ RECHECK_SECONDS = 3.0
 LOOK_AT_MOST_SECONDS = 1.0
 
 
-async def _settled(submission: Submission) -> bool:
-    """Read the submission again; say whether it has settled (one query)."""
-    return await sync_to_async(_look)(submission)
+@dataclass
+class _Then:
+    """What a wait's caller does with the submission once it has settled, and what that gave."""
+
+    then: Callable[[Submission], Any] | None
+    value: Any = None
+    done: bool = False
+
+
+async def _settled(submission: Submission, after: _Then | None = None) -> bool:
+    """Read the submission again; say whether it has settled (one query).
+
+    A settled one is then given to after.then in the same thread hop (its value kept in after).
+    """
+    return await sync_to_async(_look)(submission, after)
 
 
 # What a look reads again: the row's own columns, keeping the exercise already at hand (a full
@@ -227,14 +241,17 @@ _LOOKED_AT = [
 _LOOK = Compiled(lambda pk: Submission.objects.filter(pk=pk).only(*_LOOKED_AT), "pk")
 
 
-def _look(submission: Submission) -> bool:
+def _look(submission: Submission, after: _Then | None = None) -> bool:
     found = _LOOK(pk=submission.pk)
     if not found:
         raise Submission.DoesNotExist(f"submission {submission.pk} is gone")
     for name in _LOOKED_AT:
         setattr(submission, name, getattr(found[0], name))
+    settled = not submission.is_pending
+    if settled and after is not None and after.then is not None:
+        after.value, after.done = after.then(submission), True
     release_connection()
-    return not submission.is_pending
+    return settled
 
 
 def release_connection() -> None:
@@ -247,15 +264,38 @@ def release_connection() -> None:
         connection.close_if_unusable_or_obsolete()
 
 
+@overload
 async def submission_wait(
-    *, submission: Submission, timeout: float, just_stored: bool = False
-) -> Submission:
+    *, submission: Submission, timeout: float, just_stored: bool = False, then: None = None
+) -> Submission: ...
+
+
+@overload
+async def submission_wait(
+    *,
+    submission: Submission,
+    timeout: float,
+    just_stored: bool = False,
+    then: Callable[[Submission], Answer],
+) -> Answer: ...
+
+
+async def submission_wait(
+    *,
+    submission: Submission,
+    timeout: float,
+    just_stored: bool = False,
+    then: Callable[[Submission], Any] | None = None,
+) -> Any:
     """Return the submission once it is settled, or as it stands after timeout seconds.
 
     just_stored: this request has just stored the submission (it is queued): the wait starts
     without a look at the database, which the announcement of its verdict cannot precede (the
     worker claims and grades it first, for several milliseconds; should it somehow, the look
     every RECHECK_SECONDS finds the verdict).
+
+    then: a sync function of that submission (rendering the answer to the request, say): run in
+    the same thread hop as the look that found the submission settled, and its value returned.
 
     A coroutine, so that a waiting learner holds no thread: under the ASGI server (README,
     "Production") thousands of these wait on one event loop, and a worker thread is used only for
@@ -264,31 +304,43 @@ async def submission_wait(
     or if Redis fails, it looks at the database, first every GRADER_STATUS_CHECK_MS and then less
     often.
     """
-    if not submission.is_pending or timeout <= 0:
+    after = _Then(then)
+    if submission.is_pending and timeout > 0:
+        await _wait(submission, timeout, just_stored, after)
+    if then is None:
         return submission
+    if after.done:
+        return after.value
+    return await sync_to_async(then)(submission)
+
+
+async def _wait(submission: Submission, timeout: float, just_stored: bool, after: _Then) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     if settings.GRADER_NOTIFY_REDIS_URL:
         try:
             await _wait_for_announcement(
-                settings.GRADER_NOTIFY_REDIS_URL, submission, deadline, look_first=not just_stored
+                settings.GRADER_NOTIFY_REDIS_URL,
+                submission,
+                deadline,
+                after,
+                look_first=not just_stored,
             )
         except (redis.RedisError, OSError):
             pass
         else:
-            return submission
+            return
     # Without announcements every waiting learner looks at the database: first every
     # GRADER_STATUS_CHECK_MS, then less and less often (at most every LOOK_AT_MOST_SECONDS), so a
     # class waiting while Redis is away adds a bounded load, not one query per learner per 50 ms.
     step = settings.GRADER_STATUS_CHECK_MS / 1000
-    while not await _settled(submission) and loop.time() + step < deadline:
+    while not await _settled(submission, after) and loop.time() + step < deadline:
         await asyncio.sleep(step)
         step = min(step * 1.5, max(LOOK_AT_MOST_SECONDS, step))
-    return submission
 
 
 async def _wait_for_announcement(
-    url: str, submission: Submission, deadline: float, *, look_first: bool = True
+    url: str, submission: Submission, deadline: float, after: _Then, *, look_first: bool = True
 ) -> None:
     # The event loop's one subscription to every verdict (grader.announcements): this wait only
     # registers its submission, and sends nothing to Redis.
@@ -298,7 +350,7 @@ async def _wait_for_announcement(
     try:
         # Subscribed first, then looked: a verdict stored in between is not missed. Each look
         # reads the whole row, so the submission returned is as it stands.
-        while not (look_first and await _settled(submission)):
+        while not (look_first and await _settled(submission, after)):
             look_first = True
             remaining = deadline - loop.time()
             if remaining <= 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -156,13 +157,11 @@ async def answer_check(request: HttpRequest, slug: str) -> HttpResponse:
     submission = await sync_to_async(_check)(request, slug)
     if not request.htmx:
         return redirect(submission)
-    submission = await selectors.submission_wait(
+    return await selectors.submission_wait(
         submission=submission,
         timeout=settings.GRADER_STATUS_WAIT_SECONDS,
         just_stored=not services.grading_inline(),
-    )
-    return await sync_to_async(_status_response)(
-        request, submission, poll_ms=settings.GRADER_POLL_MS
+        then=functools.partial(_status_response, request, poll_ms=settings.GRADER_POLL_MS),
     )
 
 
@@ -175,10 +174,11 @@ async def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     without JavaScript lands on its verdict; the wait is a coroutine and holds no thread.
     """
     submission = await sync_to_async(selectors.access_submission)(request.user, pk)
-    submission = await selectors.submission_wait(
-        submission=submission, timeout=settings.GRADER_STATUS_WAIT_SECONDS
+    return await selectors.submission_wait(
+        submission=submission,
+        timeout=settings.GRADER_STATUS_WAIT_SECONDS,
+        then=functools.partial(_detail_response, request),
     )
-    return await sync_to_async(_detail_response)(request, submission)
 
 
 @login_required
@@ -191,11 +191,10 @@ async def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
     Redis. Only the access check before the wait and the rendering after it run in a thread.
     """
     submission = await sync_to_async(selectors.access_submission)(request.user, pk)
-    submission = await selectors.submission_wait(
-        submission=submission, timeout=settings.GRADER_STATUS_WAIT_SECONDS
-    )
-    return await sync_to_async(_status_response)(
-        request, submission, poll_ms=settings.GRADER_POLL_MS
+    return await selectors.submission_wait(
+        submission=submission,
+        timeout=settings.GRADER_STATUS_WAIT_SECONDS,
+        then=functools.partial(_status_response, request, poll_ms=settings.GRADER_POLL_MS),
     )
 
 

@@ -140,7 +140,7 @@ def test_without_announcements_a_wait_looks_less_and_less_often(settings, monkey
     pauses: list[float] = []
     looks = iter([False] * 12 + [True])
 
-    async def settled(_submission: Submission) -> bool:
+    async def settled(_submission: Submission, *_: object) -> bool:
         return next(looks)
 
     async def pause(seconds: float) -> None:
