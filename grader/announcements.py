@@ -9,13 +9,15 @@ command, nothing sent to Redis per request. Every web process hears every announ
 dozen small messages a second at a class's peak.
 
 The subscription is confirmed before any waiter looks at the database, so a verdict stored after
-the look is always heard. If the connection fails, every waiter is told at once and falls back to
+the look is always heard; and it remembers the submissions announced in the last RECENT_SECONDS,
+so a request that registers just after its verdict was announced hears it at once. If the connection fails, every waiter is told at once and falls back to
 looking at the database (grader.selectors.submission_wait); the next request subscribes afresh.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import weakref
@@ -27,6 +29,9 @@ log = logging.getLogger("grader.announcements")
 CHANNEL_PREFIX = "chainrule:verdict:"
 # How long the subscription may sit idle before redis-py checks the connection with a PING.
 HEALTH_CHECK_SECONDS = 10
+# How long an announcement is remembered for a request that registers after it (the time from
+# storing an answer to registering for its verdict, however slow the event loop).
+RECENT_SECONDS = 60.0
 
 
 class ListenerFailed(ConnectionError):
@@ -40,6 +45,8 @@ class VerdictListener:
         self.url = url
         self.failed = False
         self._waiting: dict[int, set[asyncio.Event]] = {}
+        # Announced submissions, oldest first, with the loop's time each was heard.
+        self._recent: collections.OrderedDict[int, float] = collections.OrderedDict()
         loop = asyncio.get_running_loop()
         self.ready: asyncio.Future[None] = loop.create_future()
         self._task = loop.create_task(self._listen(), name="verdict-listener")
@@ -47,7 +54,7 @@ class VerdictListener:
     def register(self, submission_id: int) -> asyncio.Event:
         """Return an event set whenever the submission's announcement arrives (or the line fails)."""
         event = asyncio.Event()
-        if self.failed:
+        if self.failed or submission_id in self._recent:
             event.set()
         self._waiting.setdefault(submission_id, set()).add(event)
         return event
@@ -68,6 +75,11 @@ class VerdictListener:
             submission_id = int(channel.decode().removeprefix(CHANNEL_PREFIX))
         except ValueError:
             return
+        now = asyncio.get_running_loop().time()
+        self._recent[submission_id] = now
+        self._recent.move_to_end(submission_id)
+        while self._recent and next(iter(self._recent.values())) < now - RECENT_SECONDS:
+            self._recent.popitem(last=False)
         for event in self._waiting.get(submission_id, ()):
             event.set()
 

@@ -289,10 +289,10 @@ async def submission_wait(
 ) -> Any:
     """Return the submission once it is settled, or as it stands after timeout seconds.
 
-    just_stored: this request has just stored the submission (it is queued): the wait starts
-    without a look at the database, which the announcement of its verdict cannot precede (the
-    worker claims and grades it first, for several milliseconds; should it somehow, the look
-    every RECHECK_SECONDS finds the verdict).
+    just_stored: this request has just stored the submission (it is queued), after
+    listen_for_verdicts() said this event loop hears announcements: the wait starts without a
+    look at the database. The subscription was confirmed before the answer was stored, so its
+    verdict's announcement is heard, or remembered when it came before the wait registers.
 
     then: a sync function of that submission (rendering the answer to the request, say): run in
     the same thread hop as the look that found the submission settled, and its value returned.
@@ -312,6 +312,22 @@ async def submission_wait(
     if after.done:
         return after.value
     return await sync_to_async(then)(submission)
+
+
+async def listen_for_verdicts() -> bool:
+    """Make sure this event loop hears verdict announcements; say whether it does.
+
+    A request that is about to store an answer and wait for its verdict asks first, so that
+    the announcement cannot come before the subscription (see submission_wait's just_stored).
+    """
+    url = settings.GRADER_NOTIFY_REDIS_URL
+    if not url:
+        return False
+    try:
+        await announcements.listener(url)
+    except (redis.RedisError, OSError):
+        return False
+    return True
 
 
 async def _wait(submission: Submission, timeout: float, just_stored: bool, after: _Then) -> None:

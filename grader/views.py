@@ -154,13 +154,14 @@ async def answer_check(request: HttpRequest, slug: str) -> HttpResponse:
     GRADER_STATUS_WAIT_SECONDS, the status block answers pending and asks again. Posted without
     htmx, it goes to the submission's page as the exercise page's own form does.
     """
+    listening = request.htmx and await selectors.listen_for_verdicts()
     submission = await sync_to_async(_check)(request, slug)
     if not request.htmx:
         return redirect(submission)
     return await selectors.submission_wait(
         submission=submission,
         timeout=settings.GRADER_STATUS_WAIT_SECONDS,
-        just_stored=not services.grading_inline(),
+        just_stored=listening and not services.grading_inline(),
         then=functools.partial(_status_response, request, poll_ms=settings.GRADER_POLL_MS),
     )
 

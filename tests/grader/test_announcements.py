@@ -83,6 +83,30 @@ def test_waits_share_one_subscription_and_wake_only_for_their_own_verdict(
     assert statuses == ["finished"] * 3
 
 
+def test_a_request_that_registers_after_its_verdict_was_announced_hears_it_at_once(
+    student, sigmoid, notify_url
+):
+    # A check stores its answer, then registers for the verdict: a worker that quick is heard.
+    (submission,) = pending_submissions(student, sigmoid, 1)
+
+    async def scenario() -> tuple[bool, str]:
+        listener = await announcements.listener(notify_url)
+        witness = listener.register(submission.pk)
+        await sync_to_async(settle)(submission)
+        await asyncio.wait_for(witness.wait(), 30)  # the announcement has arrived
+        listener.unregister(submission.pk, witness)
+        late = listener.register(submission.pk)
+        heard = late.is_set()
+        listener.unregister(submission.pk, late)
+        waited = await selectors.submission_wait(
+            submission=submission, timeout=30, just_stored=True
+        )
+        await close_connection()
+        return heard, waited.status
+
+    assert asyncio.run(scenario()) == (True, "finished")
+
+
 def test_a_lost_subscription_sends_waits_to_the_database_and_is_replaced(
     student, sigmoid, notify_url, settings
 ):
