@@ -221,7 +221,8 @@ def _tracebacks(tests: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
 
 # A settled submission's entry in the history never changes, yet the history is rendered again
 # with every verdict and page view (GRADER_HISTORY_LENGTH entries, each with its whole verdict):
-# each web process keeps the HTML of the last HISTORY_ITEMS_KEPT entries it rendered (a few MB).
+# each web process keeps the HTML of the last HISTORY_ITEMS_KEPT entries and verdicts it rendered
+# (a few MB).
 HISTORY_ITEMS_KEPT = 4096
 
 
@@ -267,15 +268,29 @@ def _exercise_key(exercise: Exercise) -> tuple[Any, ...]:
 
 
 def history_item_html(submission: Submission) -> str:
-    """Return the HTML of one history entry; a settled one is rendered once per process.
+    """Return the HTML of one history entry; a settled one is rendered once per process."""
+    return _settled_html("grader/submission.html#history_item", "item", submission)
+
+
+def verdict_html(submission: Submission) -> str:
+    """Return the HTML of a submission's verdict; a settled one's is rendered once per process.
+
+    The verdict shown for a check and the same verdict inside its history entry are one render.
+    """
+    return _settled_html("grader/submission.html#verdict", "submission", submission)
+
+
+def _settled_html(template_name: str, name: str, submission: Submission) -> str:
+    """Render template_name with the submission as name, keeping the HTML of a settled one.
 
     Its key holds everything the HTML depends on: the submission's settled state, the reader's
     language and time zone, and the exercise's spec and translations.
     """
-    template = get_template("grader/submission.html#history_item")
+    template = get_template(template_name)
     if submission.is_pending:
-        return template.render({"item": submission})
+        return template.render({name: submission})
     key = (
+        template_name,
         submission.pk,
         submission.status,
         submission.finished_at,
@@ -286,6 +301,6 @@ def history_item_html(submission: Submission) -> str:
     )
     html = _history_items.get(key)
     if html is None:
-        html = template.render({"item": submission})
+        html = template.render({name: submission})
         _history_items.put(key, html)
     return html
