@@ -188,6 +188,8 @@ CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, read with SQL compiled once (course/sessions.py).
+SESSION_ENGINE = "course.sessions"
 # The switcher's choice lives in a cookie too (for visitors, and after logging out).
 LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 LANGUAGE_COOKIE_SAMESITE = "Lax"

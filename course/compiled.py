@@ -14,6 +14,7 @@ may change a slice's length); a queryset that cannot be compiled that way raises
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from django.core.signals import setting_changed
@@ -22,7 +23,8 @@ from django.db.models import Model, QuerySet
 
 M = TypeVar("M", bound=Model)
 
-# Stand-ins for arguments: integers no real key or count takes, told apart by their value.
+# Stand-ins for arguments, told apart by their value: integers no real key or count takes, texts
+# no form sends, and instants in the year 1.
 _STAND_IN_BASE = -7_300_000_000_000_000_000
 _everything: list[Compiled[Any]] = []
 
@@ -30,36 +32,43 @@ _everything: list[Compiled[Any]] = []
 class Compiled(Generic[M]):
     """A queryset of model instances, its SQL compiled once; call it with the arguments' values.
 
-    build receives each argument by name (integers: keys) and returns the queryset; the queryset
-    may use other values of its own (a status, a slice), which stay as they were.
+    build receives each argument by name and returns the queryset; each argument's type (int,
+    str or datetime) is given by name: Compiled(build, user_id=int). The queryset may use
+    other values of its own (a status, a slice), which stay as they were.
     """
 
-    def __init__(self, build: Callable[..., QuerySet[M]], *arguments: str) -> None:
+    def __init__(self, build: Callable[..., QuerySet[M]], **arguments: type) -> None:
+        unknown = {name for name, kind in arguments.items() if kind not in (int, str, datetime)}
+        if unknown:
+            raise TypeError(f"arguments must be int, str or datetime: {sorted(unknown)}")
         self.build = build
         self.arguments = arguments
         self.compiled: dict[str, tuple[QuerySet[M], str, list[Any]]] = {}
         _everything.append(self)
 
-    def __call__(self, **values: int) -> list[M]:
+    def __call__(self, **values: Any) -> list[M]:
         """Return the queryset's instances for these values, as list(build(**values)) would."""
         if set(values) != set(self.arguments):
             raise TypeError(f"expected {sorted(self.arguments)}, got {sorted(values)}")
         queryset, sql, parameters = self._compiled()
-        given = [values[item.name] if isinstance(item, _StandIn) else item for item in parameters]
+        given = [
+            item.value(values[item.name]) if isinstance(item, _StandIn) else item
+            for item in parameters
+        ]
         return list(queryset.model._default_manager.raw(sql, given))
 
     def _compiled(self) -> tuple[QuerySet[M], str, list[Any]]:
         found = self.compiled.get(connection.vendor)
         if found is None:
             stand_ins = {
-                name: _STAND_IN_BASE - index for index, name in enumerate(self.arguments, 1)
+                name: _stand_in(kind, index)
+                for index, (name, kind) in enumerate(self.arguments.items(), 1)
             }
             queryset = self.build(**stand_ins)
             if queryset.query.select_related or queryset._prefetch_related_lookups:
                 raise ValueError("Compiled runs through raw(): no select_related or prefetching")
             sql, parameters = queryset.query.sql_with_params()
-            names = {value: name for name, value in stand_ins.items()}
-            kept = [_StandIn(names[p]) if p in names else p for p in parameters]
+            kept = [_place(parameter, stand_ins) for parameter in parameters]
             missing = set(self.arguments) - {p.name for p in kept if isinstance(p, _StandIn)}
             if missing:
                 raise ValueError(f"the queryset does not use {sorted(missing)}")
@@ -68,17 +77,38 @@ class Compiled(Generic[M]):
         return found
 
 
+def _stand_in(kind: type, index: int) -> Any:
+    if kind is int:
+        return _STAND_IN_BASE - index
+    if kind is str:
+        return f"compiled-stand-in-{index}-of-course.compiled"
+    return datetime(1, 1, 1, microsecond=index, tzinfo=UTC)
+
+
+def _place(parameter: Any, stand_ins: dict[str, Any]) -> Any:
+    """Return the parameter, or where an argument goes if it is one's stand-in (as it was, or as
+    the database's adapter turned it into text)."""
+    for name, stand_in in stand_ins.items():
+        if type(parameter) is type(stand_in) and parameter == stand_in:
+            return _StandIn(name, adapt=False)
+        if isinstance(stand_in, datetime) and parameter == _adapted(stand_in):
+            return _StandIn(name, adapt=True)
+    return parameter
+
+
+def _adapted(value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 class _StandIn:
     """Where an argument's value goes among the compiled SQL's parameters."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, adapt: bool) -> None:
         self.name = name
+        self.adapt = adapt
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _StandIn) and other.name == self.name
-
-    def __hash__(self) -> int:
-        return hash(self.name)
+    def value(self, given: Any) -> Any:
+        return _adapted(given) if self.adapt else given
 
 
 def forget_compiled(**_: Any) -> None:

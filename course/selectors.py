@@ -218,7 +218,7 @@ def enrolled_track_ids(user: AnyUser) -> set[int]:
 
 
 _ENROLLMENTS = Compiled(
-    lambda user_id: Enrollment.objects.filter(user_id=user_id).only("track_id"), "user_id"
+    lambda user_id: Enrollment.objects.filter(user_id=user_id).only("track_id"), user_id=int
 )
 
 

@@ -106,22 +106,22 @@ _HINTS_SEEN = Compiled(
     lambda user_id, exercise_id: HintView.objects.filter(
         user_id=user_id, exercise_id=exercise_id
     ).only("pk"),
-    "user_id",
-    "exercise_id",
+    user_id=int,
+    exercise_id=int,
 )
 _PROGRESS = Compiled(
     lambda user_id, exercise_id: ExerciseProgress.objects.filter(
         user_id=user_id, exercise_id=exercise_id
     ).order_by("pk")[:1],
-    "user_id",
-    "exercise_id",
+    user_id=int,
+    exercise_id=int,
 )
 _HISTORY = Compiled(
     lambda user_id, exercise_id: Submission.objects.filter(
         user_id=user_id, exercise_id=exercise_id
     ).order_by("-created_at", "-id")[: settings.GRADER_HISTORY_LENGTH],
-    "user_id",
-    "exercise_id",
+    user_id=int,
+    exercise_id=int,
 )
 
 
@@ -238,7 +238,7 @@ _LOOKED_AT = [
 ]
 
 
-_LOOK = Compiled(lambda pk: Submission.objects.filter(pk=pk).only(*_LOOKED_AT), "pk")
+_LOOK = Compiled(lambda pk: Submission.objects.filter(pk=pk).only(*_LOOKED_AT), pk=int)
 
 
 def _look(submission: Submission, after: _Then | None = None) -> bool:

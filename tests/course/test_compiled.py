@@ -1,4 +1,4 @@
-"""course.compiled: a queryset's SQL compiled once, run again with other values."""
+"""course.compiled: a queryset's SQL compiled once, run again with other values; sessions read so."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from course.compiled import Compiled
 from course.models import User
+from course.sessions import SessionStore
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,8 +24,8 @@ JOINED_BEFORE = Compiled(
     lambda low, high: User.objects.filter(pk__gte=low, pk__lte=high, is_active=True).order_by(
         "-pk"
     )[: settings.GRADER_HISTORY_LENGTH],
-    "low",
-    "high",
+    low=int,
+    high=int,
 )
 
 
@@ -48,7 +50,7 @@ def test_it_returns_what_the_queryset_returns_for_any_values() -> None:
 def test_the_instances_have_their_values_converted() -> None:
     joined = timezone.now() - timedelta(days=3)
     user = UserFactory(date_joined=joined)
-    (found,) = Compiled(lambda pk: User.objects.filter(pk=pk), "pk")(pk=user.pk)
+    (found,) = Compiled(lambda pk: User.objects.filter(pk=pk), pk=int)(pk=user.pk)
     assert found.date_joined == joined and found.username == user.username
 
 
@@ -73,6 +75,19 @@ def test_misuse_is_refused() -> None:
     with pytest.raises(TypeError, match="expected"):
         JOINED_BEFORE(low=1)
     with pytest.raises(ValueError, match="does not use"):
-        Compiled(lambda pk, other: User.objects.filter(pk=pk), "pk", "other")(pk=1, other=2)
+        Compiled(lambda pk, other: User.objects.filter(pk=pk), pk=int, other=int)(pk=1, other=2)
     with pytest.raises(ValueError, match="select_related"):
-        Compiled(lambda pk: User.objects.select_related("grading_budget").filter(pk=pk), "pk")(pk=1)
+        Compiled(lambda pk: User.objects.select_related("grading_budget").filter(pk=pk), pk=int)(
+            pk=1
+        )
+
+
+def test_a_session_is_read_while_unexpired_and_then_forgotten(client: Any, student: User) -> None:
+    client.force_login(student)
+    key = client.cookies["sessionid"].value
+    store = SessionStore(session_key=key)
+    assert store.load()["_auth_user_id"] == str(student.pk)
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(1))
+    expired = SessionStore(session_key=key)
+    assert expired.load() == {} and expired.session_key is None
+    assert SessionStore(session_key="x" * 40).load() == {}
