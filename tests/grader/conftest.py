@@ -87,12 +87,24 @@ def settle(submission: Submission, status: Status = Status.CORRECT) -> None:
 @pytest.fixture(params=["redis", "database"])
 def verdicts_heard(request: pytest.FixtureRequest, settings) -> str:  # noqa: ANN001
     """Hold requests for up to 10 s, hearing verdicts on Redis or by looking at the database."""
-    if request.param == "redis" and not services.notify_client(settings.GRADER_NOTIFY_REDIS_URL):
-        pytest.skip("no Redis to announce verdicts on")
-    if request.param == "database":
+    if request.param == "redis":
+        _announce_on_redis(settings)
+    else:
         settings.GRADER_NOTIFY_REDIS_URL = ""
     settings.GRADER_STATUS_WAIT_SECONDS = 10
     return request.param
+
+
+@pytest.fixture
+def verdicts_announced(settings) -> None:  # noqa: ANN001 - pytest-django fixture
+    """Hold requests for up to 10 s, hearing verdicts on Redis (skipped where there is none)."""
+    _announce_on_redis(settings)
+    settings.GRADER_STATUS_WAIT_SECONDS = 10
+
+
+def _announce_on_redis(settings) -> None:  # noqa: ANN001 - pytest-django fixture
+    if not services.notify_client(settings.GRADER_NOTIFY_REDIS_URL):
+        pytest.skip("no Redis to announce verdicts on")
 
 
 # The contract exercise itself, so the code grader sees a real spec.

@@ -462,11 +462,9 @@ def test_checking_from_the_page_answers_with_the_verdict(
 
 
 def test_a_check_heard_on_redis_reads_its_answer_again_only_for_the_verdict(
-    client, student, sigmoid, transactional_db, verdicts_heard, monkeypatch
+    client, student, sigmoid, transactional_db, verdicts_announced, monkeypatch
 ):
     """The check has just stored the answer: no look before the worker announces its verdict."""
-    if verdicts_heard != "redis":
-        pytest.skip("without announcements a held request looks at the database to hear verdicts")
     looks: list[int] = []
     look = selectors._look
 
