@@ -11,6 +11,7 @@ chain. Only the async chain is built this way; the WSGI handler's sync chain has
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -45,34 +46,37 @@ class HookRun:
     def __init__(self, get_response: Callable[[HttpRequest], Any], parts: list[Middleware]) -> None:
         self.get_response = get_response
         self.parts = parts
-        self.on_the_way_in = any(hasattr(part, "process_request") for part in parts)
+        # Each kind of hook with the position of its part, gathered once, outermost first.
+        self.requests = _hooks(parts, "process_request")
+        self.responses = _hooks(parts, "process_response")
+        views = [hook for _, hook in _hooks(parts, "process_view")]
+        templates = [hook for _, hook in _hooks(parts, "process_template_response")]
+        exceptions = [hook for _, hook in _hooks(parts, "process_exception")]
         markcoroutinefunction(self)
         # The handler collects each of these from the instance when it exists: only then.
-        if any(hasattr(part, "process_view") for part in parts):
-            self.process_view = self._process_view
-        if any(hasattr(part, "process_template_response") for part in parts):
-            self.process_template_response = self._process_template_response
-        if any(hasattr(part, "process_exception") for part in parts):
-            self.process_exception = self._process_exception
+        if views:
+            self.process_view = functools.partial(_first_answer, views)
+        if templates:
+            self.process_template_response = functools.partial(_in_turn, templates[::-1])
+        if exceptions:
+            self.process_exception = functools.partial(_first_answer, exceptions[::-1])
 
     async def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response, entered = None, len(self.parts)
-        if self.on_the_way_in:
+        if self.requests:
             response, entered = await sync_to_async(self._enter, thread_sensitive=True)(request)
         if response is None:
             response = await self.get_response(request)
-        if not any(hasattr(part, "process_response") for part in self.parts[:entered]):
+        if not self.responses or self.responses[0][0] >= entered:
             return response
         return await sync_to_async(self._leave, thread_sensitive=True)(request, response, entered)
 
     def _enter(self, request: HttpRequest) -> tuple[HttpResponseBase | None, int]:
         """Run process_request outermost first; return a response that ends the way in, if any,
         and how many parts the response then goes back out through."""
-        for index, part in enumerate(self.parts):
-            if not hasattr(part, "process_request"):
-                continue
+        for index, process_request in self.requests:
             try:
-                response = part.process_request(request)
+                response = process_request(request)
             except Exception as error:  # noqa: BLE001 - as convert_exception_to_response does
                 # Django's chain turns it into a response outside this part: the parts outside
                 # see it, this one does not.
@@ -85,42 +89,34 @@ class HookRun:
         self, request: HttpRequest, response: HttpResponseBase, entered: int
     ) -> HttpResponseBase:
         """Run process_response innermost first over the parts the request went through."""
-        for part in reversed(self.parts[:entered]):
-            if not hasattr(part, "process_response"):
+        for index, process_response in reversed(self.responses):
+            if index >= entered:
                 continue
             try:
-                response = part.process_response(request, response)
+                response = process_response(request, response)
             except Exception as error:  # noqa: BLE001 - as convert_exception_to_response does
                 response = response_for_exception(request, error)
         return response
 
-    def _process_view(
-        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
-    ) -> HttpResponseBase | None:
-        for part in self.parts:
-            if hasattr(part, "process_view"):
-                response = part.process_view(request, view, args, kwargs)
-                if response is not None:
-                    return response  # type: ignore[no-any-return]
-        return None
 
-    def _process_template_response(
-        self, request: HttpRequest, response: HttpResponseBase
-    ) -> HttpResponseBase:
-        for part in reversed(self.parts):
-            if hasattr(part, "process_template_response"):
-                response = part.process_template_response(request, response)
-        return response
+def _hooks(parts: list[Middleware], name: str) -> list[tuple[int, Callable[..., Any]]]:
+    return [(index, getattr(part, name)) for index, part in enumerate(parts) if hasattr(part, name)]
 
-    def _process_exception(
-        self, request: HttpRequest, exception: Exception
-    ) -> HttpResponseBase | None:
-        for part in reversed(self.parts):
-            if hasattr(part, "process_exception"):
-                response = part.process_exception(request, exception)
-                if response is not None:
-                    return response  # type: ignore[no-any-return]
-        return None
+
+def _first_answer(hooks: list[Callable[..., Any]], *args: Any) -> Any:
+    """Call the hooks in turn until one answers (process_view, process_exception)."""
+    for hook in hooks:
+        response = hook(*args)
+        if response is not None:
+            return response
+    return None
+
+
+def _in_turn(hooks: list[Callable[..., Any]], request: HttpRequest, response: Any) -> Any:
+    """Pass the response through every hook in turn (process_template_response)."""
+    for hook in hooks:
+        response = hook(request, response)
+    return response
 
 
 class RunsASGIHandler(ASGIHandler):
@@ -136,8 +132,8 @@ class RunsASGIHandler(ASGIHandler):
         self._exception_middleware: list[Any] = []
         handler = convert_exception_to_response(self._get_response_async)
         handler_is_async = True
-        for group in reversed(_groups(settings.MIDDLEWARE)):
-            if len(group) > 1 or only_hooks(import_string(group[0])):
+        for hooks_only, group in reversed(_groups(settings.MIDDLEWARE)):
+            if hooks_only:
                 is_async = True
                 adapted = self.adapt_method_mode(True, handler, handler_is_async)
                 parts = []
@@ -181,12 +177,13 @@ class RunsASGIHandler(ASGIHandler):
         self._middleware_chain = self.adapt_method_mode(True, handler, handler_is_async)
 
 
-def _groups(paths: list[str]) -> list[list[str]]:
-    """Split the middleware paths into runs of hook-only ones and single others, in order."""
-    groups: list[list[str]] = []
+def _groups(paths: list[str]) -> list[tuple[bool, list[str]]]:
+    """Split the middleware paths, in order, into runs of hooks-only ones and single others."""
+    groups: list[tuple[bool, list[str]]] = []
     for path in paths:
-        if only_hooks(import_string(path)) and groups and only_hooks(import_string(groups[-1][0])):
-            groups[-1].append(path)
+        hooks_only = only_hooks(import_string(path))
+        if hooks_only and groups and groups[-1][0]:
+            groups[-1][1].append(path)
         else:
-            groups.append([path])
+            groups.append((hooks_only, [path]))
     return groups

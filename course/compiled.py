@@ -43,21 +43,22 @@ class Compiled(Generic[M]):
             raise TypeError(f"arguments must be int, str or datetime: {sorted(unknown)}")
         self.build = build
         self.arguments = arguments
-        self.compiled: dict[str, tuple[QuerySet[M], str, list[Any]]] = {}
+        # Per database vendor: the model, the SQL, and its parameters (a _StandIn for each argument).
+        self.compiled: dict[str, tuple[type[M], str, list[Any]]] = {}
         _everything.append(self)
 
     def __call__(self, **values: Any) -> list[M]:
         """Return the queryset's instances for these values, as list(build(**values)) would."""
-        if set(values) != set(self.arguments):
+        if values.keys() != self.arguments.keys():
             raise TypeError(f"expected {sorted(self.arguments)}, got {sorted(values)}")
-        queryset, sql, parameters = self._compiled()
+        model, sql, parameters = self._compiled()
         given = [
             item.value(values[item.name]) if isinstance(item, _StandIn) else item
             for item in parameters
         ]
-        return list(queryset.model._default_manager.raw(sql, given))
+        return list(model._default_manager.raw(sql, given))
 
-    def _compiled(self) -> tuple[QuerySet[M], str, list[Any]]:
+    def _compiled(self) -> tuple[type[M], str, list[Any]]:
         found = self.compiled.get(connection.vendor)
         if found is None:
             stand_ins = {
@@ -72,7 +73,7 @@ class Compiled(Generic[M]):
             missing = set(self.arguments) - {p.name for p in kept if isinstance(p, _StandIn)}
             if missing:
                 raise ValueError(f"the queryset does not use {sorted(missing)}")
-            found = (queryset, sql, kept)
+            found = (queryset.model, sql, kept)
             self.compiled[connection.vendor] = found
         return found
 

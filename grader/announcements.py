@@ -10,8 +10,9 @@ dozen small messages a second at a class's peak.
 
 The subscription is confirmed before any waiter looks at the database, so a verdict stored after
 the look is always heard; and it remembers the submissions announced in the last RECENT_SECONDS,
-so a request that registers just after its verdict was announced hears it at once. If the connection fails, every waiter is told at once and falls back to
-looking at the database (grader.selectors.submission_wait); the next request subscribes afresh.
+so a request that registers just after its verdict was announced hears it at once. If the
+connection fails, every waiter is told at once and falls back to looking at the database
+(grader.selectors.submission_wait); the next request subscribes afresh.
 """
 
 from __future__ import annotations

@@ -253,7 +253,7 @@ class _Rendered:
             self._items.clear()
 
 
-_history_items = _Rendered(HISTORY_ITEMS_KEPT)
+_rendered = _Rendered(HISTORY_ITEMS_KEPT)
 
 
 def _exercise_key(exercise: Exercise) -> tuple[Any, ...]:
@@ -286,9 +286,8 @@ def _settled_html(template_name: str, name: str, submission: Submission) -> str:
     Its key holds everything the HTML depends on: the submission's settled state, the reader's
     language and time zone, and the exercise's spec and translations.
     """
-    template = get_template(template_name)
     if submission.is_pending:
-        return template.render({name: submission})
+        return get_template(template_name).render({name: submission})
     key = (
         template_name,
         submission.pk,
@@ -299,8 +298,8 @@ def _settled_html(template_name: str, name: str, submission: Submission) -> str:
         timezone.get_current_timezone_name(),
         _exercise_key(submission.exercise),
     )
-    html = _history_items.get(key)
+    html = _rendered.get(key)
     if html is None:
-        html = template.render({name: submission})
-        _history_items.put(key, html)
+        html = get_template(template_name).render({name: submission})
+        _rendered.put(key, html)
     return html

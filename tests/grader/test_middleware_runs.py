@@ -131,6 +131,7 @@ REQUESTS: dict[str, tuple[dict[str, Any], int]] = {
     "signed out": ({"submission": "own", "signed_out": True}, 302),
     "someone else's": ({"submission": "other"}, 404),
     "no CSRF token": ({"check": True}, 403),
+    "an empty answer, refused by the view": ({"check": True, "csrf": True, "answer": b""}, 400),
     "host not allowed": ({"submission": "own", "host": "evil.example"}, 400),
     "a page": ({"page": True}, 200),
     "not found": ({"path": "/no/such/page/"}, 404),
@@ -147,11 +148,16 @@ def test_a_request_ends_the_same_through_both_chains(
         pk = finished.pk if what["submission"] == "own" else finished.pk + 1000
         request["path"] = reverse("submission_status", args=[pk])
     elif what.get("check"):
+        headers = {**signed_in, "Content-Type": "application/x-www-form-urlencoded"}
+        if what.get("csrf"):
+            token = "t" * 32
+            headers["Cookie"] += f"; csrftoken={token}"
+            headers["X-CSRFToken"] = token
         request.update(
             path=reverse("answer_check", args=[finished.exercise.slug]),
             method="POST",
-            headers={**signed_in, "Content-Type": "application/x-www-form-urlencoded"},
-            body=b"answer=sigma(x)",
+            headers=headers,
+            body=b"answer=" + what.get("answer", b"sigma(x)"),
         )
     elif what.get("page"):
         request["path"] = reverse("exercise_detail", args=[finished.exercise.slug])

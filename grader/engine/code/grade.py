@@ -8,6 +8,7 @@ here. Each step either hands the next one what it needs or stops with the verdic
 from __future__ import annotations
 
 import ast
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -78,27 +79,24 @@ def _grade(spec: dict[str, Any], answer: str, seed: int, config: EngineConfig | 
     calls = _planned(exercise, seed)
     order = send_order(calls)
     sandbox = get_sandbox()
-    deadline: list[float] = []
 
+    @functools.cache
     def expect() -> float:
         # While the child runs the submission: the expected values, and from the reference's
         # time the deadline. Without an explicit config it is the sandbox's (a test may run its
         # own sandbox).
         complete_plan(exercise, calls)
-        deadline.append(
-            exercise.timeout_s
-            or sized_code_timeout(reference_seconds(calls), config or sandbox.config)
+        return exercise.timeout_s or sized_code_timeout(
+            reference_seconds(calls), config or sandbox.config
         )
-        return deadline[0]
 
     run = _run(sandbox, answer, exercise, order, expect)
-    if not deadline:  # the sandbox failed before any child had the job
-        try:
-            expect()
-        except Exception as error:  # noqa: BLE001 - the exercise's trusted code
-            raise _plan_failed(error) from None
+    try:
+        timeout_s = expect()  # done during the run, unless the sandbox failed before it
+    except Exception as error:  # noqa: BLE001 - the exercise's trusted code
+        raise _plan_failed(error) from None
     report = read_report(run.result)
-    judged = judge_run(run, report, calls, exercise, order=order, timeout_s=deadline[0])
+    judged = judge_run(run, report, calls, exercise, order=order, timeout_s=timeout_s)
     if not isinstance(judged, Judged):
         return _with_sandbox_warning(judged, sandbox.layers)
     outcomes = judged.outcomes + check_outcomes(exercise, judged)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -271,29 +272,24 @@ class Sandbox:
             self.ensure_started()
             if not self.config.allow_reduced_sandbox and not self.is_full():
                 raise SandboxUnavailable(str(self.layers.get("full")))
+            run_once = functools.partial(
+                self._run_locked,
+                source,
+                function,
+                calls,
+                meanwhile or (lambda: timeout_s or self.config.code_timeout_s),
+                return_when_answered,
+                own_work=meanwhile is not None,
+            )
             try:
                 try:
-                    return self._run_locked(
-                        source,
-                        function,
-                        calls,
-                        meanwhile or (lambda: timeout_s or self.config.code_timeout_s),
-                        return_when_answered,
-                        own_work=meanwhile is not None,
-                    )
+                    return run_once()
                 except HandoverFailed:
                     # The zygote died between jobs (before any child saw this job): start a
                     # new one and try once more.
                     logger.warning("sandbox zygote was gone; restarting it")
                     self.start()
-                    return self._run_locked(
-                        source,
-                        function,
-                        calls,
-                        meanwhile or (lambda: timeout_s or self.config.code_timeout_s),
-                        return_when_answered,
-                        own_work=meanwhile is not None,
-                    )
+                    return run_once()
             except MeanwhileFailed as failed:
                 raise failed.error from None
             except (OSError, ValueError, RuntimeError) as error:

@@ -486,6 +486,7 @@ def warm_numpy() -> None:
     np.allclose(matrix, matrix)
 
 
+_libc = ctypes.CDLL(None)
 # glibc's mallopt parameters (malloc.h).
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -503,9 +504,8 @@ def _keep_freed_memory() -> None:
     reused; touching PREFAULTED_HEAP_BYTES here, while the spare waits, moves the first faults
     off the job's time. The child's address-space limit still caps what it can allocate.
     """
-    libc = ctypes.CDLL(None)
-    libc.mallopt(M_MMAP_THRESHOLD, ctypes.c_int(32 << 20))
-    libc.mallopt(M_TRIM_THRESHOLD, ctypes.c_int(64 << 20))
+    _libc.mallopt(M_MMAP_THRESHOLD, ctypes.c_int(32 << 20))
+    _libc.mallopt(M_TRIM_THRESHOLD, ctypes.c_int(64 << 20))
     block = np.ones(PREFAULTED_HEAP_BYTES // 8)
     del block
 
